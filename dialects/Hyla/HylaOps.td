@@ -1,0 +1,284 @@
+//===- HylaOps.td - hyla graph operations ------------------*- tablegen -*-===//
+#ifndef HYLA_OPS_TD
+#define HYLA_OPS_TD
+
+include "dialects/Hyla/HylaDialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Hyla_FloatTensor : RankedTensorOf<[BF16, F16, F32]>;
+def Hyla_F32Tensor : RankedTensorOf<[F32]>;
+def Hyla_IdTensor : RankedTensorOf<[I32, I64]>;
+
+def Hyla_IsPositive : AttrConstraint<
+    CPred<"::llvm::cast<::mlir::FloatAttr>($_self).getValueAsDouble() > 0.0">,
+    "whose value is positive">;
+def Hyla_PositiveF64Attr : ConfinedAttr<F64Attr, [Hyla_IsPositive]>;
+
+// Ops whose result dims come from operand dims: used by the passes to build
+// the dynamic sizes of dispatches.
+class Hyla_ShapedOp<string mnemonic, list<Trait> traits = []>
+    : Hyla_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface, ["reifyResultShapes"]>])> {
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters and elementwise ops
+//===----------------------------------------------------------------------===//
+
+def Hyla_WeightOp : Hyla_Op<"weight", [Pure]> {
+  let summary = "A named model parameter";
+  let description = [{
+    A parameter of the model, addressed by its checkpoint name (the
+    Hugging Face state-dict key). The compiled module lists every weight by
+    name, shape and element type; the runtime binds them at load time.
+
+    ```mlir
+    %w = hyla.weight "model.norm.weight" : tensor<3840xbf16>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Hyla_AddOp : Hyla_ShapedOp<"add", [SameOperandsAndResultType]> {
+  let summary = "Elementwise sum (residual connection)";
+  let arguments = (ins Hyla_FloatTensor:$lhs, Hyla_FloatTensor:$rhs);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Hyla_SiluMulOp : Hyla_ShapedOp<"silu_mul", [SameOperandsAndResultType]> {
+  let summary = "SwiGLU activation: silu(gate) * up";
+  let description = [{
+    `silu(gate) * up`, computed in f32 and rounded to the result type.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$gate, Hyla_FloatTensor:$up);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Embedding, norms, projections
+//===----------------------------------------------------------------------===//
+
+def Hyla_EmbeddingOp : Hyla_ShapedOp<"embedding"> {
+  let summary = "Token embedding lookup";
+  let description = [{
+    `result[b, t, :] = table[ids[b, t], :]`. Ids outside `[0, vocab)` read
+    a row of zeros.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$table, Hyla_IdTensor:$ids);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `,` $ids attr-dict `:` type($table) `,` type($ids) `->` type($result)
+  }];
+}
+
+def Hyla_RMSNormOp : Hyla_ShapedOp<"rms_norm"> {
+  let summary = "RMSNorm over the last dimension";
+  let description = [{
+    `y = weight * (x * rsqrt(mean(x^2) + epsilon))`, computed in f32 (the
+    weight is applied in f32), rounded to the element type of `x`.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight,
+                       Hyla_PositiveF64Attr:$epsilon);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+}
+
+def Hyla_L2NormOp : Hyla_ShapedOp<"l2_norm"> {
+  let summary = "L2 normalization over the last dimension";
+  let description = [{
+    `y = x * rsqrt(sum(x^2) + epsilon)`, computed in f32, rounded to the
+    result element type. Used per head on the GDN queries and keys.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_PositiveF64Attr:$epsilon);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Hyla_LinearOp : Hyla_ShapedOp<"linear"> {
+  let summary = "Linear projection without bias: y = x W^T";
+  let description = [{
+    `input` is `[..., K]`, `weight` is `[N, K]` (the PyTorch layout), the
+    result is `[..., N]`. Products accumulate in f32.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+}
+
+def Hyla_CausalConv1DOp : Hyla_ShapedOp<"causal_conv1d"> {
+  let summary = "Depthwise causal 1-D convolution along tokens";
+  let description = [{
+    `input` is `[B, T, C]`, `weight` is `[C, W]`:
+    `y[b, t, c] = act(sum_j weight[c, j] * input[b, t - W + 1 + j, c])`,
+    with tokens before 0 read as zero. `activation` is `"none"` or `"silu"`.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight,
+                       DefaultValuedStrAttr<StrAttr, "silu">:$activation);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Gated DeltaNet
+//===----------------------------------------------------------------------===//
+
+def Hyla_GdnGatesOp : Hyla_ShapedOp<"gdn_gates"> {
+  let summary = "Gated DeltaNet decay and beta gates";
+  let description = [{
+    From the raw projections `a` and `b` (`[B, T, H]`) and the per-head
+    parameters `a_log` and `dt_bias` (`[H]`):
+
+    ```
+    g    = -exp(a_log) * softplus(a + dt_bias)     (f32, log of the decay)
+    beta = beta_scale * sigmoid(b)                 (f32)
+    ```
+
+    `beta_scale` is 2 when the model allows negative eigenvalues (Olmo
+    Hybrid), else 1.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$a, Hyla_FloatTensor:$b,
+                       Hyla_FloatTensor:$a_log, Hyla_FloatTensor:$dt_bias,
+                       Hyla_PositiveF64Attr:$beta_scale);
+  let results = (outs Hyla_F32Tensor:$g, Hyla_F32Tensor:$beta);
+  let assemblyFormat = [{
+    $a `,` $b `,` $a_log `,` $dt_bias attr-dict `:` type($a) `,` type($b) `,`
+    type($a_log) `,` type($dt_bias) `->` type($g) `,` type($beta)
+  }];
+}
+
+def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule"> {
+  let summary = "The gated delta rule recurrence (Gated DeltaNet core)";
+  let description = [{
+    Per batch `b` and value head `h`, with state `S` of shape `[K, V]` in
+    f32 (the initial state, or zeros), for every token `t` in order:
+
+    ```
+    S   = exp(g[t]) * S
+    d   = beta[t] * (v[t] - S^T k[t])
+    S   = S + k[t] d^T
+    o[t] = S^T (scale * q[t])
+    ```
+
+    `q`, `k`: `[B, T, H, K]`; `v`: `[B, T, HV, V]`; `g`, `beta`:
+    `[B, T, HV]` in f32; `initial_state` and `final_state`: `[B, HV, K, V]` in
+    f32; `o`: `[B, T, HV, V]` in the element type of `v`. When `HV > H`
+    (grouped value heads), value head `h` reads query/key head
+    `h / (HV / H)`.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
+                       Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
+                       Hyla_F32Tensor:$beta,
+                       Optional<Hyla_F32Tensor>:$initial_state,
+                       Hyla_PositiveF64Attr:$scale);
+  let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$final_state);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $g `,` $beta (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($g) `,` type($beta)
+    `->` type($o) `,` type($final_state)
+  }];
+}
+
+def Hyla_GatedRMSNormOp : Hyla_ShapedOp<"gated_rms_norm"> {
+  let summary = "RMSNorm with an output gate (GDN output norm)";
+  let description = [{
+    Over the last dimension `D` (the value head dim):
+    `y = weight * (x * rsqrt(mean(x^2) + epsilon)) * silu(gate)`, computed
+    in f32, rounded to the element type of `x`.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$gate,
+                       Hyla_FloatTensor:$weight, Hyla_PositiveF64Attr:$epsilon);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $weight attr-dict `:` type($input) `,` type($gate) `,`
+    type($weight) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Hyla_RopeOp : Hyla_ShapedOp<"rope"> {
+  let summary = "Rotary position embedding (rotate-half form)";
+  let description = [{
+    `input` is `[B, T, H, D]`, D even; token `t` has position `t`. With
+    `inv_freq[i] = theta^(-2i/D)` and `a = t * inv_freq[i mod D/2]`:
+    `y[i] = x[i] cos(a) - x[i + D/2] sin(a)` for `i < D/2`,
+    `y[i] = x[i] cos(a) + x[i - D/2] sin(a)` otherwise.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_PositiveF64Attr:$theta);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Hyla_AttentionOp : Hyla_ShapedOp<"attention"> {
+  let summary = "Scaled dot-product attention with grouped KV heads";
+  let description = [{
+    `q`: `[B, T, HQ, D]`, `k`: `[B, S, HKV, D]`, `v`: `[B, S, HKV, DV]`;
+    result `[B, T, HQ, DV]`. Query head `h` attends with KV head
+    `h / (HQ / HKV)`. With `causal`, query `t` sees keys `s <= t` (T == S).
+    Softmax in f32.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
+                       Hyla_FloatTensor:$v, Hyla_PositiveF64Attr:$scale,
+                       DefaultValuedAttr<BoolAttr, "true">:$causal);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Dispatch of a tile kernel
+//===----------------------------------------------------------------------===//
+
+def Hyla_DispatchOp : Hyla_Op<"dispatch", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface, ["reifyResultShapes"]>]> {
+  let summary = "Launch of a hyla_tile kernel over a grid of programs";
+  let description = [{
+    Runs `kernel` (a `func.func` marked `hyla_tile.kernel`) once per program
+    of the 3-D `grid`. The kernel takes one memref per input and then one per
+    result, of the same shapes and element types; results are fresh buffers
+    the kernel writes. Each input and result lists its dynamic dimension
+    sizes in braces after its type: for inputs these are the sizes the
+    kernel expects (the runtime checks entry arguments against them).
+
+    ```mlir
+    %y = hyla.dispatch @rms_norm_3840[%gx, %c1, %c1](%x, %w)
+        : (tensor<?x?x3840xbf16>{%b, %t}, tensor<3840xbf16>)
+        -> (tensor<?x?x3840xbf16>{%b, %t})
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$kernel,
+                       Variadic<Index>:$grid,
+                       Variadic<AnyRankedTensor>:$inputs,
+                       Variadic<Index>:$input_dims,
+                       Variadic<Index>:$result_dims);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The dynamic sizes of input `i`, in dimension order.
+    ::mlir::ValueRange getInputDynamicDims(unsigned i);
+    /// The dynamic sizes of result `i`, in dimension order.
+    ::mlir::ValueRange getResultDynamicDims(unsigned i);
+  }];
+}
+
+#endif // HYLA_OPS_TD

@@ -1,0 +1,59 @@
+//===- TileDialect.td - the hyla_tile kernel dialect -------*- tablegen -*-===//
+#ifndef HYLA_TILE_DIALECT_TD
+#define HYLA_TILE_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Tile_Dialect : Dialect {
+  let name = "hyla_tile";
+  let cppNamespace = "::hyla::tile";
+  let summary = "Block-level tile programs: the kernels hyla compiles";
+  let description = [{
+    A `hyla_tile` kernel is a `func.func` marked `hyla_tile.kernel` that runs
+    once per program of a 3-D grid, like a Triton program or a CUDA block.
+    Its arguments are memrefs (global tensors with dynamic batch/token sizes);
+    its body computes on statically shaped tiles, which are builtin `tensor`
+    values: loads and stores move tiles between memrefs and values, with
+    out-of-bounds elements padded on load and skipped on store; `dot`
+    multiplies tiles with f32 accumulation; elementwise math uses `arith` and
+    `math` ops on tiles directly; `reduce`, `broadcast`, `cumsum`, `iota` and
+    `unit_lower_inverse` cover the rest of what chunked linear attention and
+    flash attention need. Loops are `scf.for` with tiles as loop-carried values.
+
+    The same kernel lowers two ways: to CPU code (through linalg and
+    bufferization), which tests run against float64 references, and to GPU
+    code (one CTA per program, tiles distributed over its threads, `dot` on
+    the tensor cores), which becomes PTX.
+
+    Kernel attributes: `hyla_tile.kernel` (unit) marks a kernel,
+    `hyla_tile.num_warps` (i32, 1 to 16, default 4) sets its CTA size.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let extraClassDeclaration = [{
+    static constexpr ::llvm::StringLiteral kKernelAttrName = "hyla_tile.kernel";
+    static constexpr ::llvm::StringLiteral kNumWarpsAttrName = "hyla_tile.num_warps";
+    /// The CTA size of a kernel in warps (the attribute, or the default 4).
+    static int64_t getNumWarps(::mlir::Operation *kernel);
+  }];
+}
+
+def Tile_ReduceKind : I32EnumAttr<"ReduceKind", "tile reduction", [
+    I32EnumAttrCase<"Sum", 0, "sum">,
+    I32EnumAttrCase<"Max", 1, "max">]> {
+  let cppNamespace = "::hyla::tile";
+  let genSpecializedAttr = 0;
+}
+
+def Tile_ReduceKindAttr : EnumAttr<Tile_Dialect, Tile_ReduceKind, "reduce_kind"> {
+  let assemblyFormat = "$value";
+}
+
+class Tile_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Tile_Dialect, mnemonic, traits>;
+
+#endif // HYLA_TILE_DIALECT_TD

@@ -1,0 +1,153 @@
+//===- TileOps.cpp - hyla_tile operations ---------------------------------===//
+
+#include "dialects/Tile/TileOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace hyla::tile;
+
+/// Shared checks of load and store: one offset per memref dim, `dims` maps
+/// each tile dim to a distinct memref dim in increasing order, and the
+/// element types agree.
+static LogicalResult verifyTileAccess(Operation *op, MemRefType memref,
+                                      RankedTensorType tile,
+                                      size_t numOffsets,
+                                      ArrayRef<int64_t> dims) {
+  if (static_cast<int64_t>(numOffsets) != memref.getRank())
+    return op->emitOpError() << "needs one offset per memref dim ("
+                             << memref.getRank() << ") but has "
+                             << numOffsets;
+  if (static_cast<int64_t>(dims.size()) != tile.getRank())
+    return op->emitOpError() << "dims must name one memref dim per tile dim ("
+                             << tile.getRank() << ") but names "
+                             << dims.size();
+  for (auto [i, d] : llvm::enumerate(dims)) {
+    if (d < 0 || d >= memref.getRank())
+      return op->emitOpError() << "dims[" << i << "] = " << d
+                               << " is not a dim of the rank-"
+                               << memref.getRank() << " memref";
+    if (i > 0 && d <= dims[i - 1])
+      return op->emitOpError() << "dims must be strictly increasing, got "
+                               << d << " after " << dims[i - 1];
+  }
+  if (memref.getElementType() != tile.getElementType())
+    return op->emitOpError() << "tile element type " << tile.getElementType()
+                             << " differs from memref element type "
+                             << memref.getElementType();
+  return success();
+}
+
+LogicalResult LoadOp::verify() {
+  return verifyTileAccess(*this, getSource().getType(), getType(),
+                          getOffsets().size(), getDims());
+}
+
+LogicalResult StoreOp::verify() {
+  return verifyTileAccess(*this, getDest().getType(), getValue().getType(),
+                          getOffsets().size(), getDims());
+}
+
+LogicalResult DotOp::verify() {
+  RankedTensorType a = getA().getType(), b = getB().getType(),
+                   acc = getAcc().getType();
+  for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"a", a},
+                         {"b", b},
+                         {"acc", acc}})
+    if (t.getRank() != 2)
+      return emitOpError() << name << " must be a 2-D tile but has rank "
+                           << t.getRank();
+  if (a.getElementType() != b.getElementType())
+    return emitOpError() << "a and b must share an element type, got "
+                         << a.getElementType() << " and " << b.getElementType();
+  int64_t m = a.getDimSize(getTransposeA() ? 1 : 0);
+  int64_t ka = a.getDimSize(getTransposeA() ? 0 : 1);
+  int64_t kb = b.getDimSize(getTransposeB() ? 1 : 0);
+  int64_t n = b.getDimSize(getTransposeB() ? 0 : 1);
+  if (ka != kb)
+    return emitOpError() << "contraction sizes differ: a gives K = " << ka
+                         << ", b gives K = " << kb;
+  if (acc.getDimSize(0) != m || acc.getDimSize(1) != n)
+    return emitOpError() << "acc must be " << m << "x" << n << " but is "
+                         << acc.getDimSize(0) << "x" << acc.getDimSize(1);
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getType();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError() << "axis " << axis << " is not a dim of the rank-"
+                         << in.getRank() << " input";
+  SmallVector<int64_t> want(in.getShape());
+  want.erase(want.begin() + axis);
+  if (out.getShape() != ArrayRef<int64_t>(want))
+    return emitOpError() << "result shape must be the input shape without "
+                            "axis "
+                         << axis << " but is " << out;
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("result element type must match the input");
+  if (!isa<FloatType>(in.getElementType()))
+    return emitOpError("reduces float tiles only");
+  return success();
+}
+
+LogicalResult BroadcastOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getType();
+  ArrayRef<int64_t> dims = getDims();
+  if (static_cast<int64_t>(dims.size()) != in.getRank())
+    return emitOpError() << "dims must map each of the " << in.getRank()
+                         << " input dims but has " << dims.size() << " entries";
+  for (auto [i, d] : llvm::enumerate(dims)) {
+    if (d < 0 || d >= out.getRank())
+      return emitOpError() << "dims[" << i << "] = " << d
+                           << " is not a dim of the rank-" << out.getRank()
+                           << " result";
+    if (i > 0 && d <= dims[i - 1])
+      return emitOpError("dims must be strictly increasing");
+    if (in.getDimSize(i) != out.getDimSize(d))
+      return emitOpError() << "input dim " << i << " (" << in.getDimSize(i)
+                           << ") must equal result dim " << d << " ("
+                           << out.getDimSize(d) << ")";
+  }
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("result element type must match the input");
+  return success();
+}
+
+LogicalResult IotaOp::verify() {
+  int64_t rank = getType().getRank();
+  if (getDim() < 0 || getDim() >= rank)
+    return emitOpError() << "dim " << getDim() << " is not a dim of the rank-"
+                         << rank << " result";
+  return success();
+}
+
+LogicalResult CumsumOp::verify() {
+  int64_t rank = getType().getRank();
+  if (getAxis() < 0 || getAxis() >= rank)
+    return emitOpError() << "axis " << getAxis()
+                         << " is not a dim of the rank-" << rank << " input";
+  return success();
+}
+
+LogicalResult UnitLowerInverseOp::verify() {
+  RankedTensorType t = getType();
+  if (t.getRank() != 2 || t.getDimSize(0) != t.getDimSize(1))
+    return emitOpError() << "input must be a square 2-D tile, got " << t;
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getType();
+  if (in.getNumElements() != out.getNumElements())
+    return emitOpError() << "cannot reshape " << in.getNumElements()
+                         << " elements into " << out.getNumElements();
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("result element type must match the input");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/Tile/TileOps.cpp.inc"

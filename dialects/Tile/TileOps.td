@@ -1,0 +1,154 @@
+//===- TileOps.td - hyla_tile operations -------------------*- tablegen -*-===//
+#ifndef HYLA_TILE_OPS_TD
+#define HYLA_TILE_OPS_TD
+
+include "dialects/Tile/TileDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def Tile_Tile : RankedTensorOf<[AnyType], [HasStaticShapePred], "statically shaped tile">;
+def Tile_FloatTile : RankedTensorOf<[BF16, F16, F32], [HasStaticShapePred], "statically shaped float tile">;
+def Tile_F32Tile : RankedTensorOf<[F32], [HasStaticShapePred], "statically shaped f32 tile">;
+def Tile_IntTile : RankedTensorOf<[I32], [HasStaticShapePred], "statically shaped i32 tile">;
+
+def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
+  let summary = "Index of this program along a grid dimension";
+  let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<0>, IntMaxValue<2>]>:$dim);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$dim attr-dict";
+}
+
+def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
+  let summary = "Load a tile from a memref, padding out-of-bounds elements";
+  let description = [{
+    Reads a tile whose origin is `offsets` (one per memref dim). Tile dim `i`
+    runs along memref dim `dims[i]`; the memref dims not in `dims` stay at
+    their offset. Elements outside the memref (any coordinate below 0 or at
+    or past its size) read as `padding`.
+
+    ```mlir
+    // q[b, t0:t0+64, h, 0:96]
+    %q = hyla_tile.load %qm[%b, %t0, %h, %c0] dims [1, 3]
+        : memref<?x?x4x96xbf16> -> tensor<64x96xbf16>
+    ```
+  }];
+  let arguments = (ins AnyMemRef:$source, Variadic<Index>:$offsets,
+                       DenseI64ArrayAttr:$dims,
+                       DefaultValuedAttr<F64Attr, "0.0">:$padding);
+  let results = (outs Tile_Tile:$result);
+  let assemblyFormat = [{
+    $source `[` $offsets `]` `dims` $dims attr-dict `:` type($source) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Store a tile into a memref, skipping out-of-bounds elements";
+  let description = [{
+    The inverse of `hyla_tile.load`: element `e` of `value` goes to the
+    memref position `offsets + e` along `dims`, unless that position is
+    outside the memref.
+  }];
+  let arguments = (ins Tile_Tile:$value, AnyMemRef:$dest,
+                       Variadic<Index>:$offsets, DenseI64ArrayAttr:$dims);
+  let assemblyFormat = [{
+    $value `,` $dest `[` $offsets `]` `dims` $dims attr-dict `:` type($value) `,` type($dest)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "Tile matrix product with f32 accumulation";
+  let description = [{
+    `result = acc + op(a) * op(b)`, where `op` transposes when the matching
+    flag is set. `a` and `b` share an element type: bf16 or f16 (multiplied
+    exactly, accumulated in f32) or f32 (on GPUs, tf32 tensor cores).
+  }];
+  let arguments = (ins Tile_FloatTile:$a, Tile_FloatTile:$b,
+                       Tile_F32Tile:$acc,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_a,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_b);
+  let results = (outs Tile_F32Tile:$result);
+  let assemblyFormat = [{
+    $a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
+  let summary = "Reduce a tile along one axis (sum or max)";
+  let arguments = (ins Tile_Tile:$input, Tile_ReduceKindAttr:$kind,
+                       I64Attr:$axis);
+  let results = (outs Tile_Tile:$result);
+  let assemblyFormat = [{
+    $kind $input `axis` $axis attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_BroadcastOp : Tile_Op<"broadcast", [Pure]> {
+  let summary = "Broadcast a tile to a larger rank";
+  let description = [{
+    Operand dim `i` becomes result dim `dims[i]`; the other result dims
+    repeat the operand.
+
+    ```mlir
+    %rows = hyla_tile.broadcast %m dims [0] : tensor<64xf32> -> tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins Tile_Tile:$input, DenseI64ArrayAttr:$dims);
+  let results = (outs Tile_Tile:$result);
+  let assemblyFormat = [{
+    $input `dims` $dims attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_IotaOp : Tile_Op<"iota", [Pure]> {
+  let summary = "Tile of element coordinates along one dim";
+  let description = [{
+    `result[i0, i1, ...] = i_dim`. Comparing two iotas gives masks such as
+    the causal (lower triangular) one.
+  }];
+  let arguments = (ins I64Attr:$dim);
+  let results = (outs Tile_IntTile:$result);
+  let assemblyFormat = "`dim` $dim attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_CumsumOp : Tile_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
+  let summary = "Inclusive prefix sum along one axis";
+  let arguments = (ins Tile_F32Tile:$input, I64Attr:$axis);
+  let results = (outs Tile_F32Tile:$result);
+  let assemblyFormat = "$input `axis` $axis attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_UnitLowerInverseOp
+    : Tile_Op<"unit_lower_inverse", [Pure, SameOperandsAndResultType]> {
+  let summary = "Inverse of I + strictly-lower(input)";
+  let description = [{
+    Returns `(I + L)^-1` where `L` is the strictly lower triangular part of
+    the square `input` (its diagonal and upper part are ignored). This is
+    the triangular solve of the UT transform in the chunked delta rule,
+    done by forward substitution.
+  }];
+  let arguments = (ins Tile_F32Tile:$input);
+  let results = (outs Tile_F32Tile:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_ReshapeOp : Tile_Op<"reshape", [Pure]> {
+  let summary = "Reinterpret a tile with another shape of the same size";
+  let description = [{
+    Keeps the row-major order of elements.
+  }];
+  let arguments = (ins Tile_Tile:$input);
+  let results = (outs Tile_Tile:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // HYLA_TILE_OPS_TD

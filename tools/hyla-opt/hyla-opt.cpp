@@ -1,0 +1,25 @@
+//===- hyla-opt.cpp - mlir-opt with the hyla dialects and passes ----------===//
+//
+// The driver lit tests use: parses hyla IR, runs any registered pass
+// pipeline, prints the result.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Hyla/HylaDialect.h"
+#include "dialects/Tile/TileDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<hyla::HylaDialect, hyla::tile::TileDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "hyla optimizer driver\n", registry));
+}
