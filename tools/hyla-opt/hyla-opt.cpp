@@ -7,6 +7,10 @@
 
 #include "dialects/Hyla/HylaDialect.h"
 #include "dialects/Tile/TileDialect.h"
+#include "lowering/Passes.h"
+#include "lowering/Pipelines.h"
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -16,6 +20,10 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  hyla::registerHylaPasses();
+  hyla::registerHylaLoweringPasses();
+  hyla::registerHylaPipelines();
+  hyla::registerHylaLoweringPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

@@ -1,0 +1,85 @@
+//===- Passes.td - hyla fusion and tiling passes -----------*- tablegen -*-===//
+#ifndef HYLA_PASSES_TD
+#define HYLA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
+  let summary = "Rewrite hyla.gated_delta_rule into a chunked (WY/UT) tile kernel";
+  let description = [{
+    Replaces each `hyla.gated_delta_rule` with a `hyla.dispatch` of a
+    `hyla_tile` kernel that runs the chunked form of the recurrence: tokens
+    are processed in chunks of `chunk-size`; inside a chunk the delta-rule
+    updates become matrix products through the UT transform
+    `T = (I + tril(diag(beta) K K^T * Gamma, -1))^-1 diag(beta)`, and only the
+    f32 state `[K, block-v]` is carried from chunk to chunk. Decay factors are
+    formed as `exp` of differences of in-chunk cumulative log-decays, masked
+    before the `exp`, so no factor exceeds 1 and nothing overflows for any
+    gate value. Any token count works: the last chunk is padded (zero keys,
+    values and gates, which leave the state unchanged) and its padding is not
+    stored. One program handles one (batch, value head, value block).
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", "64", "tokens per chunk">,
+    Option<"blockV", "block-v", "int64_t", "64",
+           "value columns of the state per program (must divide V)">,
+    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::hyla::tile::TileDialect"];
+}
+
+def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
+  let summary = "Rewrite hyla.attention into a flash-attention tile kernel";
+  let description = [{
+    Replaces each `hyla.attention` with a `hyla.dispatch` of a tile kernel
+    that computes attention block by block with the online softmax: per block
+    of `block-m` queries it keeps the running row max `m`, row sum `l` and the
+    f32 output accumulator, rescaling them by `exp(m_old - m_new)` as each
+    block of `block-n` keys arrives, so the `T x S` score matrix never exists.
+    Causal masking skips key blocks after the query block and masks the
+    diagonal block with an iota comparison. Query head `h` reads KV head
+    `h / (HQ / HKV)` (GQA). Probabilities are rounded to the value type for
+    the second product, as FlashAttention does.
+  }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", "64", "queries per program">,
+    Option<"blockN", "block-n", "int64_t", "64", "keys per inner step">,
+    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::hyla::tile::TileDialect"];
+}
+
+def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
+  let summary = "Turn the remaining hyla graph ops into dispatches of tile kernels";
+  let description = [{
+    Gives every remaining compute op (embedding, RMSNorm, L2 norm, gated
+    RMSNorm, linear, causal conv, GDN gates, RoPE, SwiGLU, add) a tile kernel
+    and replaces it with a `hyla.dispatch`. Row-wise ops see their operands
+    collapsed to `[rows, features]`; linear becomes a tiled GEMM with f32
+    accumulation. Kernels are shared between ops with equal static shapes,
+    so the 24 GDN layers of a model dispatch the same kernels.
+  }];
+  let options = [
+    Option<"gemmBlockM", "gemm-block-m", "int64_t", "64", "GEMM rows per program">,
+    Option<"gemmBlockN", "gemm-block-n", "int64_t", "64", "GEMM columns per program">,
+    Option<"gemmBlockK", "gemm-block-k", "int64_t", "32", "GEMM reduction step">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::hyla::tile::TileDialect"];
+}
+
+#endif // HYLA_PASSES_TD

@@ -1,0 +1,27 @@
+//===- Pipelines.cpp - the graph-to-kernels pass pipeline -----------------===//
+
+#include "passes/Pipelines.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void hyla::buildKernelPipeline(OpPassManager &pm,
+                               const KernelPipelineOptions &options) {
+  pm.addPass(createChunkDeltaRule(
+      {options.chunkSize, options.gdnBlockV, /*numWarps=*/8}));
+  pm.addPass(createFlashAttention(
+      {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
+  pm.addPass(createKernelize());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void hyla::registerHylaPipelines() {
+  PassPipelineRegistration<KernelPipelineOptions>(
+      "hyla-graph-to-kernels",
+      "Turn every hyla graph op into a dispatch of a hyla_tile kernel",
+      buildKernelPipeline);
+}

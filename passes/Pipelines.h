@@ -1,0 +1,36 @@
+//===- Pipelines.h - the graph-to-kernels pass pipeline -------------------===//
+#ifndef HYLA_PASSES_PIPELINES_H
+#define HYLA_PASSES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace hyla {
+
+struct KernelPipelineOptions
+    : public mlir::PassPipelineOptions<KernelPipelineOptions> {
+  Option<int64_t> chunkSize{*this, "chunk-size",
+                            llvm::cl::desc("GDN chunk length"),
+                            llvm::cl::init(64)};
+  Option<int64_t> gdnBlockV{*this, "gdn-block-v",
+                            llvm::cl::desc("GDN state columns per program"),
+                            llvm::cl::init(64)};
+  Option<int64_t> attnBlockM{*this, "attn-block-m",
+                             llvm::cl::desc("attention queries per program"),
+                             llvm::cl::init(64)};
+  Option<int64_t> attnBlockN{*this, "attn-block-n",
+                             llvm::cl::desc("attention keys per step"),
+                             llvm::cl::init(64)};
+};
+
+/// Graph ops -> dispatches of tile kernels: chunked delta rule, flash
+/// attention, kernelize, then canonicalize + CSE.
+void buildKernelPipeline(mlir::OpPassManager &pm,
+                         const KernelPipelineOptions &options);
+
+/// Registers `hyla-graph-to-kernels` for hyla-opt.
+void registerHylaPipelines();
+
+} // namespace hyla
+
+#endif

@@ -1,0 +1,303 @@
+//===- Reference.cpp - float64 reference semantics of the hyla ops --------===//
+//
+// Each op is evaluated straight from its definition in HylaOps.td, in
+// float64, in the most naive order (the delta rule token by token, attention
+// with the full score row). These are the numbers every rewrite is checked
+// against.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Interpreter.h"
+
+#include "dialects/Hyla/HylaOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace hyla {
+namespace {
+
+HostTensorPtr makeLike(Value result, llvm::ArrayRef<int64_t> shape) {
+  auto t = std::make_shared<HostTensor>();
+  t->elementType = cast<RankedTensorType>(result.getType()).getElementType();
+  t->shape.assign(shape.begin(), shape.end());
+  t->values.assign(t->numel(), 0.0);
+  return t;
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double silu(double x) { return x * sigmoid(x); }
+double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
+
+/// Rows of the last dim: calls fn(row offset) for each row.
+template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
+  int64_t f = t.shape.back();
+  for (int64_t r = 0; r < t.numel() / f; ++r)
+    fn(r * f);
+}
+
+} // namespace
+
+LogicalResult ReferenceInterpreter::evalOp(Operation *op) {
+  if (auto e = dyn_cast<EmbeddingOp>(op)) {
+    HostTensorPtr table = tensor(e.getTable()), ids = tensor(e.getIds());
+    int64_t vocab = table->shape[0], hidden = table->shape[1];
+    llvm::SmallVector<int64_t> shape(ids->shape);
+    shape.push_back(hidden);
+    HostTensorPtr out = makeLike(e, shape);
+    for (int64_t i = 0; i < ids->numel(); ++i) {
+      int64_t id = static_cast<int64_t>(ids->values[i]);
+      if (id < 0 || id >= vocab)
+        continue;
+      for (int64_t j = 0; j < hidden; ++j)
+        out->values[i * hidden + j] = table->values[id * hidden + j];
+    }
+    set(e, out);
+    return success();
+  }
+
+  if (auto n = dyn_cast<RMSNormOp>(op)) {
+    HostTensorPtr x = tensor(n.getInput()), w = tensor(n.getWeight());
+    double eps = n.getEpsilon().convertToDouble();
+    HostTensorPtr out = makeLike(n, x->shape);
+    int64_t f = x->shape.back();
+    forRows(*x, [&](int64_t o) {
+      double ss = 0;
+      for (int64_t j = 0; j < f; ++j)
+        ss += x->values[o + j] * x->values[o + j];
+      double inv = 1.0 / std::sqrt(ss / f + eps);
+      for (int64_t j = 0; j < f; ++j)
+        out->values[o + j] = w->values[j] * x->values[o + j] * inv;
+    });
+    set(n, out);
+    return success();
+  }
+
+  if (auto n = dyn_cast<L2NormOp>(op)) {
+    HostTensorPtr x = tensor(n.getInput());
+    double eps = n.getEpsilon().convertToDouble();
+    HostTensorPtr out = makeLike(n, x->shape);
+    int64_t f = x->shape.back();
+    forRows(*x, [&](int64_t o) {
+      double ss = 0;
+      for (int64_t j = 0; j < f; ++j)
+        ss += x->values[o + j] * x->values[o + j];
+      double inv = 1.0 / std::sqrt(ss + eps);
+      for (int64_t j = 0; j < f; ++j)
+        out->values[o + j] = x->values[o + j] * inv;
+    });
+    set(n, out);
+    return success();
+  }
+
+  if (auto n = dyn_cast<GatedRMSNormOp>(op)) {
+    HostTensorPtr x = tensor(n.getInput()), gate = tensor(n.getGate()),
+                  w = tensor(n.getWeight());
+    double eps = n.getEpsilon().convertToDouble();
+    HostTensorPtr out = makeLike(n, x->shape);
+    int64_t f = x->shape.back();
+    forRows(*x, [&](int64_t o) {
+      double ss = 0;
+      for (int64_t j = 0; j < f; ++j)
+        ss += x->values[o + j] * x->values[o + j];
+      double inv = 1.0 / std::sqrt(ss / f + eps);
+      for (int64_t j = 0; j < f; ++j)
+        out->values[o + j] =
+            w->values[j] * x->values[o + j] * inv * silu(gate->values[o + j]);
+    });
+    set(n, out);
+    return success();
+  }
+
+  if (auto l = dyn_cast<LinearOp>(op)) {
+    HostTensorPtr x = tensor(l.getInput()), w = tensor(l.getWeight());
+    int64_t n = w->shape[0], k = w->shape[1];
+    llvm::SmallVector<int64_t> shape(x->shape);
+    shape.back() = n;
+    HostTensorPtr out = makeLike(l, shape);
+    int64_t rows = x->numel() / k;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t i = 0; i < k; ++i)
+          acc += x->values[r * k + i] * w->values[j * k + i];
+        out->values[r * n + j] = acc;
+      }
+    set(l, out);
+    return success();
+  }
+
+  if (auto c = dyn_cast<CausalConv1DOp>(op)) {
+    HostTensorPtr x = tensor(c.getInput()), w = tensor(c.getWeight());
+    int64_t batch = x->shape[0], tokens = x->shape[1], ch = x->shape[2],
+            width = w->shape[1];
+    bool act = c.getActivation() == "silu";
+    HostTensorPtr out = makeLike(c, x->shape);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t q = 0; q < ch; ++q) {
+          double acc = 0;
+          for (int64_t j = 0; j < width; ++j) {
+            int64_t s = t - width + 1 + j;
+            if (s >= 0)
+              acc += w->values[q * width + j] *
+                     x->values[(b * tokens + s) * ch + q];
+          }
+          out->values[(b * tokens + t) * ch + q] = act ? silu(acc) : acc;
+        }
+    set(c, out);
+    return success();
+  }
+
+  if (auto g = dyn_cast<GdnGatesOp>(op)) {
+    HostTensorPtr a = tensor(g.getA()), b = tensor(g.getB()),
+                  aLog = tensor(g.getALog()), dt = tensor(g.getDtBias());
+    double scale = g.getBetaScale().convertToDouble();
+    HostTensorPtr gOut = makeLike(g.getG(), a->shape);
+    HostTensorPtr betaOut = makeLike(g.getBeta(), a->shape);
+    int64_t h = a->shape.back();
+    for (int64_t i = 0; i < a->numel(); ++i) {
+      int64_t head = i % h;
+      gOut->values[i] = -std::exp(aLog->values[head]) *
+                        softplus(a->values[i] + dt->values[head]);
+      betaOut->values[i] = scale * sigmoid(b->values[i]);
+    }
+    set(g.getG(), gOut);
+    set(g.getBeta(), betaOut);
+    return success();
+  }
+
+  if (auto d = dyn_cast<GatedDeltaRuleOp>(op)) {
+    HostTensorPtr q = tensor(d.getQ()), k = tensor(d.getK()),
+                  v = tensor(d.getV()), g = tensor(d.getG()),
+                  beta = tensor(d.getBeta());
+    HostTensorPtr h0 = d.getInitialState() ? tensor(d.getInitialState())
+                                           : HostTensorPtr();
+    int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
+            HV = v->shape[2], V = v->shape[3];
+    double scale = d.getScale().convertToDouble();
+    HostTensorPtr o = makeLike(d.getO(), v->shape);
+    HostTensorPtr hT = makeLike(d.getFinalState(), {B, HV, K, V});
+    std::vector<double> s(K * V), kv(V), delta(V);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < HV; ++h) {
+        int64_t hk = h / (HV / H);
+        for (int64_t i = 0; i < K * V; ++i)
+          s[i] = h0 ? h0->values[(b * HV + h) * K * V + i] : 0.0;
+        for (int64_t t = 0; t < T; ++t) {
+          const double *qt = &q->values[((b * T + t) * H + hk) * K];
+          const double *kt = &k->values[((b * T + t) * H + hk) * K];
+          const double *vt = &v->values[((b * T + t) * HV + h) * V];
+          double decay = std::exp(g->values[(b * T + t) * HV + h]);
+          double bt = beta->values[(b * T + t) * HV + h];
+          for (double &x : s)
+            x *= decay;
+          std::fill(kv.begin(), kv.end(), 0.0);
+          for (int64_t i = 0; i < K; ++i)
+            for (int64_t j = 0; j < V; ++j)
+              kv[j] += s[i * V + j] * kt[i];
+          for (int64_t j = 0; j < V; ++j)
+            delta[j] = bt * (vt[j] - kv[j]);
+          for (int64_t i = 0; i < K; ++i)
+            for (int64_t j = 0; j < V; ++j)
+              s[i * V + j] += kt[i] * delta[j];
+          double *ot = &o->values[((b * T + t) * HV + h) * V];
+          for (int64_t j = 0; j < V; ++j) {
+            double acc = 0;
+            for (int64_t i = 0; i < K; ++i)
+              acc += s[i * V + j] * qt[i] * scale;
+            ot[j] = acc;
+          }
+        }
+        for (int64_t i = 0; i < K * V; ++i)
+          hT->values[(b * HV + h) * K * V + i] = s[i];
+      }
+    set(d.getO(), o);
+    set(d.getFinalState(), hT);
+    return success();
+  }
+
+  if (auto r = dyn_cast<RopeOp>(op)) {
+    HostTensorPtr x = tensor(r.getInput());
+    int64_t B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3],
+            half = D / 2;
+    double theta = r.getTheta().convertToDouble();
+    HostTensorPtr out = makeLike(r, x->shape);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h) {
+          const double *xi = &x->values[((b * T + t) * H + h) * D];
+          double *yo = &out->values[((b * T + t) * H + h) * D];
+          for (int64_t i = 0; i < half; ++i) {
+            double a = t * std::pow(theta, -2.0 * i / D);
+            yo[i] = xi[i] * std::cos(a) - xi[i + half] * std::sin(a);
+            yo[i + half] = xi[i + half] * std::cos(a) + xi[i] * std::sin(a);
+          }
+        }
+    set(r, out);
+    return success();
+  }
+
+  if (auto a = dyn_cast<AttentionOp>(op)) {
+    HostTensorPtr q = tensor(a.getQ()), k = tensor(a.getK()),
+                  v = tensor(a.getV());
+    int64_t B = q->shape[0], T = q->shape[1], HQ = q->shape[2],
+            D = q->shape[3], S = k->shape[1], HKV = k->shape[2],
+            DV = v->shape[3];
+    double scale = a.getScale().convertToDouble();
+    bool causal = a.getCausal();
+    HostTensorPtr out = makeLike(a, {B, T, HQ, DV});
+    std::vector<double> p(S);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < HQ; ++h) {
+        int64_t hk = h / (HQ / HKV);
+        for (int64_t t = 0; t < T; ++t) {
+          int64_t end = causal ? std::min(S, t + 1) : S;
+          const double *qt = &q->values[((b * T + t) * HQ + h) * D];
+          double mx = -INFINITY;
+          for (int64_t s = 0; s < end; ++s) {
+            const double *ks = &k->values[((b * S + s) * HKV + hk) * D];
+            double dot = 0;
+            for (int64_t i = 0; i < D; ++i)
+              dot += qt[i] * ks[i];
+            p[s] = dot * scale;
+            mx = std::max(mx, p[s]);
+          }
+          double sum = 0;
+          for (int64_t s = 0; s < end; ++s)
+            sum += p[s] = std::exp(p[s] - mx);
+          double *ot = &out->values[((b * T + t) * HQ + h) * DV];
+          for (int64_t s = 0; s < end; ++s) {
+            const double *vs = &v->values[((b * S + s) * HKV + hk) * DV];
+            for (int64_t j = 0; j < DV; ++j)
+              ot[j] += p[s] / sum * vs[j];
+          }
+        }
+      }
+    set(a, out);
+    return success();
+  }
+
+  if (auto s = dyn_cast<SiluMulOp>(op)) {
+    HostTensorPtr g = tensor(s.getGate()), u = tensor(s.getUp());
+    HostTensorPtr out = makeLike(s, g->shape);
+    for (int64_t i = 0; i < g->numel(); ++i)
+      out->values[i] = silu(g->values[i]) * u->values[i];
+    set(s, out);
+    return success();
+  }
+
+  if (auto s = dyn_cast<AddOp>(op)) {
+    HostTensorPtr x = tensor(s.getLhs()), y = tensor(s.getRhs());
+    HostTensorPtr out = makeLike(s, x->shape);
+    for (int64_t i = 0; i < x->numel(); ++i)
+      out->values[i] = x->values[i] + y->values[i];
+    set(s, out);
+    return success();
+  }
+
+  return op->emitError("the float64 reference cannot evaluate this op");
+}
+
+} // namespace hyla
