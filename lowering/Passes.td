@@ -24,4 +24,53 @@ def TileToCPU : Pass<"hyla-tile-to-cpu", "mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Lower hyla_tile kernels to gpu.func kernels for NVIDIA GPUs";
+  let description = [{
+    Turns each `hyla_tile` kernel into a `gpu.module` holding one `gpu.func`
+    run by one CTA of `32 * num_warps` threads per program. Tiles are spread
+    over the threads: element `e` of a tile lives in slot `e / threads` of
+    thread `e % threads`, so consecutive threads touch consecutive elements
+    (coalesced global access), elementwise math needs no communication, and
+    a reshape is free. Operations that move data between threads go through
+    dynamic shared memory: `dot` writes its operands there and runs
+    `mma.sync` on the tensor cores (bf16/f16 as m16n8k16, f32 as tf32
+    m16n8k8, f32 accumulation); `reduce` splits each row over a group of
+    lanes and finishes with warp shuffles; `broadcast`, `cumsum`,
+    `unit_lower_inverse` and `tensor.extract` exchange values through it.
+    Global loads and stores are masked gathers/scatters, so out-of-bounds
+    elements are never touched.
+
+    Kernel parameters: each memref becomes a global pointer followed by one
+    i64 per dynamic dim. The kernel records its CTA size in
+    `known_block_size` and its dynamic shared memory in
+    `hyla.shared_memory_bytes`.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"sm_90a\"",
+           "GPU target (see lowering/Targets.def)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def MathToNVVM : Pass<"hyla-math-to-nvvm", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower math ops in GPU kernels to NVVM fast-math intrinsics";
+  let description = [{
+    Replaces `math.exp`, `log`, `log1p`, `rsqrt`, `sqrt`, `sin` and `cos`
+    (scalars or vectors of f32) with the PTX approximate instructions
+    (`ex2.approx`, `lg2.approx`, `rsqrt.approx`, `sin.approx`,
+    `cos.approx`) plus the scaling and range reduction that keep them
+    accurate to a few ulp for the arguments hyla's kernels produce; `log1p`
+    keeps full relative accuracy near 0. No libdevice is linked.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // HYLA_LOWERING_PASSES_TD

@@ -79,10 +79,13 @@ Value fromRows(OpBuilder &b, Location loc, Value rows, RankedTensorType type,
 
 RankedTensorType rowsType(RankedTensorType t) {
   int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < t.getRank(); ++d)
-    rows = t.isDynamicDim(d) ? ShapedType::kDynamic : rows * t.getDimSize(d);
-  if (t.getRank() == 2)
-    rows = t.getDimSize(0);
+  for (int64_t d = 0; d + 1 < t.getRank(); ++d) {
+    if (t.isDynamicDim(d)) {
+      rows = ShapedType::kDynamic;
+      break;
+    }
+    rows *= t.getDimSize(d);
+  }
   return RankedTensorType::get({rows, t.getShape().back()}, t.getElementType());
 }
 

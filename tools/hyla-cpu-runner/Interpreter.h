@@ -64,10 +64,18 @@ private:
 
 class ReferenceInterpreter : public GraphInterpreter {
 public:
-  using GraphInterpreter::GraphInterpreter;
+  /// With `roundResults`, every op result is rounded to its element type
+  /// (bf16 activations stay bf16 between ops, as in the compiled graph);
+  /// the arithmetic inside each op stays float64.
+  ReferenceInterpreter(WeightStore &weights, bool roundResults)
+      : GraphInterpreter(weights), roundResults(roundResults) {}
 
 protected:
   mlir::LogicalResult evalOp(mlir::Operation *op) override;
+
+private:
+  mlir::LogicalResult evalHylaOp(mlir::Operation *op);
+  bool roundResults;
 };
 
 class DispatchInterpreter : public GraphInterpreter {

@@ -40,6 +40,17 @@ template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
 } // namespace
 
 LogicalResult ReferenceInterpreter::evalOp(Operation *op) {
+  if (failed(evalHylaOp(op)))
+    return failure();
+  if (roundResults)
+    for (Value r : op->getResults())
+      if (HostTensorPtr t = tensor(r))
+        for (double &v : t->values)
+          v = roundTo(t->elementType, v);
+  return success();
+}
+
+LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
   if (auto e = dyn_cast<EmbeddingOp>(op)) {
     HostTensorPtr table = tensor(e.getTable()), ids = tensor(e.getIds());
     int64_t vocab = table->shape[0], hidden = table->shape[1];

@@ -67,6 +67,12 @@ static cl::opt<double>
               cl::desc("Largest accepted ||out - ref|| / ||ref|| (default "
                        "1e-2)"),
               cl::init(1e-2), cl::cat(category));
+static cl::opt<bool> roundReference(
+    "round-reference",
+    cl::desc("Round every op result of the float64 reference to its element "
+             "type (as the compiled graph stores it), so that multi-op graphs "
+             "compare kernels rather than bf16 storage of intermediates"),
+    cl::init(false), cl::cat(category));
 static cl::opt<int64_t> chunkSize("chunk-size", cl::desc("GDN chunk length"),
                                   cl::init(64), cl::cat(category));
 static cl::opt<int64_t> gdnBlockV("gdn-block-v",
@@ -357,7 +363,7 @@ int main(int argc, char **argv) {
         makeInputs(fn, *specs, rng);
     if (failed(inputs))
       return 2;
-    ReferenceInterpreter reference(weights);
+    ReferenceInterpreter reference(weights, roundReference);
     auto refOut = reference.run(fn, *inputs);
     if (failed(refOut))
       return 1;

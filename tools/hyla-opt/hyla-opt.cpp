@@ -7,6 +7,7 @@
 
 #include "dialects/Hyla/HylaDialect.h"
 #include "dialects/Tile/TileDialect.h"
+#include "lowering/GpuCompile.h"
 #include "lowering/Passes.h"
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
@@ -16,6 +17,8 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
@@ -24,10 +27,14 @@ int main(int argc, char **argv) {
   hyla::registerHylaLoweringPasses();
   hyla::registerHylaPipelines();
   hyla::registerHylaLoweringPipelines();
+  hyla::registerGpuPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<hyla::HylaDialect, hyla::tile::TileDialect>();
+  // For gpu-module-to-binary: NVVM serialization and LLVM IR translation.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "hyla optimizer driver\n", registry));
 }

@@ -1,0 +1,111 @@
+//===- GpuCompile.cpp - hyla_tile kernels to PTX --------------------------===//
+//
+// Kernels go one at a time: hyla-tile-to-gpu, fast math, gpu-to-nvvm, then
+// MLIR's NVVM target serializes the gpu.module to PTX with LLVM's NVPTX
+// backend (`gpu-module-to-binary{format=isa}`). One kernel per module keeps
+// the progress report honest and each PTX file self-contained.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/GpuCompile.h"
+#include "lowering/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <chrono>
+
+using namespace mlir;
+
+namespace hyla {
+
+void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
+  pm.addPass(createTileToGPU({targetId.str()}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createMathToNVVM());
+  pm.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps(nvvm));
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
+    ModuleOp kernels, const GpuTarget &target,
+    const std::function<void(size_t, size_t, StringRef, double)> &progress) {
+  MLIRContext *ctx = kernels.getContext();
+  SmallVector<func::FuncOp> fns;
+  for (auto fn : kernels.getOps<func::FuncOp>())
+    if (fn->hasAttr(tile::TileDialect::kKernelAttrName))
+      fns.push_back(fn);
+
+  std::vector<CompiledKernel> out;
+  for (auto [i, fn] : llvm::enumerate(fns)) {
+    auto start = std::chrono::steady_clock::now();
+    OwningOpRef<ModuleOp> one = ModuleOp::create(fn.getLoc());
+    OpBuilder b(ctx);
+    b.setInsertionPointToEnd(one->getBody());
+    b.clone(*fn.getOperation());
+
+    PassManager lower(ctx);
+    buildTileToNVVMPipeline(lower, target.id);
+    if (failed(lower.run(*one)))
+      return fn.emitError() << "failed to lower kernel " << fn.getSymName()
+                            << " for " << target.id;
+
+    CompiledKernel k;
+    k.name = fn.getSymName().str();
+    k.blockDim = 32 * tile::TileDialect::getNumWarps(fn);
+    one->walk([&](LLVM::LLVMFuncOp f) {
+      if (auto smem = f->getAttrOfType<IntegerAttr>("hyla.shared_memory_bytes"))
+        k.sharedMemBytes = smem.getInt();
+    });
+
+    PassManager serialize(ctx);
+    GpuModuleToBinaryPassOptions binary;
+    binary.compilationTarget = "isa";
+    serialize.addPass(createGpuModuleToBinaryPass(binary));
+    if (failed(serialize.run(*one)))
+      return fn.emitError() << "NVPTX code generation failed for kernel "
+                            << fn.getSymName();
+    one->walk([&](gpu::BinaryOp bin) {
+      for (Attribute a : bin.getObjects())
+        if (auto obj = dyn_cast<gpu::ObjectAttr>(a))
+          k.ptx = obj.getObject().getValue().str();
+    });
+    if (k.ptx.empty())
+      return fn.emitError() << "no PTX produced for kernel " << fn.getSymName();
+    // The serializer may end the PTX text with a NUL; drop it.
+    while (!k.ptx.empty() && k.ptx.back() == '\0')
+      k.ptx.pop_back();
+    out.push_back(std::move(k));
+    if (progress)
+      progress(i + 1, fns.size(), fn.getSymName(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                             start)
+                   .count());
+  }
+  return out;
+}
+
+void registerGpuPipelines() {
+  struct Options : public PassPipelineOptions<Options> {
+    Option<std::string> target{*this, "target",
+                               llvm::cl::desc("GPU target"),
+                               llvm::cl::init("sm_90a")};
+  };
+  PassPipelineRegistration<Options>(
+      "hyla-tile-to-nvvm",
+      "Lower a module of hyla_tile kernels to gpu.modules in the NVVM/LLVM "
+      "dialects (then gpu-module-to-binary makes PTX)",
+      [](OpPassManager &pm, const Options &options) {
+        // An unknown target is reported by hyla-tile-to-gpu itself.
+        buildTileToNVVMPipeline(pm, options.target);
+      });
+}
+
+} // namespace hyla

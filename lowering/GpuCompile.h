@@ -1,0 +1,42 @@
+//===- GpuCompile.h - hyla_tile kernels to PTX ----------------------------===//
+#ifndef HYLA_LOWERING_GPUCOMPILE_H
+#define HYLA_LOWERING_GPUCOMPILE_H
+
+#include "lowering/Targets.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace hyla {
+
+/// A kernel compiled for a GPU target.
+struct CompiledKernel {
+  std::string name;
+  std::string ptx;
+  int64_t blockDim = 0;
+  int64_t sharedMemBytes = 0;
+};
+
+/// The passes from a module of hyla_tile kernels to gpu.modules whose
+/// functions are in the LLVM/NVVM dialects, ready for serialization.
+void buildTileToNVVMPipeline(mlir::OpPassManager &pm,
+                             llvm::StringRef targetId);
+
+/// Compiles every hyla_tile kernel of `kernels` (a module holding only
+/// kernels) to PTX, one kernel at a time in module order. `progress` is
+/// called after each kernel with (done, total, name, seconds).
+mlir::FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
+    mlir::ModuleOp kernels, const GpuTarget &target,
+    const std::function<void(size_t, size_t, llvm::StringRef, double)>
+        &progress = {});
+
+/// Registers `hyla-tile-to-nvvm` (target option) for hyla-opt.
+void registerGpuPipelines();
+
+} // namespace hyla
+
+#endif

@@ -1,0 +1,756 @@
+//===- hyla-run.cpp - inspect or benchmark a compiled hyla module ---------===//
+//
+// hyla-run MODULE --info            describe the module (no GPU needed)
+// hyla-run MODULE [--sym N=V ...]   run a function with random or .npy
+//                                   inputs and report its time
+//
+// Uses only the runtime's C API (hyla/runtime.h); see --help.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Npy.h"
+
+#include "DTypes.h"
+#include "hyla/runtime.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace hyla_run;
+
+namespace {
+
+enum ExitCode {
+  kExitOk = 0,
+  kExitUsage = 1,     // bad command line or input file
+  kExitBadModule = 2, // the module cannot be loaded
+  kExitNoGpu = 3,     // no driver or no device
+  kExitRunFailed = 4, // preparing or running failed
+};
+
+const char *kHelp = R"(usage: hyla-run MODULE [options]
+
+Runs a function of a compiled hyla module on the GPU and reports how long a
+call takes; or, with --info, describes the module (no GPU needed).
+
+Inspecting:
+  --info                 print the module summary and exit: producer, target,
+                         metadata, kernels (threads, dynamic shared memory,
+                         PTX size), weights (count, total size) and functions
+                         (symbols, input and output shapes, launches)
+  -v, --verbose          with --info, also list every weight
+
+Running (the default):
+  --function NAME        the function to run (default: the module's first)
+  --sym NAME=VALUE       value of a symbol, e.g. --sym tokens=128 (repeat for
+                         each symbol); symbols of inputs read with --input come
+                         from the file's shape and need no --sym
+  --input I=FILE.npy     read input I (0-based) from a NumPy file: C order,
+                         dtypes <f2 <f4 <f8 (for float inputs), <i4 <i8 |i1
+                         (for integer inputs), and <u2 read as raw bf16 bits
+                         (for bf16 inputs); other inputs are random:
+                         normal(0, 1) for float inputs, uniform integers in
+                         [0, B) for integer inputs
+  --int-max B            B for random integer inputs (default: the module's
+                         "vocab_size" metadata if present, else 1000)
+  --seed N               seed of the random inputs and weights (default 0)
+  --weights random|none  random (default): fill every weight with
+                         normal(0, 1) * scale (1-D weights, i.e. norm gains,
+                         with 1 + normal(0, 1) * scale; integer weights with 0);
+                         none: leave weights unbound (the call then fails if
+                         the function uses any)
+  --weight-scale X       the scale for --weights random (default 0.02)
+  --warmup N             untimed calls before timing (default 2)
+  --iters N              timed calls (default 10); the time of each whole call
+                         is measured with CUDA events on one stream and the
+                         median, min and max are printed
+  --profile              then time every launch (hyla_function_call_timed,
+                         --iters more calls) and print the time per kernel:
+                         launches, total ms, % of the total, sorted by time
+  --output-dir DIR       after the last call, write output i to
+                         DIR/output<i>.npy; bf16 and f16 outputs are converted
+                         to float32 (<f4), other dtypes keep theirs
+  --device N             the CUDA device to use (default 0)
+  -h, --help             show this help
+
+Exit status: 0 success, 1 bad command line or input file, 2 the module cannot
+be loaded, 3 no GPU (or no CUDA driver) on this machine, 4 the run failed.
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string modulePath;
+  bool info = false;
+  bool verbose = false;
+  bool profile = false;
+  std::string function;
+  std::vector<std::pair<std::string, int64_t>> symbols;
+  std::vector<std::pair<int64_t, std::string>> inputFiles;
+  std::string outputDir;
+  uint64_t seed = 0;
+  bool randomWeights = true;
+  float weightScale = 0.02f;
+  int64_t warmup = 2;
+  int64_t iters = 10;
+  int64_t device = 0;
+  int64_t intMax = -1; // -1: from metadata or 1000
+};
+
+int64_t parseInt(const std::string &text, const std::string &what,
+                 int64_t min) {
+  errno = 0;
+  char *end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != 0 || errno == ERANGE)
+    throw UsageError(what + ": '" + text + "' is not an integer");
+  if (value < min)
+    throw UsageError(what + " must be at least " + std::to_string(min));
+  return value;
+}
+
+std::pair<std::string, std::string> splitAssignment(const std::string &text,
+                                                    const std::string &option) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw UsageError(option + " expects NAME=VALUE, got '" + text + "'");
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+Options parseOptions(int argc, char **argv, bool &showHelp) {
+  Options options;
+  showHelp = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      showHelp = true;
+      return options;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (!options.modulePath.empty())
+        throw UsageError("unexpected argument '" + arg + "' (the module is '" +
+                         options.modulePath + "')");
+      options.modulePath = arg;
+      continue;
+    }
+    std::string name = arg, value;
+    bool hasValue = false;
+    size_t eq = arg.find('=');
+    if (arg.compare(0, 2, "--") == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      hasValue = true;
+    }
+    auto takeValue = [&]() -> std::string {
+      if (hasValue)
+        return value;
+      if (i + 1 >= argc)
+        throw UsageError(name + " needs a value");
+      return argv[++i];
+    };
+    auto noValue = [&] {
+      if (hasValue)
+        throw UsageError(name + " takes no value");
+    };
+    if (name == "--info") {
+      noValue();
+      options.info = true;
+    } else if (name == "-v" || name == "--verbose") {
+      noValue();
+      options.verbose = true;
+    } else if (name == "--profile") {
+      noValue();
+      options.profile = true;
+    } else if (name == "--function") {
+      options.function = takeValue();
+    } else if (name == "--sym") {
+      auto [symbol, text] = splitAssignment(takeValue(), "--sym");
+      options.symbols.emplace_back(symbol,
+                                   parseInt(text, "--sym " + symbol, 0));
+    } else if (name == "--input") {
+      auto [index, path] = splitAssignment(takeValue(), "--input");
+      options.inputFiles.emplace_back(parseInt(index, "--input index", 0),
+                                      path);
+    } else if (name == "--output-dir") {
+      options.outputDir = takeValue();
+    } else if (name == "--seed") {
+      options.seed = static_cast<uint64_t>(parseInt(takeValue(), "--seed", 0));
+    } else if (name == "--weights") {
+      std::string mode = takeValue();
+      if (mode != "random" && mode != "none")
+        throw UsageError("--weights must be 'random' or 'none', not '" + mode +
+                         "'");
+      options.randomWeights = mode == "random";
+    } else if (name == "--weight-scale") {
+      std::string text = takeValue();
+      char *end = nullptr;
+      options.weightScale = std::strtof(text.c_str(), &end);
+      if (text.empty() || *end != 0 || !std::isfinite(options.weightScale))
+        throw UsageError("--weight-scale: '" + text + "' is not a number");
+    } else if (name == "--warmup") {
+      options.warmup = parseInt(takeValue(), "--warmup", 0);
+    } else if (name == "--iters") {
+      options.iters = parseInt(takeValue(), "--iters", 1);
+    } else if (name == "--device") {
+      options.device = parseInt(takeValue(), "--device", 0);
+    } else if (name == "--int-max") {
+      options.intMax = parseInt(takeValue(), "--int-max", 1);
+    } else {
+      throw UsageError("unknown option '" + name + "'");
+    }
+  }
+  if (options.modulePath.empty())
+    throw UsageError("no module given");
+  return options;
+}
+
+std::string formatBytes(uint64_t bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0)
+    std::snprintf(text, sizeof(text), "%llu B",
+                  static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string formatShape(int32_t dtype, int32_t rank, const int64_t *dims) {
+  std::string text = std::string(hyla::dtypeName(dtype)) + "[";
+  for (int32_t d = 0; d < rank; ++d)
+    text += (d > 0 ? ", " : "") + std::to_string(dims[d]);
+  return text + "]";
+}
+
+uint64_t tensorBytes(const hyla_tensor &t) {
+  uint64_t bytes = hyla_dtype_size(t.dtype);
+  for (int32_t d = 0; d < t.rank; ++d)
+    bytes *= static_cast<uint64_t>(t.dims[d]);
+  return bytes;
+}
+
+std::string describe(const hyla_module *m, int32_t fn, int32_t i, bool input) {
+  char buf[1024];
+  hyla_status status =
+      input ? hyla_function_describe_input(m, fn, i, buf, sizeof(buf))
+            : hyla_function_describe_output(m, fn, i, buf, sizeof(buf));
+  return status == HYLA_OK ? buf : "?";
+}
+
+//===----------------------------------------------------------------------===//
+// --info
+//===----------------------------------------------------------------------===//
+
+void printInfo(const hyla_module *m, const Options &options) {
+  std::error_code error;
+  auto fileSize = std::filesystem::file_size(options.modulePath, error);
+  std::printf("module:   %s (%s)\n", options.modulePath.c_str(),
+              error ? "?" : formatBytes(fileSize).c_str());
+  std::printf("producer: %s\n", hyla_module_producer(m));
+  std::printf("target:   %s\n", hyla_module_target(m));
+  int32_t numMetadata = hyla_module_num_metadata(m);
+  std::printf("metadata:%s\n", numMetadata ? "" : " (none)");
+  for (int32_t i = 0; i < numMetadata; ++i) {
+    const char *key = hyla_module_metadata_key(m, i);
+    const char *value = key ? hyla_module_metadata(m, key) : nullptr;
+    std::printf("  %s = %s\n", key ? key : "?", value ? value : "?");
+  }
+
+  int32_t numKernels = hyla_module_num_kernels(m);
+  std::printf("kernels: %d\n", numKernels);
+  size_t nameWidth = 0;
+  for (int32_t k = 0; k < numKernels; ++k)
+    nameWidth = std::max(nameWidth, std::strlen(hyla_module_kernel_name(m, k)));
+  for (int32_t k = 0; k < numKernels; ++k) {
+    uint32_t block = 0, smem = 0;
+    size_t ptx = 0;
+    hyla_module_kernel_info(m, k, &block, &smem, &ptx);
+    std::printf("  [%d] %-*s  %4u threads, dynamic smem %s, PTX %s\n", k,
+                static_cast<int>(nameWidth), hyla_module_kernel_name(m, k),
+                block, formatBytes(smem).c_str(), formatBytes(ptx).c_str());
+  }
+
+  int32_t numWeights = hyla_module_num_weights(m);
+  uint64_t totalBytes = 0;
+  std::vector<std::string> weightLines;
+  for (int32_t w = 0; w < numWeights; ++w) {
+    const char *name = nullptr;
+    int32_t dtype = 0, rank = 0;
+    int64_t dims[HYLA_MAX_RANK];
+    hyla_module_weight_info(m, w, &name, &dtype, &rank, dims);
+    uint64_t bytes = hyla_dtype_size(dtype);
+    for (int32_t d = 0; d < rank; ++d)
+      bytes *= static_cast<uint64_t>(dims[d]);
+    totalBytes += bytes;
+    weightLines.push_back("  [" + std::to_string(w) + "] " + name + " " +
+                          formatShape(dtype, rank, dims) + " (" +
+                          formatBytes(bytes) + ")");
+  }
+  std::printf("weights: %d, %s in total%s\n", numWeights,
+              formatBytes(totalBytes).c_str(),
+              options.verbose || numWeights == 0 ? ""
+                                                 : " (--verbose lists them)");
+  if (options.verbose)
+    for (const std::string &line : weightLines)
+      std::printf("%s\n", line.c_str());
+
+  int32_t numFunctions = hyla_module_num_functions(m);
+  std::printf("functions: %d\n", numFunctions);
+  for (int32_t f = 0; f < numFunctions; ++f) {
+    std::string symbols;
+    for (int32_t s = 0; s < hyla_function_num_symbols(m, f); ++s)
+      symbols +=
+          (s > 0 ? ", " : "") + std::string(hyla_function_symbol_name(m, f, s));
+    std::printf("  %s(%s): %d launches\n", hyla_module_function_name(m, f),
+                symbols.c_str(), hyla_function_num_launches(m, f));
+    for (int32_t s = 0; s < hyla_function_num_symbols(m, f); ++s) {
+      int32_t input = 0, dim = 0;
+      hyla_function_symbol_source(m, f, s, &input, &dim);
+      std::printf("    symbol %s = input %d dim %d\n",
+                  hyla_function_symbol_name(m, f, s), input, dim);
+    }
+    for (int32_t i = 0; i < hyla_function_num_inputs(m, f); ++i)
+      std::printf("    input  %d: %s\n", i, describe(m, f, i, true).c_str());
+    for (int32_t i = 0; i < hyla_function_num_outputs(m, f); ++i)
+      std::printf("    output %d: %s\n", i, describe(m, f, i, false).c_str());
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+/// Thrown for failures after the GPU is in use; carries the exit status.
+struct RunError : std::runtime_error {
+  int exitCode;
+  RunError(int code, const std::string &message)
+      : std::runtime_error(message), exitCode(code) {}
+};
+
+void check(hyla_status status, const std::string &what) {
+  if (status == HYLA_OK)
+    return;
+  int code = status == HYLA_ERROR_NO_GPU ? kExitNoGpu : kExitRunFailed;
+  throw RunError(code, what + ": " + hyla_last_error());
+}
+
+/// Device memory that is freed when the run ends.
+struct DeviceAllocations {
+  hyla_module *module;
+  std::vector<void *> pointers;
+  ~DeviceAllocations() {
+    for (void *p : pointers)
+      hyla_device_free(module, p);
+  }
+  void *allocate(uint64_t bytes, const std::string &what) {
+    void *p = nullptr;
+    check(hyla_device_alloc(module, bytes, &p), "allocating " + what);
+    pointers.push_back(p);
+    return p;
+  }
+};
+
+/// Host data for one input: from a file, or random.
+std::vector<uint8_t> randomInput(const hyla_tensor &shape, uint64_t seed,
+                                 int32_t index, int64_t intMax) {
+  std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(index));
+  size_t elementSize = hyla_dtype_size(shape.dtype);
+  size_t count = elementSize ? tensorBytes(shape) / elementSize : 0;
+  std::vector<uint8_t> data(count * elementSize);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int64_t> uniform(0, intMax - 1);
+  for (size_t i = 0; i < count; ++i) {
+    uint8_t *p = data.data() + i * elementSize;
+    switch (shape.dtype) {
+    case HYLA_BF16: {
+      uint16_t v = hyla::floatToBF16(normal(rng));
+      std::memcpy(p, &v, 2);
+      break;
+    }
+    case HYLA_F16: {
+      uint16_t v = hyla::floatToF16(normal(rng));
+      std::memcpy(p, &v, 2);
+      break;
+    }
+    case HYLA_F32: {
+      float v = normal(rng);
+      std::memcpy(p, &v, 4);
+      break;
+    }
+    case HYLA_F64: {
+      double v = normal(rng);
+      std::memcpy(p, &v, 8);
+      break;
+    }
+    case HYLA_I32: {
+      int32_t v = static_cast<int32_t>(uniform(rng));
+      std::memcpy(p, &v, 4);
+      break;
+    }
+    case HYLA_I64: {
+      int64_t v = uniform(rng);
+      std::memcpy(p, &v, 8);
+      break;
+    }
+    case HYLA_I8: {
+      int8_t v = static_cast<int8_t>(uniform(rng));
+      std::memcpy(p, &v, 1);
+      break;
+    }
+    }
+  }
+  return data;
+}
+
+struct KernelProfile {
+  std::string name;
+  int64_t launches = 0;
+  double totalMs = 0;
+};
+
+void printProfile(const hyla_module *m, int32_t fn,
+                  const std::vector<double> &launchMs, int64_t calls) {
+  std::map<int32_t, KernelProfile> byKernel;
+  double total = 0;
+  for (size_t l = 0; l < launchMs.size(); ++l) {
+    int32_t kernel =
+        hyla_function_launch_kernel(m, fn, static_cast<int32_t>(l));
+    KernelProfile &entry = byKernel[kernel];
+    entry.name = hyla_module_kernel_name(m, kernel);
+    entry.launches += calls;
+    entry.totalMs += launchMs[l];
+    total += launchMs[l];
+  }
+  std::vector<KernelProfile> rows;
+  for (auto &entry : byKernel)
+    rows.push_back(entry.second);
+  std::sort(rows.begin(), rows.end(),
+            [](const KernelProfile &a, const KernelProfile &b) {
+              return a.totalMs > b.totalMs;
+            });
+  size_t width = 6;
+  for (const KernelProfile &row : rows)
+    width = std::max(width, row.name.size());
+  std::printf("\nprofile: per-launch times over %lld calls, by kernel "
+              "(GPU time of the launches only)\n",
+              static_cast<long long>(calls));
+  std::printf("  %-*s %9s %11s %11s %7s\n", static_cast<int>(width), "kernel",
+              "launches", "total ms", "ms/call", "%");
+  for (const KernelProfile &row : rows)
+    std::printf("  %-*s %9lld %11.3f %11.4f %6.1f%%\n", static_cast<int>(width),
+                row.name.c_str(), static_cast<long long>(row.launches),
+                row.totalMs, row.totalMs / static_cast<double>(calls),
+                total > 0 ? 100.0 * row.totalMs / total : 0.0);
+  std::printf("  %-*s %9s %11.3f %11.4f %6.1f%%\n", static_cast<int>(width),
+              "all", "", total, total / static_cast<double>(calls), 100.0);
+}
+
+int run(hyla_module *module, const Options &options) {
+  // Everything that needs no GPU is checked first.
+  int32_t fn = 0;
+  if (options.function.empty()) {
+    if (hyla_module_num_functions(module) < 1)
+      throw UsageError("the module has no functions");
+  } else {
+    fn = hyla_module_find_function(module, options.function.c_str());
+    if (fn < 0) {
+      std::string names;
+      for (int32_t f = 0; f < hyla_module_num_functions(module); ++f)
+        names +=
+            std::string(f ? ", " : "") + hyla_module_function_name(module, f);
+      throw UsageError("the module has no function '" + options.function +
+                       "' (its functions: " + names + ")");
+    }
+  }
+  std::string fnName = hyla_module_function_name(module, fn);
+  int32_t numInputs = hyla_function_num_inputs(module, fn);
+  int32_t numOutputs = hyla_function_num_outputs(module, fn);
+  int32_t numSymbols = hyla_function_num_symbols(module, fn);
+  int32_t numLaunches = hyla_function_num_launches(module, fn);
+
+  std::map<int32_t, NpyArray> files;
+  for (const auto &[index, path] : options.inputFiles) {
+    if (index >= numInputs)
+      throw UsageError("--input " + std::to_string(index) + ": function '" +
+                       fnName + "' has " + std::to_string(numInputs) +
+                       " inputs");
+    std::string problem = readNpy(path, files[static_cast<int32_t>(index)]);
+    if (!problem.empty())
+      throw UsageError("--input " + std::to_string(index) + ": " + problem);
+  }
+
+  // Symbols: --sym, else the shape of an input read from a file.
+  std::vector<int64_t> symbolValues(numSymbols, -1);
+  std::string symbolText;
+  for (const auto &[name, value] : options.symbols) {
+    int32_t s = 0;
+    while (s < numSymbols && name != hyla_function_symbol_name(module, fn, s))
+      ++s;
+    if (s == numSymbols) {
+      std::string names;
+      for (int32_t t = 0; t < numSymbols; ++t)
+        names += std::string(t ? ", " : "") +
+                 hyla_function_symbol_name(module, fn, t);
+      throw UsageError("function '" + fnName + "' has no symbol '" + name +
+                       "' (its symbols: " + (names.empty() ? "none" : names) +
+                       ")");
+    }
+    symbolValues[s] = value;
+  }
+  for (int32_t s = 0; s < numSymbols; ++s) {
+    const char *name = hyla_function_symbol_name(module, fn, s);
+    if (symbolValues[s] < 0) {
+      int32_t input = 0, dim = 0;
+      hyla_function_symbol_source(module, fn, s, &input, &dim);
+      auto file = files.find(input);
+      if (file == files.end())
+        throw UsageError("symbol '" + std::string(name) +
+                         "' needs a value: pass --sym " + name +
+                         "=N (or give input " + std::to_string(input) +
+                         " with --input)");
+      if (static_cast<size_t>(dim) >= file->second.shape.size())
+        throw UsageError("--input " + std::to_string(input) + " has rank " +
+                         std::to_string(file->second.shape.size()) +
+                         ", but function '" + fnName + "' expects " +
+                         describe(module, fn, input, true));
+      symbolValues[s] = file->second.shape[dim];
+    }
+    symbolText += (s ? ", " : "") + std::string(name) + "=" +
+                  std::to_string(symbolValues[s]);
+  }
+
+  std::vector<hyla_tensor> inputs(numInputs), outputs(numOutputs);
+  if (hyla_function_input_shapes(module, fn, symbolValues.data(), numSymbols,
+                                 inputs.data()) != HYLA_OK)
+    throw UsageError(hyla_last_error());
+  std::vector<std::vector<uint8_t>> hostInputs(numInputs);
+  for (auto &[index, array] : files) {
+    hyla_tensor &t = inputs[index];
+    t.rank = static_cast<int32_t>(array.shape.size());
+    for (int32_t d = 0; d < t.rank; ++d)
+      t.dims[d] = array.shape[d];
+    std::string problem = convertNpy(array, t.dtype, hostInputs[index]);
+    if (!problem.empty())
+      throw UsageError("--input " + std::to_string(index) + ": " + problem);
+  }
+  // Checks file shapes against the function (and each other).
+  if (hyla_function_output_shapes(module, fn, inputs.data(), numInputs,
+                                  outputs.data(), numOutputs) != HYLA_OK)
+    throw UsageError(hyla_last_error());
+
+  int64_t intMax = options.intMax;
+  if (intMax < 0) {
+    const char *vocab = hyla_module_metadata(module, "vocab_size");
+    char *end = nullptr;
+    long long parsed = vocab ? std::strtoll(vocab, &end, 10) : 0;
+    intMax = vocab && *end == 0 && parsed > 0 ? parsed : 1000;
+  }
+
+  std::printf("hyla-run: %s: function '%s'%s%s%s\n", options.modulePath.c_str(),
+              fnName.c_str(), symbolText.empty() ? "" : " (",
+              symbolText.c_str(), symbolText.empty() ? "" : ")");
+
+  // From here on the GPU is needed.
+  hyla_status prepared =
+      hyla_module_prepare(module, static_cast<int32_t>(options.device));
+  if (prepared == HYLA_ERROR_NO_GPU) {
+    std::fprintf(stderr,
+                 "hyla-run: no GPU available: %s. Use --info to inspect the "
+                 "module without a GPU.\n",
+                 hyla_last_error());
+    return kExitNoGpu;
+  }
+  check(prepared, "preparing the module");
+  char deviceName[256] = {};
+  int32_t major = 0, minor = 0;
+  check(
+      hyla_device_info(module, deviceName, sizeof(deviceName), &major, &minor),
+      "reading the device");
+  std::printf("device %lld: %s (compute capability %d.%d)\n",
+              static_cast<long long>(options.device), deviceName, major, minor);
+
+  if (options.randomWeights) {
+    check(hyla_module_init_random_weights(module, options.seed,
+                                          options.weightScale),
+          "initializing the weights");
+    std::printf("weights: %d, random (seed %llu, scale %g)\n",
+                hyla_module_num_weights(module),
+                static_cast<unsigned long long>(options.seed),
+                static_cast<double>(options.weightScale));
+  } else {
+    std::printf("weights: none bound (--weights none)\n");
+  }
+
+  DeviceAllocations memory{module, {}};
+  for (int32_t i = 0; i < numInputs; ++i) {
+    hyla_tensor &t = inputs[i];
+    bool fromFile = files.count(i) > 0;
+    if (!fromFile)
+      hostInputs[i] = randomInput(t, options.seed, i, intMax);
+    uint64_t bytes = tensorBytes(t);
+    t.data =
+        bytes ? memory.allocate(bytes, "input " + std::to_string(i)) : nullptr;
+    check(hyla_copy_to_device(module, t.data, hostInputs[i].data(), bytes),
+          "copying input " + std::to_string(i));
+    std::string source =
+        hyla::isFloatDType(t.dtype)
+            ? std::string("random normal(0, 1)")
+            : "random uniform [0, " + std::to_string(intMax) + ")";
+    for (const auto &[index, path] : options.inputFiles)
+      if (index == i)
+        source = "from " + path; // the last --input for i wins
+    std::printf("input  %d: %s, %s\n", i,
+                formatShape(t.dtype, t.rank, t.dims).c_str(), source.c_str());
+  }
+  for (int32_t i = 0; i < numOutputs; ++i) {
+    hyla_tensor &t = outputs[i];
+    uint64_t bytes = tensorBytes(t);
+    t.data =
+        bytes ? memory.allocate(bytes, "output " + std::to_string(i)) : nullptr;
+    std::printf("output %d: %s\n", i,
+                formatShape(t.dtype, t.rank, t.dims).c_str());
+  }
+
+  auto call = [&] {
+    check(hyla_function_call(module, fn, inputs.data(), numInputs,
+                             outputs.data(), numOutputs, nullptr),
+          "calling '" + fnName + "'");
+  };
+  for (int64_t i = 0; i < options.warmup; ++i)
+    call();
+  check(hyla_synchronize(module), "synchronizing after the warm-up");
+
+  void *start = nullptr, *end = nullptr;
+  check(hyla_event_create(module, &start), "creating an event");
+  check(hyla_event_create(module, &end), "creating an event");
+  std::vector<double> times;
+  for (int64_t i = 0; i < options.iters; ++i) {
+    check(hyla_event_record(module, start, nullptr), "recording an event");
+    call();
+    check(hyla_event_record(module, end, nullptr), "recording an event");
+    float ms = 0;
+    check(hyla_event_elapsed_ms(module, start, end, &ms), "reading an event");
+    times.push_back(ms);
+  }
+  hyla_event_destroy(module, start);
+  hyla_event_destroy(module, end);
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  size_t n = sorted.size();
+  double median =
+      n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  std::printf("\ntime per call (%lld calls after %lld warm-up, %d launches "
+              "each): median %.4f ms, min %.4f ms, max %.4f ms\n",
+              static_cast<long long>(options.iters),
+              static_cast<long long>(options.warmup), numLaunches, median,
+              sorted.front(), sorted.back());
+
+  if (options.profile) {
+    std::vector<double> launchMs(numLaunches, 0.0);
+    std::vector<float> callMs(numLaunches, 0.0f);
+    for (int64_t i = 0; i < options.iters; ++i) {
+      check(hyla_function_call_timed(module, fn, inputs.data(), numInputs,
+                                     outputs.data(), numOutputs, nullptr,
+                                     callMs.data(), numLaunches),
+            "profiling '" + fnName + "'");
+      for (int32_t l = 0; l < numLaunches; ++l)
+        launchMs[l] += callMs[l];
+    }
+    printProfile(module, fn, launchMs, options.iters);
+  }
+
+  if (!options.outputDir.empty()) {
+    check(hyla_synchronize(module), "synchronizing");
+    std::error_code error;
+    std::filesystem::create_directories(options.outputDir, error);
+    if (error)
+      throw RunError(kExitRunFailed, "cannot create '" + options.outputDir +
+                                         "': " + error.message());
+    for (int32_t i = 0; i < numOutputs; ++i) {
+      const hyla_tensor &t = outputs[i];
+      std::vector<uint8_t> elements(tensorBytes(t));
+      check(hyla_copy_to_host(module, elements.data(), t.data, elements.size()),
+            "copying output " + std::to_string(i));
+      std::string descr;
+      std::vector<uint8_t> npyData;
+      toNpyLayout(t.dtype, elements, descr, npyData);
+      std::string path =
+          options.outputDir + "/output" + std::to_string(i) + ".npy";
+      std::string problem =
+          writeNpy(path, descr, std::vector<int64_t>(t.dims, t.dims + t.rank),
+                   npyData.data(), npyData.size());
+      if (!problem.empty())
+        throw RunError(kExitRunFailed, problem);
+      std::printf("wrote %s (%s)\n", path.c_str(), descr.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options options;
+  try {
+    bool showHelp = false;
+    options = parseOptions(argc, argv, showHelp);
+    if (showHelp) {
+      std::fputs(kHelp, stdout);
+      return kExitOk;
+    }
+  } catch (const UsageError &error) {
+    std::fprintf(stderr, "hyla-run: %s\nTry 'hyla-run --help'.\n",
+                 error.what());
+    return kExitUsage;
+  }
+
+  hyla_module *module = nullptr;
+  if (hyla_module_load_file(options.modulePath.c_str(), &module) != HYLA_OK) {
+    std::fprintf(stderr, "hyla-run: %s\n", hyla_last_error());
+    return kExitBadModule;
+  }
+  int status = kExitOk;
+  try {
+    if (options.info)
+      printInfo(module, options);
+    else
+      status = run(module, options);
+  } catch (const UsageError &error) {
+    std::fprintf(stderr, "hyla-run: %s\nTry 'hyla-run --help'.\n",
+                 error.what());
+    status = kExitUsage;
+  } catch (const RunError &error) {
+    if (error.exitCode == kExitNoGpu)
+      std::fprintf(stderr,
+                   "hyla-run: no GPU available: %s. Use --info to inspect "
+                   "the module without a GPU.\n",
+                   error.what());
+    else
+      std::fprintf(stderr, "hyla-run: %s\n", error.what());
+    status = error.exitCode;
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "hyla-run: %s\n", error.what());
+    status = kExitRunFailed;
+  }
+  hyla_module_free(module);
+  return status;
+}

@@ -1,0 +1,493 @@
+//===- ConfigImporter.cpp - Hugging Face config.json -> hyla graph IR -----===//
+//
+// Reads an Olmo Hybrid config.json (transformers' OlmoHybridConfig: the
+// same keys, the same defaults) and writes the whole model as hyla ops:
+// embedding, 32 layers where layer i is attention when i % 4 == 3 (or as
+// `layer_types` says), final norm, LM head. GDN layers are pre-norm;
+// attention layers are post-norm (OLMo 2/3): see shared/notes/olmo-hybrid.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ConfigImporter.h"
+
+#include "dialects/Hyla/HylaOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+namespace json = llvm::json;
+
+namespace hyla {
+namespace {
+
+std::string describe(const json::Value &v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  switch (v.kind()) {
+  case json::Value::Null: os << "null"; break;
+  case json::Value::Boolean: os << "a boolean"; break;
+  case json::Value::Number: os << "a number"; break;
+  case json::Value::String: os << "a string"; break;
+  case json::Value::Array: os << "an array"; break;
+  case json::Value::Object: os << "an object"; break;
+  }
+  if (v.kind() != json::Value::Object && v.kind() != json::Value::Array) {
+    std::string text;
+    llvm::raw_string_ostream t(text);
+    t << v;
+    if (text.size() > 40)
+      text = text.substr(0, 40) + "...";
+    os << " (" << text << ")";
+  }
+  return s;
+}
+
+/// Field access with errors that name the file, the field and what was
+/// expected. Every problem is reported, not only the first.
+class ConfigReader {
+public:
+  ConfigReader(StringRef path, const json::Object &obj) : path(path), obj(obj) {}
+
+  bool ok() const { return valid; }
+  void error(const Twine &msg) {
+    llvm::errs() << path << ": error: " << msg << "\n";
+    valid = false;
+  }
+
+  /// A positive integer; `fallback` when absent or null (error if none).
+  int64_t positiveInt(StringRef key, std::optional<int64_t> fallback) {
+    const json::Value *v = obj.get(key);
+    if (!v || v->kind() == json::Value::Null) {
+      if (!fallback)
+        error("missing field '" + key + "': expected a positive integer");
+      return fallback.value_or(1);
+    }
+    std::optional<int64_t> i = v->getAsInteger();
+    if (!i) {
+      error("field '" + key + "': expected a positive integer, got " +
+            describe(*v));
+      return 1;
+    }
+    if (*i <= 0) {
+      error("field '" + key + "': expected a positive integer, got " +
+            Twine(*i));
+      return 1;
+    }
+    return *i;
+  }
+
+  double positiveNumber(StringRef key, std::optional<double> fallback) {
+    const json::Value *v = obj.get(key);
+    if (!v || v->kind() == json::Value::Null) {
+      if (!fallback)
+        error("missing field '" + key + "': expected a positive number");
+      return fallback.value_or(1.0);
+    }
+    std::optional<double> d = v->getAsNumber();
+    if (!d || !(*d > 0) || !std::isfinite(*d)) {
+      error("field '" + key + "': expected a positive number, got " +
+            describe(*v));
+      return 1.0;
+    }
+    return *d;
+  }
+
+  bool boolean(StringRef key, bool fallback) {
+    const json::Value *v = obj.get(key);
+    if (!v || v->kind() == json::Value::Null)
+      return fallback;
+    std::optional<bool> b = v->getAsBoolean();
+    if (!b) {
+      error("field '" + key + "': expected true or false, got " + describe(*v));
+      return fallback;
+    }
+    return *b;
+  }
+
+  std::optional<std::string> string(StringRef key) {
+    const json::Value *v = obj.get(key);
+    if (!v || v->kind() == json::Value::Null)
+      return std::nullopt;
+    std::optional<StringRef> s = v->getAsString();
+    if (!s) {
+      error("field '" + key + "': expected a string, got " + describe(*v));
+      return std::nullopt;
+    }
+    return s->str();
+  }
+
+  const json::Value *get(StringRef key) { return obj.get(key); }
+  StringRef file() const { return path; }
+
+private:
+  StringRef path;
+  const json::Object &obj;
+  bool valid = true;
+};
+
+void readRope(ConfigReader &r, OlmoHybridConfig &c) {
+  // transformers 5: `rope_parameters` (or the legacy `rope_theta`); a null
+  // theta turns RoPE off, as in the released checkpoints; no key at all
+  // means the library default, theta = 10000.
+  const json::Value *params = r.get("rope_parameters");
+  const json::Value *theta = nullptr;
+  bool present = false;
+  if (params && params->kind() == json::Value::Object) {
+    present = true;
+    theta = params->getAsObject()->get("rope_theta");
+    if (const json::Value *type = params->getAsObject()->get("rope_type")) {
+      std::optional<StringRef> t = type->getAsString();
+      if (!t || *t != "default")
+        r.error("field 'rope_parameters.rope_type': only \"default\" is "
+                "supported, got " + describe(*type));
+    }
+  } else if (params && params->kind() != json::Value::Null) {
+    r.error("field 'rope_parameters': expected an object or null, got " +
+            describe(*params));
+    return;
+  }
+  if (!present) {
+    if (const json::Value *legacy = r.get("rope_theta")) {
+      present = true;
+      theta = legacy;
+    }
+  }
+  if (!present) {
+    c.ropeTheta = 10000.0;
+    return;
+  }
+  if (!theta || theta->kind() == json::Value::Null) {
+    c.ropeTheta = std::nullopt;
+    return;
+  }
+  std::optional<double> t = theta->getAsNumber();
+  if (!t || !(*t > 0)) {
+    r.error("field 'rope_theta': expected a positive number or null, got " +
+            describe(*theta));
+    return;
+  }
+  c.ropeTheta = *t;
+}
+
+void readLayerTypes(ConfigReader &r, OlmoHybridConfig &c) {
+  const json::Value *v = r.get("layer_types");
+  c.isAttention.assign(c.numLayers, false);
+  if (!v || v->kind() == json::Value::Null) {
+    for (int64_t i = 0; i < c.numLayers; ++i)
+      c.isAttention[i] = i % 4 == 3;
+    return;
+  }
+  const json::Array *a = v->getAsArray();
+  if (!a) {
+    r.error("field 'layer_types': expected an array of \"linear_attention\" "
+            "/ \"full_attention\", got " + describe(*v));
+    return;
+  }
+  if (static_cast<int64_t>(a->size()) != c.numLayers) {
+    r.error("field 'layer_types': has " + Twine(a->size()) +
+            " entries but num_hidden_layers is " + Twine(c.numLayers));
+    return;
+  }
+  for (auto [i, e] : llvm::enumerate(*a)) {
+    std::optional<StringRef> s = e.getAsString();
+    if (s && *s == "full_attention")
+      c.isAttention[i] = true;
+    else if (!s || *s != "linear_attention")
+      r.error("field 'layer_types[" + Twine(i) +
+              "]': expected \"linear_attention\" or \"full_attention\", got " +
+              describe(e));
+  }
+}
+
+void requireDivisible(ConfigReader &r, StringRef what, int64_t a,
+                      StringRef by, int64_t b) {
+  if (b > 0 && a % b != 0)
+    r.error(Twine(what) + " (" + Twine(a) + ") must be divisible by " + by +
+            " (" + Twine(b) + ")");
+}
+
+} // namespace
+
+std::optional<OlmoHybridConfig> readOlmoHybridConfig(StringRef path) {
+  auto file = llvm::MemoryBuffer::getFile(path);
+  if (!file) {
+    llvm::errs() << path << ": error: cannot read file: "
+                 << file.getError().message() << "\n";
+    return std::nullopt;
+  }
+  llvm::Expected<json::Value> parsed = json::parse((*file)->getBuffer());
+  if (!parsed) {
+    llvm::errs() << path << ": error: malformed JSON: "
+                 << llvm::toString(parsed.takeError()) << "\n";
+    return std::nullopt;
+  }
+  const json::Object *obj = parsed->getAsObject();
+  if (!obj) {
+    llvm::errs() << path << ": error: expected a JSON object at the top "
+                 << "level, got " << describe(*parsed) << "\n";
+    return std::nullopt;
+  }
+  ConfigReader r(path, *obj);
+  std::optional<std::string> modelType = r.string("model_type");
+  if (!r.ok())
+    return std::nullopt;
+  if (!modelType) {
+    r.error("missing field 'model_type': expected \"olmo_hybrid\"");
+    return std::nullopt;
+  }
+  if (*modelType != "olmo_hybrid") {
+    r.error("unknown model_type \"" + *modelType +
+            "\": hylac imports \"olmo_hybrid\" configs");
+    return std::nullopt;
+  }
+
+  OlmoHybridConfig c;
+  c.vocabSize = r.positiveInt("vocab_size", std::nullopt);
+  c.hiddenSize = r.positiveInt("hidden_size", std::nullopt);
+  c.intermediateSize = r.positiveInt("intermediate_size", std::nullopt);
+  c.numLayers = r.positiveInt("num_hidden_layers", std::nullopt);
+  c.numHeads = r.positiveInt("num_attention_heads", std::nullopt);
+  c.numKVHeads = r.positiveInt("num_key_value_heads", c.numHeads);
+  c.rmsNormEps = r.positiveNumber("rms_norm_eps", 1e-6);
+  if (!r.ok())
+    return std::nullopt;
+  if (r.get("head_dim") && r.get("head_dim")->kind() != json::Value::Null) {
+    c.headDim = r.positiveInt("head_dim", std::nullopt);
+  } else {
+    requireDivisible(r, "hidden_size", c.hiddenSize, "num_attention_heads",
+                     c.numHeads);
+    c.headDim = c.hiddenSize / c.numHeads;
+  }
+  requireDivisible(r, "num_attention_heads", c.numHeads, "num_key_value_heads",
+                   c.numKVHeads);
+  c.gdnKeyHeads = r.positiveInt("linear_num_key_heads", c.numHeads);
+  c.gdnValueHeads = r.positiveInt("linear_num_value_heads", c.gdnKeyHeads);
+  int64_t defaultKeyDim =
+      static_cast<int64_t>(0.75 * c.hiddenSize / c.numHeads);
+  c.gdnKeyDim = r.positiveInt("linear_key_head_dim",
+                              std::max<int64_t>(1, defaultKeyDim));
+  c.gdnValueDim = r.positiveInt("linear_value_head_dim", 2 * c.gdnKeyDim);
+  c.convKernel = r.positiveInt("linear_conv_kernel_dim", 4);
+  c.allowNegEigval = r.boolean("linear_allow_neg_eigval", true);
+  c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);
+  requireDivisible(r, "linear_num_value_heads", c.gdnValueHeads,
+                   "linear_num_key_heads", c.gdnKeyHeads);
+  if (r.boolean("attention_bias", false))
+    r.error("field 'attention_bias': true is not supported (Olmo Hybrid "
+            "attention has no bias)");
+  if (std::optional<std::string> act = r.string("hidden_act"))
+    if (*act != "silu")
+      r.error("field 'hidden_act': only \"silu\" is supported, got \"" + *act +
+              "\"");
+  for (StringRef key : {"dtype", "torch_dtype"})
+    if (std::optional<std::string> dt = r.string(key)) {
+      if (*dt != "bfloat16" && *dt != "float32")
+        r.error("field '" + key + "': expected \"bfloat16\" or \"float32\", "
+                "got \"" + *dt + "\"");
+      else
+        c.dtype = *dt;
+    }
+  readRope(r, c);
+  if (c.ropeTheta && c.headDim % 2 != 0)
+    r.error("RoPE needs an even head dim, got " + Twine(c.headDim));
+  readLayerTypes(r, c);
+  if (!r.ok())
+    return std::nullopt;
+  return c;
+}
+
+//===----------------------------------------------------------------------===//
+// Graph construction
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class GraphBuilder {
+public:
+  GraphBuilder(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
+               Value batch, Value tokens)
+      : b(b), loc(loc), c(c), batch(batch), tokens(tokens),
+        actType(c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type())),
+        f32(b.getF32Type()) {}
+
+  RankedTensorType act(ArrayRef<int64_t> feature, Type elt) {
+    SmallVector<int64_t> shape = {ShapedType::kDynamic, ShapedType::kDynamic};
+    shape.append(feature.begin(), feature.end());
+    return RankedTensorType::get(shape, elt);
+  }
+
+  Value weight(const std::string &name, ArrayRef<int64_t> shape) {
+    return WeightOp::create(b, loc, RankedTensorType::get(shape, actType),
+                            b.getStringAttr(name));
+  }
+
+  Value rmsNorm(Value x, const std::string &w, double eps) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return RMSNormOp::create(b, loc, t, x, weight(w, {t.getShape().back()}),
+                             b.getF64FloatAttr(eps));
+  }
+
+  Value linear(Value x, const std::string &w, int64_t out) {
+    auto t = cast<RankedTensorType>(x.getType());
+    int64_t in = t.getShape().back();
+    return LinearOp::create(b, loc, act({out}, actType), x, weight(w, {out, in}));
+  }
+
+  /// [B, T, H * D] -> [B, T, H, D]
+  Value splitHeads(Value x, int64_t heads, int64_t dim) {
+    auto t = cast<RankedTensorType>(x.getType());
+    SmallVector<OpFoldResult> sizes = {batch, tokens, b.getIndexAttr(heads),
+                                       b.getIndexAttr(dim)};
+    return tensor::ExpandShapeOp::create(
+        b, loc, act({heads, dim}, t.getElementType()), x,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}}, sizes);
+  }
+
+  /// [B, T, H, D] -> [B, T, H * D]
+  Value mergeHeads(Value x) {
+    return tensor::CollapseShapeOp::create(
+        b, loc, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  }
+
+  Value conv(Value x, const std::string &w) {
+    auto t = cast<RankedTensorType>(x.getType());
+    int64_t ch = t.getShape().back();
+    // Checkpoint layout [C, 1, W]; the op takes [C, W].
+    Value w3 = weight(w, {ch, 1, c.convKernel});
+    Value w2 = tensor::CollapseShapeOp::create(
+        b, loc, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return CausalConv1DOp::create(b, loc, t, x, w2, b.getStringAttr("silu"));
+  }
+
+  Value mlp(Value x, const std::string &p) {
+    Value gate = linear(x, p + "mlp.gate_proj.weight", c.intermediateSize);
+    Value up = linear(x, p + "mlp.up_proj.weight", c.intermediateSize);
+    Value h = SiluMulOp::create(b, loc, gate.getType(), gate, up);
+    return linear(h, p + "mlp.down_proj.weight", c.hiddenSize);
+  }
+
+  Value add(Value x, Value y) { return AddOp::create(b, loc, x.getType(), x, y); }
+
+  Value gdnLayer(Value h, const std::string &p) {
+    const int64_t hk = c.gdnKeyHeads, hv = c.gdnValueHeads, dk = c.gdnKeyDim,
+                  dv = c.gdnValueDim;
+    Value x = rmsNorm(h, p + "input_layernorm.weight", c.rmsNormEps);
+    std::string a = p + "linear_attn.";
+    Value q = conv(linear(x, a + "q_proj.weight", hk * dk), a + "q_conv1d.weight");
+    Value k = conv(linear(x, a + "k_proj.weight", hk * dk), a + "k_conv1d.weight");
+    Value v = conv(linear(x, a + "v_proj.weight", hv * dv), a + "v_conv1d.weight");
+    // L2 norm in f32 (as transformers does inside the delta rule).
+    Value qn = L2NormOp::create(b, loc, act({hk, dk}, f32),
+                                splitHeads(q, hk, dk), b.getF64FloatAttr(1e-6));
+    Value kn = L2NormOp::create(b, loc, act({hk, dk}, f32),
+                                splitHeads(k, hk, dk), b.getF64FloatAttr(1e-6));
+    Value aProj = linear(x, a + "a_proj.weight", hv);
+    Value bProj = linear(x, a + "b_proj.weight", hv);
+    auto gates = GdnGatesOp::create(
+        b, loc, act({hv}, f32), act({hv}, f32), aProj, bProj,
+        WeightOp::create(b, loc, RankedTensorType::get({hv}, actType),
+                         b.getStringAttr(a + "A_log")),
+        WeightOp::create(b, loc, RankedTensorType::get({hv}, actType),
+                         b.getStringAttr(a + "dt_bias")),
+        b.getF64FloatAttr(c.allowNegEigval ? 2.0 : 1.0));
+    auto state = RankedTensorType::get({ShapedType::kDynamic, hv, dk, dv}, f32);
+    auto rule = GatedDeltaRuleOp::create(
+        b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
+        gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
+        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))));
+    Value gate = splitHeads(linear(x, a + "g_proj.weight", hv * dv), hv, dv);
+    Value normed = GatedRMSNormOp::create(
+        b, loc, act({hv, dv}, actType), rule.getO(), gate,
+        weight(a + "o_norm.weight", {dv}), b.getF64FloatAttr(c.gatedNormEps));
+    Value out = linear(mergeHeads(normed), a + "o_proj.weight", c.hiddenSize);
+    h = add(h, out);
+    Value m = mlp(rmsNorm(h, p + "post_attention_layernorm.weight", c.rmsNormEps),
+                  p);
+    return add(h, m);
+  }
+
+  Value attentionLayer(Value h, const std::string &p) {
+    const int64_t hq = c.numHeads, hkv = c.numKVHeads, d = c.headDim;
+    std::string s = p + "self_attn.";
+    // QK-norm over the whole projection, then heads.
+    Value q = rmsNorm(linear(h, s + "q_proj.weight", hq * d),
+                      s + "q_norm.weight", c.rmsNormEps);
+    Value k = rmsNorm(linear(h, s + "k_proj.weight", hkv * d),
+                      s + "k_norm.weight", c.rmsNormEps);
+    Value v = linear(h, s + "v_proj.weight", hkv * d);
+    Value q4 = splitHeads(q, hq, d), k4 = splitHeads(k, hkv, d),
+          v4 = splitHeads(v, hkv, d);
+    if (c.ropeTheta) {
+      q4 = RopeOp::create(b, loc, q4.getType(), q4, b.getF64FloatAttr(*c.ropeTheta));
+      k4 = RopeOp::create(b, loc, k4.getType(), k4, b.getF64FloatAttr(*c.ropeTheta));
+    }
+    Value o = AttentionOp::create(
+        b, loc, act({hq, d}, actType), q4, k4, v4,
+        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(d))),
+        b.getBoolAttr(true));
+    Value out = linear(mergeHeads(o), s + "o_proj.weight", c.hiddenSize);
+    // Post-norm (OLMo 2/3): norms on the branch outputs.
+    h = add(h, rmsNorm(out, p + "post_attention_layernorm.weight", c.rmsNormEps));
+    Value m = mlp(h, p);
+    return add(h, rmsNorm(m, p + "post_feedforward_layernorm.weight",
+                          c.rmsNormEps));
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  const OlmoHybridConfig &c;
+  Value batch, tokens;
+  Type actType, f32; // activation/weight type (bf16, or f32 for tests)
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
+                                           const OlmoHybridConfig &c,
+                                           StringRef sourceName) {
+  OpBuilder b(ctx);
+  Location loc = FileLineColLoc::get(ctx, sourceName, 1, 1);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  auto ids = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                   b.getI32Type());
+  Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
+  auto logits = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic, c.vocabSize}, act);
+  auto fn = func::FuncOp::create(b, loc, "forward",
+                                 b.getFunctionType({ids}, {logits}));
+  fn.setArgAttr(0, "hyla.dim_names",
+                b.getStrArrayAttr({"batch", "tokens"}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value idArg = entry->getArgument(0);
+  Value batch = tensor::DimOp::create(b, loc, idArg, 0);
+  Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
+  GraphBuilder g(b, loc, c, batch, tokens);
+
+  Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
+  Value h = EmbeddingOp::create(b, loc, g.act({c.hiddenSize}, act), table,
+                                idArg);
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    std::string prefix = "model.layers." + std::to_string(i) + ".";
+    Location layerLoc = NameLoc::get(
+        b.getStringAttr(prefix + (c.isAttention[i] ? "attention" : "gdn")), loc);
+    GraphBuilder lg(b, layerLoc, c, batch, tokens);
+    h = c.isAttention[i] ? lg.attentionLayer(h, prefix) : lg.gdnLayer(h, prefix);
+  }
+  h = g.rmsNorm(h, "model.norm.weight", c.rmsNormEps);
+  Value out = g.linear(h, c.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                              : "lm_head.weight",
+                       c.vocabSize);
+  func::ReturnOp::create(b, loc, out);
+  return module;
+}
+
+} // namespace hyla
