@@ -687,10 +687,8 @@ struct DotLowering : TilePattern<DotOp> {
     int64_t k = aT.getDimSize(op.getTransposeA() ? 0 : 1);
     int64_t n = bT.getDimSize(op.getTransposeB() ? 0 : 1);
     int64_t kStep = tf32 ? 8 : 16;
-    if (m % 16 || n % 8 || k % kStep)
-      return op.emitOpError() << "needs M % 16 == 0, N % 8 == 0 and K % "
-                              << kStep << " == 0 for mma.sync, got M=" << m
-                              << " N=" << n << " K=" << k;
+    if (m % 16 || n % 8 || k % kStep) // checked before conversion
+      return rw.notifyMatchFailure(op, "tile sizes do not fit mma.sync");
     // Operands in shared memory as 32-bit words for tf32 (the rounded bits)
     // or as 16-bit values; rows padded to dodge bank conflicts.
     Type smemElt = tf32 ? Type(rw.getI32Type()) : elt;
@@ -934,6 +932,26 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
         continue;
       }
       b.clone(op, mapping);
+    }
+
+    // Reject what the tensor cores cannot run before converting anything,
+    // so the error points at the op.
+    WalkResult unsupported = fn.walk([](DotOp dot) {
+      RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
+      int64_t m = a.getDimSize(dot.getTransposeA() ? 1 : 0);
+      int64_t k = a.getDimSize(dot.getTransposeA() ? 0 : 1);
+      int64_t n = b.getDimSize(dot.getTransposeB() ? 0 : 1);
+      int64_t kStep = a.getElementType().isF32() ? 8 : 16;
+      if (m % 16 == 0 && n % 8 == 0 && k % kStep == 0)
+        return WalkResult::advance();
+      dot.emitOpError() << "needs M % 16 == 0, N % 8 == 0 and K % " << kStep
+                        << " == 0 for mma.sync, got M=" << m << " N=" << n
+                        << " K=" << k;
+      return WalkResult::interrupt();
+    });
+    if (unsupported.wasInterrupted()) {
+      gpuModule.erase();
+      return failure();
     }
 
     TileTypeConverter converter(st);

@@ -72,6 +72,6 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                              << "' is set on an op that is not a kernel";
     return success();
   }
-  return op->emitError() << "unknown hyla_tile attribute '" << attr.getName()
+  return op->emitError() << "unknown hyla_tile attribute '" << attr.getName().getValue()
                          << "'";
 }

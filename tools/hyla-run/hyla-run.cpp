@@ -15,10 +15,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -254,6 +256,20 @@ std::string describe(const hyla_module *m, int32_t fn, int32_t i, bool input) {
       input ? hyla_function_describe_input(m, fn, i, buf, sizeof(buf))
             : hyla_function_describe_output(m, fn, i, buf, sizeof(buf));
   return status == HYLA_OK ? buf : "?";
+}
+
+uint64_t totalWeightBytes(const hyla_module *m) {
+  uint64_t total = 0;
+  for (int32_t w = 0; w < hyla_module_num_weights(m); ++w) {
+    int32_t dtype = 0, rank = 0;
+    int64_t dims[HYLA_MAX_RANK];
+    hyla_module_weight_info(m, w, nullptr, &dtype, &rank, dims);
+    uint64_t bytes = hyla_dtype_size(dtype);
+    for (int32_t d = 0; d < rank; ++d)
+      bytes *= static_cast<uint64_t>(dims[d]);
+    total += bytes;
+  }
+  return total;
 }
 
 //===----------------------------------------------------------------------===//
@@ -573,6 +589,7 @@ int run(hyla_module *module, const Options &options) {
   hyla_status prepared =
       hyla_module_prepare(module, static_cast<int32_t>(options.device));
   if (prepared == HYLA_ERROR_NO_GPU) {
+    std::fflush(stdout); // keep stdout and stderr in order when piped
     std::fprintf(stderr,
                  "hyla-run: no GPU available: %s. Use --info to inspect the "
                  "module without a GPU.\n",
@@ -589,13 +606,19 @@ int run(hyla_module *module, const Options &options) {
               static_cast<long long>(options.device), deviceName, major, minor);
 
   if (options.randomWeights) {
+    auto start = std::chrono::steady_clock::now();
     check(hyla_module_init_random_weights(module, options.seed,
                                           options.weightScale),
           "initializing the weights");
-    std::printf("weights: %d, random (seed %llu, scale %g)\n",
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::printf("weights: %d (%s), random (seed %llu, scale %g), "
+                "initialized in %.2f s\n",
                 hyla_module_num_weights(module),
+                formatBytes(totalWeightBytes(module)).c_str(),
                 static_cast<unsigned long long>(options.seed),
-                static_cast<double>(options.weightScale));
+                static_cast<double>(options.weightScale), seconds);
   } else {
     std::printf("weights: none bound (--weights none)\n");
   }
@@ -706,6 +729,8 @@ int run(hyla_module *module, const Options &options) {
   return kExitOk;
 }
 
+int reportError(std::exception_ptr exception);
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -734,6 +759,20 @@ int main(int argc, char **argv) {
       printInfo(module, options);
     else
       status = run(module, options);
+  } catch (...) {
+    std::fflush(stdout); // what was printed so far comes before the error
+    status = reportError(std::current_exception());
+  }
+  hyla_module_free(module);
+  return status;
+}
+
+namespace {
+
+int reportError(std::exception_ptr exception) {
+  int status = kExitRunFailed;
+  try {
+    std::rethrow_exception(exception);
   } catch (const UsageError &error) {
     std::fprintf(stderr, "hyla-run: %s\nTry 'hyla-run --help'.\n",
                  error.what());
@@ -750,7 +789,11 @@ int main(int argc, char **argv) {
   } catch (const std::exception &error) {
     std::fprintf(stderr, "hyla-run: %s\n", error.what());
     status = kExitRunFailed;
+  } catch (...) {
+    std::fprintf(stderr, "hyla-run: unknown error\n");
+    status = kExitRunFailed;
   }
-  hyla_module_free(module);
   return status;
 }
+
+} // namespace

@@ -138,8 +138,10 @@ void readRope(ConfigReader &r, OlmoHybridConfig &c) {
   const json::Value *params = r.get("rope_parameters");
   const json::Value *theta = nullptr;
   bool present = false;
+  std::string field = "rope_theta";
   if (params && params->kind() == json::Value::Object) {
     present = true;
+    field = "rope_parameters.rope_theta";
     theta = params->getAsObject()->get("rope_theta");
     if (const json::Value *type = params->getAsObject()->get("rope_type")) {
       std::optional<StringRef> t = type->getAsString();
@@ -168,7 +170,7 @@ void readRope(ConfigReader &r, OlmoHybridConfig &c) {
   }
   std::optional<double> t = theta->getAsNumber();
   if (!t || !(*t > 0)) {
-    r.error("field 'rope_theta': expected a positive number or null, got " +
+    r.error("field '" + field + "': expected a positive number or null, got " +
             describe(*theta));
     return;
   }

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""hyla's GDN core, delta rule and attention on the GPU against float64.
+
+Runs the functions of a module compiled from bench/graphs/olmo_gdn_attention.mlir
+through the hyla runtime (Python wrapper, PyTorch tensors, one stream) at
+Olmo Hybrid 7B's shapes, on fresh random inputs every run, and reports
+||out - ref|| / ||ref|| against float64 references computed with PyTorch,
+with the peer measured on the same inputs beside it:
+
+  gated_delta_rule  hyla vs fla's chunk_gated_delta_rule (Triton)
+  gdn_core          hyla (conv+SiLU, L2 norm, gates, delta rule) vs the
+                    same chain with PyTorch's conv1d and fla's delta rule
+  attention         hyla vs PyTorch SDPA on the cuDNN backend
+
+hyla's outputs are poisoned with NaN before each call, so an unwritten
+element fails the check. Median times (triton.testing.do_bench) are printed
+for information; speed is not what this script checks.
+
+  python3 bench/check_gdn_attention.py --module bench.hyla [--tokens 2048]
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+import hyla  # noqa: E402
+
+H, K, V = 30, 96, 192          # GDN heads, key dim, value dim
+HA, D = 30, 128                # attention heads, head dim
+CONV = 4
+
+
+def rel_err(out, ref):
+    out = out.double()
+    if not torch.isfinite(out).all():
+        return float("nan")
+    return ((out - ref).norm() / ref.norm()).item()
+
+
+def median_ms(fn):
+    import triton.testing
+    return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
+
+
+# ---------------------------------------------------------------- references
+
+def l2norm64(x):
+    return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)
+
+
+def delta_rule64(q, k, v, g, beta, scale, h0):
+    """Token-by-token gated delta rule in float64. q,k [B,T,H,K] (normalized),
+    v [B,T,H,V], g/beta [B,T,H], h0 [B,H,K,V]."""
+    B, T = q.shape[:2]
+    s = h0.clone()
+    o = torch.empty(v.shape, dtype=torch.float64, device=v.device)
+    for t in range(T):
+        s = s * torch.exp(g[:, t])[..., None, None]
+        kt = k[:, t]
+        kv = torch.einsum("bhkv,bhk->bhv", s, kt)
+        d = beta[:, t, :, None] * (v[:, t] - kv)
+        s = s + kt[..., :, None] * d[..., None, :]
+        o[:, t] = torch.einsum("bhkv,bhk->bhv", s, q[:, t] * scale)
+    return o, s
+
+
+def conv_silu64(x, w):
+    """Depthwise causal conv1d + SiLU. x [B,T,C], w [C,1,W]."""
+    C, W = w.shape[0], w.shape[-1]
+    y = F.conv1d(x.transpose(1, 2), w, padding=W - 1, groups=C)[..., : x.shape[1]]
+    return F.silu(y.transpose(1, 2))
+
+
+def gates64(a, b, a_log, dt_bias):
+    g = -torch.exp(a_log) * F.softplus(a + dt_bias)
+    beta = 2.0 * torch.sigmoid(b)
+    return g, beta
+
+
+# ---------------------------------------------------------------- checks
+
+def check_delta_rule(m, B, T, dev, gen, fla_rule):
+    scale = K ** -0.5
+    bf = torch.bfloat16
+    q = torch.randn(B, T, H, K, device=dev, generator=gen).to(bf)
+    k = torch.randn(B, T, H, K, device=dev, generator=gen).to(bf)
+    v = torch.randn(B, T, H, V, device=dev, generator=gen).to(bf)
+    # log decays from -1e-3 to -5, log-uniform; beta in (0, 2), bf16 values.
+    u = torch.rand(B, T, H, device=dev, generator=gen)
+    g = -torch.exp(math.log(1e-3) + u * (math.log(5.0) - math.log(1e-3)))
+    beta = (2 * torch.sigmoid(torch.randn(B, T, H, device=dev, generator=gen))).to(bf).float()
+    h0 = 0.1 * torch.randn(B, H, K, V, device=dev, generator=gen)
+
+    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=bf)
+    s = torch.full((B, H, K, V), float("nan"), device=dev)
+    m.call("gated_delta_rule", q, k, v, g, beta, h0, outputs=(o, s))
+    torch.cuda.synchronize()
+
+    ro, rs = delta_rule64(l2norm64(q.double()), l2norm64(k.double()), v.double(),
+                          g.double(), beta.double(), scale, h0.double())
+    res = {"hyla_o": rel_err(o, ro), "hyla_state": rel_err(s, rs)}
+    res["hyla_ms"] = median_ms(lambda: m.call("gated_delta_rule", q, k, v, g, beta, h0,
+                                              outputs=(o, s)))
+    if fla_rule:
+        fo, fs = fla_rule(q, k, v, g, beta.to(bf), scale=scale, initial_state=h0,
+                          output_final_state=True, use_qk_l2norm_in_kernel=True)
+        res["fla_o"], res["fla_state"] = rel_err(fo, ro), rel_err(fs, rs)
+        res["fla_ms"] = median_ms(lambda: fla_rule(
+            q, k, v, g, beta.to(bf), scale=scale, initial_state=h0,
+            output_final_state=True, use_qk_l2norm_in_kernel=True))
+    return res
+
+
+def check_gdn_core(m, B, T, dev, gen, fla_rule):
+    scale = K ** -0.5
+    bf = torch.bfloat16
+    qr = torch.randn(B, T, H * K, device=dev, generator=gen).to(bf)
+    kr = torch.randn(B, T, H * K, device=dev, generator=gen).to(bf)
+    vr = torch.randn(B, T, H * V, device=dev, generator=gen).to(bf)
+    a = torch.randn(B, T, H, device=dev, generator=gen).to(bf)
+    b = torch.randn(B, T, H, device=dev, generator=gen).to(bf)
+    weights = {
+        "q_conv1d.weight": 0.5 * torch.randn(H * K, 1, CONV, device=dev, generator=gen),
+        "k_conv1d.weight": 0.5 * torch.randn(H * K, 1, CONV, device=dev, generator=gen),
+        "v_conv1d.weight": 0.5 * torch.randn(H * V, 1, CONV, device=dev, generator=gen),
+        # As transformers initializes them: A in [1, 16], dt in [1e-3, 0.1].
+        "A_log": torch.log(1 + 15 * torch.rand(H, device=dev, generator=gen)),
+        "dt_bias": None,
+    }
+    dt = torch.exp(math.log(1e-3) + torch.rand(H, device=dev, generator=gen)
+                   * (math.log(0.1) - math.log(1e-3)))
+    weights["dt_bias"] = dt + torch.log(-torch.expm1(-dt))
+    weights = {n: w.to(bf).contiguous() for n, w in weights.items()}
+    for n, w in weights.items():
+        m.bind_weight(n, w)
+
+    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=bf)
+    s = torch.full((B, H, K, V), float("nan"), device=dev)
+    m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s))
+    torch.cuda.synchronize()
+
+    d = lambda t: t.double()
+    q64 = conv_silu64(d(qr), d(weights["q_conv1d.weight"])).view(B, T, H, K)
+    k64 = conv_silu64(d(kr), d(weights["k_conv1d.weight"])).view(B, T, H, K)
+    v64 = conv_silu64(d(vr), d(weights["v_conv1d.weight"])).view(B, T, H, V)
+    g64, beta64 = gates64(d(a), d(b), d(weights["A_log"]), d(weights["dt_bias"]))
+    ro, rs = delta_rule64(l2norm64(q64), l2norm64(k64), v64, g64, beta64, scale,
+                          torch.zeros(B, H, K, V, dtype=torch.float64, device=dev))
+    res = {"hyla_o": rel_err(o, ro), "hyla_state": rel_err(s, rs)}
+    res["hyla_ms"] = median_ms(lambda: m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s)))
+
+    if fla_rule:
+        def chain():
+            def conv(x, w):
+                y = F.conv1d(x.transpose(1, 2), w, padding=CONV - 1,
+                             groups=w.shape[0])[..., :T]
+                return F.silu(y).transpose(1, 2)
+            q = conv(qr, weights["q_conv1d.weight"]).reshape(B, T, H, K)
+            k = conv(kr, weights["k_conv1d.weight"]).reshape(B, T, H, K)
+            v = conv(vr, weights["v_conv1d.weight"]).reshape(B, T, H, V)
+            g = -weights["A_log"].float().exp() * F.softplus(a.float() + weights["dt_bias"].float())
+            beta = (b.sigmoid() * 2).to(bf)
+            return fla_rule(q, k, v, g, beta, scale=scale, output_final_state=True,
+                            use_qk_l2norm_in_kernel=True)
+        fo, fs = chain()
+        res["fla_o"], res["fla_state"] = rel_err(fo, ro), rel_err(fs, rs)
+        res["fla_ms"] = median_ms(chain)
+    return res
+
+
+def check_attention(m, B, T, dev, gen):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    bf = torch.bfloat16
+    q = torch.randn(B, T, HA, D, device=dev, generator=gen).to(bf)
+    k = torch.randn(B, T, HA, D, device=dev, generator=gen).to(bf)
+    v = torch.randn(B, T, HA, D, device=dev, generator=gen).to(bf)
+    o = torch.full((B, T, HA, D), float("nan"), device=dev, dtype=bf)
+    m.call("attention", q, k, v, outputs=(o,))
+    torch.cuda.synchronize()
+    t = lambda x: x.transpose(1, 2)
+    with sdpa_kernel(SDPBackend.MATH):
+        ref = t(F.scaled_dot_product_attention(t(q.double()), t(k.double()),
+                                               t(v.double()), is_causal=True))
+    res = {"hyla_o": rel_err(o, ref)}
+    res["hyla_ms"] = median_ms(lambda: m.call("attention", q, k, v, outputs=(o,)))
+    qt, kt, vt = t(q).contiguous(), t(k).contiguous(), t(v).contiguous()
+    try:
+        with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            c = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
+            res["cudnn_o"] = rel_err(t(c), ref)
+            res["cudnn_ms"] = median_ms(
+                lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True))
+    except RuntimeError as e:
+        res["cudnn_error"] = str(e)[:200]
+    return res
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--module", required=True, help="module compiled from "
+                   "bench/graphs/olmo_gdn_attention.mlir")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--tokens", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=None,
+                   help="default: a fresh seed, printed")
+    p.add_argument("--no-fla", action="store_true", help="skip the fla peer")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    dev = torch.device("cuda")
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    fla_rule = None
+    if not args.no_fla:
+        from fla.ops.gated_delta_rule import chunk_gated_delta_rule as fla_rule
+
+    m = hyla.Module(args.module)
+    m.prepare()
+    B, T = args.batch, args.tokens
+    print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, "
+          f"B={B} T={T}, seed {seed}")
+
+    results = {"device": torch.cuda.get_device_name(), "batch": B, "tokens": T,
+               "seed": seed, "date": time.strftime("%Y-%m-%d")}
+    results["gated_delta_rule"] = check_delta_rule(m, B, T, dev, gen, fla_rule)
+    results["gdn_core"] = check_gdn_core(m, B, T, dev, gen, fla_rule)
+    results["attention"] = check_attention(m, B, T, dev, gen)
+
+    ok = True
+    print(f"\n{'check':<18}{'output':<8}{'hyla err':>11}{'peer err':>11}"
+          f"{'hyla ms':>10}{'peer ms':>10}  verdict")
+    for name, peer in (("gated_delta_rule", "fla"), ("gdn_core", "fla"),
+                       ("attention", "cudnn")):
+        r = results[name]
+        for out in ("o", "state"):
+            if f"hyla_{out}" not in r:
+                continue
+            he, pe = r[f"hyla_{out}"], r.get(f"{peer}_{out}", float("nan"))
+            # Under 1e-2 of float64, and for GDN no worse than 2x fla.
+            good = he < 1e-2 and (name == "attention" or math.isnan(pe) or he <= 2 * pe)
+            ok &= good
+            print(f"{name:<18}{out:<8}{he:>11.3e}{pe:>11.3e}{r['hyla_ms']:>10.3f}"
+                  f"{r.get(peer + '_ms', float('nan')):>10.3f}  {'PASS' if good else 'FAIL'}")
+    results["pass"] = ok
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+//===- CudaDriver.h - the CUDA driver API, opened at run time ---*- C++ -*-===//
+//
+// The runtime never links libcuda: it dlopens libcuda.so.1 on first use and
+// resolves the exported symbols below (the real names, e.g. cuMemAlloc_v2,
+// which cuda.h maps the plain names to). cuda.h is used for types only.
+//
+//===----------------------------------------------------------------------===//
+#ifndef HYLA_RUNTIME_CUDADRIVER_H
+#define HYLA_RUNTIME_CUDADRIVER_H
+
+#include <cuda.h>
+
+#include <string>
+
+namespace hyla {
+
+struct CudaDriver {
+  CUresult (*init)(unsigned int flags);
+  CUresult (*driverGetVersion)(int *version);
+  CUresult (*deviceGet)(CUdevice *device, int ordinal);
+  CUresult (*deviceGetCount)(int *count);
+  CUresult (*deviceGetName)(char *name, int length, CUdevice device);
+  CUresult (*deviceGetAttribute)(int *value, CUdevice_attribute attribute,
+                                 CUdevice device);
+  CUresult (*devicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
+  CUresult (*devicePrimaryCtxRelease)(CUdevice device);
+  CUresult (*ctxSetCurrent)(CUcontext context);
+  CUresult (*ctxGetCurrent)(CUcontext *context);
+  CUresult (*ctxSynchronize)();
+  CUresult (*moduleLoadDataEx)(CUmodule *module, const void *image,
+                               unsigned int numOptions, CUjit_option *options,
+                               void **optionValues);
+  CUresult (*moduleUnload)(CUmodule module);
+  CUresult (*moduleGetFunction)(CUfunction *function, CUmodule module,
+                                const char *name);
+  CUresult (*funcSetAttribute)(CUfunction function,
+                               CUfunction_attribute attribute, int value);
+  CUresult (*launchKernel)(CUfunction function, unsigned int gridX,
+                           unsigned int gridY, unsigned int gridZ,
+                           unsigned int blockX, unsigned int blockY,
+                           unsigned int blockZ, unsigned int sharedMemBytes,
+                           CUstream stream, void **kernelParams, void **extra);
+  CUresult (*memAlloc)(CUdeviceptr *pointer, size_t bytes);
+  CUresult (*memFree)(CUdeviceptr pointer);
+  CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
+  CUresult (*memcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
+  CUresult (*memAllocHost)(void **pointer, size_t bytes);
+  CUresult (*memFreeHost)(void *pointer);
+  CUresult (*streamSynchronize)(CUstream stream);
+  CUresult (*eventCreate)(CUevent *event, unsigned int flags);
+  CUresult (*eventRecord)(CUevent event, CUstream stream);
+  CUresult (*eventSynchronize)(CUevent event);
+  CUresult (*eventElapsedTime)(float *milliseconds, CUevent start, CUevent end);
+  CUresult (*eventDestroy)(CUevent event);
+  CUresult (*getErrorName)(CUresult error, const char **name);
+  CUresult (*getErrorString)(CUresult error, const char **text);
+
+  /// "CUDA_ERROR_OUT_OF_MEMORY (out of memory)".
+  std::string describe(CUresult result) const;
+};
+
+/// The process-wide driver table. Opens libcuda.so.1 (or the file named by
+/// the environment variable HYLA_LIBCUDA, for tests) on the first call.
+/// Throws hyla::Error(HYLA_ERROR_NO_GPU) if the library or one of its
+/// symbols is missing; later calls report the same failure.
+const CudaDriver &cudaDriver();
+
+/// Throws hyla::Error(HYLA_ERROR_CUDA) "<what> failed: <error>" unless
+/// `result` is CUDA_SUCCESS.
+void checkCuda(const CudaDriver &driver, CUresult result,
+               const std::string &what);
+
+} // namespace hyla
+
+#endif // HYLA_RUNTIME_CUDADRIVER_H

@@ -1,0 +1,379 @@
+//===- Execute.cpp - running a function's launch plan ---------------------===//
+//
+// A call binds the symbols from the inputs, evaluates every buffer's shape,
+// resolves each buffer to device memory (caller inputs/outputs, bound
+// weights, the function's cached workspace for temporaries, the storage of
+// a view's base), plans every launch (grids and kernel parameters) and only
+// then enqueues, so that shape errors never leave a half-enqueued call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DTypes.h"
+#include "Device.h"
+#include "Errors.h"
+#include "Shapes.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hyla {
+
+namespace {
+
+// Temporaries start at 256-byte boundaries (what cuMemAlloc guarantees for
+// a single allocation), and workspaces grow in 2 MiB steps.
+constexpr uint64_t kTemporaryAlignment = 256;
+constexpr uint64_t kWorkspaceGranularity = 2u << 20;
+
+constexpr int64_t kMaxGrid[3] = {2147483647, 65535, 65535};
+
+uint64_t alignUp(uint64_t value, uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+std::string formatDims(const int64_t *dims, size_t rank) {
+  std::string text = "[";
+  for (size_t d = 0; d < rank; ++d)
+    text += strCat(d > 0 ? ", " : "", dims[d]);
+  return text + "]";
+}
+
+const FunctionDesc &requireFunction(const hyla_module &module, int32_t fn) {
+  if (fn < 0 || static_cast<size_t>(fn) >= module.desc.functions.size())
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "function index ", fn,
+         " is out of range (the module has ", module.desc.functions.size(),
+         " functions)");
+  return module.desc.functions[fn];
+}
+
+void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
+                  const hyla_tensor *outputs, int32_t numOutputs) {
+  std::string fn = strCat("function ", quoted(function.name));
+  if (numOutputs < 0 ||
+      static_cast<size_t>(numOutputs) != function.outputs.size())
+    fail(HYLA_ERROR_INVALID_ARGUMENT, fn, " has ", function.outputs.size(),
+         " outputs, but ", numOutputs, " were given");
+  if (numOutputs > 0 && !outputs)
+    fail(HYLA_ERROR_INVALID_ARGUMENT, fn, ": outputs is NULL");
+  for (size_t i = 0; i < function.outputs.size(); ++i) {
+    uint32_t id = function.outputs[i];
+    const BufferDesc &buffer = function.buffers[id];
+    const hyla_tensor &tensor = outputs[i];
+    const int64_t *expected = shapes.dims[id].data();
+    size_t rank = buffer.dims.size();
+    bool same = tensor.dtype == buffer.dtype && tensor.rank >= 0 &&
+                static_cast<size_t>(tensor.rank) == rank &&
+                std::equal(expected, expected + rank, tensor.dims);
+    if (!same)
+      fail(HYLA_ERROR_SHAPE, fn, " output ", i, " is ", dtypeName(tensor.dtype),
+           tensor.rank >= 0 && tensor.rank <= HYLA_MAX_RANK
+               ? formatDims(tensor.dims, static_cast<size_t>(tensor.rank))
+               : strCat("[rank ", tensor.rank, "]"),
+           " but the function produces ", dtypeName(buffer.dtype),
+           formatDims(expected, rank), " (", describeBuffer(function, id), ")");
+  }
+}
+
+/// The device address of every buffer for one call.
+std::vector<CUdeviceptr> resolveBuffers(hyla_module &module, int32_t fn,
+                                        const BoundShapes &shapes,
+                                        const hyla_tensor *inputs,
+                                        const hyla_tensor *outputs) {
+  const FunctionDesc &function = module.desc.functions[fn];
+  DeviceState &state = *module.device;
+  std::string where = strCat("function ", quoted(function.name));
+  std::vector<CUdeviceptr> addresses(function.buffers.size(), 0);
+
+  // Lay out temporaries in the workspace and grow it if needed.
+  std::vector<uint64_t> offsets(function.buffers.size(), 0);
+  uint64_t workspaceBytes = 0;
+  for (size_t id = 0; id < function.buffers.size(); ++id) {
+    if (function.buffers[id].bufferKind() != BufferKind::Temporary)
+      continue;
+    offsets[id] = workspaceBytes;
+    workspaceBytes =
+        alignUp(workspaceBytes + shapes.bytes[id], kTemporaryAlignment);
+  }
+  Workspace &workspace = state.workspaces[fn];
+  if (workspaceBytes > workspace.capacity) {
+    if (workspace.base) {
+      // Calls already enqueued may still use the old workspace.
+      checkCuda(*state.cu, state.cu->ctxSynchronize(),
+                "cuCtxSynchronize (before growing the workspace)");
+      checkCuda(*state.cu, state.cu->memFree(workspace.base), "cuMemFree");
+      workspace = Workspace();
+    }
+    uint64_t bytes = alignUp(workspaceBytes, kWorkspaceGranularity);
+    CUdeviceptr base = 0;
+    checkCuda(*state.cu, state.cu->memAlloc(&base, bytes),
+              strCat(where, ": allocating ", bytes,
+                     " bytes for temporaries (cuMemAlloc)"));
+    workspace.base = base;
+    workspace.capacity = bytes;
+  }
+
+  for (size_t id = 0; id < function.buffers.size(); ++id) {
+    const BufferDesc &buffer = function.buffers[id];
+    uint64_t bytes = shapes.bytes[id];
+    switch (buffer.bufferKind()) {
+    case BufferKind::Input:
+    case BufferKind::Output: {
+      bool isInput = buffer.bufferKind() == BufferKind::Input;
+      const hyla_tensor &tensor =
+          isInput ? inputs[buffer.index] : outputs[buffer.index];
+      if (!tensor.data && bytes > 0)
+        fail(HYLA_ERROR_INVALID_ARGUMENT, where, " ",
+             isInput ? "input " : "output ", buffer.index,
+             ": data is NULL but the tensor holds ", bytes, " bytes");
+      addresses[id] =
+          static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(tensor.data));
+      break;
+    }
+    case BufferKind::Weight: {
+      const WeightDesc &weight = module.desc.weights[buffer.index];
+      uint64_t pointer = module.weightPointers[buffer.index];
+      if (!pointer && weight.numBytes > 0)
+        fail(HYLA_ERROR_INVALID_ARGUMENT, where, " needs weight ",
+             quoted(weight.name), ", which is not bound: call ",
+             "hyla_module_bind_weight or hyla_module_init_random_weights");
+      addresses[id] = pointer;
+      break;
+    }
+    case BufferKind::Temporary:
+      addresses[id] = workspace.base + offsets[id];
+      break;
+    case BufferKind::View: {
+      uint64_t baseBytes = shapes.bytes[buffer.index];
+      if (bytes > baseBytes)
+        fail(HYLA_ERROR_SHAPE, where, " buffer ", id, " (",
+             describeBuffer(function, static_cast<uint32_t>(id)),
+             ", a view of buffer ", buffer.index, ") needs ", bytes,
+             " bytes, but buffer ", buffer.index, " (",
+             describeBuffer(function, buffer.index), ") has only ", baseBytes,
+             " bytes", symbolContext(function, shapes.symbols));
+      // Earlier buffers are resolved already; views share their storage.
+      addresses[id] = addresses[buffer.storageBuffer];
+      break;
+    }
+    }
+  }
+  return addresses;
+}
+
+struct PlannedLaunch {
+  size_t launch;
+  unsigned grid[3];
+  size_t firstValue; // into LaunchPlan::values
+  size_t numValues;
+};
+
+/// Grids and kernel parameter values for every launch that runs.
+struct LaunchPlan {
+  std::vector<PlannedLaunch> launches;
+  std::vector<uint64_t> values; // pointer, then dynamic dims, per param
+};
+
+LaunchPlan planLaunches(const hyla_module &module, const FunctionDesc &function,
+                        const BoundShapes &shapes,
+                        const std::vector<CUdeviceptr> &addresses) {
+  LaunchPlan plan;
+  for (size_t l = 0; l < function.launches.size(); ++l) {
+    const LaunchDesc &launch = function.launches[l];
+    const KernelDesc &kernel = module.desc.kernels[launch.kernel];
+    PlannedLaunch planned{l, {0, 0, 0}, plan.values.size(), 0};
+    bool empty = false;
+    int64_t grid[3];
+    for (int axis = 0; axis < 3; ++axis) {
+      grid[axis] = evaluateGrid(function, l, axis, shapes.symbols);
+      if (grid[axis] < 0)
+        fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " launch ",
+             l, " (kernel ", quoted(kernel.name), "): grid ", "xyz"[axis],
+             " is negative (", grid[axis], ")",
+             symbolContext(function, shapes.symbols));
+      empty |= grid[axis] == 0;
+    }
+    if (empty) // nothing to do for these sizes (e.g. zero tokens)
+      continue;
+    for (int axis = 0; axis < 3; ++axis) {
+      if (grid[axis] > kMaxGrid[axis])
+        fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " launch ",
+             l, " (kernel ", quoted(kernel.name), "): grid ", "xyz"[axis],
+             " is ", grid[axis], ", above the CUDA limit ", kMaxGrid[axis],
+             symbolContext(function, shapes.symbols));
+      planned.grid[axis] = static_cast<unsigned>(grid[axis]);
+    }
+    // Kernel ABI: per param, the 64-bit pointer, then each dynamic dim.
+    for (size_t a = 0; a < launch.args.size(); ++a) {
+      uint32_t id = launch.args[a];
+      plan.values.push_back(addresses[id]);
+      for (uint32_t dim : kernel.params[a].dynamicDims)
+        plan.values.push_back(static_cast<uint64_t>(shapes.dims[id][dim]));
+    }
+    planned.numValues = plan.values.size() - planned.firstValue;
+    plan.launches.push_back(planned);
+  }
+  return plan;
+}
+
+/// Destroys the events of a timed call however it ends.
+struct EventPairs {
+  const CudaDriver *cu;
+  std::vector<CUevent> events;
+  ~EventPairs() {
+    for (CUevent event : events)
+      if (event)
+        cu->eventDestroy(event);
+  }
+};
+
+} // namespace
+
+void bindWeight(hyla_module &module, const char *name, void *data) {
+  if (!name)
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "hyla_module_bind_weight: name is NULL");
+  auto it = module.desc.weightByName.find(name);
+  if (it == module.desc.weightByName.end())
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "the module has no weight named ",
+         quoted(name));
+  const WeightDesc &weight = module.desc.weights[it->second];
+  if (!data && weight.numBytes > 0)
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "weight ", quoted(name),
+         ": data is NULL");
+  std::lock_guard<std::mutex> lock(module.mutex);
+  if (module.device && module.device->ownedWeights[it->second]) {
+    // Replace our random initialization with the caller's memory.
+    DeviceState &state = *module.device;
+    ContextScope scope(state);
+    checkCuda(*state.cu, state.cu->ctxSynchronize(), "cuCtxSynchronize");
+    checkCuda(*state.cu, state.cu->memFree(state.ownedWeights[it->second]),
+              "cuMemFree");
+    state.ownedWeights[it->second] = 0;
+  }
+  module.weightPointers[it->second] =
+      static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data));
+}
+
+void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
+                  int32_t numInputs, const hyla_tensor *outputs,
+                  int32_t numOutputs, void *stream, bool timed, float *timesMs,
+                  int32_t numTimes) {
+  const FunctionDesc &function = requireFunction(module, fn);
+  DeviceState &state = requirePrepared(
+      module, timed ? "hyla_function_call_timed" : "hyla_function_call");
+  if (timed && !timesMs && numTimes > 0)
+    fail(HYLA_ERROR_INVALID_ARGUMENT,
+         "hyla_function_call_timed: times_ms is NULL");
+  if (timed && (numTimes < 0 ||
+                static_cast<size_t>(numTimes) != function.launches.size()))
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "function ", quoted(function.name),
+         " has ", function.launches.size(), " launches, but times_ms has ",
+         numTimes, " entries");
+
+  BoundShapes shapes =
+      evaluateShapes(function, bindInputs(function, inputs, numInputs));
+  checkOutputs(function, shapes, outputs, numOutputs);
+
+  std::lock_guard<std::mutex> lock(module.mutex);
+  ContextScope scope(state);
+  std::vector<CUdeviceptr> addresses =
+      resolveBuffers(module, fn, shapes, inputs, outputs);
+  LaunchPlan plan = planLaunches(module, function, shapes, addresses);
+
+  const CudaDriver &cu = *state.cu;
+  auto cuStream = static_cast<CUstream>(stream);
+  EventPairs events{&cu, {}};
+  if (timed) {
+    std::fill(timesMs, timesMs + numTimes, 0.0f);
+    events.events.assign(2 * plan.launches.size(), nullptr);
+    for (CUevent &event : events.events)
+      checkCuda(cu, cu.eventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate");
+  }
+
+  std::vector<void *> params;
+  for (size_t p = 0; p < plan.launches.size(); ++p) {
+    const PlannedLaunch &planned = plan.launches[p];
+    const LaunchDesc &launch = function.launches[planned.launch];
+    const KernelDesc &kernel = module.desc.kernels[launch.kernel];
+    params.resize(planned.numValues);
+    for (size_t v = 0; v < planned.numValues; ++v)
+      params[v] = &plan.values[planned.firstValue + v];
+    if (timed)
+      checkCuda(cu, cu.eventRecord(events.events[2 * p], cuStream),
+                "cuEventRecord");
+    CUresult result = cu.launchKernel(
+        state.functions[launch.kernel], planned.grid[0], planned.grid[1],
+        planned.grid[2], kernel.blockDim, 1, 1, kernel.sharedMemBytes, cuStream,
+        params.empty() ? nullptr : params.data(), nullptr);
+    if (result != CUDA_SUCCESS)
+      fail(HYLA_ERROR_CUDA, "function ", quoted(function.name), " launch ",
+           planned.launch, " (kernel ", quoted(kernel.name),
+           "): ", "cuLaunchKernel(grid ", planned.grid[0], "x", planned.grid[1],
+           "x", planned.grid[2], ", block ", kernel.blockDim,
+           ", shared memory ", kernel.sharedMemBytes,
+           ") failed: ", cu.describe(result));
+    if (timed)
+      checkCuda(cu, cu.eventRecord(events.events[2 * p + 1], cuStream),
+                "cuEventRecord");
+  }
+
+  if (!timed)
+    return;
+  checkCuda(cu, cu.streamSynchronize(cuStream),
+            strCat("function ", quoted(function.name),
+                   ": cuStreamSynchronize after the launches"));
+  for (size_t p = 0; p < plan.launches.size(); ++p) {
+    float ms = 0;
+    checkCuda(cu,
+              cu.eventElapsedTime(&ms, events.events[2 * p],
+                                  events.events[2 * p + 1]),
+              "cuEventElapsedTime");
+    timesMs[plan.launches[p].launch] = ms;
+  }
+}
+
+} // namespace hyla
+
+//===----------------------------------------------------------------------===//
+// C API: weights binding and calls
+//===----------------------------------------------------------------------===//
+
+using namespace hyla;
+
+extern "C" {
+
+hyla_status hyla_module_bind_weight(hyla_module *module, const char *name,
+                                    void *data) {
+  return guarded([&] {
+    if (!module)
+      fail(HYLA_ERROR_INVALID_ARGUMENT, "module is NULL");
+    bindWeight(*module, name, data);
+  });
+}
+
+hyla_status hyla_function_call(hyla_module *module, int32_t fn,
+                               const hyla_tensor *inputs, int32_t num_inputs,
+                               const hyla_tensor *outputs, int32_t num_outputs,
+                               void *stream) {
+  return guarded([&] {
+    if (!module)
+      fail(HYLA_ERROR_INVALID_ARGUMENT, "module is NULL");
+    callFunction(*module, fn, inputs, num_inputs, outputs, num_outputs, stream,
+                 /*timed=*/false, nullptr, 0);
+  });
+}
+
+hyla_status hyla_function_call_timed(hyla_module *module, int32_t fn,
+                                     const hyla_tensor *inputs,
+                                     int32_t num_inputs,
+                                     const hyla_tensor *outputs,
+                                     int32_t num_outputs, void *stream,
+                                     float *times_ms, int32_t num_launches) {
+  return guarded([&] {
+    if (!module)
+      fail(HYLA_ERROR_INVALID_ARGUMENT, "module is NULL");
+    callFunction(*module, fn, inputs, num_inputs, outputs, num_outputs, stream,
+                 /*timed=*/true, times_ms, num_launches);
+  });
+}
+
+} // extern "C"

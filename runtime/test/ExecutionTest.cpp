@@ -1,0 +1,598 @@
+//===- ExecutionTest.cpp - prepare, weights and calls, on a GPU or a mock -===//
+//
+// Runs the elementwise test module (TestModules.h, real PTX kernels) end to
+// end: prepare, weights, calls, timing and error paths. Two ways to run it:
+//   * HYLA_LIBCUDA=<build>/lib/libhyla_mock_cuda.so hyla-execution-tests
+//     uses the mock driver (MockCuda.cpp) and also checks the launch log,
+//     context handling and leaks (this is what CTest runs);
+//   * hyla-execution-tests on a machine with an NVIDIA GPU runs the same
+//     checks against the real driver; without a GPU it exits 77 (skipped).
+// A plain executable (no GoogleTest) so it builds wherever the runtime does.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DTypes.h"
+#include "MockCuda.h"
+#include "TestModules.h"
+#include "hyla/runtime.h"
+
+#include <cuda.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace hyla::testing;
+
+namespace {
+
+int failures = 0;
+MockState *mock = nullptr; // set when running on the mock driver
+CUresult (*ctxGetCurrent)(CUcontext *) = nullptr;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,    \
+                   #cond);                                                     \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_STATUS(expr, expected)                                           \
+  do {                                                                         \
+    hyla_status status_ = (expr);                                              \
+    if (status_ != (expected)) {                                               \
+      std::fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d: %s\n",    \
+                   __FILE__, __LINE__, #expr, status_,                         \
+                   hyla_status_string(status_), (expected),                    \
+                   hyla_last_error());                                         \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_OK(expr) CHECK_STATUS(expr, HYLA_OK)
+
+/// Checks that the last error contains `text`.
+#define CHECK_ERROR_HAS(text)                                                  \
+  do {                                                                         \
+    if (!std::strstr(hyla_last_error(), (text))) {                             \
+      std::fprintf(stderr, "%s:%d: last error lacks '%s': %s\n", __FILE__,     \
+                   __LINE__, (text), hyla_last_error());                       \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+hyla_module *loadSpec(const ModuleSpec &spec) {
+  std::vector<uint8_t> bytes = spec.build();
+  hyla_module *module = nullptr;
+  if (hyla_module_load_memory(bytes.data(), bytes.size(), &module) != HYLA_OK) {
+    std::fprintf(stderr, "cannot load test module: %s\n", hyla_last_error());
+    std::exit(1);
+  }
+  return module;
+}
+
+hyla_module *loadPrepared(const ModuleSpec &spec) {
+  hyla_module *module = loadSpec(spec);
+  if (hyla_module_prepare(module, 0) != HYLA_OK) {
+    std::fprintf(stderr, "cannot prepare test module: %s\n", hyla_last_error());
+    std::exit(1);
+  }
+  return module;
+}
+
+hyla_tensor tensor(void *data, int32_t dtype, std::vector<int64_t> dims) {
+  hyla_tensor t{};
+  t.data = data;
+  t.dtype = dtype;
+  t.rank = static_cast<int32_t>(dims.size());
+  for (size_t d = 0; d < dims.size(); ++d)
+    t.dims[d] = dims[d];
+  return t;
+}
+
+/// Device memory owned by a test.
+struct DeviceBuffer {
+  hyla_module *module;
+  void *data = nullptr;
+  DeviceBuffer(hyla_module *m, size_t bytes) : module(m) {
+    if (hyla_device_alloc(m, bytes, &data) != HYLA_OK) {
+      std::fprintf(stderr, "hyla_device_alloc: %s\n", hyla_last_error());
+      std::exit(1);
+    }
+  }
+  ~DeviceBuffer() { hyla_device_free(module, data); }
+  template <typename T> void upload(const std::vector<T> &host) {
+    if (hyla_copy_to_device(module, data, host.data(),
+                            host.size() * sizeof(T)) != HYLA_OK)
+      ++failures;
+  }
+  template <typename T> std::vector<T> download(size_t count) {
+    std::vector<T> host(count);
+    if (hyla_copy_to_host(module, host.data(), data, count * sizeof(T)) !=
+        HYLA_OK)
+      ++failures;
+    return host;
+  }
+};
+
+const std::vector<float> kBias = {0.5f, -1.0f, 2.0f, 10.0f};
+
+/// Runs forward(x) for n rows and checks 2 * (x + bias) exactly.
+void runForward(hyla_module *module, int64_t n, void *stream = nullptr) {
+  std::vector<float> x(static_cast<size_t>(n * 4));
+  std::mt19937 rng(static_cast<unsigned>(n));
+  std::normal_distribution<float> normal;
+  for (float &v : x)
+    v = normal(rng);
+  size_t bytes = std::max<size_t>(x.size() * 4, 4);
+  DeviceBuffer input(module, bytes), output(module, bytes);
+  input.upload(x);
+  hyla_tensor in = tensor(n > 0 ? input.data : nullptr, HYLA_F32, {n, 4});
+  hyla_tensor out = tensor(n > 0 ? output.data : nullptr, HYLA_F32, {n, 4});
+  hyla_tensor shape;
+  CHECK_OK(hyla_function_output_shapes(module, 0, &in, 1, &shape, 1));
+  CHECK(shape.rank == 2 && shape.dims[0] == n && shape.dims[1] == 4);
+  CHECK_OK(hyla_function_call(module, 0, &in, 1, &out, 1, stream));
+  CHECK_OK(hyla_synchronize(module));
+  std::vector<float> result = output.download<float>(x.size());
+  size_t wrong = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (result[i] != 2.0f * (x[i] + kBias[i % 4]))
+      ++wrong;
+  if (wrong)
+    std::fprintf(stderr, "forward n=%lld: %zu of %zu values wrong\n",
+                 static_cast<long long>(n), wrong, x.size());
+  CHECK(wrong == 0);
+}
+
+void bindBias(hyla_module *module, DeviceBuffer &bias) {
+  bias.upload(kBias);
+  CHECK_OK(hyla_module_bind_weight(module, "bias", bias.data));
+}
+
+//===----------------------------------------------------------------------===//
+
+void testForward() {
+  hyla_module *module = loadPrepared(elementwiseModule());
+  char name[128];
+  int32_t major = 0, minor = 0;
+  CHECK_OK(hyla_device_info(module, name, sizeof(name), &major, &minor));
+  std::printf("  device: %s (compute capability %d.%d)\n", name, major, minor);
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    size_t before = mock ? mock->launches.size() : 0;
+    runForward(module, 5);
+    if (mock) {
+      CHECK(mock->launches.size() == before + 2);
+      const MockLaunch &add = mock->launches[before];
+      const MockLaunch &scale = mock->launches[before + 1];
+      CHECK(add.kernel == "add_bias" && scale.kernel == "scale2");
+      CHECK(add.grid[0] == 1 && add.grid[1] == 1 && add.grid[2] == 1);
+      CHECK(add.block[0] == 128 && add.block[1] == 1 &&
+            add.sharedMemBytes == 0);
+      // ABI: x, n, bias, t, n | t (as view, flat), n*4, out (view), n*4.
+      CHECK(add.params.size() == 5 && add.params[1] == 5 && add.params[4] == 5);
+      CHECK(add.params[2] == reinterpret_cast<uintptr_t>(bias.data));
+      CHECK(scale.params.size() == 4 && scale.params[1] == 20 &&
+            scale.params[3] == 20);
+      CHECK(scale.params[0] == add.params[3]); // view shares the temporary
+    }
+    runForward(module, 100);
+    if (mock) {
+      const MockLaunch &add = mock->launches[mock->launches.size() - 2];
+      CHECK(add.grid[0] == 4); // ceildiv(400, 128)
+    }
+    runForward(module, 3);
+    before = mock ? mock->launches.size() : 0;
+    runForward(module, 0); // zero-size grids: both launches are skipped
+    if (mock)
+      CHECK(mock->launches.size() == before);
+
+    // Calls from another thread make the context current there too.
+    std::thread([&] { runForward(module, 17); }).join();
+
+    // Replacing the weight binding takes effect in the next call.
+    DeviceBuffer bias2(module, 16);
+    std::vector<float> zeros(4, 0.0f);
+    bias2.upload(zeros);
+    CHECK_OK(hyla_module_bind_weight(module, "bias", bias2.data));
+    DeviceBuffer x(module, 16), out(module, 16);
+    std::vector<float> ones(4, 1.0f);
+    x.upload(ones);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {1, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {1, 4});
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+    CHECK(out.download<float>(4) == std::vector<float>(4, 2.0f));
+  }
+  hyla_module_free(module);
+}
+
+std::vector<uint16_t> readWeights(hyla_module *module,
+                                  std::vector<uint16_t> *norm) {
+  DeviceBuffer proj(module, 1024 * 2), normOut(module, 64 * 2);
+  hyla_tensor outs[2] = {tensor(proj.data, HYLA_BF16, {1024}),
+                         tensor(normOut.data, HYLA_BF16, {64})};
+  CHECK_OK(hyla_function_call(module, 1, nullptr, 0, outs, 2, nullptr));
+  CHECK_OK(hyla_synchronize(module));
+  *norm = normOut.download<uint16_t>(64);
+  return proj.download<uint16_t>(1024);
+}
+
+void testRandomWeights() {
+  hyla_module *a = loadPrepared(elementwiseModule());
+  CHECK_OK(hyla_module_init_random_weights(a, 7, 0.02f));
+  std::vector<uint16_t> normA;
+  std::vector<uint16_t> projA = readWeights(a, &normA);
+
+  double sum = 0, sumSq = 0;
+  for (uint16_t bits : projA) {
+    double v = hyla::bf16ToFloat(bits);
+    sum += v;
+    sumSq += v * v;
+  }
+  double mean = sum / projA.size();
+  double stddev = std::sqrt(sumSq / projA.size() - mean * mean);
+  std::printf("  proj: mean %.5f std %.5f (want 0, 0.02)\n", mean, stddev);
+  CHECK(std::fabs(mean) < 0.004);
+  CHECK(stddev > 0.017 && stddev < 0.023);
+  double normMean = 0;
+  for (uint16_t bits : normA) {
+    float v = hyla::bf16ToFloat(bits);
+    CHECK(v > 0.9f && v < 1.1f); // 1-D weights: 1 + normal * scale
+    normMean += v / normA.size();
+  }
+  CHECK(std::fabs(normMean - 1.0) < 0.01);
+
+  // Same seed, same values; another seed, other values.
+  hyla_module *b = loadPrepared(elementwiseModule());
+  CHECK_OK(hyla_module_init_random_weights(b, 7, 0.02f));
+  std::vector<uint16_t> normB;
+  CHECK(readWeights(b, &normB) == projA);
+  CHECK(normB == normA);
+  hyla_module *c = loadPrepared(elementwiseModule());
+  CHECK_OK(hyla_module_init_random_weights(c, 8, 0.02f));
+  std::vector<uint16_t> normC;
+  CHECK(readWeights(c, &normC) != projA);
+
+  // Bound weights are kept; the others get the same values as before.
+  hyla_module *d = loadPrepared(elementwiseModule());
+  {
+    DeviceBuffer proj(d, 2048);
+    std::vector<uint16_t> ones(1024, 0x3f80); // bf16 1.0
+    proj.upload(ones);
+    CHECK_OK(hyla_module_bind_weight(d, "proj", proj.data));
+    CHECK_OK(hyla_module_init_random_weights(d, 7, 0.02f));
+    std::vector<uint16_t> normD;
+    CHECK(readWeights(d, &normD) == ones);
+    CHECK(normD == normA);
+    // Binding over a random-initialized weight frees ours and uses theirs.
+    DeviceBuffer norm(d, 128);
+    std::vector<uint16_t> twos(64, 0x4000); // bf16 2.0
+    norm.upload(twos);
+    CHECK_OK(hyla_module_bind_weight(d, "norm", norm.data));
+    readWeights(d, &normD);
+    CHECK(normD == twos);
+  }
+  hyla_module_free(d);
+  CHECK_STATUS(hyla_module_init_random_weights(a, 1, NAN),
+               HYLA_ERROR_INVALID_ARGUMENT);
+  hyla_module_free(a);
+  hyla_module_free(b);
+  hyla_module_free(c);
+}
+
+/// Moments of 1.5 M samples (two generator chunks) of a random f32 weight.
+void testRandomWeightStatistics() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec spec = elementwiseModule();
+  const int64_t rows = 1536, cols = 1024, count = rows * cols;
+  spec.weights = {{"big", DType::F32, {rows, cols}}};
+  FunctionSpec f;
+  f.name = "double_big";
+  f.buffers = {{BufferKind::Weight, 0, DType::F32, {rows, cols}},
+               {BufferKind::View, 0, DType::F32, {count}},
+               {BufferKind::Output, 0, DType::F32, {count}}};
+  f.outputs = {2};
+  f.launches = {{1, {ceilDiv(count, 128), 1, 1}, {1, 2}}}; // scale2
+  spec.functions = {f};
+  hyla_module *module = loadPrepared(spec);
+  CHECK_OK(hyla_module_init_random_weights(module, 11, 0.5f));
+  {
+    DeviceBuffer out(module, count * 4);
+    hyla_tensor o = tensor(out.data, HYLA_F32, {count});
+    CHECK_OK(hyla_function_call(module, 0, nullptr, 0, &o, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+    std::vector<float> values = out.download<float>(count);
+    double mean = 0, m2 = 0, m4 = 0;
+    size_t beyond3 = 0;
+    for (float v : values)
+      mean += v; // 2 * (normal * 0.5) is normal(0, 1)
+    mean /= count;
+    for (float v : values) {
+      double d = v - mean;
+      m2 += d * d;
+      m4 += d * d * d * d;
+      beyond3 += std::fabs(v) > 3.0f;
+    }
+    m2 /= count;
+    m4 /= count;
+    double kurtosis = m4 / (m2 * m2);
+    double tail = static_cast<double>(beyond3) / count;
+    std::printf("  1.5M samples: mean %.5f var %.5f kurtosis %.4f "
+                "P(|z|>3) %.5f (want 0, 1, 3, 0.0027)\n",
+                mean, m2, kurtosis, tail);
+    CHECK(std::fabs(mean) < 0.005);
+    CHECK(std::fabs(m2 - 1.0) < 0.01);
+    CHECK(std::fabs(kurtosis - 3.0) < 0.05);
+    CHECK(tail > 0.0022 && tail < 0.0032);
+  }
+  hyla_module_free(module);
+}
+
+void testTimingAndEvents() {
+  hyla_module *module = loadPrepared(elementwiseModule());
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    DeviceBuffer x(module, 4096 * 16), out(module, 4096 * 16);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {4096, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {4096, 4});
+    float times[2] = {-1, -1};
+    CHECK_OK(
+        hyla_function_call_timed(module, 0, &in, 1, &o, 1, nullptr, times, 2));
+    std::printf("  launch times: %.4f ms, %.4f ms\n", times[0], times[1]);
+    CHECK(times[0] >= 0 && times[1] >= 0);
+    CHECK_STATUS(
+        hyla_function_call_timed(module, 0, &in, 1, &o, 1, nullptr, times, 3),
+        HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("has 2 launches, but times_ms has 3 entries");
+
+    void *start = nullptr, *end = nullptr;
+    CHECK_OK(hyla_event_create(module, &start));
+    CHECK_OK(hyla_event_create(module, &end));
+    CHECK_OK(hyla_event_record(module, start, nullptr));
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr));
+    CHECK_OK(hyla_event_record(module, end, nullptr));
+    float ms = -1;
+    CHECK_OK(hyla_event_elapsed_ms(module, start, end, &ms));
+    CHECK(ms >= 0);
+    CHECK_OK(hyla_event_destroy(module, start));
+    CHECK_STATUS(hyla_event_destroy(module, start),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    // `end` is left for hyla_module_free to destroy.
+    int notAnAllocation = 0;
+    CHECK_STATUS(hyla_device_free(module, &notAnAllocation),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+  }
+  hyla_module_free(module);
+}
+
+void testCallErrors() {
+  hyla_module *module = loadPrepared(elementwiseModule());
+  {
+    DeviceBuffer x(module, 64), out(module, 64), bias(module, 16);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {4, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {4, 4});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("needs weight 'bias', which is not bound");
+
+    bindBias(module, bias);
+    hyla_tensor wrong = tensor(out.data, HYLA_F32, {4, 3});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &wrong, 1, nullptr),
+                 HYLA_ERROR_SHAPE);
+    CHECK_ERROR_HAS(
+        "output 0 is f32[4, 3] but the function produces f32[4, 4]");
+    hyla_tensor noData = tensor(nullptr, HYLA_F32, {4, 4});
+    CHECK_STATUS(hyla_function_call(module, 0, &noData, 1, &o, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("input 0: data is NULL");
+    hyla_tensor badInput = tensor(x.data, HYLA_F32, {4, 5});
+    CHECK_STATUS(hyla_function_call(module, 0, &badInput, 1, &o, 1, nullptr),
+                 HYLA_ERROR_SHAPE);
+    CHECK_ERROR_HAS("input 0 dim 1 is 5 but the function expects 4");
+    CHECK_STATUS(hyla_function_call(module, 5, &in, 1, &o, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+
+    CHECK_OK(hyla_module_prepare(module, 0)); // again, same device: fine
+    CHECK_STATUS(hyla_module_prepare(module, 1), HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("already prepared for device 0");
+
+    if (mock) {
+      mock->failNextLaunch = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+      CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr),
+                   HYLA_ERROR_CUDA);
+      CHECK_ERROR_HAS("function 'forward' launch 0 (kernel 'add_bias'): "
+                      "cuLaunchKernel(grid 1x1x1, block 128");
+      CHECK_ERROR_HAS("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES");
+    }
+  }
+  hyla_module_free(module);
+
+  hyla_module *other = loadSpec(elementwiseModule());
+  CHECK_STATUS(hyla_module_prepare(other, 99), HYLA_ERROR_INVALID_ARGUMENT);
+  CHECK_ERROR_HAS("device 99 does not exist");
+  hyla_module_free(other);
+
+  // A view larger than its base is caught at call time.
+  ModuleSpec bigView = elementwiseModule();
+  bigView.functions[0].buffers[3].dims = {Expr::sym(0) * 4 + 1};
+  module = loadPrepared(bigView);
+  {
+    DeviceBuffer x(module, 64), out(module, 64), bias(module, 16);
+    bindBias(module, bias);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {4, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {4, 4});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr),
+                 HYLA_ERROR_SHAPE);
+    CHECK_ERROR_HAS("a view of buffer 2) needs 68 bytes, but buffer 2");
+  }
+  hyla_module_free(module);
+
+  // Grids beyond CUDA's limits are refused before anything is launched.
+  ModuleSpec bigGrid = elementwiseModule();
+  bigGrid.functions[0].launches[1].grid[1] = Expr::sym(0);
+  module = loadPrepared(bigGrid);
+  {
+    DeviceBuffer x(module, 70000 * 16), out(module, 70000 * 16),
+        bias(module, 16);
+    bindBias(module, bias);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {70000, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {70000, 4});
+    size_t before = mock ? mock->launches.size() : 0;
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr),
+                 HYLA_ERROR_SHAPE);
+    CHECK_ERROR_HAS("launch 1 (kernel 'scale2'): grid y is 70000, above the "
+                    "CUDA limit 65535");
+    if (mock)
+      CHECK(mock->launches.size() == before);
+  }
+  hyla_module_free(module);
+}
+
+void testPrepareErrors() {
+  auto prepareStatus = [](const ModuleSpec &spec) {
+    hyla_module *module = loadSpec(spec);
+    hyla_status status = hyla_module_prepare(module, 0);
+    std::string message = hyla_last_error();
+    hyla_module_free(module);
+    std::printf("  prepare: %s\n", status == HYLA_OK ? "ok" : message.c_str());
+    return status;
+  };
+  ModuleSpec spec = elementwiseModule();
+  spec.target = "sm_100a";
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_UNSUPPORTED);
+  CHECK_ERROR_HAS("module target sm_100a needs a device of compute capability "
+                  "exactly 10.0, but device 0");
+  CHECK_ERROR_HAS("has compute capability 9.0");
+  spec.target = "gfx90a";
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_UNSUPPORTED);
+  CHECK_ERROR_HAS("not a GPU target");
+  spec.target = "sm_80"; // plain PTX targets run on newer devices
+  CHECK_OK(prepareStatus(spec));
+
+  spec = elementwiseModule();
+  spec.kernels[1].ptx = "garbage";
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_CUDA);
+  CHECK_ERROR_HAS("kernel 1 ('scale2'): loading its PTX");
+  if (mock)
+    CHECK_ERROR_HAS("JIT error log:\nmock ptxas fatal");
+
+  spec = elementwiseModule();
+  spec.kernels[0].name = "add_bias_typo";
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_CUDA);
+  CHECK_ERROR_HAS("no entry point named 'add_bias_typo'");
+
+  spec = elementwiseModule();
+  spec.kernels[0].sharedMemBytes = 300000;
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_UNSUPPORTED);
+  CHECK_ERROR_HAS("needs 300000 bytes of dynamic shared memory");
+
+  // Above 48 KiB the kernel opts in; the call then works.
+  spec.kernels[0].sharedMemBytes = 100000;
+  hyla_module *module = loadPrepared(spec);
+  if (mock)
+    CHECK(!mock->sharedMemAttributes.empty() &&
+          mock->sharedMemAttributes.back().first == "add_bias" &&
+          mock->sharedMemAttributes.back().second == 100000);
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    runForward(module, 9);
+    if (mock)
+      CHECK(mock->launches.back().kernel == "scale2" &&
+            mock->launches[mock->launches.size() - 2].sharedMemBytes == 100000);
+  }
+  hyla_module_free(module);
+
+  // A cubin that does not load falls back to the PTX.
+  spec = elementwiseModule();
+  spec.kernels[0].cubin = {0x7f, 'E', 'L', 'F', 'B', 'A', 'D', 0};
+  CHECK_OK(prepareStatus(spec));
+  spec.kernels[0].ptx = "garbage";
+  CHECK_STATUS(prepareStatus(spec), HYLA_ERROR_CUDA);
+  CHECK_ERROR_HAS("loading its cubin failed");
+  CHECK_ERROR_HAS("loading its PTX");
+}
+
+void testContextHygiene() {
+  if (!ctxGetCurrent)
+    return;
+  CUcontext before = nullptr, after = nullptr;
+  ctxGetCurrent(&before);
+  hyla_module *module = loadPrepared(elementwiseModule());
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    runForward(module, 2);
+  }
+  ctxGetCurrent(&after);
+  CHECK(after == before); // the API leaves the caller's context as it was
+  hyla_module_free(module);
+  if (mock) {
+    CHECK(mock->callsWithoutContext == 0);
+    CHECK(mock->primaryRetains == 0);
+    CHECK(mock->liveAllocations == 0);
+    CHECK(mock->liveModules == 0);
+    CHECK(mock->liveEvents == 0);
+    CHECK(mock->pinnedAllocations == 0);
+  }
+}
+
+} // namespace
+
+int main() {
+  const char *driverPath = std::getenv("HYLA_LIBCUDA");
+  void *driver = dlopen(driverPath && *driverPath ? driverPath : "libcuda.so.1",
+                        RTLD_NOW | RTLD_LOCAL);
+  if (driver) {
+    if (auto stateFn = reinterpret_cast<MockStateFn>(
+            dlsym(driver, HYLA_MOCK_STATE_SYMBOL)))
+      mock = stateFn();
+    ctxGetCurrent = reinterpret_cast<CUresult (*)(CUcontext *)>(
+        dlsym(driver, "cuCtxGetCurrent"));
+  }
+  // Without a usable GPU there is nothing to test: report "skipped".
+  hyla_module *probe = loadSpec(elementwiseModule());
+  hyla_status status = hyla_module_prepare(probe, 0);
+  if (status == HYLA_ERROR_NO_GPU) {
+    std::printf("SKIPPED: %s\n", hyla_last_error());
+    hyla_module_free(probe);
+    return 77;
+  }
+  hyla_module_free(probe);
+  std::printf("running on %s\n", mock ? "the mock CUDA driver" : "a GPU");
+
+  const std::pair<const char *, void (*)()> tests[] = {
+      {"forward", testForward},
+      {"random weights", testRandomWeights},
+      {"random weight statistics", testRandomWeightStatistics},
+      {"timing and events", testTimingAndEvents},
+      {"call errors", testCallErrors},
+      {"prepare errors", testPrepareErrors},
+      {"context hygiene", testContextHygiene},
+  };
+  for (const auto &test : tests) {
+    int before = failures;
+    std::printf("[ RUN  ] %s\n", test.first);
+    std::fflush(stdout);
+    test.second();
+    std::printf("[ %s ] %s\n", failures == before ? " OK " : "FAIL",
+                test.first);
+  }
+  std::printf("%s: %d failed checks\n", failures ? "FAILED" : "PASSED",
+              failures);
+  return failures ? 1 : 0;
+}

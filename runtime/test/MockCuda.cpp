@@ -1,0 +1,428 @@
+//===- MockCuda.cpp - a CUDA driver on host memory, for tests -------------===//
+//
+// Implements the driver entry points hyla's runtime resolves, with host
+// memory as "device" memory and host functions as kernels. It checks what a
+// real driver would reject (no current context, unknown pointers) so tests
+// catch those mistakes without a GPU. See MockCuda.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MockCuda.h"
+
+#include <cuda.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+struct CUctx_st {
+  int device;
+};
+struct CUfunc_st {
+  std::string name;
+};
+struct CUmod_st {
+  std::string image;
+  std::vector<std::unique_ptr<CUfunc_st>> functions; // owned, like the driver
+};
+struct CUevent_st {
+  double ms = 0;
+  bool recorded = false;
+};
+
+namespace {
+
+MockState state;
+std::mutex mutex; // the runtime may call from several threads
+CUctx_st primaryContext{0};
+thread_local CUcontext current = nullptr;
+std::set<uintptr_t> allocations;
+bool initialized = false;
+
+const std::map<std::string, int> kParamCounts = {
+    {"add_bias", 5}, {"scale2", 4}, {"copy_u16", 4}};
+
+bool needContext() {
+  if (current == &primaryContext)
+    return true;
+  ++state.callsWithoutContext;
+  return false;
+}
+
+double nowMs() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch())
+      .count();
+}
+
+template <typename T> T param(void **params, int i) {
+  T value;
+  std::memcpy(&value, params[i], sizeof(T));
+  return value;
+}
+
+/// Runs a known kernel over ctaid.x * ntid.x + tid.x, like the PTX does.
+void runKernel(const std::string &name, uint64_t threads, void **p) {
+  if (name == "add_bias") {
+    auto *x = param<float *>(p, 0);
+    int64_t n = param<int64_t>(p, 1);
+    auto *bias = param<float *>(p, 2);
+    auto *t = param<float *>(p, 3);
+    for (uint64_t i = 0; i < threads; ++i)
+      if (static_cast<int64_t>(i) < n * 4)
+        t[i] = x[i] + bias[i % 4];
+  } else if (name == "scale2") {
+    auto *src = param<float *>(p, 0);
+    int64_t n = param<int64_t>(p, 1);
+    auto *dst = param<float *>(p, 2);
+    for (uint64_t i = 0; i < threads; ++i)
+      if (static_cast<int64_t>(i) < n)
+        dst[i] = src[i] + src[i];
+  } else if (name == "copy_u16") {
+    auto *src = param<uint16_t *>(p, 0);
+    int64_t n = param<int64_t>(p, 1);
+    auto *dst = param<uint16_t *>(p, 2);
+    for (uint64_t i = 0; i < threads; ++i)
+      if (static_cast<int64_t>(i) < n)
+        dst[i] = src[i];
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) MockState *hyla_mock_state() {
+  return &state;
+}
+
+__attribute__((visibility("default"))) void hyla_mock_reset() {
+  std::lock_guard<std::mutex> lock(mutex);
+  state.launches.clear();
+  state.sharedMemAttributes.clear();
+  state.callsWithoutContext = 0;
+  state.failNextLaunch = 0;
+  state.computeMajor = 9;
+  state.computeMinor = 0;
+  state.deviceCount = 1;
+}
+
+CUresult cuInit(unsigned int) {
+  initialized = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDriverGetVersion(int *version) {
+  *version = 13000;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *count) {
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  *count = state.deviceCount;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *device, int ordinal) {
+  if (ordinal < 0 || ordinal >= state.deviceCount)
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = ordinal;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int length, CUdevice) {
+  std::strncpy(name, "hyla mock device", static_cast<size_t>(length));
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                              CUdevice) {
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = state.computeMajor;
+    return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = state.computeMinor;
+    return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = 232448; // H100
+    return CUDA_SUCCESS;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
+  std::lock_guard<std::mutex> lock(mutex);
+  ++state.primaryRetains;
+  *context = &primaryContext;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (state.primaryRetains == 0)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  --state.primaryRetains;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext context) {
+  current = context;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *context) {
+  *context = current;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize() {
+  return needContext() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                            unsigned int numOptions, CUjit_option *options,
+                            void **values) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  const char *text = static_cast<const char *>(image);
+  bool isElf = std::memcmp(text,
+                           "\x7f"
+                           "ELF",
+                           4) == 0;
+  if (!isElf && !std::strstr(text, ".version")) {
+    // Like the JIT: fail and explain in the error log, if one was given.
+    for (unsigned i = 0; i + 1 < numOptions; ++i) {
+      if (options[i] == CU_JIT_ERROR_LOG_BUFFER &&
+          options[i + 1] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES) {
+        size_t size = reinterpret_cast<uintptr_t>(values[i + 1]);
+        std::strncpy(static_cast<char *>(values[i]),
+                     "mock ptxas fatal: no .version directive", size - 1);
+      }
+    }
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  if (isElf && text[4] == 'B') // tests mark a broken cubin this way
+    return CUDA_ERROR_INVALID_IMAGE;
+  std::lock_guard<std::mutex> lock(mutex);
+  ++state.liveModules;
+  *module = new CUmod_st{isElf ? std::string("cubin") : std::string(text), {}};
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleUnload(CUmodule module) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::lock_guard<std::mutex> lock(mutex);
+  --state.liveModules;
+  delete module;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  // A PTX module must mention the entry; a cubin has every name.
+  if (module->image != "cubin" &&
+      module->image.find(std::string(".entry ") + name) == std::string::npos &&
+      module->image.find("placeholder") == std::string::npos)
+    return CUDA_ERROR_NOT_FOUND;
+  module->functions.push_back(std::make_unique<CUfunc_st>(CUfunc_st{name}));
+  *function = module->functions.back().get();
+  return CUDA_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute,
+                            int value) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (attribute != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES ||
+      value > 232448)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(mutex);
+  state.sharedMemAttributes.emplace_back(function->name, value);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
+                        unsigned int gridY, unsigned int gridZ,
+                        unsigned int blockX, unsigned int blockY,
+                        unsigned int blockZ, unsigned int sharedMemBytes,
+                        CUstream stream, void **params, void **) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (gridX == 0 || gridY == 0 || gridZ == 0 || blockX == 0 ||
+      blockX * blockY * blockZ > 1024)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (state.failNextLaunch) {
+    auto code = static_cast<CUresult>(state.failNextLaunch);
+    state.failNextLaunch = 0;
+    return code;
+  }
+  MockLaunch launch{function->name,
+                    {gridX, gridY, gridZ},
+                    {blockX, blockY, blockZ},
+                    sharedMemBytes,
+                    stream,
+                    {}};
+  auto count = kParamCounts.find(function->name);
+  if (count != kParamCounts.end())
+    for (int i = 0; i < count->second; ++i)
+      launch.params.push_back(param<uint64_t>(params, i));
+  state.launches.push_back(launch);
+  runKernel(function->name, uint64_t(gridX) * blockX, params);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  void *memory = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!memory)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  std::memset(memory, 0xcd, bytes); // like uninitialized device memory
+  std::lock_guard<std::mutex> lock(mutex);
+  allocations.insert(reinterpret_cast<uintptr_t>(memory));
+  ++state.liveAllocations;
+  *pointer = reinterpret_cast<uintptr_t>(memory);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!allocations.erase(pointer))
+    return CUDA_ERROR_INVALID_VALUE;
+  --state.liveAllocations;
+  std::free(reinterpret_cast<void *>(pointer));
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  *pointer = std::malloc(bytes);
+  std::lock_guard<std::mutex> lock(mutex);
+  ++state.pinnedAllocations;
+  return *pointer ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult cuMemFreeHost(void *pointer) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::free(pointer);
+  std::lock_guard<std::mutex> lock(mutex);
+  --state.pinnedAllocations;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamSynchronize(CUstream) {
+  return needContext() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+CUresult cuEventCreate(CUevent *event, unsigned int) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::lock_guard<std::mutex> lock(mutex);
+  ++state.liveEvents;
+  *event = new CUevent_st;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent event, CUstream) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  event->ms = nowMs();
+  event->recorded = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventSynchronize(CUevent) {
+  return needContext() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (!start->recorded || !end->recorded)
+    return CUDA_ERROR_INVALID_HANDLE;
+  *ms = static_cast<float>(end->ms - start->ms);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventDestroy_v2(CUevent event) {
+  std::lock_guard<std::mutex> lock(mutex);
+  --state.liveEvents;
+  delete event;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+  case CUDA_SUCCESS:
+    *name = "CUDA_SUCCESS";
+    break;
+  case CUDA_ERROR_INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    break;
+  case CUDA_ERROR_OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    break;
+  case CUDA_ERROR_INVALID_CONTEXT:
+    *name = "CUDA_ERROR_INVALID_CONTEXT";
+    break;
+  case CUDA_ERROR_INVALID_PTX:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    break;
+  case CUDA_ERROR_INVALID_IMAGE:
+    *name = "CUDA_ERROR_INVALID_IMAGE";
+    break;
+  case CUDA_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    break;
+  case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES:
+    *name = "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+    break;
+  default:
+    *name = nullptr;
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorString(CUresult error, const char **text) {
+  const char *name = nullptr;
+  if (cuGetErrorName(error, &name) != CUDA_SUCCESS)
+    return CUDA_ERROR_INVALID_VALUE;
+  *text = "mock driver error";
+  return CUDA_SUCCESS;
+}
+
+} // extern "C"

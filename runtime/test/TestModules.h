@@ -1,0 +1,477 @@
+//===- TestModules.h - build hyla modules in tests --------------*- C++ -*-===//
+//
+// A small value-type description of a module (ModuleSpec) that tests edit
+// field by field, and build() into FlatBuffers bytes. The test modules here
+// are used by the unit tests, the fuzzing seed corpus, hyla-run's tests and
+// the execution tests (whose PTX kernels are real and run on a GPU).
+//
+//===----------------------------------------------------------------------===//
+#ifndef HYLA_RUNTIME_TEST_TESTMODULES_H
+#define HYLA_RUNTIME_TEST_TESTMODULES_H
+
+#include "hyla_module_generated.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hyla {
+namespace testing {
+
+namespace fb = ::hyla::fb;
+
+/// A size expression, built with operators: Expr::sym(0) * 4 + 1.
+struct Expr {
+  std::vector<fb::ExprInst> code;
+
+  Expr() = default;
+  Expr(int64_t constant) { code.emplace_back(fb::ExprOp::Const, constant); }
+  static Expr sym(int64_t index) {
+    Expr e;
+    e.code.emplace_back(fb::ExprOp::Symbol, index);
+    return e;
+  }
+  /// Any instruction sequence, including malformed ones.
+  static Expr raw(std::vector<std::pair<uint8_t, int64_t>> insts) {
+    Expr e;
+    for (auto &inst : insts)
+      e.code.emplace_back(static_cast<fb::ExprOp>(inst.first), inst.second);
+    return e;
+  }
+  static Expr binary(fb::ExprOp op, const Expr &a, const Expr &b) {
+    Expr e = a;
+    e.code.insert(e.code.end(), b.code.begin(), b.code.end());
+    e.code.emplace_back(op, 0);
+    return e;
+  }
+};
+
+inline Expr operator+(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Add, a, b);
+}
+inline Expr operator-(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Sub, a, b);
+}
+inline Expr operator*(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Mul, a, b);
+}
+inline Expr floorDiv(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::FloorDiv, a, b);
+}
+inline Expr ceilDiv(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::CeilDiv, a, b);
+}
+inline Expr rem(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Rem, a, b);
+}
+inline Expr min(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Min, a, b);
+}
+inline Expr max(const Expr &a, const Expr &b) {
+  return Expr::binary(fb::ExprOp::Max, a, b);
+}
+
+struct SymbolSpec {
+  std::string name;
+  uint32_t input = 0;
+  uint32_t dim = 0;
+};
+
+struct BufferSpec {
+  fb::BufferKind kind = fb::BufferKind::Temporary;
+  uint32_t index = 0;
+  fb::DType dtype = fb::DType::F32;
+  std::vector<Expr> dims;
+};
+
+struct ParamSpec {
+  fb::DType dtype = fb::DType::F32;
+  uint32_t rank = 0;
+  std::vector<uint32_t> dynamicDims;
+};
+
+struct KernelSpec {
+  std::string name;
+  std::string ptx;
+  std::vector<uint8_t> cubin;
+  uint32_t blockDim = 128;
+  uint32_t sharedMemBytes = 0;
+  std::vector<ParamSpec> params;
+};
+
+struct LaunchSpec {
+  uint32_t kernel = 0;
+  std::vector<Expr> grid;
+  std::vector<uint32_t> args;
+};
+
+struct FunctionSpec {
+  std::string name;
+  std::vector<SymbolSpec> symbols;
+  std::vector<BufferSpec> buffers;
+  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> outputs;
+  std::vector<LaunchSpec> launches;
+};
+
+struct WeightSpec {
+  std::string name;
+  fb::DType dtype = fb::DType::BF16;
+  std::vector<int64_t> shape;
+};
+
+struct ModuleSpec {
+  uint32_t version = 1;
+  std::string producer = "hyla-test";
+  std::string target = "sm_90a";
+  std::vector<KernelSpec> kernels;
+  std::vector<WeightSpec> weights;
+  std::vector<FunctionSpec> functions;
+  std::vector<std::pair<std::string, std::string>> metadata;
+
+  std::vector<uint8_t> build() const {
+    flatbuffers::FlatBufferBuilder b;
+    auto exprs = [&](const std::vector<Expr> &list) {
+      std::vector<flatbuffers::Offset<fb::SizeExpr>> offsets;
+      for (const Expr &e : list)
+        offsets.push_back(fb::CreateSizeExprDirect(b, &e.code));
+      return b.CreateVector(offsets);
+    };
+    std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets;
+    for (const KernelSpec &k : kernels) {
+      std::vector<flatbuffers::Offset<fb::KernelParam>> params;
+      for (const ParamSpec &p : k.params)
+        params.push_back(
+            fb::CreateKernelParamDirect(b, p.dtype, p.rank, &p.dynamicDims));
+      // CreateString(std::string) keeps embedded NULs (tests use them).
+      kernelOffsets.push_back(fb::CreateKernel(
+          b, b.CreateString(k.name), b.CreateString(k.ptx),
+          k.cubin.empty() ? 0 : b.CreateVector(k.cubin), k.blockDim,
+          k.sharedMemBytes, b.CreateVector(params)));
+    }
+    std::vector<flatbuffers::Offset<fb::Weight>> weightOffsets;
+    for (const WeightSpec &w : weights)
+      weightOffsets.push_back(fb::CreateWeight(
+          b, b.CreateString(w.name), w.dtype, b.CreateVector(w.shape)));
+    std::vector<flatbuffers::Offset<fb::Function>> functionOffsets;
+    for (const FunctionSpec &f : functions) {
+      std::vector<flatbuffers::Offset<fb::Symbol>> symbols;
+      for (const SymbolSpec &s : f.symbols)
+        symbols.push_back(
+            fb::CreateSymbol(b, b.CreateString(s.name), s.input, s.dim));
+      std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
+      for (const BufferSpec &buf : f.buffers)
+        buffers.push_back(fb::CreateBuffer(b, buf.kind, buf.index, buf.dtype,
+                                           exprs(buf.dims)));
+      std::vector<flatbuffers::Offset<fb::Launch>> launches;
+      for (const LaunchSpec &l : f.launches)
+        launches.push_back(fb::CreateLaunch(b, l.kernel, exprs(l.grid),
+                                            b.CreateVector(l.args)));
+      functionOffsets.push_back(fb::CreateFunction(
+          b, b.CreateString(f.name), b.CreateVector(symbols),
+          b.CreateVector(buffers), b.CreateVector(f.inputs),
+          b.CreateVector(f.outputs), b.CreateVector(launches)));
+    }
+    std::vector<flatbuffers::Offset<fb::KeyValue>> metadataOffsets;
+    for (const auto &kv : metadata)
+      metadataOffsets.push_back(fb::CreateKeyValue(b, b.CreateString(kv.first),
+                                                   b.CreateString(kv.second)));
+    auto root = fb::CreateModule(
+        b, version, b.CreateString(producer), b.CreateString(target),
+        b.CreateVector(kernelOffsets), b.CreateVector(weightOffsets),
+        b.CreateVector(functionOffsets), b.CreateVector(metadataOffsets));
+    fb::FinishModuleBuffer(b, root);
+    return std::vector<uint8_t>(b.GetBufferPointer(),
+                                b.GetBufferPointer() + b.GetSize());
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Real kernels (PTX for sm_90a), so the execution tests can run on a GPU.
+// Each follows the hyla kernel ABI: per param a 64-bit pointer, then one
+// 64-bit integer per dynamic dim.
+//===----------------------------------------------------------------------===//
+
+/// t[i] = x[i] + bias[i % 4] for i < n * 4.
+/// Params: x f32[n, 4] (dynamic dim 0), bias f32[4], t f32[n, 4] (dim 0).
+inline const char *addBiasPtx() {
+  return R"(.version 8.0
+.target sm_90a
+.address_size 64
+
+.visible .entry add_bias(
+	.param .u64 x,
+	.param .u64 x_n,
+	.param .u64 bias,
+	.param .u64 t,
+	.param .u64 t_n
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<4>;
+	.reg .b64 	%rd<18>;
+	.reg .f32 	%f<4>;
+
+	ld.param.u64 	%rd1, [x];
+	ld.param.u64 	%rd2, [x_n];
+	ld.param.u64 	%rd3, [bias];
+	ld.param.u64 	%rd4, [t];
+	mov.u32 	%r1, %ctaid.x;
+	mov.u32 	%r2, %ntid.x;
+	mov.u32 	%r3, %tid.x;
+	mul.wide.u32 	%rd5, %r1, %r2;
+	cvt.u64.u32 	%rd6, %r3;
+	add.s64 	%rd7, %rd5, %rd6;
+	shl.b64 	%rd8, %rd2, 2;
+	setp.ge.s64 	%p1, %rd7, %rd8;
+	@%p1 bra 	$L_done;
+	cvta.to.global.u64 	%rd9, %rd1;
+	cvta.to.global.u64 	%rd10, %rd3;
+	cvta.to.global.u64 	%rd11, %rd4;
+	shl.b64 	%rd12, %rd7, 2;
+	add.s64 	%rd13, %rd9, %rd12;
+	ld.global.f32 	%f1, [%rd13];
+	and.b64 	%rd14, %rd7, 3;
+	shl.b64 	%rd15, %rd14, 2;
+	add.s64 	%rd16, %rd10, %rd15;
+	ld.global.f32 	%f2, [%rd16];
+	add.f32 	%f3, %f1, %f2;
+	add.s64 	%rd17, %rd11, %rd12;
+	st.global.f32 	[%rd17], %f3;
+$L_done:
+	ret;
+}
+)";
+}
+
+/// dst[i] = 2 * src[i] for i < n. Params: src f32[n] (dim 0), dst f32[n].
+inline const char *scale2Ptx() {
+  return R"(.version 8.0
+.target sm_90a
+.address_size 64
+
+.visible .entry scale2(
+	.param .u64 src,
+	.param .u64 src_n,
+	.param .u64 dst,
+	.param .u64 dst_n
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<4>;
+	.reg .b64 	%rd<12>;
+	.reg .f32 	%f<3>;
+
+	ld.param.u64 	%rd1, [src];
+	ld.param.u64 	%rd2, [src_n];
+	ld.param.u64 	%rd3, [dst];
+	mov.u32 	%r1, %ctaid.x;
+	mov.u32 	%r2, %ntid.x;
+	mov.u32 	%r3, %tid.x;
+	mul.wide.u32 	%rd4, %r1, %r2;
+	cvt.u64.u32 	%rd5, %r3;
+	add.s64 	%rd6, %rd4, %rd5;
+	setp.ge.s64 	%p1, %rd6, %rd2;
+	@%p1 bra 	$L_done;
+	cvta.to.global.u64 	%rd7, %rd1;
+	cvta.to.global.u64 	%rd8, %rd3;
+	shl.b64 	%rd9, %rd6, 2;
+	add.s64 	%rd10, %rd7, %rd9;
+	add.s64 	%rd11, %rd8, %rd9;
+	ld.global.f32 	%f1, [%rd10];
+	add.f32 	%f2, %f1, %f1;
+	st.global.f32 	[%rd11], %f2;
+$L_done:
+	ret;
+}
+)";
+}
+
+/// dst[i] = src[i] (16-bit elements) for i < n.
+/// Params: src bf16[n] (dim 0), dst bf16[n] (dim 0).
+inline const char *copyU16Ptx() {
+  return R"(.version 8.0
+.target sm_90a
+.address_size 64
+
+.visible .entry copy_u16(
+	.param .u64 src,
+	.param .u64 src_n,
+	.param .u64 dst,
+	.param .u64 dst_n
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b16 	%rs<2>;
+	.reg .b32 	%r<4>;
+	.reg .b64 	%rd<12>;
+
+	ld.param.u64 	%rd1, [src];
+	ld.param.u64 	%rd2, [src_n];
+	ld.param.u64 	%rd3, [dst];
+	mov.u32 	%r1, %ctaid.x;
+	mov.u32 	%r2, %ntid.x;
+	mov.u32 	%r3, %tid.x;
+	mul.wide.u32 	%rd4, %r1, %r2;
+	cvt.u64.u32 	%rd5, %r3;
+	add.s64 	%rd6, %rd4, %rd5;
+	setp.ge.s64 	%p1, %rd6, %rd2;
+	@%p1 bra 	$L_done;
+	cvta.to.global.u64 	%rd7, %rd1;
+	cvta.to.global.u64 	%rd8, %rd3;
+	shl.b64 	%rd9, %rd6, 1;
+	add.s64 	%rd10, %rd7, %rd9;
+	add.s64 	%rd11, %rd8, %rd9;
+	ld.global.u16 	%rs1, [%rd10];
+	st.global.u16 	[%rd11], %rs1;
+$L_done:
+	ret;
+}
+)";
+}
+
+/// A module whose kernels really run (on a GPU, or on the mock driver):
+///   forward(x: f32[n, 4]) -> f32[n, 4] = 2 * (x + bias)
+///     through a temporary and two views;
+///   read_weights() -> (bf16[1024], bf16[64]) = copies of the weights
+///     'proj' (bf16[32, 32], seen through a view) and 'norm' (bf16[64]).
+inline ModuleSpec elementwiseModule() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec m;
+  m.producer = "hyla-test elementwise";
+  m.target = "sm_90a";
+  m.metadata = {{"model_type", "elementwise-test"}, {"vocab_size", "100"}};
+
+  KernelSpec addBias{"add_bias", addBiasPtx(), {}, 128, 0, {}};
+  addBias.params = {
+      {DType::F32, 2, {0}}, {DType::F32, 1, {}}, {DType::F32, 2, {0}}};
+  KernelSpec scale2{"scale2", scale2Ptx(), {}, 128, 0, {}};
+  scale2.params = {{DType::F32, 1, {0}}, {DType::F32, 1, {0}}};
+  KernelSpec copy{"copy_u16", copyU16Ptx(), {}, 128, 0, {}};
+  copy.params = {{DType::BF16, 1, {0}}, {DType::BF16, 1, {0}}};
+  m.kernels = {addBias, scale2, copy};
+
+  m.weights = {{"bias", DType::F32, {4}},
+               {"proj", DType::BF16, {32, 32}},
+               {"norm", DType::BF16, {64}}};
+
+  Expr n = Expr::sym(0);
+  FunctionSpec forward;
+  forward.name = "forward";
+  forward.symbols = {{"n", 0, 0}};
+  forward.buffers = {
+      {BufferKind::Input, 0, DType::F32, {n, 4}},     // 0: x
+      {BufferKind::Weight, 0, DType::F32, {4}},       // 1: bias
+      {BufferKind::Temporary, 0, DType::F32, {n, 4}}, // 2: t = x + bias
+      {BufferKind::View, 2, DType::F32, {n * 4}},     // 3: t, flat
+      {BufferKind::Output, 0, DType::F32, {n, 4}},    // 4: result
+      {BufferKind::View, 4, DType::F32, {n * 4}},     // 5: result, flat
+  };
+  forward.inputs = {0};
+  forward.outputs = {4};
+  Expr blocks = ceilDiv(n * 4, 128);
+  forward.launches = {{0, {blocks, 1, 1}, {0, 1, 2}},
+                      {1, {blocks, 1, 1}, {3, 5}}};
+
+  FunctionSpec readWeights;
+  readWeights.name = "read_weights";
+  readWeights.buffers = {
+      {BufferKind::Weight, 1, DType::BF16, {32, 32}}, // 0: proj
+      {BufferKind::View, 0, DType::BF16, {1024}},     // 1: proj, flat
+      {BufferKind::Output, 0, DType::BF16, {1024}},   // 2
+      {BufferKind::Weight, 2, DType::BF16, {64}},     // 3: norm
+      {BufferKind::Output, 1, DType::BF16, {64}},     // 4
+  };
+  readWeights.outputs = {2, 4};
+  readWeights.launches = {{2, {8, 1, 1}, {1, 2}}, {2, {1, 1, 1}, {3, 4}}};
+
+  m.functions = {forward, readWeights};
+  return m;
+}
+
+/// A module shaped like a (tiny) language model, for inspection, shape and
+/// validation tests. Its PTX is a placeholder: it cannot run on a GPU.
+///   prefill(ids: i32[batch, tokens], cache: bf16[batch, 2, 16]) ->
+///       (logits: bf16[batch, tokens, 100], cache_out: bf16[batch, 2, 16])
+///   decode(ids: i32[batch, 1]) -> logits: bf16[batch, 100]
+inline ModuleSpec languageModelModule() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec m;
+  m.producer = "hylac 0.1.0 (test)";
+  m.target = "sm_90a";
+  m.metadata = {{"model_type", "tiny_hybrid"},
+                {"vocab_size", "100"},
+                {"config", "tiny.json"}};
+
+  const char *fakePtx = "// placeholder PTX\n.version 8.0\n.target sm_90a\n";
+  KernelSpec embed{"embed", fakePtx, {}, 256, 0, {}};
+  embed.params = {
+      {DType::I32, 2, {0, 1}}, {DType::BF16, 2, {}}, {DType::BF16, 3, {0, 1}}};
+  KernelSpec norm{"rmsnorm", fakePtx, {}, 128, 0, {}};
+  norm.params = {
+      {DType::BF16, 2, {0}}, {DType::BF16, 1, {}}, {DType::BF16, 2, {0}}};
+  KernelSpec gemm{"gemm_128x128", fakePtx, {}, 256, 98304, {}};
+  gemm.params = {
+      {DType::BF16, 2, {0}}, {DType::BF16, 2, {}}, {DType::BF16, 2, {0}}};
+  KernelSpec deltanet{"gated_deltanet_chunk", fakePtx, {}, 128, 65536, {}};
+  deltanet.params = {{DType::BF16, 3, {0, 1}}, {DType::BF16, 3, {0}}};
+  m.kernels = {embed, norm, gemm, deltanet};
+
+  m.weights = {{"embed_tokens", DType::BF16, {100, 16}},
+               {"norm.weight", DType::BF16, {16}},
+               {"lm_head", DType::BF16, {16, 100}}};
+
+  Expr batch = Expr::sym(0), tokens = Expr::sym(1);
+  FunctionSpec prefill;
+  prefill.name = "prefill";
+  prefill.symbols = {{"batch", 0, 0}, {"tokens", 0, 1}};
+  prefill.buffers = {
+      {BufferKind::Input, 0, DType::I32, {batch, tokens}},           // 0
+      {BufferKind::Input, 1, DType::BF16, {batch, 2, 16}},           // 1
+      {BufferKind::Weight, 0, DType::BF16, {100, 16}},               // 2
+      {BufferKind::Weight, 1, DType::BF16, {16}},                    // 3
+      {BufferKind::Weight, 2, DType::BF16, {16, 100}},               // 4
+      {BufferKind::Temporary, 0, DType::BF16, {batch, tokens, 16}},  // 5
+      {BufferKind::View, 5, DType::BF16, {batch * tokens, 16}},      // 6
+      {BufferKind::Temporary, 0, DType::BF16, {batch * tokens, 16}}, // 7
+      {BufferKind::Output, 0, DType::BF16, {batch, tokens, 100}},    // 8
+      {BufferKind::View, 8, DType::BF16, {batch * tokens, 100}},     // 9
+      {BufferKind::Output, 1, DType::BF16, {batch, 2, 16}},          // 10
+  };
+  prefill.inputs = {0, 1};
+  prefill.outputs = {8, 10};
+  Expr rows = batch * tokens;
+  prefill.launches = {
+      {0, {ceilDiv(rows, 4), 1, 1}, {0, 2, 5}},
+      {1, {rows, 1, 1}, {6, 3, 7}},
+      {2, {ceilDiv(rows, 128), 1, 1}, {7, 4, 9}},
+      {3, {batch, 2, 1}, {5, 10}},
+  };
+
+  FunctionSpec decode;
+  decode.name = "decode";
+  decode.symbols = {{"batch", 0, 0}};
+  decode.buffers = {
+      {BufferKind::Input, 0, DType::I32, {batch, 1}},          // 0
+      {BufferKind::Weight, 0, DType::BF16, {100, 16}},         // 1
+      {BufferKind::Temporary, 0, DType::BF16, {batch, 1, 16}}, // 2
+      {BufferKind::View, 2, DType::BF16, {batch, 16}},         // 3
+      {BufferKind::Weight, 2, DType::BF16, {16, 100}},         // 4
+      {BufferKind::Output, 0, DType::BF16, {batch, 100}},      // 5
+  };
+  decode.inputs = {0};
+  decode.outputs = {5};
+  decode.launches = {{0, {ceilDiv(batch, 4), 1, 1}, {0, 1, 2}},
+                     {2, {ceilDiv(batch, 128), 1, 1}, {3, 4, 5}}};
+
+  m.functions = {prefill, decode};
+  return m;
+}
+
+} // namespace testing
+} // namespace hyla
+
+#endif // HYLA_RUNTIME_TEST_TESTMODULES_H

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds what the GPU machine needs into .device/ (ignored by git): the
+# runtime library and hyla-run built here, the modules compiled here (that
+# machine has no LLVM), and, when a copy of fla is given, the peer for the
+# GDN comparisons. Then `device run` with carry [".device"] and
+# scripts/device_check.sh.
+#
+#   scripts/make_device_bundle.sh [PATH_TO_FLA_REPO]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${HYLA_BUILD_DIR:-$root/build}
+out=$root/.device
+"$root/scripts/build.sh" hylac hyla-run hyla_runtime
+rm -rf "$out" && mkdir -p "$out/lib" "$out/bin"
+cp "$build/lib/libhyla_runtime.so" "$out/lib/"
+cp "$build/bin/hyla-run" "$out/bin/"
+hylac="$build/bin/hylac"
+"$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench.hyla" --quiet
+"$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
+"$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
+if [ $# -ge 1 ]; then
+  # Only the package, from the fetched snapshot's newest commit.
+  git -C "$1" archive HEAD fla | tar -x -C "$out"
+fi
+du -sh "$out"

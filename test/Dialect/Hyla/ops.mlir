@@ -1,0 +1,67 @@
+// RUN: hyla-opt %s | hyla-opt | FileCheck %s
+// Every hyla op parses, verifies and prints back to the same form.
+
+// CHECK-LABEL: func.func @gdn_layer
+func.func @gdn_layer(%x: tensor<?x?x64xbf16>, %a: tensor<?x?x2xbf16>)
+    -> (tensor<?x?x2x32xbf16>, tensor<?x2x16x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xbf16>
+  %t = tensor.dim %x, %c1 : tensor<?x?x64xbf16>
+  // CHECK: hyla.weight "norm" : tensor<64xbf16>
+  %nw = hyla.weight "norm" : tensor<64xbf16>
+  // CHECK: hyla.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.9999999999999995E-7 : f64}
+  %n = hyla.rms_norm %x, %nw {epsilon = 1.0e-6 : f64} : tensor<?x?x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>
+  %wq = hyla.weight "q" : tensor<32x64xbf16>
+  // CHECK: hyla.linear
+  %q = hyla.linear %n, %wq : tensor<?x?x64xbf16>, tensor<32x64xbf16> -> tensor<?x?x32xbf16>
+  %cw = hyla.weight "conv" : tensor<32x4xbf16>
+  // CHECK: hyla.causal_conv1d {{.*}} : tensor<?x?x32xbf16>, tensor<32x4xbf16> -> tensor<?x?x32xbf16>
+  %qc = hyla.causal_conv1d %q, %cw : tensor<?x?x32xbf16>, tensor<32x4xbf16> -> tensor<?x?x32xbf16>
+  %q4 = tensor.expand_shape %qc [[0], [1], [2, 3]] output_shape [%b, %t, 2, 16] : tensor<?x?x32xbf16> into tensor<?x?x2x16xbf16>
+  // CHECK: hyla.l2_norm {{.*}} -> tensor<?x?x2x16xf32>
+  %qn = hyla.l2_norm %q4 {epsilon = 1.0e-6 : f64} : tensor<?x?x2x16xbf16> -> tensor<?x?x2x16xf32>
+  %al = hyla.weight "A_log" : tensor<2xbf16>
+  %dt = hyla.weight "dt_bias" : tensor<2xbf16>
+  // CHECK: hyla.gdn_gates {{.*}} {beta_scale = 2.000000e+00 : f64}
+  %g, %beta = hyla.gdn_gates %a, %a, %al, %dt {beta_scale = 2.0 : f64} : tensor<?x?x2xbf16>, tensor<?x?x2xbf16>, tensor<2xbf16>, tensor<2xbf16> -> tensor<?x?x2xf32>, tensor<?x?x2xf32>
+  %v = tensor.empty(%b, %t) : tensor<?x?x2x32xbf16>
+  %h0 = tensor.empty(%b) : tensor<?x2x16x32xf32>
+  // CHECK: hyla.gated_delta_rule {{.*}} initial_state(%{{.*}} : tensor<?x2x16x32xf32>) {scale = 2.500000e-01 : f64}
+  %o, %s = hyla.gated_delta_rule %qn, %qn, %v, %g, %beta initial_state(%h0 : tensor<?x2x16x32xf32>) {scale = 0.25 : f64} : tensor<?x?x2x16xf32>, tensor<?x?x2x16xf32>, tensor<?x?x2x32xbf16>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x2x32xbf16>, tensor<?x2x16x32xf32>
+  %ow = hyla.weight "o_norm" : tensor<32xbf16>
+  // CHECK: hyla.gated_rms_norm
+  %on = hyla.gated_rms_norm %o, %o, %ow {epsilon = 1.0e-5 : f64} : tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<32xbf16> -> tensor<?x?x2x32xbf16>
+  return %on, %s : tensor<?x?x2x32xbf16>, tensor<?x2x16x32xf32>
+}
+
+// CHECK-LABEL: func.func @attention_block
+func.func @attention_block(%ids: tensor<?x?xi32>, %q: tensor<?x?x4x16xbf16>, %k: tensor<?x?x2x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  %emb = hyla.weight "embed" : tensor<100x64xbf16>
+  // CHECK: hyla.embedding
+  %e = hyla.embedding %emb, %ids : tensor<100x64xbf16>, tensor<?x?xi32> -> tensor<?x?x64xbf16>
+  // CHECK: hyla.silu_mul
+  %s = hyla.silu_mul %e, %e : tensor<?x?x64xbf16>
+  // CHECK: hyla.add
+  %r = hyla.add %s, %e : tensor<?x?x64xbf16>
+  // CHECK: hyla.rope {{.*}} {theta = 5.000000e+05 : f64}
+  %qr = hyla.rope %q {theta = 500000.0 : f64} : tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  // CHECK: hyla.attention {{.*}} {scale = 2.500000e-01 : f64}
+  %o = hyla.attention %qr, %k, %k {scale = 0.25 : f64} : tensor<?x?x4x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16> -> tensor<?x?x4x16xbf16>
+  // CHECK: hyla.attention {{.*}} {causal = false, scale = 2.500000e-01 : f64}
+  %o2 = hyla.attention %qr, %k, %k {scale = 0.25 : f64, causal = false} : tensor<?x?x4x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %o2 : tensor<?x?x4x16xbf16>
+}
+
+// CHECK-LABEL: func.func @dispatch
+func.func @dispatch(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %d = tensor.dim %x, %c0 : tensor<?x64xf32>
+  // CHECK: hyla.dispatch @copy[%{{.*}}, %{{.*}}, %{{.*}}](%{{.*}}) : (tensor<?x64xf32>{%{{.*}}}) -> (tensor<?x64xf32>{%{{.*}}})
+  %y = hyla.dispatch @copy[%d, %c1, %c1](%x) : (tensor<?x64xf32>{%d}) -> (tensor<?x64xf32>{%d})
+  return %y : tensor<?x64xf32>
+}
+func.func @copy(%a: memref<?x64xf32>, %b: memref<?x64xf32>) attributes {hyla_tile.kernel} {
+  return
+}

@@ -1,0 +1,206 @@
+// RUN: hyla-opt %s -split-input-file -verify-diagnostics
+// One case per hyla_tile verifier message.
+
+// expected-error @+1 {{'hyla_tile.kernel' may only be set on a func.func}}
+module attributes {hyla_tile.kernel} {
+}
+
+// -----
+
+// expected-error @+1 {{kernel @k must not return values}}
+func.func @k(%a: memref<4xf32>) -> i32 attributes {hyla_tile.kernel} {
+  %c = arith.constant 0 : i32
+  return %c : i32
+}
+
+// -----
+
+// expected-error @+1 {{kernel @k argument 0 must be a memref with the identity layout, got 'tensor<4xf32>'}}
+func.func @k(%a: tensor<4xf32>) attributes {hyla_tile.kernel} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.num_warps' must be a power of two from 1 to 16, got 3}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 3 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.num_warps' must be an i32 attribute}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.num_warps' is set on an op that is not a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.num_warps = 4 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown hyla_tile attribute 'hyla_tile.speed'}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.speed = 1 : i32} {
+  return
+}
+
+// -----
+
+func.func @load_offsets(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{needs one offset per memref dim (2) but has 1}}
+  %t = hyla_tile.load %a[%c0] dims [1] : memref<?x64xf32> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @load_dims_count(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{dims must name one memref dim per tile dim (2) but names 1}}
+  %t = hyla_tile.load %a[%c0, %c0] dims [1] : memref<?x64xf32> -> tensor<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @load_dims_range(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{dims[0] = 2 is not a dim of the rank-2 memref}}
+  %t = hyla_tile.load %a[%c0, %c0] dims [2] : memref<?x64xf32> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @load_dims_order(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{dims must be strictly increasing, got 0 after 1}}
+  %t = hyla_tile.load %a[%c0, %c0] dims [1, 0] : memref<?x64xf32> -> tensor<64x8xf32>
+  return
+}
+
+// -----
+
+func.func @store_type(%a: memref<?x64xf32>, %v: tensor<64xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{tile element type 'bf16' differs from memref element type 'f32'}}
+  hyla_tile.store %v, %a[%c0, %c0] dims [1] : tensor<64xbf16>, memref<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_rank(%a: tensor<64xbf16>, %acc: tensor<64x64xf32>) {
+  // expected-error @+1 {{a must be a 2-D tile but has rank 1}}
+  %r = hyla_tile.dot %a, %a, %acc : tensor<64xbf16>, tensor<64xbf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_types(%a: tensor<64x32xbf16>, %b: tensor<32x64xf16>, %acc: tensor<64x64xf32>) {
+  // expected-error @+1 {{a and b must share an element type, got 'bf16' and 'f16'}}
+  %r = hyla_tile.dot %a, %b, %acc : tensor<64x32xbf16>, tensor<32x64xf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_k(%a: tensor<64x32xbf16>, %b: tensor<16x64xbf16>, %acc: tensor<64x64xf32>) {
+  // expected-error @+1 {{contraction sizes differ: a gives K = 32, b gives K = 16}}
+  %r = hyla_tile.dot %a, %b, %acc : tensor<64x32xbf16>, tensor<16x64xbf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_acc(%a: tensor<64x32xbf16>, %b: tensor<32x16xbf16>, %acc: tensor<64x64xf32>) {
+  // expected-error @+1 {{acc must be 64x16 but is 64x64}}
+  %r = hyla_tile.dot %a, %b, %acc : tensor<64x32xbf16>, tensor<32x16xbf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_axis(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{axis 2 is not a dim of the rank-2 input}}
+  %r = hyla_tile.reduce sum %x axis 2 : tensor<64x32xf32> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{result shape must be the input shape without axis 1 but is 'tensor<32xf32>'}}
+  %r = hyla_tile.reduce sum %x axis 1 : tensor<64x32xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_int(%x: tensor<64x32xi32>) {
+  // expected-error @+1 {{reduces float tiles only}}
+  %r = hyla_tile.reduce sum %x axis 1 : tensor<64x32xi32> -> tensor<64xi32>
+  return
+}
+
+// -----
+
+func.func @broadcast_count(%x: tensor<64xf32>) {
+  // expected-error @+1 {{dims must map each of the 1 input dims but has 2 entries}}
+  %r = hyla_tile.broadcast %x dims [0, 1] : tensor<64xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_size(%x: tensor<64xf32>) {
+  // expected-error @+1 {{input dim 0 (64) must equal result dim 1 (32)}}
+  %r = hyla_tile.broadcast %x dims [1] : tensor<64xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_range(%x: tensor<64xf32>) {
+  // expected-error @+1 {{dims[0] = 2 is not a dim of the rank-2 result}}
+  %r = hyla_tile.broadcast %x dims [2] : tensor<64xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @iota_dim() {
+  // expected-error @+1 {{dim 2 is not a dim of the rank-2 result}}
+  %i = hyla_tile.iota dim 2 : tensor<8x8xi32>
+  return
+}
+
+// -----
+
+func.func @cumsum_axis(%x: tensor<64xf32>) {
+  // expected-error @+1 {{axis 1 is not a dim of the rank-1 input}}
+  %c = hyla_tile.cumsum %x axis 1 : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @inverse_square(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{input must be a square 2-D tile, got 'tensor<64x32xf32>'}}
+  %c = hyla_tile.unit_lower_inverse %x : tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_size(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{cannot reshape 2048 elements into 1024}}
+  %c = hyla_tile.reshape %x : tensor<64x32xf32> -> tensor<1024xf32>
+  return
+}

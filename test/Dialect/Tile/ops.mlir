@@ -1,0 +1,31 @@
+// RUN: hyla-opt %s | hyla-opt | FileCheck %s
+// Every hyla_tile op parses, verifies and prints back.
+
+// CHECK-LABEL: func.func @all_ops
+// CHECK-SAME: attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32}
+func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
+    attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  // CHECK: hyla_tile.program_id 1
+  %p = hyla_tile.program_id 1
+  // CHECK: hyla_tile.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] dims [1, 3] : memref<?x?x4x32xbf16> -> tensor<64x32xbf16>
+  %t = hyla_tile.load %a[%c0, %p, %c0, %c0] dims [1, 3] : memref<?x?x4x32xbf16> -> tensor<64x32xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  // CHECK: hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32>
+  %s = hyla_tile.dot %t, %t, %z {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32>
+  // CHECK: hyla_tile.reduce max %{{.*}} axis 1 : tensor<64x64xf32> -> tensor<64xf32>
+  %m = hyla_tile.reduce max %s axis 1 : tensor<64x64xf32> -> tensor<64xf32>
+  // CHECK: hyla_tile.broadcast %{{.*}} dims [0] : tensor<64xf32> -> tensor<64x64xf32>
+  %mb = hyla_tile.broadcast %m dims [0] : tensor<64xf32> -> tensor<64x64xf32>
+  // CHECK: hyla_tile.iota dim 1 : tensor<64x64xi32>
+  %i = hyla_tile.iota dim 1 : tensor<64x64xi32>
+  // CHECK: hyla_tile.cumsum %{{.*}} axis 0 : tensor<64xf32>
+  %c = hyla_tile.cumsum %m axis 0 : tensor<64xf32>
+  // CHECK: hyla_tile.unit_lower_inverse %{{.*}} : tensor<64x64xf32>
+  %x = hyla_tile.unit_lower_inverse %mb : tensor<64x64xf32>
+  // CHECK: hyla_tile.reshape %{{.*}} : tensor<64x64xf32> -> tensor<4096xf32>
+  %r = hyla_tile.reshape %x : tensor<64x64xf32> -> tensor<4096xf32>
+  // CHECK: hyla_tile.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] : tensor<64x64xf32>, memref<?x64xf32>
+  hyla_tile.store %x, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<?x64xf32>
+  return
+}

@@ -1,0 +1,66 @@
+// RUN: hyla-opt %s -split-input-file -hyla-tile-to-gpu -verify-diagnostics | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-tile-to-gpu=target=sm_100a -verify-diagnostics | FileCheck %s --check-prefix=SM100
+
+// A kernel becomes a gpu.module (with the target's NVVM attribute) holding
+// one gpu.func: each memref is a global pointer plus its dynamic dims, the
+// CTA size is 32 * num_warps, loads and stores are masked gathers/scatters,
+// and dot runs on mma.sync (bf16 m16n8k16) through shared memory.
+// CHECK-LABEL: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
+// SM100: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_100a", features = "+ptx86">]
+// CHECK:         llvm.mlir.global external @__hyla_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+// CHECK:         gpu.func @gemm(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel
+// CHECK-SAME:      hyla.shared_memory_bytes = {{[1-9][0-9]*}}
+// CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
+// CHECK:           gpu.block_id  x
+// CHECK:           llvm.intr.masked.gather {{.*}} -> vector<8xbf16>
+// CHECK:           gpu.barrier
+// CHECK:           llvm.intr.masked.scatter
+// CHECK:           nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK:           llvm.intr.masked.scatter {{.*}} : vector<8xbf16>
+// CHECK-NOT:       hyla_tile.
+func.func @gemm(%x: memref<?x32xbf16>, %w: memref<32x32xbf16>, %y: memref<?x32xbf16>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %c32 = arith.constant 32 : index
+  %p = hyla_tile.program_id 0
+  %m0 = arith.muli %p, %c32 : index
+  %a = hyla_tile.load %x[%m0, %c0] dims [0, 1] : memref<?x32xbf16> -> tensor<32x32xbf16>
+  %b = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<32x32xbf16> -> tensor<32x32xbf16>
+  %z = arith.constant dense<0.0> : tensor<32x32xf32>
+  %acc = hyla_tile.dot %a, %b, %z {transpose_b = true} : tensor<32x32xbf16>, tensor<32x32xbf16> -> tensor<32x32xf32>
+  %r = arith.truncf %acc : tensor<32x32xf32> to tensor<32x32xbf16>
+  hyla_tile.store %r, %y[%m0, %c0] dims [0, 1] : tensor<32x32xbf16>, memref<?x32xbf16>
+  return
+}
+
+// -----
+
+// f32 operands use tf32 (rounded with cvt.rna) and m16n8k8; a row reduction
+// ends in warp shuffles; 8 warps make a 256-thread CTA.
+// CHECK-LABEL: gpu.module @tf32_module
+// CHECK:         gpu.func @tf32
+// CHECK-SAME:      known_block_size = array<i32: 256, 1, 1>
+// CHECK:           nvvm.convert.float.to.tf32 {{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
+// CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK:           gpu.shuffle  xor
+func.func @tf32(%o: memref<64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %x = arith.constant dense<1.0> : tensor<64x32xf32>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %s = hyla_tile.dot %x, %x, %z {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+  %m = hyla_tile.reduce sum %s axis 1 : tensor<64x64xf32> -> tensor<64xf32>
+  hyla_tile.store %m, %o[%c0] dims [0] : tensor<64xf32>, memref<64xf32>
+  return
+}
+
+// -----
+
+// The tensor cores need M % 16, N % 8, K % 16 (bf16).
+func.func @bad_dot(%o: memref<8x8xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %x = arith.constant dense<1.0> : tensor<8x8xbf16>
+  %z = arith.constant dense<0.0> : tensor<8x8xf32>
+  // expected-error @+1 {{needs M % 16 == 0, N % 8 == 0 and K % 16 == 0 for mma.sync, got M=8 N=8 K=8}}
+  %s = hyla_tile.dot %x, %x, %z : tensor<8x8xbf16>, tensor<8x8xbf16> -> tensor<8x8xf32>
+  hyla_tile.store %s, %o[%c0, %c0] dims [0, 1] : tensor<8x8xf32>, memref<8x8xf32>
+  return
+}

@@ -1,0 +1,85 @@
+// RUN: hyla-cpu-runner %s --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
+// RUN: not hyla-cpu-runner %s --entry=gdn_t200_k96_v192 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=1e-12 | FileCheck %s --check-prefix=STRICT
+//
+// The chunked (UT-form) delta rule against the token-by-token float64
+// recurrence, in f32 so that any error of the rewrite shows: T = 1, 63, 64
+// and 200 (partial chunks, one token, several chunks), key/value head dims
+// 96/192 and 128/128, with and without an initial state, grouped value
+// heads, per-token log decays from -1e-4 down to -20 and beta in (0, 2).
+// Fresh random inputs every run (the seed is printed). The second RUN shows
+// the check can fail: no f32 computation meets 1e-12.
+// STRICT: FAIL
+// CHECK: gdn_t1_k96_v192: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t1_k96_v192: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t1_k128_v128: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t1_k128_v128: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t63_k96_v192: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t63_k96_v192: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t63_k128_v128: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t63_k128_v128: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t64_k96_v192: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t64_k96_v192: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t64_k128_v128: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t64_k128_v128: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t200_k96_v192: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t200_k96_v192: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t200_k128_v128: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_t200_k128_v128: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_gva_t100: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: gdn_gva_t100: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: {{^}}PASS
+
+func.func @gdn_t1_k96_v192(%q: tensor<2x1x2x96xf32>, %k: tensor<2x1x2x96xf32>, %v: tensor<2x1x2x192xf32>, %g: tensor<2x1x2xf32>, %beta: tensor<2x1x2xf32>) -> (tensor<2x1x2x192xf32>, tensor<2x2x96x192xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x1x2x96xf32> -> tensor<2x1x2x96xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x1x2x96xf32> -> tensor<2x1x2x96xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta {scale = 0.10206207261596575 : f64} : tensor<2x1x2x96xf32>, tensor<2x1x2x96xf32>, tensor<2x1x2x192xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32> -> tensor<2x1x2x192xf32>, tensor<2x2x96x192xf32>
+  return %o, %s : tensor<2x1x2x192xf32>, tensor<2x2x96x192xf32>
+}
+func.func @gdn_t1_k128_v128(%q: tensor<2x1x2x128xf32>, %k: tensor<2x1x2x128xf32>, %v: tensor<2x1x2x128xf32>, %g: tensor<2x1x2xf32>, %beta: tensor<2x1x2xf32>) -> (tensor<2x1x2x128xf32>, tensor<2x2x128x128xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x1x2x128xf32> -> tensor<2x1x2x128xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x1x2x128xf32> -> tensor<2x1x2x128xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta {scale = 0.08838834764831845 : f64} : tensor<2x1x2x128xf32>, tensor<2x1x2x128xf32>, tensor<2x1x2x128xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32> -> tensor<2x1x2x128xf32>, tensor<2x2x128x128xf32>
+  return %o, %s : tensor<2x1x2x128xf32>, tensor<2x2x128x128xf32>
+}
+func.func @gdn_t63_k96_v192(%q: tensor<2x63x2x96xf32>, %k: tensor<2x63x2x96xf32>, %v: tensor<2x63x2x192xf32>, %g: tensor<2x63x2xf32>, %beta: tensor<2x63x2xf32>, %h0: tensor<2x2x96x192xf32>) -> (tensor<2x63x2x192xf32>, tensor<2x2x96x192xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x63x2x96xf32> -> tensor<2x63x2x96xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x63x2x96xf32> -> tensor<2x63x2x96xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta initial_state(%h0 : tensor<2x2x96x192xf32>) {scale = 0.10206207261596575 : f64} : tensor<2x63x2x96xf32>, tensor<2x63x2x96xf32>, tensor<2x63x2x192xf32>, tensor<2x63x2xf32>, tensor<2x63x2xf32> -> tensor<2x63x2x192xf32>, tensor<2x2x96x192xf32>
+  return %o, %s : tensor<2x63x2x192xf32>, tensor<2x2x96x192xf32>
+}
+func.func @gdn_t63_k128_v128(%q: tensor<2x63x2x128xf32>, %k: tensor<2x63x2x128xf32>, %v: tensor<2x63x2x128xf32>, %g: tensor<2x63x2xf32>, %beta: tensor<2x63x2xf32>, %h0: tensor<2x2x128x128xf32>) -> (tensor<2x63x2x128xf32>, tensor<2x2x128x128xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x63x2x128xf32> -> tensor<2x63x2x128xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x63x2x128xf32> -> tensor<2x63x2x128xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta initial_state(%h0 : tensor<2x2x128x128xf32>) {scale = 0.08838834764831845 : f64} : tensor<2x63x2x128xf32>, tensor<2x63x2x128xf32>, tensor<2x63x2x128xf32>, tensor<2x63x2xf32>, tensor<2x63x2xf32> -> tensor<2x63x2x128xf32>, tensor<2x2x128x128xf32>
+  return %o, %s : tensor<2x63x2x128xf32>, tensor<2x2x128x128xf32>
+}
+func.func @gdn_t64_k96_v192(%q: tensor<2x64x2x96xf32>, %k: tensor<2x64x2x96xf32>, %v: tensor<2x64x2x192xf32>, %g: tensor<2x64x2xf32>, %beta: tensor<2x64x2xf32>) -> (tensor<2x64x2x192xf32>, tensor<2x2x96x192xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x64x2x96xf32> -> tensor<2x64x2x96xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x64x2x96xf32> -> tensor<2x64x2x96xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta {scale = 0.10206207261596575 : f64} : tensor<2x64x2x96xf32>, tensor<2x64x2x96xf32>, tensor<2x64x2x192xf32>, tensor<2x64x2xf32>, tensor<2x64x2xf32> -> tensor<2x64x2x192xf32>, tensor<2x2x96x192xf32>
+  return %o, %s : tensor<2x64x2x192xf32>, tensor<2x2x96x192xf32>
+}
+func.func @gdn_t64_k128_v128(%q: tensor<2x64x2x128xf32>, %k: tensor<2x64x2x128xf32>, %v: tensor<2x64x2x128xf32>, %g: tensor<2x64x2xf32>, %beta: tensor<2x64x2xf32>) -> (tensor<2x64x2x128xf32>, tensor<2x2x128x128xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x64x2x128xf32> -> tensor<2x64x2x128xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x64x2x128xf32> -> tensor<2x64x2x128xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta {scale = 0.08838834764831845 : f64} : tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2x128xf32>, tensor<2x64x2xf32>, tensor<2x64x2xf32> -> tensor<2x64x2x128xf32>, tensor<2x2x128x128xf32>
+  return %o, %s : tensor<2x64x2x128xf32>, tensor<2x2x128x128xf32>
+}
+func.func @gdn_t200_k96_v192(%q: tensor<1x200x2x96xf32>, %k: tensor<1x200x2x96xf32>, %v: tensor<1x200x2x192xf32>, %g: tensor<1x200x2xf32>, %beta: tensor<1x200x2xf32>, %h0: tensor<1x2x96x192xf32>) -> (tensor<1x200x2x192xf32>, tensor<1x2x96x192xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<1x200x2x96xf32> -> tensor<1x200x2x96xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<1x200x2x96xf32> -> tensor<1x200x2x96xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta initial_state(%h0 : tensor<1x2x96x192xf32>) {scale = 0.10206207261596575 : f64} : tensor<1x200x2x96xf32>, tensor<1x200x2x96xf32>, tensor<1x200x2x192xf32>, tensor<1x200x2xf32>, tensor<1x200x2xf32> -> tensor<1x200x2x192xf32>, tensor<1x2x96x192xf32>
+  return %o, %s : tensor<1x200x2x192xf32>, tensor<1x2x96x192xf32>
+}
+func.func @gdn_t200_k128_v128(%q: tensor<1x200x2x128xf32>, %k: tensor<1x200x2x128xf32>, %v: tensor<1x200x2x128xf32>, %g: tensor<1x200x2xf32>, %beta: tensor<1x200x2xf32>, %h0: tensor<1x2x128x128xf32>) -> (tensor<1x200x2x128xf32>, tensor<1x2x128x128xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<1x200x2x128xf32> -> tensor<1x200x2x128xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<1x200x2x128xf32> -> tensor<1x200x2x128xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta initial_state(%h0 : tensor<1x2x128x128xf32>) {scale = 0.08838834764831845 : f64} : tensor<1x200x2x128xf32>, tensor<1x200x2x128xf32>, tensor<1x200x2x128xf32>, tensor<1x200x2xf32>, tensor<1x200x2xf32> -> tensor<1x200x2x128xf32>, tensor<1x2x128x128xf32>
+  return %o, %s : tensor<1x200x2x128xf32>, tensor<1x2x128x128xf32>
+}
+func.func @gdn_gva_t100(%q: tensor<1x100x1x64xf32>, %k: tensor<1x100x1x64xf32>, %v: tensor<1x100x2x64xf32>, %g: tensor<1x100x2xf32>, %beta: tensor<1x100x2xf32>, %h0: tensor<1x2x64x64xf32>) -> (tensor<1x100x2x64xf32>, tensor<1x2x64x64xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<1x100x1x64xf32> -> tensor<1x100x1x64xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<1x100x1x64xf32> -> tensor<1x100x1x64xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta initial_state(%h0 : tensor<1x2x64x64xf32>) {scale = 0.125 : f64} : tensor<1x100x1x64xf32>, tensor<1x100x1x64xf32>, tensor<1x100x2x64xf32>, tensor<1x100x2xf32>, tensor<1x100x2xf32> -> tensor<1x100x2x64xf32>, tensor<1x2x64x64xf32>
+  return %o, %s : tensor<1x100x2x64xf32>, tensor<1x2x64x64xf32>
+}

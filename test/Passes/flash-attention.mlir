@@ -1,0 +1,46 @@
+// RUN: hyla-opt %s -split-input-file -hyla-flash-attention | FileCheck %s
+
+// Causal GQA attention: one program per (query block, query head, batch);
+// the key loop stops at the query block (causal) and carries the running
+// max, sum and accumulator.
+
+// CHECK-LABEL: func.func @causal_gqa
+// CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG:     %[[T:.*]] = tensor.dim %arg0, %c1
+// CHECK:         %[[GX:.*]] = arith.ceildivui %[[T]], %c64
+// CHECK:         hyla.dispatch @[[K:flash_attn_bf16_hq8_hkv2_d64_dv64_bm64_bn64_w8_s0x3e000000_causal]][%[[GX]], %c8, %[[B]]]
+// CHECK-SAME:      (tensor<?x?x8x64xbf16>{%[[B]], %[[T]]}, tensor<?x?x2x64xbf16>{%[[B]], %[[T]]}, tensor<?x?x2x64xbf16>{%[[B]], %[[T]]})
+// CHECK:       func.func @[[K]](
+// CHECK:         %[[PID:.*]] = hyla_tile.program_id 1
+// CHECK:         %[[KVH:.*]] = arith.divui %[[PID]], %c4
+// CHECK:         %[[END:.*]] = arith.minui
+// CHECK:         %[[NB:.*]] = arith.ceildivui %[[END]], %c64
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[NB]] {{.*}} -> (tensor<64xf32>, tensor<64xf32>, tensor<64x64xf32>)
+// CHECK:           hyla_tile.load %arg1[%{{.*}}, %{{.*}}, %[[KVH]], %{{.*}}]
+// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+// CHECK:           arith.cmpi sle
+// CHECK:           hyla_tile.reduce max
+// CHECK:           math.exp
+// CHECK:           hyla_tile.reduce sum
+// CHECK:           arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
+// CHECK:           hyla_tile.dot {{.*}} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+// CHECK:         arith.divf
+// CHECK:         hyla_tile.store
+func.func @causal_gqa(%q: tensor<?x?x8x64xbf16>, %k: tensor<?x?x2x64xbf16>, %v: tensor<?x?x2x64xbf16>) -> tensor<?x?x8x64xbf16> {
+  %o = hyla.attention %q, %k, %v {scale = 0.125 : f64} : tensor<?x?x8x64xbf16>, tensor<?x?x2x64xbf16>, tensor<?x?x2x64xbf16> -> tensor<?x?x8x64xbf16>
+  return %o : tensor<?x?x8x64xbf16>
+}
+
+// -----
+
+// Non-causal attention visits every key block and masks none by position.
+// CHECK-LABEL: func.func @full
+// CHECK:         hyla.dispatch @[[K:flash_attn_f32_hq2_hkv2_d32_dv16_bm64_bn64_w8_s0x3e000000]]
+// CHECK:       func.func @[[K]](
+// CHECK-NOT:     arith.minui
+// CHECK-NOT:     arith.cmpi sle
+// CHECK:         return
+func.func @full(%q: tensor<1x10x2x32xf32>, %k: tensor<1x20x2x32xf32>, %v: tensor<1x20x2x16xf32>) -> tensor<1x10x2x16xf32> {
+  %o = hyla.attention %q, %k, %v {scale = 0.125 : f64, causal = false} : tensor<1x10x2x32xf32>, tensor<1x20x2x32xf32>, tensor<1x20x2x16xf32> -> tensor<1x10x2x16xf32>
+  return %o : tensor<1x10x2x16xf32>
+}

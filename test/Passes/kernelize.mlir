@@ -1,0 +1,99 @@
+// RUN: hyla-opt %s -split-input-file -hyla-kernelize -verify-diagnostics | FileCheck %s
+
+// Row-wise ops see [rows, features]: the leading dims collapse, the kernel
+// handles a block of rows per program, the result expands back.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK:         %[[X:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<?x?x96xbf16> into tensor<?x96xbf16>
+// CHECK:         %[[R:.*]] = tensor.dim %[[X]], %c0
+// CHECK:         %[[G:.*]] = arith.ceildivui %[[R]], %c32
+// CHECK:         %[[Y:.*]] = hyla.dispatch @[[K:rms_norm_bf16_bf16_f96_e0x358637bd_r32]][%[[G]], %c1, %c1](%[[X]], %{{.*}}) : (tensor<?x96xbf16>{%[[R]]}, tensor<96xbf16>) -> (tensor<?x96xbf16>{%[[R]]})
+// CHECK:         tensor.expand_shape %[[Y]] {{\[\[}}0, 1], [2]]
+// CHECK:       func.func @[[K]](%{{.*}}: memref<?x96xbf16>, %{{.*}}: memref<96xbf16>, %{{.*}}: memref<?x96xbf16>)
+// CHECK:         hyla_tile.reduce sum {{.*}} axis 1 : tensor<32x96xf32> -> tensor<32xf32>
+// CHECK:         math.rsqrt
+func.func @rms_norm(%x: tensor<?x?x96xbf16>) -> tensor<?x?x96xbf16> {
+  %w = hyla.weight "w" : tensor<96xbf16>
+  %y = hyla.rms_norm %x, %w {epsilon = 1.0e-6 : f64} : tensor<?x?x96xbf16>, tensor<96xbf16> -> tensor<?x?x96xbf16>
+  return %y : tensor<?x?x96xbf16>
+}
+
+// -----
+
+// Linear is a tiled GEMM: programs over (N blocks, M blocks), a K loop of
+// dots with f32 accumulation, one rounding at the store.
+// CHECK-LABEL: func.func @linear
+// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm64_bn64_bk32]][%c2, %{{.*}}, %c1]
+// CHECK:       func.func @[[K]](
+// CHECK:         scf.for %{{.*}} = %c0 to %c96 step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<64x64xf32>)
+// CHECK:           hyla_tile.load %arg0{{.*}} -> tensor<64x32xbf16>
+// CHECK:           hyla_tile.load %arg1{{.*}} -> tensor<64x32xbf16>
+// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32>
+// CHECK:         arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
+func.func @linear(%x: tensor<2x7x96xbf16>) -> tensor<2x7x80xbf16> {
+  %w = hyla.weight "w" : tensor<80x96xbf16>
+  %y = hyla.linear %x, %w : tensor<2x7x96xbf16>, tensor<80x96xbf16> -> tensor<2x7x80xbf16>
+  return %y : tensor<2x7x80xbf16>
+}
+
+// -----
+
+// The causal conv reads W shifted token windows; tokens before 0 pad.
+// CHECK-LABEL: func.func @conv
+// CHECK:         hyla.dispatch @[[K:causal_conv1d_bf16_bf16_c128_w4_silu]]
+// CHECK:       func.func @[[K]](
+// CHECK-COUNT-4: hyla_tile.load %arg0
+// CHECK:         math.exp
+func.func @conv(%x: tensor<?x?x128xbf16>) -> tensor<?x?x128xbf16> {
+  %w = hyla.weight "w" : tensor<128x4xbf16>
+  %y = hyla.causal_conv1d %x, %w : tensor<?x?x128xbf16>, tensor<128x4xbf16> -> tensor<?x?x128xbf16>
+  return %y : tensor<?x?x128xbf16>
+}
+
+// -----
+
+// Embedding: one program per token; ids outside the table read zeros.
+// CHECK-LABEL: func.func @embedding
+// CHECK:         %[[IDS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1]] : tensor<?x?xi32> into tensor<?xi32>
+// CHECK:         hyla.dispatch @[[K:embedding_bf16_i32_v100_d64]]
+// CHECK:       func.func @[[K]](
+// CHECK:         memref.load
+// CHECK:         arith.index_cast
+// CHECK:         hyla_tile.load %arg1{{.*}} dims [1] : memref<100x64xbf16> -> tensor<64xbf16>
+func.func @embedding(%ids: tensor<?x?xi32>) -> tensor<?x?x64xbf16> {
+  %t = hyla.weight "emb" : tensor<100x64xbf16>
+  %e = hyla.embedding %t, %ids : tensor<100x64xbf16>, tensor<?x?xi32> -> tensor<?x?x64xbf16>
+  return %e : tensor<?x?x64xbf16>
+}
+
+// -----
+
+// Gates: one kernel, two f32 results.
+// CHECK-LABEL: func.func @gates
+// CHECK:         %{{.*}}:2 = hyla.dispatch @gdn_gates_bf16_bf16_f32_h4_b0x40000000_r64
+func.func @gates(%a: tensor<1x9x4xbf16>, %al: tensor<4xf32>) -> (tensor<1x9x4xf32>, tensor<1x9x4xf32>) {
+  %g, %b = hyla.gdn_gates %a, %a, %al, %al {beta_scale = 2.0 : f64} : tensor<1x9x4xbf16>, tensor<1x9x4xbf16>, tensor<4xf32>, tensor<4xf32> -> tensor<1x9x4xf32>, tensor<1x9x4xf32>
+  return %g, %b : tensor<1x9x4xf32>, tensor<1x9x4xf32>
+}
+
+// -----
+
+// Elementwise ops and RoPE.
+// CHECK-LABEL: func.func @elementwise
+// CHECK:         hyla.dispatch @silu_mul_bf16_f64_r64
+// CHECK:         hyla.dispatch @add_bf16_f64_r64
+// CHECK:         hyla.dispatch @rope_bf16_h2_d32_t0x461c4000
+func.func @elementwise(%x: tensor<1x9x64xbf16>, %q: tensor<1x9x2x32xbf16>) -> (tensor<1x9x64xbf16>, tensor<1x9x2x32xbf16>) {
+  %s = hyla.silu_mul %x, %x : tensor<1x9x64xbf16>
+  %a = hyla.add %s, %x : tensor<1x9x64xbf16>
+  %r = hyla.rope %q {theta = 10000.0 : f64} : tensor<1x9x2x32xbf16> -> tensor<1x9x2x32xbf16>
+  return %a, %r : tensor<1x9x64xbf16>, tensor<1x9x2x32xbf16>
+}
+
+// -----
+
+// The delta rule needs its own pass first.
+func.func @needs_chunking(%q: tensor<1x8x1x16xf32>, %g: tensor<1x8x1xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{no kernel for 'hyla.gated_delta_rule': run hyla-chunk-delta-rule before hyla-kernelize}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %q, %g, %g {scale = 0.25 : f64} : tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1xf32>, tensor<1x8x1xf32> -> tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>
+  return %o : tensor<1x8x1x16xf32>
+}
