@@ -165,6 +165,17 @@ Type elementOf(Value v) {
   return cast<ShapedType>(v.getType()).getElementType();
 }
 
+/// x * rsqrt(s + eps) per row of an f32 [rows, f] tile, where s is the mean
+/// of the squares (RMSNorm) or their sum (L2 norm).
+Value normalizeRows(TileBuilder &tb, Value x, int64_t rows, int64_t f,
+                    double eps, bool mean) {
+  Value s = tb.reduce(ReduceKind::Sum, tb.mul(x, x), 1);
+  if (mean)
+    s = tb.mul(s, 1.0 / f);
+  Value inv = tb.rsqrt(tb.add(s, tb.constant(eps, {rows})));
+  return tb.mul(x, tb.broadcast(inv, {0}, {rows, f}));
+}
+
 //===----------------------------------------------------------------------===//
 // Row-wise ops
 //===----------------------------------------------------------------------===//
@@ -184,11 +195,8 @@ struct RMSNormPattern : OpRewritePattern<RMSNormOp> {
         [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
           Value c0 = tb.index(0);
           Value x = tb.toF32(tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
-          Value sumSq = tb.reduce(ReduceKind::Sum, tb.mul(x, x), 1);
-          Value inv = tb.rsqrt(
-              tb.add(tb.mul(sumSq, 1.0 / f), tb.constant(eps, {rows})));
           Value w = tb.toF32(tb.load(a[1], {c0}, {0}, {f}));
-          Value y = tb.mul(tb.mul(x, tb.broadcast(inv, {0}, {rows, f})),
+          Value y = tb.mul(normalizeRows(tb, x, rows, f, eps, /*mean=*/true),
                            tb.broadcast(w, {1}, {rows, f}));
           tb.store(tb.castTo(y, elt), a[2], {r0, c0}, {0, 1});
         });
@@ -210,10 +218,8 @@ struct L2NormPattern : OpRewritePattern<L2NormOp> {
                       Value c0 = tb.index(0);
                       Value x = tb.toF32(
                           tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
-                      Value sumSq = tb.reduce(ReduceKind::Sum, tb.mul(x, x), 1);
-                      Value inv =
-                          tb.rsqrt(tb.add(sumSq, tb.constant(eps, {rows})));
-                      Value y = tb.mul(x, tb.broadcast(inv, {0}, {rows, f}));
+                      Value y = normalizeRows(tb, x, rows, f, eps,
+                                              /*mean=*/false);
                       tb.store(tb.castTo(y, elt), a[1], {r0, c0}, {0, 1});
                     });
     return success();
@@ -237,11 +243,8 @@ struct GatedRMSNormPattern : OpRewritePattern<GatedRMSNormOp> {
           Value c0 = tb.index(0);
           Value x = tb.toF32(tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
           Value gate = tb.toF32(tb.load(a[1], {r0, c0}, {0, 1}, {rows, f}));
-          Value sumSq = tb.reduce(ReduceKind::Sum, tb.mul(x, x), 1);
-          Value inv = tb.rsqrt(
-              tb.add(tb.mul(sumSq, 1.0 / f), tb.constant(eps, {rows})));
           Value w = tb.toF32(tb.load(a[2], {c0}, {0}, {f}));
-          Value y = tb.mul(tb.mul(x, tb.broadcast(inv, {0}, {rows, f})),
+          Value y = tb.mul(normalizeRows(tb, x, rows, f, eps, /*mean=*/true),
                            tb.broadcast(w, {1}, {rows, f}));
           tb.store(tb.castTo(tb.mul(y, tb.silu(gate)), elt), a[3], {r0, c0},
                    {0, 1});

@@ -76,7 +76,8 @@ LogicalResult DotOp::verify() {
 
 LogicalResult ReduceOp::verify() {
   RankedTensorType in = getInput().getType(), out = getType();
-  int64_t axis = getAxis();
+  // I64Attr getters return uint64_t; read as signed so -1 is reported as -1.
+  int64_t axis = static_cast<int64_t>(getAxis());
   if (axis < 0 || axis >= in.getRank())
     return emitOpError() << "axis " << axis << " is not a dim of the rank-"
                          << in.getRank() << " input";
@@ -118,17 +119,19 @@ LogicalResult BroadcastOp::verify() {
 
 LogicalResult IotaOp::verify() {
   int64_t rank = getType().getRank();
-  if (getDim() < 0 || getDim() >= rank)
-    return emitOpError() << "dim " << getDim() << " is not a dim of the rank-"
+  int64_t dim = static_cast<int64_t>(getDim());
+  if (dim < 0 || dim >= rank)
+    return emitOpError() << "dim " << dim << " is not a dim of the rank-"
                          << rank << " result";
   return success();
 }
 
 LogicalResult CumsumOp::verify() {
   int64_t rank = getType().getRank();
-  if (getAxis() < 0 || getAxis() >= rank)
-    return emitOpError() << "axis " << getAxis()
-                         << " is not a dim of the rank-" << rank << " input";
+  int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "axis " << axis << " is not a dim of the rank-"
+                         << rank << " input";
   return success();
 }
 

@@ -30,6 +30,15 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double silu(double x) { return x * sigmoid(x); }
 double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
 
+/// 1 / sqrt(s + eps) with s the mean (RMSNorm) or sum (L2 norm) of the
+/// squares of the f values at x.
+double invNorm(const double *x, int64_t f, double eps, bool mean) {
+  double ss = 0;
+  for (int64_t j = 0; j < f; ++j)
+    ss += x[j] * x[j];
+  return 1.0 / std::sqrt((mean ? ss / f : ss) + eps);
+}
+
 /// Rows of the last dim: calls fn(row offset) for each row.
 template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
   int64_t f = t.shape.back();
@@ -74,10 +83,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     HostTensorPtr out = makeLike(n, x->shape);
     int64_t f = x->shape.back();
     forRows(*x, [&](int64_t o) {
-      double ss = 0;
-      for (int64_t j = 0; j < f; ++j)
-        ss += x->values[o + j] * x->values[o + j];
-      double inv = 1.0 / std::sqrt(ss / f + eps);
+      double inv = invNorm(&x->values[o], f, eps, /*mean=*/true);
       for (int64_t j = 0; j < f; ++j)
         out->values[o + j] = w->values[j] * x->values[o + j] * inv;
     });
@@ -91,10 +97,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     HostTensorPtr out = makeLike(n, x->shape);
     int64_t f = x->shape.back();
     forRows(*x, [&](int64_t o) {
-      double ss = 0;
-      for (int64_t j = 0; j < f; ++j)
-        ss += x->values[o + j] * x->values[o + j];
-      double inv = 1.0 / std::sqrt(ss + eps);
+      double inv = invNorm(&x->values[o], f, eps, /*mean=*/false);
       for (int64_t j = 0; j < f; ++j)
         out->values[o + j] = x->values[o + j] * inv;
     });
@@ -109,10 +112,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     HostTensorPtr out = makeLike(n, x->shape);
     int64_t f = x->shape.back();
     forRows(*x, [&](int64_t o) {
-      double ss = 0;
-      for (int64_t j = 0; j < f; ++j)
-        ss += x->values[o + j] * x->values[o + j];
-      double inv = 1.0 / std::sqrt(ss / f + eps);
+      double inv = invNorm(&x->values[o], f, eps, /*mean=*/true);
       for (int64_t j = 0; j < f; ++j)
         out->values[o + j] =
             w->values[j] * x->values[o + j] * inv * silu(gate->values[o + j]);

@@ -15,18 +15,15 @@
 #include "dialects/Tile/TileDialect.h"
 #include "lowering/Pipelines.h"
 #include "passes/Pipelines.h"
+#include "tools/common/ToolSupport.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -73,17 +70,7 @@ static cl::opt<bool> roundReference(
              "type (as the compiled graph stores it), so that multi-op graphs "
              "compare kernels rather than bf16 storage of intermediates"),
     cl::init(false), cl::cat(category));
-static cl::opt<int64_t> chunkSize("chunk-size", cl::desc("GDN chunk length"),
-                                  cl::init(64), cl::cat(category));
-static cl::opt<int64_t> gdnBlockV("gdn-block-v",
-                                  cl::desc("GDN state columns per program"),
-                                  cl::init(64), cl::cat(category));
-static cl::opt<int64_t> attnBlockM("attn-block-m",
-                                   cl::desc("attention queries per program"),
-                                   cl::init(64), cl::cat(category));
-static cl::opt<int64_t> attnBlockN("attn-block-n",
-                                   cl::desc("attention keys per step"),
-                                   cl::init(64), cl::cat(category));
+static PipelineFlags pipelineFlags(category);
 static cl::opt<bool> printKernels("print-kernel-ir",
                                   cl::desc("Print the module after the "
                                            "graph-to-kernels pipeline"),
@@ -282,11 +269,7 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registry.insert<HylaDialect, tile::TileDialect>();
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  registerCompilerDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
@@ -323,12 +306,7 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> compiled = module->clone();
   {
     PassManager pm(&context);
-    KernelPipelineOptions options;
-    options.chunkSize = chunkSize;
-    options.gdnBlockV = gdnBlockV;
-    options.attnBlockM = attnBlockM;
-    options.attnBlockN = attnBlockN;
-    buildKernelPipeline(pm, options);
+    pipelineFlags.addPipeline(pm);
     if (failed(pm.run(*compiled)))
       return 1;
   }

@@ -14,18 +14,15 @@
 #include "lowering/Pipelines.h"
 #include "lowering/Targets.h"
 #include "passes/Pipelines.h"
+#include "tools/common/ToolSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVM/NVVM/Target.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -90,20 +87,7 @@ static cl::opt<bool> summary("summary",
                              cl::init(false), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::init(false), cl::cat(category));
-static cl::opt<int64_t> chunkSize("chunk-size",
-                                  cl::desc("GDN chunk length (default 64)"),
-                                  cl::init(64), cl::cat(category));
-static cl::opt<int64_t>
-    gdnBlockV("gdn-block-v",
-              cl::desc("GDN state columns per program (default 64)"),
-              cl::init(64), cl::cat(category));
-static cl::opt<int64_t>
-    attnBlockM("attn-block-m",
-               cl::desc("attention queries per program (default 64)"),
-               cl::init(64), cl::cat(category));
-static cl::opt<int64_t>
-    attnBlockN("attn-block-n", cl::desc("attention keys per step (default 64)"),
-               cl::init(64), cl::cat(category));
+static PipelineFlags pipelineFlags(category);
 
 namespace {
 
@@ -235,11 +219,7 @@ int main(int argc, char **argv) {
   }
 
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
-  registry.insert<HylaDialect, tile::TileDialect>();
+  registerCompilerDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
@@ -297,12 +277,7 @@ int main(int argc, char **argv) {
   // 2. Fusion and tiling.
   {
     PassManager pm(&context);
-    KernelPipelineOptions options;
-    options.chunkSize = chunkSize;
-    options.gdnBlockV = gdnBlockV;
-    options.attnBlockM = attnBlockM;
-    options.attnBlockN = attnBlockN;
-    buildKernelPipeline(pm, options);
+    pipelineFlags.addPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
   }

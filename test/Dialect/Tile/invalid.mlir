@@ -204,3 +204,67 @@ func.func @reshape_size(%x: tensor<64x32xf32>) {
   %c = hyla_tile.reshape %x : tensor<64x32xf32> -> tensor<1024xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.kernel' must be a unit attribute}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel = 1 : i32} {
+  return
+}
+
+// -----
+
+func.func @store_offsets(%a: memref<?x64xf32>, %v: tensor<64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{needs one offset per memref dim (2) but has 3}}
+  hyla_tile.store %v, %a[%c0, %c0, %c0] dims [1] : tensor<64xf32>, memref<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_type(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{result element type must match the input}}
+  %r = hyla_tile.reduce sum %x axis 1 : tensor<64x32xf32> -> tensor<64xf16>
+  return
+}
+
+// -----
+
+func.func @broadcast_order(%x: tensor<4x4xf32>) {
+  // expected-error @+1 {{dims must be strictly increasing}}
+  %r = hyla_tile.broadcast %x dims [2, 0] : tensor<4x4xf32> -> tensor<4x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_type(%x: tensor<4xf32>) {
+  // expected-error @+1 {{result element type must match the input}}
+  %r = hyla_tile.broadcast %x dims [0] : tensor<4xf32> -> tensor<4x4xf16>
+  return
+}
+
+// -----
+
+func.func @reshape_type(%x: tensor<4x4xf32>) {
+  // expected-error @+1 {{result element type must match the input}}
+  %r = hyla_tile.reshape %x : tensor<4x4xf32> -> tensor<16xf16>
+  return
+}
+
+// -----
+
+func.func @dot_acc_rank(%a: tensor<16x16xbf16>, %acc: tensor<256xf32>) {
+  // expected-error @+1 {{acc must be a 2-D tile but has rank 1}}
+  %r = hyla_tile.dot %a, %a, %acc : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<256xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_negative_axis(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{axis -1 is not a dim of the rank-2 input}}
+  %r = hyla_tile.reduce sum %x axis -1 : tensor<64x32xf32> -> tensor<64xf32>
+  return
+}

@@ -1,0 +1,47 @@
+//===- ToolSupport.cpp - what hylac and hyla-cpu-runner share -------------===//
+
+#include "tools/common/ToolSupport.h"
+
+#include "dialects/Hyla/HylaDialect.h"
+#include "dialects/Tile/TileDialect.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+namespace cl = llvm::cl;
+
+namespace hyla {
+
+void registerCompilerDialects(mlir::DialectRegistry &registry) {
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registry.insert<HylaDialect, tile::TileDialect>();
+}
+
+PipelineFlags::PipelineFlags(cl::OptionCategory &category)
+    : chunkSize("chunk-size", cl::desc("GDN chunk length (default 64)"),
+                cl::init(64), cl::cat(category)),
+      gdnBlockV("gdn-block-v",
+                cl::desc("GDN state columns per program (default 64)"),
+                cl::init(64), cl::cat(category)),
+      attnBlockM("attn-block-m",
+                 cl::desc("attention queries per program (default 64)"),
+                 cl::init(64), cl::cat(category)),
+      attnBlockN("attn-block-n",
+                 cl::desc("attention keys per step (default 64)"), cl::init(64),
+                 cl::cat(category)) {}
+
+void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
+  KernelPipelineOptions o;
+  o.chunkSize = chunkSize.getValue();
+  o.gdnBlockV = gdnBlockV.getValue();
+  o.attnBlockM = attnBlockM.getValue();
+  o.attnBlockN = attnBlockN.getValue();
+  buildKernelPipeline(pm, o);
+}
+
+} // namespace hyla

@@ -1,0 +1,27 @@
+//===- ToolSupport.h - what hylac and hyla-cpu-runner share ---------------===//
+#ifndef HYLA_TOOLS_COMMON_TOOLSUPPORT_H
+#define HYLA_TOOLS_COMMON_TOOLSUPPORT_H
+
+#include "passes/Pipelines.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/CommandLine.h"
+
+namespace hyla {
+
+/// Every dialect, extension and LLVM IR translation the compiler tools use
+/// (MLIR's, hyla's, and NVVM's serialization to PTX).
+void registerCompilerDialects(mlir::DialectRegistry &registry);
+
+/// The graph-to-kernels pipeline's tile sizes as command-line flags.
+struct PipelineFlags {
+  explicit PipelineFlags(llvm::cl::OptionCategory &category);
+  /// Adds the graph-to-kernels pipeline with these sizes to `pm`.
+  void addPipeline(mlir::OpPassManager &pm) const;
+
+  llvm::cl::opt<int64_t> chunkSize, gdnBlockV, attnBlockM, attnBlockN;
+};
+
+} // namespace hyla
+
+#endif
