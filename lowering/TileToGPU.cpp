@@ -57,8 +57,6 @@ struct KernelState {
   void needShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
 };
 
-int64_t numelOf(Type t) { return cast<RankedTensorType>(t).getNumElements(); }
-ArrayRef<int64_t> shapeOf(Type t) { return cast<RankedTensorType>(t).getShape(); }
 Type elementOf(Type t) { return cast<ShapedType>(t).getElementType(); }
 
 int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
