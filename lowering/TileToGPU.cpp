@@ -45,6 +45,9 @@ struct MemrefArg {
 /// What the patterns of one kernel share.
 struct KernelState {
   int64_t numThreads = 128;
+  /// Each thread owns runs of this many consecutive elements, so that
+  /// in-bounds rows move with 8- or 16-byte accesses.
+  int64_t vectorWidth = 4;
   Value tid;      // index
   Value tidI32;   // i32
   Value smem;     // !llvm.ptr<3>, the dynamic shared memory
@@ -52,7 +55,13 @@ struct KernelState {
   DenseMap<Value, MemrefArg> memrefs;
 
   int64_t slots(int64_t numel) const {
-    return std::max<int64_t>(1, (numel + numThreads - 1) / numThreads);
+    int64_t perRound = numThreads * vectorWidth;
+    return std::max<int64_t>(1, (numel + perRound - 1) / perRound) *
+           vectorWidth;
+  }
+  /// Every slot of every thread holds an element (no padding slots).
+  bool allSlotsValid(int64_t numel) const {
+    return numel % (numThreads * vectorWidth) == 0;
   }
   void needShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
 };
@@ -106,12 +115,25 @@ public:
                                      DenseElementsAttr::get(t, true));
   }
 
-  /// Linear element index of every slot of this thread: j * N + tid.
+  /// Linear element index of every slot of this thread: runs of W
+  /// consecutive elements, thread t's run r starting at (r * N + t) * W.
   Value elementIndices(int64_t n) {
+    int64_t w = st.vectorWidth;
     SmallVector<int32_t> base;
     for (int64_t j = 0; j < n; ++j)
-      base.push_back(static_cast<int32_t>(j * st.numThreads));
-    return arith::AddIOp::create(b, loc, constVec(base), splat(st.tidI32, n));
+      base.push_back(static_cast<int32_t>((j / w) * st.numThreads * w + j % w));
+    Value start = arith::MulIOp::create(b, loc, st.tidI32, i32(w));
+    return arith::AddIOp::create(b, loc, constVec(base), splat(start, n));
+  }
+  /// The first element of each of the thread's runs (slots 0, W, 2W, ...).
+  Value runStarts(int64_t n) {
+    int64_t w = st.vectorWidth;
+    SmallVector<int32_t> base;
+    for (int64_t j = 0; j < n; j += w)
+      base.push_back(static_cast<int32_t>((j / w) * st.numThreads * w));
+    Value start = arith::MulIOp::create(b, loc, st.tidI32, i32(w));
+    return arith::AddIOp::create(b, loc, constVec(base),
+                                 splat(start, base.size()));
   }
   /// Slots that hold an element of a tile of `numel` elements.
   Value validSlots(Value elems, int64_t numel) {
@@ -138,7 +160,25 @@ public:
     return out;
   }
 
+  /// Elements [r, r + w) of a slot vector, and the slot vector with them
+  /// replaced: shuffles, which every lowering to LLVM handles.
+  Value extractRun(Value v, int64_t r, int64_t w) {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < w; ++i)
+      mask.push_back(r + i);
+    return vector::ShuffleOp::create(b, loc, v, v, mask);
+  }
+  Value insertRun(Value run, Value v, int64_t r) {
+    int64_t n = cast<VectorType>(v.getType()).getNumElements();
+    int64_t w = cast<VectorType>(run.getType()).getNumElements();
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < n; ++i)
+      mask.push_back(i >= r && i < r + w ? n + (i - r) : i);
+    return vector::ShuffleOp::create(b, loc, v, run, mask);
+  }
+
   Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value sub(Value a, Value c) { return arith::SubIOp::create(b, loc, a, c); }
   Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
   Value andI(Value a, Value c) { return arith::AndIOp::create(b, loc, a, c); }
   Value cmp(arith::CmpIPredicate p, Value a, Value c) {
@@ -166,6 +206,39 @@ public:
     Value ptrs = sharedPtr(base, elt, indices);
     LLVM::masked_scatter::create(b, loc, values, ptrs, mask,
                                  elementBytes(elt));
+  }
+  /// Like scatterShared, for indices whose runs of W slots are consecutive
+  /// and start at multiples of W: one vector store per run when every slot
+  /// is valid.
+  void storeSharedRuns(Value values, Value indices, Value mask, int64_t base,
+                       bool allValid) {
+    if (!allValid)
+      return scatterShared(values, indices, mask, base);
+    Type elt = elementOf(values.getType());
+    int64_t n = cast<VectorType>(values.getType()).getNumElements();
+    int64_t w = st.vectorWidth;
+    for (int64_t r = 0; r < n; r += w) {
+      Value at = vector::ExtractOp::create(b, loc, indices, r);
+      Value run = extractRun(values, r, w);
+      LLVM::StoreOp::create(b, loc, run, sharedPtr(base, elt, at),
+                            w * elementBytes(elt));
+    }
+  }
+  Value loadSharedRuns(Type elt, Value indices, Value mask, int64_t base,
+                       bool allValid) {
+    if (!allValid)
+      return gatherShared(elt, indices, mask, base);
+    int64_t n = cast<VectorType>(indices.getType()).getNumElements();
+    int64_t w = st.vectorWidth;
+    Value result = splatConst(elt, 0.0, n);
+    for (int64_t r = 0; r < n; r += w) {
+      Value at = vector::ExtractOp::create(b, loc, indices, r);
+      Value run = LLVM::LoadOp::create(b, loc, vec(w, elt),
+                                       sharedPtr(base, elt, at),
+                                       w * elementBytes(elt));
+      result = insertRun(run, result, r);
+    }
+    return result;
   }
   Value gatherShared(Type elt, Value indices, Value mask, int64_t base) {
     int64_t n = cast<VectorType>(indices.getType()).getNumElements();
@@ -214,18 +287,19 @@ struct TilePattern : OpConversionPattern<Op> {
 // Memory
 //===----------------------------------------------------------------------===//
 
-/// Masks and pointers of a tile access (load or store).
+/// Masks and pointers of a tile access (load or store); `linear` are the
+/// element offsets (i64) without masking.
 struct GlobalAccess {
-  Value ptrs, mask;
+  Value ptrs, mask, linear;
 };
 
 GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
                           ArrayRef<int64_t> dims, ArrayRef<int64_t> shape,
-                          int64_t n) {
+                          Value elems) {
   int64_t numel = 1;
   for (int64_t s : shape)
     numel *= s;
-  Value elems = e.elementIndices(n);
+  int64_t n = cast<VectorType>(elems.getType()).getNumElements();
   Value mask = e.validSlots(elems, numel);
   SmallVector<Value> tileCoords = e.coords(elems, shape);
   Value linear = e.splat(e.i64(0), n);
@@ -245,7 +319,48 @@ GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
   Type ptrTy = LLVM::LLVMPointerType::get(e.b.getContext(), kGlobalSpace);
   Value ptrs = LLVM::GEPOp::create(e.b, e.loc, VectorType::get({n}, ptrTy),
                                    m.elementType, m.ptr, ValueRange{linear});
-  return {ptrs, mask};
+  return {ptrs, mask, linear};
+}
+
+/// Whether the tile's runs of W slots can move as single vector accesses:
+/// its last dim runs along the memref's (contiguous) last dim, both are
+/// multiples of W, and no slot is padding. Then only a run-time check of
+/// bounds and alignment remains (`vectorAccessOK`).
+bool canVectorize(const KernelState &st, MemRefType mt, ArrayRef<int64_t> dims,
+                  ArrayRef<int64_t> shape) {
+  int64_t w = st.vectorWidth, rank = mt.getRank(), numel = 1;
+  for (int64_t s : shape)
+    numel *= s;
+  return !dims.empty() && dims.back() == rank - 1 && shape.back() % w == 0 &&
+         !mt.isDynamicDim(rank - 1) && mt.getDimSize(rank - 1) % w == 0 &&
+         st.allSlotsValid(numel);
+}
+
+/// The whole tile is inside the memref, its row starts are W-aligned and so
+/// is the base pointer: uniform across the CTA.
+Value vectorAccessOK(Emitter &e, const MemrefArg &m, ValueRange offsets,
+                     ArrayRef<int64_t> dims, ArrayRef<int64_t> shape) {
+  int64_t w = e.st.vectorWidth;
+  Value ok = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
+  Value zero = e.i32(0);
+  for (size_t d = 0; d < offsets.size(); ++d) {
+    Value off = e.toI32(offsets[d]);
+    auto it = llvm::find(dims, static_cast<int64_t>(d));
+    Value end = it != dims.end()
+                    ? e.add(off, e.i32(shape[it - dims.begin()]))
+                    : e.add(off, e.i32(1));
+    ok = e.andI(ok, e.cmp(arith::CmpIPredicate::sge, off, zero));
+    ok = e.andI(ok, e.cmp(arith::CmpIPredicate::sle, end, m.dimsI32[d]));
+  }
+  Value last = e.toI32(offsets.back());
+  ok = e.andI(ok, e.cmp(arith::CmpIPredicate::eq,
+                        arith::RemUIOp::create(e.b, e.loc, last, e.i32(w)),
+                        zero));
+  Value addr = LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI64Type(), m.ptr);
+  int64_t bytes = w * Emitter::elementBytes(m.elementType);
+  return e.andI(ok, e.cmp(arith::CmpIPredicate::eq,
+                          arith::AndIOp::create(e.b, e.loc, addr, e.i64(bytes - 1)),
+                          e.i64(0)));
 }
 
 struct LoadLowering : TilePattern<LoadOp> {
@@ -256,16 +371,53 @@ struct LoadLowering : TilePattern<LoadOp> {
     auto it = st.memrefs.find(op.getSource());
     if (it == st.memrefs.end())
       return rw.notifyMatchFailure(op, "source is not a kernel argument");
+    const MemrefArg &m = it->second;
     Emitter e(rw, op.getLoc(), st);
+    ArrayRef<int64_t> shape = op.getType().getShape();
     int64_t n = st.slots(op.getType().getNumElements());
-    GlobalAccess a = globalAccess(e, it->second, adaptor.getOffsets(),
-                                  op.getDims(), op.getType().getShape(), n);
     Type elt = op.getType().getElementType();
-    Value pad = e.splatConst(elt, op.getPadding().convertToDouble(), n);
-    Value v = LLVM::masked_gather::create(rw, op.getLoc(), e.vec(n, elt),
-                                          a.ptrs, a.mask, ValueRange{pad},
-                                          Emitter::elementBytes(elt));
-    rw.replaceOp(op, v);
+    VectorType vt = e.vec(n, elt);
+    int64_t eb = Emitter::elementBytes(elt);
+    ValueRange offsets = adaptor.getOffsets();
+    auto gather = [&](OpBuilder &b, Location l) {
+      Emitter g(b, l, st);
+      GlobalAccess a = globalAccess(g, m, offsets, op.getDims(), shape,
+                                    g.elementIndices(n));
+      Value pad = g.splatConst(elt, op.getPadding().convertToDouble(), n);
+      return LLVM::masked_gather::create(b, l, vt, a.ptrs, a.mask,
+                                         ValueRange{pad}, eb)
+          .getResult();
+    };
+    if (!canVectorize(st, cast<MemRefType>(op.getSource().getType()),
+                      op.getDims(), shape)) {
+      rw.replaceOp(op, gather(rw, op.getLoc()));
+      return success();
+    }
+    // In bounds and aligned (uniform over the CTA): one vector load per run,
+    // addressed from the run's first element.
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), shape);
+    auto branch = scf::IfOp::create(
+        rw, op.getLoc(), ok,
+        [&](OpBuilder &b, Location l) {
+          Emitter v(b, l, st);
+          int64_t w = st.vectorWidth;
+          GlobalAccess runs =
+              globalAccess(v, m, offsets, op.getDims(), shape, v.runStarts(n));
+          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          Value result = v.splatConst(elt, 0.0, n);
+          for (int64_t r = 0; r < n; r += w) {
+            Value off = vector::ExtractOp::create(b, l, runs.linear, r / w);
+            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr,
+                                          ValueRange{off});
+            Value run = LLVM::LoadOp::create(b, l, v.vec(w, elt), p, w * eb);
+            result = v.insertRun(run, result, r);
+          }
+          scf::YieldOp::create(b, l, result);
+        },
+        [&](OpBuilder &b, Location l) {
+          scf::YieldOp::create(b, l, gather(b, l));
+        });
+    rw.replaceOp(op, branch.getResult(0));
     return success();
   }
 };
@@ -278,14 +430,46 @@ struct StoreLowering : TilePattern<StoreOp> {
     auto it = st.memrefs.find(op.getDest());
     if (it == st.memrefs.end())
       return rw.notifyMatchFailure(op, "dest is not a kernel argument");
+    const MemrefArg &m = it->second;
     Emitter e(rw, op.getLoc(), st);
     RankedTensorType t = op.getValue().getType();
     int64_t n = st.slots(t.getNumElements());
-    GlobalAccess a = globalAccess(e, it->second, adaptor.getOffsets(),
-                                  op.getDims(), t.getShape(), n);
-    LLVM::masked_scatter::create(rw, op.getLoc(), adaptor.getValue(), a.ptrs,
-                                 a.mask,
-                                 Emitter::elementBytes(t.getElementType()));
+    int64_t eb = Emitter::elementBytes(t.getElementType());
+    Value value = adaptor.getValue();
+    ValueRange offsets = adaptor.getOffsets();
+    auto scatter = [&](OpBuilder &b, Location l) {
+      Emitter g(b, l, st);
+      GlobalAccess a = globalAccess(g, m, offsets, op.getDims(), t.getShape(),
+                                    g.elementIndices(n));
+      LLVM::masked_scatter::create(b, l, value, a.ptrs, a.mask, eb);
+    };
+    if (!canVectorize(st, cast<MemRefType>(op.getDest().getType()),
+                      op.getDims(), t.getShape())) {
+      scatter(rw, op.getLoc());
+      rw.eraseOp(op);
+      return success();
+    }
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape());
+    scf::IfOp::create(
+        rw, op.getLoc(), ok,
+        [&](OpBuilder &b, Location l) {
+          int64_t w = st.vectorWidth;
+          Emitter v(b, l, st);
+          GlobalAccess runs = globalAccess(v, m, offsets, op.getDims(),
+                                           t.getShape(), v.runStarts(n));
+          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          for (int64_t r = 0; r < n; r += w) {
+            Value off = vector::ExtractOp::create(b, l, runs.linear, r / w);
+            Value p = LLVM::GEPOp::create(b, l, ptrTy, t.getElementType(),
+                                          m.ptr, ValueRange{off});
+            LLVM::StoreOp::create(b, l, v.extractRun(value, r, w), p, w * eb);
+          }
+          scf::YieldOp::create(b, l);
+        },
+        [&](OpBuilder &b, Location l) {
+          scatter(b, l);
+          scf::YieldOp::create(b, l);
+        });
     rw.eraseOp(op);
     return success();
   }
@@ -423,7 +607,8 @@ int64_t tileToShared(Emitter &e, Value values, int64_t numel) {
   int64_t n = cast<VectorType>(values.getType()).getNumElements();
   Value elems = e.elementIndices(n);
   e.barrier();
-  e.scatterShared(values, elems, e.validSlots(elems, numel), 0);
+  e.storeSharedRuns(values, elems, e.validSlots(elems, numel), 0,
+                    e.st.allSlotsValid(numel));
   e.barrier();
   return numel * Emitter::elementBytes(elementOf(values.getType()));
 }
@@ -550,14 +735,77 @@ struct ReduceLowering : TilePattern<ReduceOp> {
     e.barrier();
     int64_t n = st.slots(outNumel);
     Value elems = e.elementIndices(n);
-    rw.replaceOp(op, e.gatherShared(rw.getF32Type(), elems,
-                                    e.validSlots(elems, outNumel), outBase));
+    rw.replaceOp(op, e.loadSharedRuns(rw.getF32Type(), elems,
+                                      e.validSlots(elems, outNumel), outBase,
+                                      st.allSlotsValid(outNumel)));
     return success();
   }
 };
 
 struct CumsumLowering : TilePattern<CumsumOp> {
   using TilePattern::TilePattern;
+
+  /// Inclusive scan of a 1-D tile that fits one run per thread (thread t
+  /// holds elements [tW, tW + W)): a prefix within the run, a warp shuffle
+  /// scan of the run totals, then the totals of earlier warps.
+  Value scan1D(Emitter &e, Value values, int64_t numel) const {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    int64_t w = st.vectorWidth;
+    Value elems = e.elementIndices(w);
+    Value valid = e.validSlots(elems, numel);
+    values = arith::SelectOp::create(b, loc, valid, values,
+                                     e.splatConst(b.getF32Type(), 0.0, w));
+    SmallVector<Value> prefix;
+    Value run = e.f32(0.0);
+    for (int64_t i = 0; i < w; ++i) {
+      Value x = vector::ExtractOp::create(b, loc, values, i);
+      run = arith::AddFOp::create(b, loc, run, x);
+      prefix.push_back(run);
+    }
+    Value lane = arith::RemUIOp::create(b, loc, st.tidI32, e.i32(32));
+    Value scan = run; // inclusive scan of run totals over the warp
+    for (int64_t off = 1; off < 32; off *= 2) {
+      auto up = gpu::ShuffleOp::create(b, loc, scan, off, 32,
+                                       gpu::ShuffleMode::UP);
+      Value take = e.cmp(arith::CmpIPredicate::uge, lane, e.i32(off));
+      scan = arith::SelectOp::create(
+          b, loc, take,
+          arith::AddFOp::create(b, loc, scan, up.getShuffleResult()), scan);
+    }
+    Value before = arith::SubFOp::create(b, loc, scan, run);
+    int64_t warpsUsed = (numel + 32 * w - 1) / (32 * w);
+    if (warpsUsed > 1) {
+      // Warp totals through shared memory; thread t adds those before it.
+      st.needShared(warpsUsed * 4);
+      Value warp = arith::DivUIOp::create(b, loc, st.tidI32, e.i32(32));
+      e.barrier();
+      Value last = e.andI(e.cmp(arith::CmpIPredicate::eq, lane, e.i32(31)),
+                          e.cmp(arith::CmpIPredicate::ult, warp,
+                                e.i32(warpsUsed)));
+      scf::IfOp::create(b, loc, last, [&](OpBuilder &tb, Location tl) {
+        Emitter te(tb, tl, st);
+        LLVM::StoreOp::create(tb, tl, scan,
+                              te.sharedPtr(0, tb.getF32Type(), warp));
+        scf::YieldOp::create(tb, tl);
+      });
+      e.barrier();
+      for (int64_t k = 0; k + 1 < warpsUsed; ++k) {
+        Value total = LLVM::LoadOp::create(
+            b, loc, b.getF32Type(), e.sharedPtr(0, b.getF32Type(), e.i32(k)));
+        Value earlier = e.cmp(arith::CmpIPredicate::ugt, warp, e.i32(k));
+        before = arith::SelectOp::create(
+            b, loc, earlier, arith::AddFOp::create(b, loc, before, total),
+            before);
+      }
+    }
+    Value result = e.splatConst(b.getF32Type(), 0.0, w);
+    for (int64_t i = 0; i < w; ++i)
+      result = vector::InsertOp::create(
+          b, loc, arith::AddFOp::create(b, loc, prefix[i], before), result, i);
+    return result;
+  }
+
   LogicalResult
   matchAndRewrite(CumsumOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
@@ -568,6 +816,10 @@ struct CumsumLowering : TilePattern<CumsumOp> {
     int64_t inner = 1;
     for (int64_t d = axis + 1; d < t.getRank(); ++d)
       inner *= t.getDimSize(d);
+    if (t.getRank() == 1 && st.slots(numel) == st.vectorWidth) {
+      rw.replaceOp(op, scan1D(e, adaptor.getInput(), numel));
+      return success();
+    }
     st.needShared(tileToShared(e, adaptor.getInput(), numel));
     int64_t n = st.slots(numel);
     Value elems = e.elementIndices(n);
@@ -600,65 +852,181 @@ struct CumsumLowering : TilePattern<CumsumOp> {
   }
 };
 
-/// (I + L)^-1 by forward substitution in shared memory: row i of X is
-/// e_i - sum_{j<i} L[i, j] X[j, :]; column c of row i (c < i) is computed
-/// by thread c, one row per step, with a barrier between rows.
+/// Sum of `value` over groups of `lanes` consecutive lanes (a power of two
+/// up to 32), by xor shuffles; every lane of a group gets the sum.
+Value groupSum(OpBuilder &b, Location loc, Value value, int64_t lanes) {
+  for (int64_t off = lanes / 2; off >= 1; off /= 2) {
+    auto shfl = gpu::ShuffleOp::create(b, loc, value, off, 32,
+                                       gpu::ShuffleMode::XOR);
+    value = arith::AddFOp::create(b, loc, value, shfl.getShuffleResult());
+  }
+  return value;
+}
+
+/// (I + L)^-1 for a strictly lower L, in shared memory, blocked:
+///  1. the diagonal 16x16 blocks by forward substitution, all blocks at
+///     once: row i of a block is e_i - sum_{j<i} L[i, j] X[j, :], one
+///     column per group of lanes that splits the sum;
+///  2. pairs of solved blocks merged by doubling (16 -> 32 -> 64):
+///     [P 0; C R]^-1 has lower-left block -R C P.
+/// About 20 barrier steps for a 64x64 tile instead of 63. Sizes that are
+/// not a multiple of 16 use the plain row-by-row substitution.
 struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
   using TilePattern::TilePattern;
+
   LogicalResult
   matchAndRewrite(UnitLowerInverseOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
-    int64_t size = op.getType().getDimSize(0), numel = size * size;
+    int64_t n = op.getType().getDimSize(0), numel = n * n;
+    int64_t block = n % 16 == 0 ? 16 : n; // whole-matrix substitution else
     int64_t xBase = alignUp(numel * 4, 16);
-    st.needShared(xBase + numel * 4);
-    int64_t n = st.slots(numel);
-    Value elems = e.elementIndices(n);
+    int64_t tBase = alignUp(xBase + numel * 4, 16);
+    st.needShared(tBase + (block < n ? numel / 2 * 4 : 0));
+    int64_t slots = st.slots(numel);
+    Value elems = e.elementIndices(slots);
     Value mask = e.validSlots(elems, numel);
-    SmallVector<Value> c = e.coords(elems, {size, size});
+    SmallVector<Value> c = e.coords(elems, {n, n});
     Value diag = e.cmp(arith::CmpIPredicate::eq, c[0], c[1]);
-    Value identity =
-        arith::SelectOp::create(rw, loc, diag, e.splatConst(rw.getF32Type(), 1.0, n),
-                                e.splatConst(rw.getF32Type(), 0.0, n));
-    e.barrier();
-    e.scatterShared(adaptor.getInput(), elems, mask, 0);
-    e.scatterShared(identity, elems, mask, xBase);
-    e.barrier();
     Type f32 = rw.getF32Type();
+    Value identity = arith::SelectOp::create(
+        rw, loc, diag, e.splatConst(f32, 1.0, slots), e.splatConst(f32, 0.0, slots));
+    bool full = st.allSlotsValid(numel);
+    e.barrier();
+    e.storeSharedRuns(adaptor.getInput(), elems, mask, 0, full);
+    e.storeSharedRuns(identity, elems, mask, xBase, full);
+    e.barrier();
+    solveDiagonalBlocks(rw, loc, n, block, xBase);
+    for (int64_t s = block; s < n; s *= 2)
+      mergeBlocks(rw, loc, n, s, xBase, tBase);
+    rw.replaceOp(op, e.loadSharedRuns(f32, elems, mask, xBase, full));
+    return success();
+  }
+
+  Value load(Emitter &e, int64_t base, Value index) const {
+    Type f32 = e.b.getF32Type();
+    return LLVM::LoadOp::create(e.b, e.loc, f32,
+                                e.sharedPtr(base, f32, e.toI32(index)));
+  }
+
+  /// Step 1: X[r*B + i][r*B + c] for every block r, one row i per step.
+  void solveDiagonalBlocks(OpBuilder &rw, Location loc, int64_t n,
+                           int64_t block, int64_t xBase) const {
+    int64_t lanes = 1;
+    while (lanes < 32 && lanes * 2 * n <= st.numThreads)
+      lanes *= 2;
+    int64_t groups = st.numThreads / lanes;
+    int64_t reps = (n + groups - 1) / groups;
+    Emitter e(rw, loc, st);
+    Value lane = arith::RemUIOp::create(rw, loc, st.tid, e.idx(lanes));
+    Value group = arith::DivUIOp::create(rw, loc, st.tid, e.idx(lanes));
     scf::ForOp::create(
-        rw, loc, e.idx(1), e.idx(size), e.idx(1), ValueRange{},
+        rw, loc, e.idx(1), e.idx(block), e.idx(1), ValueRange{},
         [&](OpBuilder &b, Location l, Value i, ValueRange) {
           Emitter r(b, l, st);
-          scf::ForOp::create(
-              b, l, st.tid, i, r.idx(st.numThreads), ValueRange{},
-              [&](OpBuilder &cb, Location cl, Value col, ValueRange) {
-                Emitter ce(cb, cl, st);
-                auto sum = scf::ForOp::create(
-                    cb, cl, col, i, ce.idx(1), ValueRange{ce.f32(0.0)},
-                    [&](OpBuilder &sb, Location sl, Value j, ValueRange acc) {
-                      Emitter se(sb, sl, st);
-                      Value lij = se.add(se.mul(i, se.idx(size)), j);
-                      Value xjc = se.add(se.mul(j, se.idx(size)), col);
-                      Value lv = LLVM::LoadOp::create(
-                          sb, sl, f32, se.sharedPtr(0, f32, se.toI32(lij)));
-                      Value xv = LLVM::LoadOp::create(
-                          sb, sl, f32, se.sharedPtr(xBase, f32, se.toI32(xjc)));
-                      Value p = arith::MulFOp::create(sb, sl, lv, xv);
-                      scf::YieldOp::create(
-                          sb, sl, Value(arith::AddFOp::create(sb, sl, acc[0], p)));
-                    });
-                Value neg = arith::NegFOp::create(cb, cl, sum.getResult(0));
-                Value xic = ce.add(ce.mul(i, ce.idx(size)), col);
-                LLVM::StoreOp::create(cb, cl, neg,
-                                      ce.sharedPtr(xBase, f32, ce.toI32(xic)));
-                scf::YieldOp::create(cb, cl);
-              });
+          for (int64_t rep = 0; rep < reps; ++rep) {
+            // Column `col` of the whole matrix: block col / B, column col % B.
+            Value col = r.add(group, r.idx(rep * groups));
+            Value valid = r.cmp(arith::CmpIPredicate::ult, col, r.idx(n));
+            Value colSafe = arith::SelectOp::create(b, l, valid, col, r.idx(0));
+            Value blk = arith::DivUIOp::create(b, l, colSafe, r.idx(block));
+            Value cIn = arith::RemUIOp::create(b, l, colSafe, r.idx(block));
+            Value origin = r.mul(blk, r.idx(block));
+            Value row = r.add(origin, i);
+            // sum_{j=c..i-1} L[row][origin + j] X[origin + j][col]
+            auto sum = scf::ForOp::create(
+                b, l, r.add(cIn, lane), i, r.idx(lanes), ValueRange{r.f32(0.0)},
+                [&](OpBuilder &sb, Location sl, Value j, ValueRange acc) {
+                  Emitter se(sb, sl, st);
+                  Value lj = se.add(se.mul(row, se.idx(n)), se.add(origin, j));
+                  Value xj = se.add(se.mul(se.add(origin, j), se.idx(n)), colSafe);
+                  Value p = arith::MulFOp::create(sb, sl, load(se, 0, lj),
+                                                  load(se, xBase, xj));
+                  scf::YieldOp::create(
+                      sb, sl, Value(arith::AddFOp::create(sb, sl, acc[0], p)));
+                });
+            Value total = groupSum(b, l, sum.getResult(0), lanes);
+            Value write = r.andI(
+                r.andI(valid, r.cmp(arith::CmpIPredicate::ult, cIn, i)),
+                r.cmp(arith::CmpIPredicate::eq, lane, r.idx(0)));
+            scf::IfOp::create(b, l, write, [&](OpBuilder &tb, Location tl) {
+              Emitter te(tb, tl, st);
+              Value at = te.add(te.mul(row, te.idx(n)), colSafe);
+              LLVM::StoreOp::create(
+                  tb, tl, Value(arith::NegFOp::create(tb, tl, total)),
+                  te.sharedPtr(xBase, tb.getF32Type(), te.toI32(at)));
+              scf::YieldOp::create(tb, tl);
+            });
+          }
           r.barrier();
           scf::YieldOp::create(b, l);
         });
-    rw.replaceOp(op, e.gatherShared(f32, elems, mask, xBase));
-    return success();
+  }
+
+  /// Step 2 at block size s: for each pair of solved s x s diagonal blocks
+  /// P (upper) and R (lower), X[lower][upper] = -R (L[lower][upper] P).
+  void mergeBlocks(OpBuilder &rw, Location loc, int64_t n, int64_t s,
+                   int64_t xBase, int64_t tBase) const {
+    int64_t pairs = n / (2 * s), outputs = pairs * s * s;
+    // Element e of output (pair, i, j): upper origin u = pair*2s,
+    // lower origin w = u + s.
+    auto forEachOutput = [&](function_ref<void(Emitter &, Value, Value, Value,
+                                               Value, Value)> body) {
+      Emitter e(rw, loc, st);
+      scf::ForOp::create(
+          rw, loc, st.tid, e.idx(outputs), e.idx(st.numThreads), ValueRange{},
+          [&](OpBuilder &b, Location l, Value out, ValueRange) {
+            Emitter r(b, l, st);
+            Value pair = arith::DivUIOp::create(b, l, out, r.idx(s * s));
+            Value ij = arith::RemUIOp::create(b, l, out, r.idx(s * s));
+            Value i = arith::DivUIOp::create(b, l, ij, r.idx(s));
+            Value j = arith::RemUIOp::create(b, l, ij, r.idx(s));
+            Value upper = r.mul(pair, r.idx(2 * s));
+            body(r, out, i, j, upper, r.add(upper, r.idx(s)));
+            scf::YieldOp::create(b, l);
+          });
+      e.barrier();
+    };
+    Type f32 = rw.getF32Type();
+    // T[pair][i][j] = sum_{k=j..s-1} L[w+i][u+k] P[u+k][u+j]
+    forEachOutput([&](Emitter &r, Value out, Value i, Value j, Value u,
+                      Value w) {
+      auto sum = scf::ForOp::create(
+          r.b, r.loc, j, r.idx(s), r.idx(1), ValueRange{r.f32(0.0)},
+          [&](OpBuilder &sb, Location sl, Value k, ValueRange acc) {
+            Emitter se(sb, sl, st);
+            Value lk = se.add(se.mul(se.add(w, i), se.idx(n)), se.add(u, k));
+            Value pk = se.add(se.mul(se.add(u, k), se.idx(n)), se.add(u, j));
+            Value p = arith::MulFOp::create(sb, sl, load(se, 0, lk),
+                                            load(se, xBase, pk));
+            scf::YieldOp::create(
+                sb, sl, Value(arith::AddFOp::create(sb, sl, acc[0], p)));
+          });
+      LLVM::StoreOp::create(r.b, r.loc, sum.getResult(0),
+                            r.sharedPtr(tBase, f32, r.toI32(out)));
+    });
+    // X[w+i][u+j] = -sum_{k=0..i} R[w+i][w+k] T[pair][k][j]
+    forEachOutput([&](Emitter &r, Value out, Value i, Value j, Value u,
+                      Value w) {
+      Value pairBase = r.sub(out, r.add(r.mul(i, r.idx(s)), j));
+      auto sum = scf::ForOp::create(
+          r.b, r.loc, r.idx(0), r.add(i, r.idx(1)), r.idx(1),
+          ValueRange{r.f32(0.0)},
+          [&](OpBuilder &sb, Location sl, Value k, ValueRange acc) {
+            Emitter se(sb, sl, st);
+            Value rk = se.add(se.mul(se.add(w, i), se.idx(n)), se.add(w, k));
+            Value tk = se.add(pairBase, se.add(se.mul(k, se.idx(s)), j));
+            Value p = arith::MulFOp::create(sb, sl, load(se, xBase, rk),
+                                            load(se, tBase, tk));
+            scf::YieldOp::create(
+                sb, sl, Value(arith::AddFOp::create(sb, sl, acc[0], p)));
+          });
+      Value at = r.add(r.mul(r.add(w, i), r.idx(n)), r.add(u, j));
+      LLVM::StoreOp::create(
+          r.b, r.loc, Value(arith::NegFOp::create(r.b, r.loc, sum.getResult(0))),
+          r.sharedPtr(xBase, f32, r.toI32(at)));
+    });
   }
 };
 
@@ -687,24 +1055,25 @@ struct DotLowering : TilePattern<DotOp> {
     int64_t kStep = tf32 ? 8 : 16;
     if (m % 16 || n % 8 || k % kStep) // checked before conversion
       return rw.notifyMatchFailure(op, "tile sizes do not fit mma.sync");
-    // Operands in shared memory as 32-bit words for tf32 (the rounded bits)
-    // or as 16-bit values; rows padded to dodge bank conflicts.
+    // Operands go to shared memory as they are in registers (row-major
+    // tiles, vector runs, no transposition), as 32-bit words for tf32 (the
+    // rounded bits) or 16-bit values; rows padded to dodge bank conflicts.
+    // The fragment loads below read them in either orientation.
     Type smemElt = tf32 ? Type(rw.getI32Type()) : elt;
     int64_t eb = Emitter::elementBytes(smemElt);
-    int64_t kPad = k + (tf32 ? 4 : 8);
+    int64_t rowPad = tf32 ? 4 : 8;
+    int64_t aStride = aT.getDimSize(1) + rowPad, bStride = bT.getDimSize(1) + rowPad;
     int64_t nPad = n + 4;
-    int64_t aBase = 0, bBase = alignUp(m * kPad * eb, 16);
-    int64_t cBase = alignUp(bBase + n * kPad * eb, 16);
+    int64_t aBase = 0, bBase = alignUp(aT.getDimSize(0) * aStride * eb, 16);
+    int64_t cBase = alignUp(bBase + bT.getDimSize(0) * bStride * eb, 16);
     st.needShared(cBase + m * nPad * 4);
 
-    auto writeOperand = [&](Value values, RankedTensorType t, bool rowIsK,
+    auto writeOperand = [&](Value values, RankedTensorType t, int64_t stride,
                             int64_t base) {
-      // Element (r, c) of the tile goes to [other][k] with k contiguous.
       int64_t slots = st.slots(t.getNumElements());
       Value elems = e.elementIndices(slots);
       SmallVector<Value> c = e.coords(elems, t.getShape());
-      Value kk = rowIsK ? c[0] : c[1], other = rowIsK ? c[1] : c[0];
-      Value index = e.add(e.mul(other, e.splat(e.i32(kPad), slots)), kk);
+      Value index = e.add(e.mul(c[0], e.splat(e.i32(stride), slots)), c[1]);
       if (tf32) {
         Value words = e.splatConst(rw.getI32Type(), 0, slots);
         for (int64_t j = 0; j < slots; ++j) {
@@ -716,89 +1085,112 @@ struct DotLowering : TilePattern<DotOp> {
         }
         values = words;
       }
-      e.scatterShared(values, index, e.validSlots(elems, t.getNumElements()),
-                      base);
+      e.storeSharedRuns(values, index, e.validSlots(elems, t.getNumElements()),
+                        base, st.allSlotsValid(t.getNumElements()));
     };
     e.barrier();
-    // A is [M, K] unless transposed; B is [K, N] unless transposed.
-    writeOperand(adaptor.getA(), aT, /*rowIsK=*/op.getTransposeA(), aBase);
-    writeOperand(adaptor.getB(), bT, /*rowIsK=*/!op.getTransposeB(), bBase);
+    writeOperand(adaptor.getA(), aT, aStride, aBase);
+    writeOperand(adaptor.getB(), bT, bStride, bBase);
     e.barrier();
 
-    int64_t tilesN = n / 8, tiles = (m / 16) * tilesN;
+    // Each warp computes 16 x (8 * strip) outputs: one A fragment feeds
+    // `strip` mma.sync per k step.
+    int64_t tilesN = n / 8;
+    int64_t strip = tilesN % 4 == 0 ? 4 : tilesN % 2 == 0 ? 2 : 1;
+    int64_t stripsN = tilesN / strip, strips = (m / 16) * stripsN;
     int64_t warps = st.numThreads / 32;
     Value warp = arith::DivUIOp::create(rw, loc, st.tid, e.idx(32));
     Value lane = arith::RemUIOp::create(rw, loc, st.tidI32, e.i32(32));
     Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
     Value quad = arith::RemUIOp::create(rw, loc, lane, e.i32(4));
     Type f32 = rw.getF32Type(), i32 = rw.getI32Type();
+    NVVM::MMATypes ptx = tf32           ? NVVM::MMATypes::tf32
+                         : elt.isBF16() ? NVVM::MMATypes::bf16
+                                        : NVVM::MMATypes::f16;
     scf::ForOp::create(
-        rw, loc, warp, e.idx(tiles), e.idx(warps), ValueRange{},
-        [&](OpBuilder &b, Location l, Value tileIdx, ValueRange) {
+        rw, loc, warp, e.idx(strips), e.idx(warps), ValueRange{},
+        [&](OpBuilder &b, Location l, Value stripIdx, ValueRange) {
           Emitter r(b, l, st);
-          Value t32 = r.toI32(tileIdx);
-          Value row0 = r.add(r.mul(arith::DivUIOp::create(b, l, t32,
-                                                          r.i32(tilesN)),
-                                   r.i32(16)),
-                             group);
+          Value s32 = r.toI32(stripIdx);
+          Value row0 = r.add(
+              r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16)),
+              group);
           Value row1 = r.add(row0, r.i32(8));
-          Value nBase = r.mul(arith::RemUIOp::create(b, l, t32, r.i32(tilesN)),
-                              r.i32(8));
-          Value col0 = r.add(nBase, group);                 // B column read
-          Value cCol = r.add(nBase, r.mul(quad, r.i32(2))); // C column written
-          Value zero = r.f32(0.0);
+          Value nBase = r.mul(arith::RemUIOp::create(b, l, s32, r.i32(stripsN)),
+                              r.i32(8 * strip));
+          SmallVector<Value> zeros(4 * strip, r.f32(0.0));
           auto kLoop = scf::ForOp::create(
-              b, l, r.idx(0), r.idx(k / kStep), r.idx(1),
-              ValueRange{zero, zero, zero, zero},
+              b, l, r.idx(0), r.idx(k / kStep), r.idx(1), zeros,
               [&](OpBuilder &kb, Location kl, Value ks, ValueRange acc) {
                 Emitter ke(kb, kl, st);
                 Value k0 = ke.mul(ke.toI32(ks), ke.i32(kStep));
-                // Word at [row][col] of an operand (col in elements).
-                auto word = [&](int64_t base, Value row, Value col) -> Value {
-                  Value at = ke.add(ke.mul(row, ke.i32(kPad)), col);
-                  Value p = ke.sharedPtr(base, smemElt, at);
-                  return LLVM::LoadOp::create(kb, kl, i32, p);
+                // The fragment word of logical element (x, k) of an operand
+                // (A: x = row; B: x = column), whose tile holds it at [x][k]
+                // (`kLast`) or [k][x]: tf32 words are one element; 16-bit
+                // words pack elements k and k + 1.
+                auto word = [&](int64_t base, int64_t stride, bool kLast,
+                                Value x, Value kk) -> Value {
+                  auto at = [&](Value kIdx) {
+                    return kLast ? ke.add(ke.mul(x, ke.i32(stride)), kIdx)
+                                 : ke.add(ke.mul(kIdx, ke.i32(stride)), x);
+                  };
+                  if (tf32 || kLast)
+                    return LLVM::LoadOp::create(
+                        kb, kl, i32, ke.sharedPtr(base, smemElt, at(kk)));
+                  Value lo = LLVM::LoadOp::create(
+                      kb, kl, elt, ke.sharedPtr(base, elt, at(kk)));
+                  Value hi = LLVM::LoadOp::create(
+                      kb, kl, elt,
+                      ke.sharedPtr(base, elt, at(ke.add(kk, ke.i32(1)))));
+                  Value pair = ke.splatConst(elt, 0.0, 2);
+                  pair = vector::InsertOp::create(kb, kl, lo, pair, 0);
+                  pair = vector::InsertOp::create(kb, kl, hi, pair, 1);
+                  return LLVM::BitcastOp::create(kb, kl, i32, pair);
                 };
-                SmallVector<Value> a, bw;
-                if (tf32) {
-                  Value kc = ke.add(k0, quad);
-                  Value kc4 = ke.add(kc, ke.i32(4));
-                  a = {word(aBase, row0, kc), word(aBase, row1, kc),
-                       word(aBase, row0, kc4), word(aBase, row1, kc4)};
-                  bw = {word(bBase, col0, kc), word(bBase, col0, kc4)};
-                } else {
-                  Value kc = ke.add(k0, ke.mul(quad, ke.i32(2)));
-                  Value kc8 = ke.add(kc, ke.i32(8));
-                  a = {word(aBase, row0, kc), word(aBase, row1, kc),
-                       word(aBase, row0, kc8), word(aBase, row1, kc8)};
-                  bw = {word(bBase, col0, kc), word(bBase, col0, kc8)};
-                }
-                NVVM::MMATypes ptx = tf32           ? NVVM::MMATypes::tf32
-                                     : elt.isBF16() ? NVVM::MMATypes::bf16
-                                                    : NVVM::MMATypes::f16;
+                bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
+                auto aWord = [&](Value row, Value kk) {
+                  return word(aBase, aStride, aKLast, row, kk);
+                };
+                auto bWord = [&](Value col, Value kk) {
+                  return word(bBase, bStride, bKLast, col, kk);
+                };
+                // tf32: k = quad (+4); 16-bit: k = 2 quad (+8), two per word.
+                Value kc = tf32 ? ke.add(k0, quad)
+                                : ke.add(k0, ke.mul(quad, ke.i32(2)));
+                Value kc2 = ke.add(kc, ke.i32(tf32 ? 4 : 8));
+                SmallVector<Value> a = {aWord(row0, kc), aWord(row1, kc),
+                                        aWord(row0, kc2), aWord(row1, kc2)};
                 auto resTy = LLVM::LLVMStructType::getLiteral(
                     kb.getContext(), {f32, f32, f32, f32});
                 std::array<int64_t, 3> shape = {16, 8, kStep};
                 std::array<NVVM::MMATypes, 2> types = {ptx, ptx};
-                std::array<NVVM::MMALayout, 2> layouts = {
-                    NVVM::MMALayout::row, NVVM::MMALayout::col};
-                Value d = NVVM::MmaOp::create(
-                    kb, kl, resTy, a, bw, acc, shape, /*b1Op=*/std::nullopt,
-                    /*intOverflow=*/std::nullopt, types, layouts);
+                std::array<NVVM::MMALayout, 2> layouts = {NVVM::MMALayout::row,
+                                                          NVVM::MMALayout::col};
                 SmallVector<Value> out;
-                for (int64_t q = 0; q < 4; ++q)
-                  out.push_back(LLVM::ExtractValueOp::create(kb, kl, d, q));
+                for (int64_t t = 0; t < strip; ++t) {
+                  Value col = ke.add(nBase, ke.add(ke.i32(8 * t), group));
+                  SmallVector<Value> bw = {bWord(col, kc), bWord(col, kc2)};
+                  Value d = NVVM::MmaOp::create(
+                      kb, kl, resTy, a, bw, acc.slice(4 * t, 4), shape,
+                      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+                      types, layouts);
+                  for (int64_t q = 0; q < 4; ++q)
+                    out.push_back(LLVM::ExtractValueOp::create(kb, kl, d, q));
+                }
                 scf::YieldOp::create(kb, kl, out);
               });
-          auto store = [&](Value row, Value col, Value v) {
-            Value at = r.add(r.mul(row, r.i32(nPad)), col);
-            LLVM::StoreOp::create(b, l, v, r.sharedPtr(cBase, f32, at));
-          };
-          Value cCol1 = r.add(cCol, r.i32(1));
-          store(row0, cCol, kLoop.getResult(0));
-          store(row0, cCol1, kLoop.getResult(1));
-          store(row1, cCol, kLoop.getResult(2));
-          store(row1, cCol1, kLoop.getResult(3));
+          for (int64_t t = 0; t < strip; ++t) {
+            Value col = r.add(nBase, r.add(r.i32(8 * t), r.mul(quad, r.i32(2))));
+            Value col1 = r.add(col, r.i32(1));
+            auto store = [&](Value row, Value c, Value v) {
+              Value at = r.add(r.mul(row, r.i32(nPad)), c);
+              LLVM::StoreOp::create(b, l, v, r.sharedPtr(cBase, f32, at));
+            };
+            store(row0, col, kLoop.getResult(4 * t));
+            store(row0, col1, kLoop.getResult(4 * t + 1));
+            store(row1, col, kLoop.getResult(4 * t + 2));
+            store(row1, col1, kLoop.getResult(4 * t + 3));
+          }
           scf::YieldOp::create(b, l);
         });
     e.barrier();
@@ -806,7 +1198,9 @@ struct DotLowering : TilePattern<DotOp> {
     Value elems = e.elementIndices(slots);
     SmallVector<Value> c = e.coords(elems, {m, n});
     Value at = e.add(e.mul(c[0], e.splat(e.i32(nPad), slots)), c[1]);
-    Value prod = e.gatherShared(f32, at, e.validSlots(elems, m * n), cBase);
+    Value prod = e.loadSharedRuns(
+        f32, at, e.validSlots(elems, m * n), cBase,
+        n % st.vectorWidth == 0 && st.allSlotsValid(m * n));
     rw.replaceOp(op, Value(arith::AddFOp::create(rw, loc, adaptor.getAcc(), prod)));
     return success();
   }

@@ -17,13 +17,24 @@ def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
     before the `exp`, so no factor exceeds 1 and nothing overflows for any
     gate value. Any token count works: the last chunk is padded (zero keys,
     values and gates, which leave the state unchanged) and its padding is not
-    stored. One program handles one (batch, value head, value block).
+    stored.
+
+    Only the state update depends on the previous chunk, so by default the
+    rewrite makes three kernels: `prep` computes W and U for every chunk in
+    parallel; `state` walks the chunks of one (batch, value head, value
+    block) in order, computing `D = U - W S` and the next state and storing
+    the f32 state at every chunk start; `output` computes every chunk's
+    outputs in parallel from those states. With `parallel-chunks=false` a
+    single kernel does all of it, one (batch, value head, value block) per
+    program.
   }];
   let options = [
     Option<"chunkSize", "chunk-size", "int64_t", "64", "tokens per chunk">,
     Option<"blockV", "block-v", "int64_t", "64",
            "value columns of the state per program (must divide V)">,
-    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">
+    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">,
+    Option<"parallelChunks", "parallel-chunks", "bool", "true",
+           "split into prep/state/output kernels (parallel over chunks)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -10,8 +10,9 @@ using namespace mlir;
 
 void hyla::buildKernelPipeline(OpPassManager &pm,
                                const KernelPipelineOptions &options) {
-  pm.addPass(createChunkDeltaRule(
-      {options.chunkSize, options.gdnBlockV, /*numWarps=*/8}));
+  pm.addPass(createChunkDeltaRule({options.chunkSize, options.gdnBlockV,
+                                   options.gdnNumWarps,
+                                   options.gdnParallelChunks}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
   pm.addPass(createKernelize());

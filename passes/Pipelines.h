@@ -15,6 +15,13 @@ struct KernelPipelineOptions
   Option<int64_t> gdnBlockV{*this, "gdn-block-v",
                             llvm::cl::desc("GDN state columns per program"),
                             llvm::cl::init(64)};
+  Option<int64_t> gdnNumWarps{*this, "gdn-num-warps",
+                              llvm::cl::desc("warps per GDN program"),
+                              llvm::cl::init(8)};
+  Option<bool> gdnParallelChunks{
+      *this, "gdn-parallel-chunks",
+      llvm::cl::desc("GDN as prep/state/output kernels (parallel over chunks)"),
+      llvm::cl::init(true)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

@@ -16,6 +16,11 @@ cp "$build/lib/libhyla_runtime.so" "$out/lib/"
 cp "$build/bin/hyla-run" "$out/bin/"
 hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench.hyla" --quiet
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench.hyla" --quiet
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_fused.hyla" --quiet \
+  --gdn-parallel-chunks=false
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w16.hyla" --quiet \
+  --gdn-num-warps=16
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 if [ $# -ge 1 ]; then

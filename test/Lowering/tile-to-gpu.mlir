@@ -12,11 +12,18 @@
 // CHECK-SAME:      hyla.shared_memory_bytes = {{[1-9][0-9]*}}
 // CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
 // CHECK:           gpu.block_id  x
-// CHECK:           llvm.intr.masked.gather {{.*}} -> vector<8xbf16>
+// A tile fully in bounds and aligned loads in runs of 4 elements; else it
+// is a masked gather.
+// CHECK:           scf.if
+// CHECK:             llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<4xbf16>
+// CHECK:           } else {
+// CHECK:             llvm.intr.masked.gather {{.*}} -> vector<8xbf16>
 // CHECK:           gpu.barrier
-// CHECK:           llvm.intr.masked.scatter
+// CHECK:           llvm.store {{.*}} : vector<4xbf16>, !llvm.ptr<3>
+// CHECK:           gpu.barrier
 // CHECK:           nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
-// CHECK:           llvm.intr.masked.scatter {{.*}} : vector<8xbf16>
+// CHECK:           llvm.store {{.*}} : vector<4xbf16>, !llvm.ptr<1>
+// CHECK:             llvm.intr.masked.scatter {{.*}} : vector<8xbf16>
 // CHECK-NOT:       hyla_tile.
 func.func @gemm(%x: memref<?x32xbf16>, %w: memref<32x32xbf16>, %y: memref<?x32xbf16>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index

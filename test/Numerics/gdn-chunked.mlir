@@ -1,4 +1,5 @@
 // RUN: hyla-cpu-runner %s --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
+// RUN: hyla-cpu-runner %s --gdn-parallel-chunks=false --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: not hyla-cpu-runner %s --entry=gdn_t200_k96_v192 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=1e-12 | FileCheck %s --check-prefix=STRICT
 //
 // The chunked (UT-form) delta rule against the token-by-token float64
@@ -6,8 +7,10 @@
 // and 200 (partial chunks, one token, several chunks), key/value head dims
 // 96/192 and 128/128, with and without an initial state, grouped value
 // heads, per-token log decays from -1e-4 down to -20 and beta in (0, 2).
-// Fresh random inputs every run (the seed is printed). The second RUN shows
-// the check can fail: no f32 computation meets 1e-12.
+// Fresh random inputs every run (the seed is printed). The first RUN checks
+// the default three-kernel form (parallel over chunks), the second the
+// single kernel; the third shows the check can fail: no f32 computation
+// meets 1e-12.
 // STRICT: FAIL
 // CHECK: gdn_t1_k96_v192: output 0 {{.*}} nonfinite 0 PASS
 // CHECK: gdn_t1_k96_v192: output 1 {{.*}} nonfinite 0 PASS

@@ -1,29 +1,49 @@
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule | FileCheck %s
-// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="chunk-size=32 block-v=32 num-warps=4" | FileCheck %s --check-prefix=OPTS
+// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="parallel-chunks=false" | FileCheck %s --check-prefix=FUSED
+// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="chunk-size=32 block-v=32 num-warps=4 parallel-chunks=false" | FileCheck %s --check-prefix=OPTS
 
-// The delta rule becomes one dispatch over (value block, value head, batch)
-// of a kernel that loops over chunks with the f32 state as loop-carried tile.
-
+// By default the delta rule becomes three dispatches: prep (UT transform,
+// parallel over chunks), state (sequential over chunks, per value block)
+// and output (parallel over chunks and value blocks).
 // CHECK-LABEL: func.func @dynamic
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
 // CHECK-DAG:     %[[T:.*]] = tensor.dim %arg0, %c1
-// CHECK:         hyla.dispatch @[[K:gdn_chunk_f32_bf16_h2_hv4_k32_v64_c64_bv64_w8_s0x3e3504f3]][%{{.*}}, %{{.*}}, %[[B]]]
-// CHECK-SAME:      tensor<?x?x2x32xf32>{%[[B]], %[[T]]}, tensor<?x?x2x32xf32>{%[[B]], %[[T]]}
-// CHECK-SAME:      -> (tensor<?x?x4x64xbf16>{%[[B]], %[[T]]}, tensor<?x4x32x64xf32>{%[[B]]})
+// CHECK:         %[[NC:.*]] = arith.ceildivui %[[T]], %c64
+// CHECK:         %[[WU:.*]]:2 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w8]][%[[NC]], %{{.*}}, %[[B]]]
+// CHECK-SAME:      -> (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]})
+// CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w8]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %arg1, %arg3)
+// CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
+// CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w8_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
+// CHECK:         return %[[O]], %[[ST]]#2
 // CHECK-NOT:     hyla.gated_delta_rule
-// CHECK:       func.func @[[K]](
-// CHECK-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32}
-// CHECK:         %[[NC:.*]] = arith.ceildivui
-// CHECK:         %[[S:.*]] = scf.for {{.*}} to %[[NC]] {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<32x64xf32>)
-// CHECK:           hyla_tile.cumsum {{.*}} : tensor<64xf32>
-// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
-// CHECK:           hyla_tile.unit_lower_inverse {{.*}} : tensor<64x64xf32>
-// CHECK:           hyla_tile.store {{.*}} : tensor<64x64xbf16>, memref<?x?x4x64xbf16>
+// CHECK:       func.func @[[PREP]](
+// CHECK:         hyla_tile.cumsum {{.*}} : tensor<64xf32>
+// CHECK:         hyla_tile.unit_lower_inverse {{.*}} : tensor<64x64xf32>
+// CHECK-COUNT-2: hyla_tile.store
+// CHECK:       func.func @[[STATE]](
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<32x64xf32>)
+// CHECK:           hyla_tile.store {{.*}} dims [3, 4] : tensor<32x64xf32>, memref<?x?x4x32x64xf32>
+// CHECK:           hyla_tile.dot {{.*}} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
 // CHECK:           hyla_tile.dot {{.*}} {transpose_a = true} : tensor<64x32xf32>, tensor<64x64xf32> -> tensor<32x64xf32>
-// CHECK:           scf.yield
-// CHECK:         hyla_tile.store %[[S]], {{.*}} dims [2, 3] : tensor<32x64xf32>, memref<?x4x32x64xf32>
+// CHECK:         hyla_tile.store {{.*}} dims [2, 3] : tensor<32x64xf32>, memref<?x4x32x64xf32>
+// CHECK:       func.func @[[OUT]](
+// CHECK:         hyla_tile.load {{.*}} dims [3, 4] : memref<?x?x4x32x64xf32> -> tensor<32x64xf32>
+// CHECK:         arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
+
+// The single-kernel form loops over chunks with the state as loop-carried
+// tile and stores outputs as it goes.
+// FUSED-LABEL: func.func @dynamic
+// FUSED:         hyla.dispatch @[[K:gdn_chunk_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w8_s0x3e3504f3]][%{{.*}}, %{{.*}}, %{{.*}}]
+// FUSED-NOT:     hyla.gated_delta_rule
+// FUSED:       func.func @[[K]](
+// FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32}
+// FUSED:         scf.for {{.*}} -> (tensor<32x64xf32>)
+// FUSED:           hyla_tile.cumsum
+// FUSED:           hyla_tile.unit_lower_inverse
+// FUSED:           hyla_tile.store {{.*}} : tensor<64x64xbf16>, memref<?x?x4x64xbf16>
+// FUSED:           scf.yield
 // OPTS-LABEL:  func.func @dynamic
-// OPTS:        hyla.dispatch @gdn_chunk_f32_bf16_h2_hv4_k32_v64_c32_bv32_w4_s0x3e3504f3
+// OPTS:        hyla.dispatch @gdn_chunk_f32_bf16_h2_hv4_k32_v64_c32_bf16_bv32_w4_s0x3e3504f3
 // OPTS:        hyla_tile.num_warps = 4 : i32
 // OPTS:        hyla_tile.cumsum {{.*}} : tensor<32xf32>
 func.func @dynamic(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tensor<?x?x4x64xbf16>, %g: tensor<?x?x4xf32>, %beta: tensor<?x?x4xf32>) -> (tensor<?x?x4x64xbf16>, tensor<?x4x32x64xf32>) {
@@ -36,10 +56,15 @@ func.func @dynamic(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tenso
 // An initial state is loaded before the chunk loop; V = 96 is not a
 // multiple of the default block (64), so one program takes all of V.
 // CHECK-LABEL: func.func @initial_state
-// CHECK:         hyla.dispatch @[[K:gdn_chunk_bf16_bf16_h2_hv2_k32_v96_c64_bv96_w8_s0x3e800000_h0]]
+// CHECK:         hyla.dispatch @gdn_prep_bf16_bf16_h2_hv2_k32_v96_c64_w8
+// CHECK:         hyla.dispatch @[[K:gdn_state_bf16_bf16_h2_hv2_k32_v96_c64_bv96_w8_h0]]
 // CHECK:       func.func @[[K]](
-// CHECK:         %[[H0:.*]] = hyla_tile.load %arg5{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
+// CHECK:         %[[H0:.*]] = hyla_tile.load %arg4{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
 // CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[H0]])
+// FUSED-LABEL: func.func @initial_state
+// FUSED:         hyla.dispatch @[[K:gdn_chunk_bf16_bf16_h2_hv2_k32_v96_c64_bf16_bv96_w8_s0x3e800000_h0]]
+// FUSED:       func.func @[[K]](
+// FUSED:         %[[H0:.*]] = hyla_tile.load %arg5{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
 func.func @initial_state(%q: tensor<1x5x2x32xbf16>, %v: tensor<1x5x2x96xbf16>, %g: tensor<1x5x2xf32>, %h0: tensor<1x2x32x96xf32>) -> (tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>) {
   %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g initial_state(%h0 : tensor<1x2x32x96xf32>) {scale = 0.25 : f64} : tensor<1x5x2x32xbf16>, tensor<1x5x2x32xbf16>, tensor<1x5x2x96xbf16>, tensor<1x5x2xf32>, tensor<1x5x2xf32> -> tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>
   return %o, %s : tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>
@@ -47,11 +72,12 @@ func.func @initial_state(%q: tensor<1x5x2x32xbf16>, %v: tensor<1x5x2x96xbf16>, %
 
 // -----
 
-// Two rules of the same shapes share one kernel.
+// Two rules of the same shapes share their kernels.
 // CHECK-LABEL: func.func @shared
-// CHECK:         hyla.dispatch @[[K:gdn_chunk_[a-z0-9_]*]][
-// CHECK:         hyla.dispatch @[[K]][
-// CHECK-COUNT-1: func.func @gdn_chunk
+// CHECK:         hyla.dispatch @[[P:gdn_prep_[a-z0-9_]*]][
+// CHECK:         hyla.dispatch @[[P]][
+// CHECK-COUNT-1: func.func @gdn_prep
+// CHECK-NOT:     func.func @gdn_prep
 func.func @shared(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf32>, %g: tensor<1x8x1xf32>) -> (tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>) {
   %o1, %s1 = hyla.gated_delta_rule %q, %q, %v, %g, %g {scale = 0.25 : f64} : tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1xf32>, tensor<1x8x1xf32> -> tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>
   %o2, %s2 = hyla.gated_delta_rule %q, %q, %o1, %g, %g {scale = 0.25 : f64} : tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1xf32>, tensor<1x8x1xf32> -> tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>

@@ -28,19 +28,29 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       gdnBlockV("gdn-block-v",
                 cl::desc("GDN state columns per program (default 64)"),
                 cl::init(64), cl::cat(category)),
+      gdnNumWarps("gdn-num-warps",
+                  cl::desc("warps per GDN program (default 8)"), cl::init(8),
+                  cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
       attnBlockN("attn-block-n",
                  cl::desc("attention keys per step (default 64)"), cl::init(64),
-                 cl::cat(category)) {}
+                 cl::cat(category)),
+      gdnParallelChunks(
+          "gdn-parallel-chunks",
+          cl::desc("GDN as prep/state/output kernels, parallel over chunks "
+                   "(default true; false: one kernel, chunk after chunk)"),
+          cl::init(true), cl::cat(category)) {}
 
 void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   KernelPipelineOptions o;
   o.chunkSize = chunkSize.getValue();
   o.gdnBlockV = gdnBlockV.getValue();
+  o.gdnNumWarps = gdnNumWarps.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
+  o.gdnParallelChunks = gdnParallelChunks.getValue();
   buildKernelPipeline(pm, o);
 }
 
