@@ -292,6 +292,8 @@ private:
 
   LogicalResult visitReshape(Operation *op) {
     Value src = op->getOperand(0);
+    if (failed(checkNotClobbered(src, op)))
+      return failure();
     auto it = bufferOf.find(src);
     if (it == bufferOf.end())
       return op->emitError("reshape of a value with no buffer");
@@ -343,6 +345,8 @@ private:
       launch.grid.push_back(*e);
     }
     for (auto [i, input] : llvm::enumerate(d.getInputs())) {
+      if (failed(checkNotClobbered(input, d)))
+        return failure();
       auto bit = bufferOf.find(input);
       if (bit == bufferOf.end())
         return d.emitError() << "input " << i << " has no buffer";
@@ -365,6 +369,11 @@ private:
       launch.args.push_back(id);
     }
     for (auto [i, result] : llvm::enumerate(d.getResults())) {
+      if (int64_t j = d.getTiedInput(i); j >= 0) {
+        if (failed(tieResult(d, i, j, launch)))
+          return failure();
+        continue;
+      }
       auto t = cast<RankedTensorType>(result.getType());
       auto dt = dtypeOf(t.getElementType());
       FailureOr<std::vector<Expr>> dims =
@@ -379,14 +388,74 @@ private:
     return success();
   }
 
+  /// The buffer that holds the memory of buffer `id` (through views).
+  uint32_t rootOf(uint32_t id) const {
+    while (plan.buffers[id].kind == fb::BufferKind::View)
+      id = plan.buffers[id].index;
+    return id;
+  }
+
+  /// Result `i` of `d` is input `j` updated in place: it takes the input's
+  /// buffer, and every value sharing that memory is dead from here on.
+  LogicalResult tieResult(DispatchOp d, unsigned i, unsigned j,
+                          PlanLaunch &launch) {
+    uint32_t id = launch.args[j];
+    uint32_t root = rootOf(id);
+    if (plan.buffers[root].kind == fb::BufferKind::Weight)
+      return d.emitError() << "result " << i << " would update a weight in "
+                           << "place (input " << j << ")";
+    for (auto [k, other] : llvm::enumerate(
+             ArrayRef<uint32_t>(launch.args).take_front(d.getInputs().size())))
+      if (k != j && rootOf(other) == root)
+        return d.emitError()
+               << "input " << j << " is updated in place by result " << i
+               << " but input " << k << " reads the same memory";
+    for (auto &[value, buffer] : bufferOf)
+      if (rootOf(buffer) == root)
+        clobberedBy.try_emplace(value, d.getOperation());
+    bufferOf[d.getResult(i)] = id;
+    tiedResults.insert(d.getResult(i));
+    launch.args.push_back(id);
+    return success();
+  }
+
+  /// Values whose memory an earlier dispatch updated in place are gone.
+  LogicalResult checkNotClobbered(Value v, Operation *user) {
+    auto it = clobberedBy.find(v);
+    if (it == clobberedBy.end())
+      return success();
+    InFlightDiagnostic diag =
+        user->emitError("uses a tensor whose memory an earlier dispatch "
+                        "updated in place; use that dispatch's result "
+                        "instead");
+    diag.attachNote(it->second->getLoc()) << "updated in place here";
+    return failure();
+  }
+
   LogicalResult visitReturn(func::ReturnOp r) {
     for (auto [k, v] : llvm::enumerate(r.getOperands())) {
+      if (failed(checkNotClobbered(v, r)))
+        return failure();
       auto it = bufferOf.find(v);
       if (it == bufferOf.end())
         return r.emitError() << "result " << k << " has no buffer";
       uint32_t id = it->second;
       PlanBuffer &b = plan.buffers[id];
-      if (b.kind == fb::BufferKind::View &&
+      if (tiedResults.contains(v) && b.kind == fb::BufferKind::Input) {
+        // An entry argument updated in place: the caller passes the same
+        // tensor as input and as this output.
+        if (llvm::is_contained(plan.outputs, id))
+          return r.emitError() << "result " << k << " returns input "
+                               << b.index << " a second time";
+      } else if (tiedResults.contains(v) &&
+                 rootOf(id) != id &&
+                 plan.buffers[rootOf(id)].kind == fb::BufferKind::Input) {
+        return r.emitError()
+               << "result " << k << " is input "
+               << plan.buffers[rootOf(id)].index
+               << " updated in place through a reshape; return it in the "
+                  "input's shape";
+      } else if (b.kind == fb::BufferKind::View &&
           plan.buffers[b.index].kind == fb::BufferKind::Temporary) {
         // A reshaped temporary: the caller's output is the memory, and the
         // temporary becomes a view of it.
@@ -453,6 +522,10 @@ private:
   Tables &tables;
   Plan plan;
   DenseMap<Value, uint32_t> bufferOf;
+  /// Values whose memory a dispatch updated in place, and that dispatch.
+  DenseMap<Value, Operation *> clobberedBy;
+  /// Dispatch results that are an input updated in place.
+  DenseSet<Value> tiedResults;
   std::vector<bool> firstUseSeen;
 };
 

@@ -345,6 +345,16 @@ struct ReshapeLowering : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// A prefetch is only a hint: nothing to do on the CPU.
+struct PrefetchLowering : OpRewritePattern<PrefetchOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PrefetchOp op,
+                                PatternRewriter &rw) const override {
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
 /// tensor.splat as linalg.fill, which bufferizes everywhere.
 struct SplatLowering : OpRewritePattern<tensor::SplatOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -390,7 +400,8 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
     RewritePatternSet patterns(&getContext());
     patterns.add<LoadLowering, StoreLowering, DotLowering, ReduceLowering,
                  BroadcastLowering, IotaLowering, CumsumLowering,
-                 UnitLowerInverseLowering, ReshapeLowering, SplatLowering>(
+                 UnitLowerInverseLowering, ReshapeLowering, SplatLowering,
+                 PrefetchLowering>(
         &getContext());
     walkAndApplyPatterns(module, std::move(patterns));
 

@@ -475,6 +475,53 @@ struct StoreLowering : TilePattern<StoreOp> {
   }
 };
 
+/// L2 prefetches of a tile's runs, when the tile is wholly in bounds and
+/// its runs are vector-aligned (a uniform check, as for the fast loads);
+/// otherwise nothing: a prefetch is only a hint.
+struct PrefetchLowering : TilePattern<PrefetchOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(PrefetchOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    auto it = st.memrefs.find(op.getSource());
+    if (it == st.memrefs.end())
+      return rw.notifyMatchFailure(op, "source is not a kernel argument");
+    const MemrefArg &m = it->second;
+    ArrayRef<int64_t> shape = op.getShape();
+    int64_t numel = 1;
+    for (int64_t s : shape)
+      numel *= s;
+    if (!canVectorize(st, cast<MemRefType>(op.getSource().getType()),
+                      op.getDims(), shape)) {
+      rw.eraseOp(op);
+      return success();
+    }
+    Emitter e(rw, op.getLoc(), st);
+    ValueRange offsets = adaptor.getOffsets();
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), shape);
+    int64_t n = st.slots(numel);
+    scf::IfOp::create(rw, op.getLoc(), ok, [&](OpBuilder &b, Location l) {
+      Emitter v(b, l, st);
+      GlobalAccess runs =
+          globalAccess(v, m, offsets, op.getDims(), shape, v.runStarts(n));
+      Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+      auto level = NVVM::PrefetchCacheLevelAttr::get(
+          b.getContext(), NVVM::PrefetchCacheLevel::L2);
+      for (int64_t r = 0; r < n / st.vectorWidth; ++r) {
+        Value off = vector::ExtractOp::create(b, l, runs.linear, r);
+        Value p = LLVM::GEPOp::create(b, l, ptrTy, m.elementType, m.ptr,
+                                      ValueRange{off});
+        NVVM::PrefetchOp::create(b, l, level, /*evictPriority=*/nullptr, p,
+                                 /*predicate=*/Value(), /*tensormap=*/false,
+                                 /*uniform=*/false, /*inParamSpace=*/false);
+      }
+      scf::YieldOp::create(b, l);
+    });
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
 struct MemrefDimLowering : TilePattern<memref::DimOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -1361,7 +1408,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
         noTiles);
     target.addLegalOp<UnrealizedConversionCastOp>();
     RewritePatternSet patterns(ctx);
-    patterns.add<LoadLowering, StoreLowering, MemrefDimLowering,
+    patterns.add<LoadLowering, StoreLowering, PrefetchLowering, MemrefDimLowering,
                  MemrefLoadLowering, ProgramIdLowering, SplatLowering,
                  IotaLowering, ReshapeLowering, BroadcastLowering,
                  ExtractLowering, ReduceLowering, CumsumLowering,

@@ -231,6 +231,12 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         TileBuilder t(nb, loc);
         Value state = it[0];
         Value t0 = t.muli(chunk, C);
+        // The next chunk's inputs do not depend on the state: start moving
+        // them while this chunk's products run.
+        Value t1 = t.addi(t0, t.index(C));
+        t.prefetch(wM, {batch, t1, head, c0}, {1, 3}, {C, K});
+        t.prefetch(uM, {batch, t1, head, v0}, {1, 3}, {C, BV});
+        t.prefetch(kM, {batch, t1, keyHead, c0}, {1, 3}, {C, K});
         t.store(state, statesM, {batch, chunk, head, c0, v0}, {3, 4});
         Value w = t.load(wM, {batch, t0, head, c0}, {1, 3}, {C, K});
         Value u = t.load(uM, {batch, t0, head, v0}, {1, 3}, {C, BV});

@@ -544,6 +544,244 @@ struct RopePattern : OpRewritePattern<RopeOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Decode: recurrences from and into per-slot caches (results in place)
+//===----------------------------------------------------------------------===//
+
+/// Runs `body` with the cache slot of batch element `batch` when it is in
+/// [0, slots), and `badSlot` otherwise: a bad slot table must neither touch
+/// another sequence's state nor pass silently, so `badSlot` poisons the
+/// outputs with NaN.
+void withSlot(TileBuilder &tb, Value slotsM, Value cacheM, Value batch,
+              function_ref<void(TileBuilder &, Value)> body,
+              function_ref<void(TileBuilder &)> badSlot) {
+  OpBuilder &b = tb.builder();
+  Location loc = tb.getLoc();
+  Value s = memref::LoadOp::create(b, loc, slotsM, batch);
+  Value slot = arith::IndexCastOp::create(b, loc, b.getIndexType(), s);
+  Value inRange = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, slot,
+                            tb.index(0)),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, slot,
+                            tb.dim(cacheM, 0)));
+  scf::IfOp::create(
+      b, loc, inRange,
+      [&](OpBuilder &nb, Location l) {
+        TileBuilder x(nb, l);
+        body(x, slot);
+        scf::YieldOp::create(nb, l);
+      },
+      [&](OpBuilder &nb, Location l) {
+        TileBuilder x(nb, l);
+        badSlot(x);
+        scf::YieldOp::create(nb, l);
+      });
+}
+
+/// Stores NaN into `memref[batch, t, offsets...]` for every token t, as a
+/// tile of `shape` over dims `dims`.
+void poisonTokens(TileBuilder &tb, Value memref, Value batch,
+                  ArrayRef<Value> offsets, ArrayRef<int64_t> dims,
+                  ArrayRef<int64_t> shape) {
+  Type elt = cast<MemRefType>(memref.getType()).getElementType();
+  scf::ForOp::create(
+      tb.builder(), tb.getLoc(), tb.index(0), tb.dim(memref, 1), tb.index(1),
+      ValueRange{}, [&](OpBuilder &nb, Location l, Value t, ValueRange) {
+        TileBuilder x(nb, l);
+        SmallVector<Value> at = {batch, t};
+        llvm::append_range(at, offsets);
+        x.store(x.castTo(x.constant(std::nan(""), shape), elt), memref, at,
+                dims);
+        scf::YieldOp::create(nb, l);
+      });
+}
+
+/// The delta rule token by token from the cached state: one program per
+/// (value block, value head, batch); the state [K, BV] stays in registers
+/// across the tokens and goes back to its slot at the end.
+struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatedDeltaRuleCachedOp op,
+                                PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    RankedTensorType qT = op.getQ().getType(), vT = op.getV().getType();
+    int64_t h = qT.getDimSize(2), hv = vT.getDimSize(2), kd = qT.getDimSize(3),
+            vd = vT.getDimSize(3);
+    int64_t bv = vd % 64 == 0 ? 64 : vd, group = hv / h;
+    double scale = op.getScale().convertToDouble();
+    Type outElt = op.getO().getType().getElementType();
+    std::string name = llvm::formatv(
+        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_s{7}",
+        typeTag(qT.getElementType()), typeTag(vT.getElementType()), h, hv, kd,
+        vd, bv, floatTag(scale));
+    SmallVector<Value> inputs = {op.getQ(),    op.getK(),     op.getV(),
+                                 op.getG(),    op.getBeta(),  op.getCache(),
+                                 op.getSlots()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    llvm::append_range(argTypes, memrefsOf(op->getResultTypes()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          Value qM = a[0], kM = a[1], vM = a[2], gM = a[3], betaM = a[4],
+                cacheM = a[5], slotsM = a[6], oM = a[7], newCacheM = a[8];
+          Value v0 = tb.muli(tb.programId(0), bv);
+          Value head = tb.programId(1), batch = tb.programId(2);
+          Value keyHead = group == 1 ? head : tb.divi(head, group);
+          Value c0 = tb.index(0);
+          auto step = [&](TileBuilder &tb, Value slot) {
+            Value init = tb.load(cacheM, {slot, head, c0, v0}, {2, 3}, {kd, bv});
+            OpBuilder &b = tb.builder();
+            auto loop = scf::ForOp::create(
+                b, tb.getLoc(), c0, tb.dim(qM, 1), tb.index(1), ValueRange{init},
+                [&](OpBuilder &nb, Location l, Value t, ValueRange it) {
+                  TileBuilder x(nb, l);
+                  Value s = it[0];
+                  Value q =
+                      x.toF32(x.load(qM, {batch, t, keyHead, c0}, {3}, {kd}));
+                  Value k =
+                      x.toF32(x.load(kM, {batch, t, keyHead, c0}, {3}, {kd}));
+                  Value v = x.toF32(x.load(vM, {batch, t, head, v0}, {3}, {bv}));
+                  Value g = memref::LoadOp::create(nb, l, gM,
+                                                   ValueRange{batch, t, head});
+                  Value beta = memref::LoadOp::create(nb, l, betaM,
+                                                      ValueRange{batch, t, head});
+                  // S = exp(g) S; d = beta (v - S^T k); S += k d^T; o = S^T q.
+                  s = x.mul(s, x.splat(math::ExpOp::create(nb, l, g), {kd, bv}));
+                  Value kb = x.broadcast(k, {0}, {kd, bv});
+                  Value kv = x.reduce(ReduceKind::Sum, x.mul(s, kb), 0);
+                  Value d = x.mul(x.sub(v, kv), x.splat(beta, {bv}));
+                  s = x.add(s, x.mul(kb, x.broadcast(d, {1}, {kd, bv})));
+                  Value qb = x.broadcast(x.mul(q, scale), {0}, {kd, bv});
+                  Value o = x.reduce(ReduceKind::Sum, x.mul(s, qb), 0);
+                  x.store(x.castTo(o, outElt), oM, {batch, t, head, v0}, {3});
+                  scf::YieldOp::create(nb, l, s);
+                });
+            tb.store(loop.getResult(0), newCacheM, {slot, head, c0, v0}, {2, 3});
+          };
+          withSlot(tb, slotsM, cacheM, batch, step, [&](TileBuilder &x) {
+            poisonTokens(x, oM, batch, {head, v0}, {3}, {bv});
+          });
+        });
+    Value batch = tensor::DimOp::create(rw, loc, op.getQ(), 0);
+    Value tokens = tensor::DimOp::create(rw, loc, op.getQ(), 1);
+    auto tokenDims = [&](Type t) {
+      SmallVector<Value> d;
+      auto rt = cast<RankedTensorType>(t);
+      if (rt.isDynamicDim(0))
+        d.push_back(batch);
+      if (rt.isDynamicDim(1))
+        d.push_back(tokens);
+      return d;
+    };
+    SmallVector<SmallVector<Value>> inDims;
+    for (Value v : ArrayRef<Value>(inputs).take_front(5))
+      inDims.push_back(tokenDims(v.getType()));
+    inDims.push_back(dynamicDims(rw, loc, op.getCache()));
+    inDims.push_back(op.getSlots().getType().isDynamicDim(0)
+                         ? SmallVector<Value>{batch}
+                         : SmallVector<Value>{});
+    DispatchOp d = createDispatch(
+        rw, loc, kernel,
+        {constIndex(rw, loc, vd / bv), constIndex(rw, loc, hv), batch}, inputs,
+        inDims, op->getResultTypes(),
+        {tokenDims(op.getO().getType()), inDims[5]}, {-1, 5});
+    rw.replaceOp(op, d.getResults());
+    return success();
+  }
+};
+
+/// The causal conv continuing from cached inputs: tap j of token t reads the
+/// concatenation (cache rows, then new tokens) at position t + j, i.e. cache
+/// row t + j or token t + j - (W - 1), whichever exists (the other load is
+/// masked to zero). The new cache rows are read the same way before any is
+/// written.
+struct CausalConv1DCachedPattern : OpRewritePattern<CausalConv1DCachedOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CausalConv1DCachedOp op,
+                                PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    RankedTensorType xT = op.getInput().getType(),
+                     wT = op.getWeight().getType();
+    int64_t channels = xT.getDimSize(2), width = wT.getDimSize(1);
+    const int64_t bc = 64;
+    bool silu = op.getActivation() == "silu";
+    Type elt = xT.getElementType();
+    std::string name = llvm::formatv(
+        "conv1d_decode_{0}_{1}_c{2}_w{3}_{4}", typeTag(elt),
+        typeTag(wT.getElementType()), channels, width, silu ? "silu" : "none");
+    SmallVector<Value> inputs = {op.getInput(), op.getWeight(), op.getCache(),
+                                 op.getSlots()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    llvm::append_range(argTypes, memrefsOf(op->getResultTypes()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          Value xM = a[0], wM = a[1], cacheM = a[2], slotsM = a[3], yM = a[4],
+                newCacheM = a[5];
+          Value c0 = tb.muli(tb.programId(0), bc);
+          Value batch = tb.programId(2);
+          Value tokens = tb.dim(xM, 1);
+          auto step = [&](TileBuilder &tb, Value slot) {
+            // Input at position p of (cache rows, new tokens).
+            auto input = [&](TileBuilder &t, Value p) {
+              Value fromCache = t.toF32(t.load(cacheM, {slot, p, c0}, {2}, {bc}));
+              Value tok = arith::SubIOp::create(t.builder(), t.getLoc(), p,
+                                                t.index(width - 1));
+              Value fromTokens = t.toF32(t.load(xM, {batch, tok, c0}, {2}, {bc}));
+              return t.add(fromCache, fromTokens);
+          };
+          SmallVector<Value> taps;
+          for (int64_t j = 0; j < width; ++j)
+            taps.push_back(tb.toF32(tb.load(wM, {c0, tb.index(j)}, {0}, {bc})));
+          scf::ForOp::create(
+              tb.builder(), tb.getLoc(), tb.index(0), tokens, tb.index(1),
+              ValueRange{},
+              [&](OpBuilder &nb, Location l, Value t, ValueRange) {
+                TileBuilder x(nb, l);
+                Value acc = x.constant(0.0, {bc});
+                for (int64_t j = 0; j < width; ++j)
+                  acc = x.add(acc,
+                              x.mul(taps[j], input(x, x.addi(t, x.index(j)))));
+                if (silu)
+                  acc = x.silu(acc);
+                x.store(x.castTo(acc, elt), yM, {batch, t, c0}, {2});
+                scf::YieldOp::create(nb, l);
+              });
+          // New cache row r: the input at position T + r. Read all, then write.
+          SmallVector<Value> rows;
+          for (int64_t r = 0; r + 1 < width; ++r)
+            rows.push_back(input(tb, tb.addi(tokens, tb.index(r))));
+          for (int64_t r = 0; r + 1 < width; ++r)
+            tb.store(tb.castTo(rows[r], elt), newCacheM,
+                     {slot, tb.index(r), c0}, {2});
+          };
+          withSlot(tb, slotsM, cacheM, batch, step, [&](TileBuilder &x) {
+            poisonTokens(x, yM, batch, {c0}, {2}, {bc});
+          });
+        });
+    Value batch = tensor::DimOp::create(rw, loc, op.getInput(), 0);
+    Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
+    SmallVector<Value> xDims;
+    if (xT.isDynamicDim(0))
+      xDims.push_back(batch);
+    if (xT.isDynamicDim(1))
+      xDims.push_back(tokens);
+    SmallVector<Value> cacheDims = dynamicDims(rw, loc, op.getCache());
+    SmallVector<Value> slotDims;
+    if (op.getSlots().getType().isDynamicDim(0))
+      slotDims.push_back(batch);
+    Value one = constIndex(rw, loc, 1);
+    DispatchOp d = createDispatch(
+        rw, loc, kernel,
+        {constIndex(rw, loc, (channels + bc - 1) / bc), one, batch}, inputs,
+        {xDims, {}, cacheDims, slotDims}, op->getResultTypes(),
+        {xDims, cacheDims}, {-1, 2});
+    rw.replaceOp(op, d.getResults());
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
 
@@ -563,7 +801,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     RewritePatternSet patterns(ctx);
     patterns.add<RMSNormPattern, L2NormPattern, GatedRMSNormPattern,
                  GdnGatesPattern, AddPattern, SiluMulPattern, EmbeddingPattern,
-                 CausalConv1DPattern, RopePattern>(ctx);
+                 CausalConv1DPattern, RopePattern, GatedDeltaRuleCachedPattern,
+                 CausalConv1DCachedPattern>(ctx);
     patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 

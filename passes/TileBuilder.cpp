@@ -77,6 +77,13 @@ void TileBuilder::store(Value tileValue, Value memref, ValueRange offsets,
                         b.getDenseI64ArrayAttr(dims));
 }
 
+void TileBuilder::prefetch(Value memref, ValueRange offsets,
+                           ArrayRef<int64_t> dims, ArrayRef<int64_t> shape) {
+  tile::PrefetchOp::create(b, loc, memref, offsets,
+                           b.getDenseI64ArrayAttr(dims),
+                           b.getDenseI64ArrayAttr(shape));
+}
+
 //===----------------------------------------------------------------------===//
 // Constructors and casts
 //===----------------------------------------------------------------------===//
@@ -285,15 +292,18 @@ DispatchOp createDispatch(OpBuilder &b, Location loc, func::FuncOp kernel,
                           ArrayRef<Value> grid, ValueRange inputs,
                           ArrayRef<SmallVector<Value>> inputDims,
                           TypeRange resultTypes,
-                          ArrayRef<SmallVector<Value>> resultDims) {
+                          ArrayRef<SmallVector<Value>> resultDims,
+                          ArrayRef<int64_t> tiedResults) {
   SmallVector<Value> flatIn, flatOut;
   for (const auto &d : inputDims)
     llvm::append_range(flatIn, d);
   for (const auto &d : resultDims)
     llvm::append_range(flatOut, d);
-  return DispatchOp::create(b, loc, resultTypes,
-                            FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
-                            grid, inputs, flatIn, flatOut);
+  return DispatchOp::create(
+      b, loc, resultTypes, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
+      grid, inputs, flatIn, flatOut,
+      tiedResults.empty() ? DenseI64ArrayAttr()
+                          : b.getDenseI64ArrayAttr(tiedResults));
 }
 
 std::string typeTag(Type t) {

@@ -43,6 +43,8 @@ public:
                    llvm::ArrayRef<int64_t> dims, llvm::ArrayRef<int64_t> shape);
   void store(mlir::Value tile, mlir::Value memref, mlir::ValueRange offsets,
              llvm::ArrayRef<int64_t> dims);
+  void prefetch(mlir::Value memref, mlir::ValueRange offsets,
+                llvm::ArrayRef<int64_t> dims, llvm::ArrayRef<int64_t> shape);
 
   //--- Tile constructors and casts --------------------------------------------
   mlir::Value constant(double v, llvm::ArrayRef<int64_t> shape,
@@ -110,14 +112,16 @@ llvm::SmallVector<mlir::Value> dynamicDims(mlir::OpBuilder &b,
                                            mlir::Value tensor);
 
 /// Builds a dispatch of `kernel`. `inputDims[i]` are the dynamic sizes the
-/// kernel expects of input i; `resultDims[i]` those of result i.
+/// kernel expects of input i; `resultDims[i]` those of result i;
+/// `tiedResults[i]` (if given) the input result i updates in place, or -1.
 DispatchOp createDispatch(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::func::FuncOp kernel,
                           llvm::ArrayRef<mlir::Value> grid,
                           mlir::ValueRange inputs,
                           llvm::ArrayRef<llvm::SmallVector<mlir::Value>> inputDims,
                           mlir::TypeRange resultTypes,
-                          llvm::ArrayRef<llvm::SmallVector<mlir::Value>> resultDims);
+                          llvm::ArrayRef<llvm::SmallVector<mlir::Value>> resultDims,
+                          llvm::ArrayRef<int64_t> tiedResults = {});
 
 /// A short name for an element type in kernel names ("bf16", "f32", ...).
 std::string typeTag(mlir::Type t);

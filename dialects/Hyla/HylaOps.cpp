@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
 using namespace hyla;
@@ -427,6 +428,123 @@ GatedDeltaRuleOp::reifyResultShapes(OpBuilder &b,
 }
 
 //===----------------------------------------------------------------------===//
+// Cached (decode) ops
+//===----------------------------------------------------------------------===//
+
+/// `slots` is [B] and the cache and its update share one type.
+static LogicalResult verifySlots(Operation *op, RankedTensorType slots,
+                                 RankedTensorType tokens,
+                                 RankedTensorType cache,
+                                 RankedTensorType newCache) {
+  if (failed(expectRank(op, "slots", slots, 1, "[batch]")) ||
+      failed(expectSameDim(op, "slots", slots, 0, "input", tokens, 0,
+                           "batch")))
+    return failure();
+  if (cache != newCache)
+    return op->emitOpError() << "new_cache type " << newCache
+                             << " must equal cache type " << cache;
+  return success();
+}
+
+LogicalResult GatedDeltaRuleCachedOp::verify() {
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType(), g = getG().getType(),
+                   beta = getBeta().getType(), cache = getCache().getType();
+  if (failed(expectRank(*this, "q", q, 4, "[batch, tokens, heads, key dim]")) ||
+      failed(expectRank(*this, "v", v, 4,
+                        "[batch, tokens, value heads, value dim]")) ||
+      failed(expectRank(*this, "g", g, 3, "[batch, tokens, value heads]")) ||
+      failed(expectRank(*this, "beta", beta, 3, "[batch, tokens, value heads]")))
+    return failure();
+  if (failed(expectSameShape(*this, "q", q, "k", k, /*sameElement=*/true)))
+    return failure();
+  for (int64_t d : {2, 3})
+    if (failed(expectStaticDim(*this, "q", q, d, d == 2 ? "heads" : "key dim")) ||
+        failed(expectStaticDim(*this, "v", v, d,
+                               d == 2 ? "value heads" : "value dim")))
+      return failure();
+  if (failed(expectSameDim(*this, "q", q, 0, "v", v, 0, "batch")) ||
+      failed(expectSameDim(*this, "q", q, 1, "v", v, 1, "token count")))
+    return failure();
+  int64_t h = q.getDimSize(2), hv = v.getDimSize(2);
+  if (hv % h != 0)
+    return emitOpError() << "value heads (" << hv
+                         << ") must be a multiple of query/key heads (" << h
+                         << ")";
+  for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"g", g},
+                         {"beta", beta}})
+    for (int64_t d = 0; d < 3; ++d)
+      if (failed(expectSameDim(*this, "v", v, d, name, t, d,
+                               d == 2 ? "value heads" : "leading shape")))
+        return failure();
+  if (failed(expectSameShape(*this, "v", v, "o", getO().getType(), true)))
+    return failure();
+  if (failed(expectRank(*this, "cache", cache, 4,
+                        "[slots, value heads, key dim, value dim]")) ||
+      failed(expectSameDim(*this, "v", v, 2, "cache", cache, 1,
+                           "value heads")) ||
+      failed(expectSameDim(*this, "q", q, 3, "cache", cache, 2, "key dim")) ||
+      failed(expectSameDim(*this, "v", v, 3, "cache", cache, 3, "value dim")))
+    return failure();
+  return verifySlots(*this, getSlots().getType(), q, cache,
+                     getNewCache().getType());
+}
+
+LogicalResult
+GatedDeltaRuleCachedOp::reifyResultShapes(OpBuilder &b,
+                                          ReifiedRankedShapedTypeDims &dims) {
+  dims.push_back(reifyLike(b, getLoc(), getO().getType(), getV()));
+  dims.push_back(reifyLike(b, getLoc(), getNewCache().getType(), getCache()));
+  return success();
+}
+
+LogicalResult CausalConv1DCachedOp::verify() {
+  RankedTensorType input = getInput().getType(),
+                   weight = getWeight().getType(),
+                   cache = getCache().getType();
+  if (failed(expectRank(*this, "input", input, 3, "[batch, tokens, channels]")) ||
+      failed(expectRank(*this, "weight", weight, 2, "[channels, kernel size]")) ||
+      failed(expectStaticDim(*this, "input", input, 2, "channels")) ||
+      failed(expectStaticDim(*this, "weight", weight, 1, "kernel size")) ||
+      failed(expectSameDim(*this, "weight", weight, 0, "input", input, 2,
+                           "channel count")))
+    return failure();
+  int64_t width = weight.getDimSize(1);
+  if (width < 2)
+    return emitOpError("a cached conv needs kernel size (weight dim 1) >= 2");
+  StringRef act = getActivation();
+  if (act != "none" && act != "silu")
+    return emitOpError() << "activation must be \"none\" or \"silu\" but is \""
+                         << act << "\"";
+  if (failed(expectSameShape(*this, "input", input, "result", getResult().getType(),
+                             /*sameElement=*/true)))
+    return failure();
+  if (failed(expectRank(*this, "cache", cache, 3,
+                        "[slots, kernel size - 1, channels]")) ||
+      failed(expectSameDim(*this, "input", input, 2, "cache", cache, 2,
+                           "channel count")))
+    return failure();
+  if (!cache.isDynamicDim(1) && cache.getDimSize(1) != width - 1)
+    return emitOpError() << "cache dim 1 must hold kernel size - 1 = "
+                         << width - 1 << " inputs but is "
+                         << cache.getDimSize(1);
+  if (cache.getElementType() != input.getElementType())
+    return emitOpError() << "cache element type " << cache.getElementType()
+                         << " must match input element type "
+                         << input.getElementType();
+  return verifySlots(*this, getSlots().getType(), input, cache,
+                     getNewCache().getType());
+}
+
+LogicalResult
+CausalConv1DCachedOp::reifyResultShapes(OpBuilder &b,
+                                        ReifiedRankedShapedTypeDims &dims) {
+  dims.push_back(reifyLike(b, getLoc(), getResult().getType(), getInput()));
+  dims.push_back(reifyLike(b, getLoc(), getNewCache().getType(), getCache()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 
@@ -531,6 +649,11 @@ ValueRange DispatchOp::getResultDynamicDims(unsigned i) {
   return dynamicDimsOf(getResultTypes(), getResultDims(), i);
 }
 
+int64_t DispatchOp::getTiedInput(unsigned i) {
+  std::optional<ArrayRef<int64_t>> tied = getTiedResults();
+  return tied ? (*tied)[i] : -1;
+}
+
 LogicalResult DispatchOp::verify() {
   if (getGrid().size() != 3)
     return emitOpError() << "grid must have 3 sizes but has "
@@ -545,6 +668,27 @@ LogicalResult DispatchOp::verify() {
     return emitOpError() << "results have " << wantOut
                          << " dynamic dims but " << getResultDims().size()
                          << " sizes are given";
+  if (std::optional<ArrayRef<int64_t>> tied = getTiedResults()) {
+    if (tied->size() != getNumResults())
+      return emitOpError() << "tied_results must have one entry per result ("
+                           << getNumResults() << ") but has " << tied->size();
+    llvm::SmallDenseSet<int64_t> seen;
+    for (auto [i, j] : llvm::enumerate(*tied)) {
+      if (j < 0)
+        continue;
+      if (j >= static_cast<int64_t>(getInputs().size()))
+        return emitOpError() << "result " << i << " is tied to input " << j
+                             << " but there are " << getInputs().size()
+                             << " inputs";
+      if (!seen.insert(j).second)
+        return emitOpError() << "input " << j << " is tied to two results";
+      if (getResult(i).getType() != getInputs()[j].getType())
+        return emitOpError() << "result " << i << " of type "
+                             << getResult(i).getType()
+                             << " cannot update input " << j << " of type "
+                             << getInputs()[j].getType() << " in place";
+    }
+  }
   return success();
 }
 

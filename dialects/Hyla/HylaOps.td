@@ -192,6 +192,54 @@ def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule"> {
   }];
 }
 
+def Hyla_GatedDeltaRuleCachedOp : Hyla_ShapedOp<"gated_delta_rule_cached"> {
+  let summary = "The gated delta rule from and into a per-slot state cache";
+  let description = [{
+    The recurrence of `hyla.gated_delta_rule` for a batch of sequences
+    whose states live in `cache` (`[slots, HV, K, V]`, f32): sequence `b`
+    starts from `cache[slots[b]]` and its state after its `T` tokens is
+    written back there. `new_cache` is `cache` with those slots updated;
+    when lowered it is the same buffer (updated in place), so `cache` must
+    not be used after this op. Meant for decode (T from 1 to a few tokens).
+    `slots` entries must be distinct and within `[0, slots)`; the kernels
+    write NaN outputs for a sequence whose slot is outside and leave the
+    cache alone (the float64 reference rejects both cases).
+  }];
+  let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
+                       Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
+                       Hyla_F32Tensor:$beta, Hyla_F32Tensor:$cache,
+                       RankedTensorOf<[I32]>:$slots,
+                       Hyla_PositiveF64Attr:$scale);
+  let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$new_cache);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $g `,` $beta `,` $cache `[` $slots `]` attr-dict `:`
+    type($q) `,` type($k) `,` type($v) `,` type($g) `,` type($beta) `,`
+    type($cache) `,` type($slots) `->` type($o) `,` type($new_cache)
+  }];
+}
+
+def Hyla_CausalConv1DCachedOp : Hyla_ShapedOp<"causal_conv1d_cached"> {
+  let summary = "Causal conv1d continuing from a per-slot cache of past inputs";
+  let description = [{
+    `hyla.causal_conv1d` for a batch of sequences that continue earlier
+    ones: `cache` (`[slots, W - 1, C]`) holds the last `W - 1` inputs of each
+    slot, oldest first; sequence `b` reads `cache[slots[b]]` as the tokens
+    before its first one. `new_cache` is `cache` with each used slot holding
+    the last `W - 1` inputs of its sequence now; lowered, it is the same
+    buffer (in place), so `cache` must not be used after this op. Slots
+    follow the rules of `hyla.gated_delta_rule_cached`.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight,
+                       Hyla_FloatTensor:$cache, RankedTensorOf<[I32]>:$slots,
+                       DefaultValuedStrAttr<StrAttr, "silu">:$activation);
+  let results = (outs Hyla_FloatTensor:$result, Hyla_FloatTensor:$new_cache);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $cache `[` $slots `]` attr-dict `:` type($input) `,`
+    type($weight) `,` type($cache) `,` type($slots) `->` type($result) `,`
+    type($new_cache)
+  }];
+}
+
 def Hyla_GatedRMSNormOp : Hyla_ShapedOp<"gated_rms_norm"> {
   let summary = "RMSNorm with an output gate (GDN output norm)";
   let description = [{
@@ -255,9 +303,12 @@ def Hyla_DispatchOp : Hyla_Op<"dispatch", [
     Runs `kernel` (a `func.func` marked `hyla_tile.kernel`) once per program
     of the 3-D `grid`. The kernel takes one memref per input and then one per
     result, of the same shapes and element types; results are fresh buffers
-    the kernel writes. Each input and result lists its dynamic dimension
-    sizes in braces after its type: for inputs these are the sizes the
-    kernel expects (the runtime checks entry arguments against them).
+    the kernel writes, except a result `i` with `tied_results[i] = j >= 0`,
+    which is input `j` updated in place (the kernel gets the same memory
+    twice; unwritten elements keep input `j`'s values). Each input and result
+    lists its dynamic dimension sizes in braces after its type: for inputs
+    these are the sizes the kernel expects (the runtime checks entry
+    arguments against them).
 
     ```mlir
     %y = hyla.dispatch @rms_norm_3840[%gx, %c1, %c1](%x, %w)
@@ -269,7 +320,8 @@ def Hyla_DispatchOp : Hyla_Op<"dispatch", [
                        Variadic<Index>:$grid,
                        Variadic<AnyRankedTensor>:$inputs,
                        Variadic<Index>:$input_dims,
-                       Variadic<Index>:$result_dims);
+                       Variadic<Index>:$result_dims,
+                       OptionalAttr<DenseI64ArrayAttr>:$tied_results);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
@@ -278,6 +330,8 @@ def Hyla_DispatchOp : Hyla_Op<"dispatch", [
     ::mlir::ValueRange getInputDynamicDims(unsigned i);
     /// The dynamic sizes of result `i`, in dimension order.
     ::mlir::ValueRange getResultDynamicDims(unsigned i);
+    /// The input result `i` updates in place, or -1.
+    int64_t getTiedInput(unsigned i);
   }];
 }
 

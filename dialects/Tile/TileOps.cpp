@@ -44,6 +44,14 @@ LogicalResult LoadOp::verify() {
                           getOffsets().size(), getDims());
 }
 
+LogicalResult PrefetchOp::verify() {
+  MemRefType memref = getSource().getType();
+  auto tile = RankedTensorType::get(getShape(), memref.getElementType());
+  if (llvm::any_of(getShape(), [](int64_t s) { return s <= 0; }))
+    return emitOpError("shape sizes must be positive");
+  return verifyTileAccess(*this, memref, tile, getOffsets().size(), getDims());
+}
+
 LogicalResult StoreOp::verify() {
   return verifyTileAccess(*this, getDest().getType(), getValue().getType(),
                           getOffsets().size(), getDims());

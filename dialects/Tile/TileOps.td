@@ -58,6 +58,30 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
   let hasVerifier = 1;
 }
 
+// No memory-effect trait on purpose: an op that only reads and returns
+// nothing is dead to DCE, and a prefetch must stay.
+def Tile_PrefetchOp : Tile_Op<"prefetch"> {
+  let summary = "Hint that a tile will be loaded soon";
+  let description = [{
+    Names the tile a later `hyla_tile.load` with the same operands will read,
+    so a GPU can start moving it toward the core (into L2) while other work
+    runs, e.g. the next chunk's inputs in a sequential loop. Only a hint: it
+    changes no value, and a tile that is not wholly inside the memref is not
+    prefetched.
+
+    ```mlir
+    hyla_tile.prefetch %w[%b, %next, %h, %c0] dims [1, 3] shape [64, 96]
+        : memref<?x?x30x96xf32>
+    ```
+  }];
+  let arguments = (ins AnyMemRef:$source, Variadic<Index>:$offsets,
+                       DenseI64ArrayAttr:$dims, DenseI64ArrayAttr:$shape);
+  let assemblyFormat = [{
+    $source `[` $offsets `]` `dims` $dims `shape` $shape attr-dict `:` type($source)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
   let summary = "Tile matrix product with f32 accumulation";
   let description = [{

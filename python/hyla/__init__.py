@@ -99,6 +99,7 @@ def _declare(lib):
         "hyla_module_find_function": (i32, [c_module, cstr]),
         "hyla_function_num_inputs": (i32, [c_module, i32]),
         "hyla_function_num_outputs": (i32, [c_module, i32]),
+        "hyla_function_output_tied_input": (i32, [c_module, i32, i32]),
         "hyla_function_num_launches": (i32, [c_module, i32]),
         "hyla_function_num_symbols": (i32, [c_module, i32]),
         "hyla_function_symbol_name": (cstr, [c_module, i32, i32]),
@@ -450,11 +451,21 @@ class Module:
         """Waits for all work on the module's device."""
         _check(self._lib.hyla_synchronize(self._h()))
 
+    def tied_inputs(self, fn):
+        """For each output of fn: the input it updates in place, or -1."""
+        lib, h, f = self._lib, self._h(), self._function_index(fn)
+        tied = [lib.hyla_function_output_tied_input(h, f, i)
+                for i in range(lib.hyla_function_num_outputs(h, f))]
+        if any(t < -1 for t in tied):
+            raise HylaError("hyla_function_output_tied_input failed")
+        return tied
+
     def call(self, fn, *inputs, outputs=None, stream=None):
         """Runs function `fn` (name or index) on CUDA tensors and returns a
         tuple of output tensors. `outputs` (optional) are tensors to write;
-        by default they are allocated with torch.empty on the inputs' device.
-        `stream` is a torch.cuda.Stream or a raw CUstream handle (int); the
+        by default they are allocated with torch.empty on the inputs' device,
+        except an output that updates an input in place (a cache), which is
+        that input tensor itself (see tied_inputs). `stream` is a torch.cuda.Stream or a raw CUstream handle (int); the
         default is torch's current stream. Does not synchronize."""
         torch = _torch()
         lib, h, f = self._lib, self._h(), self._function_index(fn)
@@ -489,10 +500,12 @@ class Module:
         if outputs is None:
             torch_dtypes = {v: k for k, v in _torch_dtypes().items()}
             specs = self.output_shapes(f, *inputs)
-            outputs = [torch.empty(spec.shape,
+            tied = self.tied_inputs(f)
+            outputs = [inputs[tied[i]] if tied[i] >= 0 else
+                       torch.empty(spec.shape,
                                    dtype=torch_dtypes[DTYPE_NAMES.index(spec.dtype)],
                                    device=device)
-                       for spec in specs]
+                       for i, spec in enumerate(specs)]
         else:
             outputs = list(outputs)
             if len(outputs) != n_outputs:

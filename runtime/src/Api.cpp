@@ -272,6 +272,18 @@ int32_t hyla_function_num_outputs(const hyla_module *module, int32_t fn) {
   });
 }
 
+int32_t hyla_function_output_tied_input(const hyla_module *module, int32_t fn,
+                                        int32_t i) {
+  return guardedValue<int32_t>(-2, [&] {
+    const FunctionDesc &function = functionOf(module, fn);
+    checkIndex(i, function.outputs, "output");
+    const BufferDesc &buffer = function.buffers[function.outputs[i]];
+    return buffer.bufferKind() == BufferKind::Input
+               ? static_cast<int32_t>(buffer.index)
+               : -1;
+  });
+}
+
 int32_t hyla_function_num_launches(const hyla_module *module, int32_t fn) {
   return guardedValue<int32_t>(-1, [&] {
     return static_cast<int32_t>(functionOf(module, fn).launches.size());
@@ -320,7 +332,12 @@ hyla_status hyla_function_describe_output(const hyla_module *module, int32_t fn,
   return guarded([&] {
     const FunctionDesc &function = functionOf(module, fn);
     checkIndex(i, function.outputs, "output");
-    copyOut(describeBuffer(function, function.outputs[i]), buf, size);
+    uint32_t id = function.outputs[i];
+    std::string text = describeBuffer(function, id);
+    if (function.buffers[id].bufferKind() == BufferKind::Input)
+      text += strCat(" (input ", function.buffers[id].index,
+                     ", updated in place)");
+    copyOut(text, buf, size);
   });
 }
 

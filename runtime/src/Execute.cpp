@@ -47,7 +47,8 @@ const FunctionDesc &requireFunction(const hyla_module &module, int32_t fn) {
 }
 
 void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
-                  const hyla_tensor *outputs, int32_t numOutputs) {
+                  const hyla_tensor *inputs, const hyla_tensor *outputs,
+                  int32_t numOutputs) {
   std::string fn = strCat("function ", quoted(function.name));
   if (numOutputs < 0 ||
       static_cast<size_t>(numOutputs) != function.outputs.size())
@@ -71,6 +72,10 @@ void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
                : strCat("[rank ", tensor.rank, "]"),
            " but the function produces ", dtypeName(buffer.dtype),
            formatDims(expected, rank), " (", describeBuffer(function, id), ")");
+    if (buffer.bufferKind() == BufferKind::Input &&
+        tensor.data != inputs[buffer.index].data)
+      fail(HYLA_ERROR_INVALID_ARGUMENT, fn, " output ", i, " is input ",
+           buffer.index, " updated in place: pass the same tensor for both");
   }
 }
 
@@ -271,7 +276,7 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
 
   BoundShapes shapes =
       evaluateShapes(function, bindInputs(function, inputs, numInputs));
-  checkOutputs(function, shapes, outputs, numOutputs);
+  checkOutputs(function, shapes, inputs, outputs, numOutputs);
 
   std::lock_guard<std::mutex> lock(module.mutex);
   ContextScope scope(state);

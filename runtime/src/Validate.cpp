@@ -199,6 +199,9 @@ void validateIoList(const FunctionDesc &function, const std::string &fnWhere,
       reject(where, strCat("is buffer ", id, ", but the function has ",
                            function.buffers.size(), " buffers"));
     const BufferDesc &buffer = function.buffers[id];
+    // An output may also be an input the function updates in place.
+    if (kind == BufferKind::Output && buffer.bufferKind() == BufferKind::Input)
+      continue;
     if (buffer.bufferKind() != kind || buffer.index != pos)
       reject(where,
              strCat("is buffer ", id, ", which is ", kindName(buffer.kind), " ",

@@ -462,6 +462,37 @@ void testCallErrors() {
   hyla_module_free(module);
 }
 
+/// An output that is an input updated in place: the caller passes the same
+/// tensor for both, and anything else is refused.
+void testInPlaceOutputs() {
+  hyla_module *module = loadPrepared(inPlaceModule());
+  CHECK(hyla_function_output_tied_input(module, 0, 0) == 0);
+  CHECK(hyla_function_output_tied_input(module, 0, 1) == -2);
+  char text[128];
+  CHECK_OK(hyla_function_describe_output(module, 0, 0, text, sizeof(text)));
+  CHECK(std::string(text) == "f32[n] (input 0, updated in place)");
+  {
+    const int64_t n = 300;
+    DeviceBuffer x(module, n * 4), other(module, n * 4);
+    std::vector<float> host(n);
+    for (int64_t i = 0; i < n; ++i)
+      host[i] = static_cast<float>(i) - 7.5f;
+    x.upload(host);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {n});
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &in, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+    std::vector<float> got = x.download<float>(n);
+    for (int64_t i = 0; i < n; ++i)
+      CHECK(got[i] == 2.0f * host[i]);
+    hyla_tensor elsewhere = tensor(other.data, HYLA_F32, {n});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &elsewhere, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("function 'double_in_place' output 0 is input 0 updated "
+                    "in place: pass the same tensor for both");
+  }
+  hyla_module_free(module);
+}
+
 void testPrepareErrors() {
   auto prepareStatus = [](const ModuleSpec &spec) {
     hyla_module *module = loadSpec(spec);
@@ -581,6 +612,7 @@ int main() {
       {"random weight statistics", testRandomWeightStatistics},
       {"timing and events", testTimingAndEvents},
       {"call errors", testCallErrors},
+      {"in-place outputs", testInPlaceOutputs},
       {"prepare errors", testPrepareErrors},
       {"context hygiene", testContextHygiene},
   };

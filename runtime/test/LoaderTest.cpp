@@ -412,6 +412,21 @@ TEST(Validate, OutputPositions) {
       {"output 2", "is buffer 2", "weight"});
 }
 
+TEST(Validate, InPlaceOutputs) {
+  // An output may be an input buffer (updated in place)...
+  std::vector<uint8_t> bytes = inPlaceModule().build();
+  hyla_module *module = nullptr;
+  ASSERT_EQ(hyla_module_load_memory(bytes.data(), bytes.size(), &module),
+            HYLA_OK)
+      << hyla_last_error();
+  EXPECT_EQ(hyla_function_output_tied_input(module, 0, 0), 0);
+  hyla_module_free(module);
+  // ...but not a temporary or a weight, and an output buffer still has to
+  // be listed at its own position.
+  rejectEdit([](ModuleSpec &m) { m.functions[0].outputs = {8, 10, 5}; },
+             {"output 2", "is buffer 5", "temporary"});
+}
+
 TEST(Validate, WeightBuffers) {
   rejectEdit([](ModuleSpec &m) { m.functions[0].buffers[2].index = 7; },
              {"buffer 2 (weight)", "is weight 7", "3 weights"});

@@ -391,6 +391,28 @@ inline ModuleSpec elementwiseModule() {
   return m;
 }
 
+/// A function that updates its input in place, as decode does with caches:
+///   double_in_place(x: f32[n]) -> x (x = 2 * x, output 0 is input 0).
+inline ModuleSpec inPlaceModule() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec m;
+  m.producer = "hyla-test in-place";
+  KernelSpec scale2{"scale2", scale2Ptx(), {}, 128, 0, {}};
+  scale2.params = {{DType::F32, 1, {0}}, {DType::F32, 1, {0}}};
+  m.kernels = {scale2};
+  Expr n = Expr::sym(0);
+  FunctionSpec f;
+  f.name = "double_in_place";
+  f.symbols = {{"n", 0, 0}};
+  f.buffers = {{BufferKind::Input, 0, DType::F32, {n}}};
+  f.inputs = {0};
+  f.outputs = {0};
+  f.launches = {{0, {ceilDiv(n, 128), 1, 1}, {0, 0}}};
+  m.functions = {f};
+  return m;
+}
+
 /// A module shaped like a (tiny) language model, for inspection, shape and
 /// validation tests. Its PTX is a placeholder: it cannot run on a GPU.
 ///   prefill(ids: i32[batch, tokens], cache: bf16[batch, 2, 16]) ->

@@ -71,3 +71,16 @@ func.func @bad_dot(%o: memref<8x8xf32>) attributes {hyla_tile.kernel} {
   hyla_tile.store %s, %o[%c0, %c0] dims [0, 1] : tensor<8x8xf32>, memref<8x8xf32>
   return
 }
+
+// -----
+
+// A prefetch of a vector-aligned tile becomes L2 prefetches of its runs,
+// guarded by the same uniform bounds check as the fast loads.
+// CHECK-LABEL: gpu.module @prefetch_module
+// CHECK:         scf.if
+// CHECK:           nvvm.prefetch level = L2, %{{.*}} : !llvm.ptr<1>
+func.func @prefetch(%a: memref<?x64xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  hyla_tile.prefetch %a[%c0, %c0] dims [0, 1] shape [32, 64] : memref<?x64xf32>
+  return
+}

@@ -97,3 +97,45 @@ func.func @needs_chunking(%q: tensor<1x8x1x16xf32>, %g: tensor<1x8x1xf32>) -> te
   %o, %s = hyla.gated_delta_rule %q, %q, %q, %g, %g {scale = 0.25 : f64} : tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1xf32>, tensor<1x8x1xf32> -> tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>
   return %o : tensor<1x8x1x16xf32>
 }
+
+// -----
+
+// Decode delta rule: one program per (value block, value head, sequence);
+// the state comes from the sequence's cache slot, stays in registers over the
+// tokens and goes back to the slot, so the cache result is the cache input
+// updated in place. A slot outside the cache poisons the output instead.
+// CHECK-LABEL: func.func @gdr_decode
+// CHECK:         %[[B:.*]] = tensor.dim %arg0, %c0
+// CHECK:         hyla.dispatch @[[K:gdn_decode_bf16_bf16_h2_hv4_k32_v128_bv64_s0x3e000000]][%c2, %c4, %[[B]]]
+// CHECK-SAME:      {tied_results = array<i64: -1, 5>}
+// CHECK:       func.func @[[K]](
+// CHECK:         %[[SLOT:.*]] = arith.index_cast
+// CHECK:         scf.if
+// CHECK:           hyla_tile.load %arg5[%[[SLOT]]
+// CHECK:           scf.for {{.*}} -> (tensor<32x64xf32>)
+// CHECK:           hyla_tile.store {{.*}}, %arg8[%[[SLOT]]
+// CHECK:         } else {
+// CHECK:           arith.constant dense<0x7FC00000>
+// CHECK:           hyla_tile.store {{.*}}, %arg7
+func.func @gdr_decode(%q: tensor<?x1x2x32xbf16>, %v: tensor<?x1x4x128xbf16>, %g: tensor<?x1x4xf32>, %c: tensor<?x4x32x128xf32>, %s: tensor<?xi32>) -> (tensor<?x1x4x128xbf16>, tensor<?x4x32x128xf32>) {
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 0.125 : f64} : tensor<?x1x2x32xbf16>, tensor<?x1x2x32xbf16>, tensor<?x1x4x128xbf16>, tensor<?x1x4xf32>, tensor<?x1x4xf32>, tensor<?x4x32x128xf32>, tensor<?xi32> -> tensor<?x1x4x128xbf16>, tensor<?x4x32x128xf32>
+  return %o, %n : tensor<?x1x4x128xbf16>, tensor<?x4x32x128xf32>
+}
+
+// -----
+
+// Decode conv: taps read the cached inputs, then the new tokens; the new
+// cache rows are all read before any is written (in place).
+// CHECK-LABEL: func.func @conv_decode
+// CHECK:         hyla.dispatch @[[K:conv1d_decode_bf16_bf16_c128_w4_silu]]
+// CHECK-SAME:      {tied_results = array<i64: -1, 2>}
+// CHECK:       func.func @[[K]](
+// CHECK:         scf.if
+// CHECK-COUNT-3: hyla_tile.load %arg2
+// CHECK-NOT:     hyla_tile.store {{.*}}%arg5
+// CHECK-COUNT-3: hyla_tile.store {{.*}}, %arg5
+func.func @conv_decode(%x: tensor<?x1x128xbf16>, %cache: tensor<?x3x128xbf16>, %s: tensor<?xi32>) -> (tensor<?x1x128xbf16>, tensor<?x3x128xbf16>) {
+  %w = hyla.weight "w" : tensor<128x4xbf16>
+  %y, %c = hyla.causal_conv1d_cached %x, %w, %cache[%s] : tensor<?x1x128xbf16>, tensor<128x4xbf16>, tensor<?x3x128xbf16>, tensor<?xi32> -> tensor<?x1x128xbf16>, tensor<?x3x128xbf16>
+  return %y, %c : tensor<?x1x128xbf16>, tensor<?x3x128xbf16>
+}

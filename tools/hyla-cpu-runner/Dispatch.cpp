@@ -140,7 +140,12 @@ LogicalResult DispatchInterpreter::evalOp(Operation *op) {
       n *= b.shape.back();
     }
     b.bytes.resize(std::max<int64_t>(1, n) * elementBytes(b.elementType));
-    poison(b);
+    // A result updated in place starts as its input; others are poisoned.
+    int64_t tied = d.getTiedInput(i);
+    if (tied >= 0)
+      b.bytes = buffers[tied].bytes;
+    else
+      poison(b);
     buffers.push_back(std::move(b));
   }
 

@@ -40,6 +40,24 @@ double invNorm(const double *x, int64_t f, double eps, bool mean) {
 }
 
 /// Rows of the last dim: calls fn(row offset) for each row.
+/// A slot table names distinct slots of a cache of `numSlots`.
+LogicalResult checkSlots(Operation *op, const HostTensor &slots,
+                         int64_t numSlots) {
+  std::vector<int64_t> firstUse(numSlots, -1);
+  for (size_t b = 0; b < slots.values.size(); ++b) {
+    int64_t slot = static_cast<int64_t>(slots.values[b]);
+    if (slot < 0 || slot >= numSlots)
+      return op->emitError() << "slot " << slot << " of batch element " << b
+                             << " is outside the cache's " << numSlots
+                             << " slots";
+    if (firstUse[slot] >= 0)
+      return op->emitError() << "batch elements " << firstUse[slot] << " and "
+                             << b << " both use slot " << slot;
+    firstUse[slot] = static_cast<int64_t>(b);
+  }
+  return success();
+}
+
 template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
   int64_t f = t.shape.back();
   for (int64_t r = 0; r < t.numel() / f; ++r)
@@ -226,6 +244,89 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
       }
     set(d.getO(), o);
     set(d.getFinalState(), hT);
+    return success();
+  }
+
+  if (auto d = dyn_cast<GatedDeltaRuleCachedOp>(op)) {
+    HostTensorPtr q = tensor(d.getQ()), k = tensor(d.getK()),
+                  v = tensor(d.getV()), g = tensor(d.getG()),
+                  beta = tensor(d.getBeta()), cache = tensor(d.getCache()),
+                  slots = tensor(d.getSlots());
+    int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
+            HV = v->shape[2], V = v->shape[3], NS = cache->shape[0];
+    double scale = d.getScale().convertToDouble();
+    HostTensorPtr o = makeLike(d.getO(), v->shape);
+    auto updated = std::make_shared<HostTensor>(*cache);
+    if (failed(checkSlots(op, *slots, NS)))
+      return failure();
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t slot = static_cast<int64_t>(slots->values[b]);
+      for (int64_t h = 0; h < HV; ++h) {
+        int64_t hk = h / (HV / H);
+        double *s = &updated->values[(slot * HV + h) * K * V];
+        std::vector<double> kv(V), delta(V);
+        for (int64_t t = 0; t < T; ++t) {
+          const double *qt = &q->values[((b * T + t) * H + hk) * K];
+          const double *kt = &k->values[((b * T + t) * H + hk) * K];
+          const double *vt = &v->values[((b * T + t) * HV + h) * V];
+          double decay = std::exp(g->values[(b * T + t) * HV + h]);
+          double bt = beta->values[(b * T + t) * HV + h];
+          for (int64_t i = 0; i < K * V; ++i)
+            s[i] *= decay;
+          std::fill(kv.begin(), kv.end(), 0.0);
+          for (int64_t i = 0; i < K; ++i)
+            for (int64_t j = 0; j < V; ++j)
+              kv[j] += s[i * V + j] * kt[i];
+          for (int64_t j = 0; j < V; ++j)
+            delta[j] = bt * (vt[j] - kv[j]);
+          for (int64_t i = 0; i < K; ++i)
+            for (int64_t j = 0; j < V; ++j)
+              s[i * V + j] += kt[i] * delta[j];
+          double *ot = &o->values[((b * T + t) * HV + h) * V];
+          for (int64_t j = 0; j < V; ++j) {
+            double acc = 0;
+            for (int64_t i = 0; i < K; ++i)
+              acc += s[i * V + j] * qt[i] * scale;
+            ot[j] = acc;
+          }
+        }
+      }
+    }
+    set(d.getO(), o);
+    set(d.getNewCache(), updated);
+    return success();
+  }
+
+  if (auto c = dyn_cast<CausalConv1DCachedOp>(op)) {
+    HostTensorPtr x = tensor(c.getInput()), w = tensor(c.getWeight()),
+                  cache = tensor(c.getCache()), slots = tensor(c.getSlots());
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2],
+            W = w->shape[1], NS = cache->shape[0];
+    bool act = c.getActivation() == "silu";
+    HostTensorPtr y = makeLike(c.getResult(), x->shape);
+    auto updated = std::make_shared<HostTensor>(*cache);
+    if (failed(checkSlots(op, *slots, NS)))
+      return failure();
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t slot = static_cast<int64_t>(slots->values[b]);
+      // Position p of (the W-1 cached inputs, then the T new tokens).
+      auto input = [&](int64_t p, int64_t ch) {
+        return p < W - 1 ? cache->values[(slot * (W - 1) + p) * C + ch]
+                         : x->values[(b * T + p - (W - 1)) * C + ch];
+      };
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t ch = 0; ch < C; ++ch) {
+          double acc = 0;
+          for (int64_t j = 0; j < W; ++j)
+            acc += w->values[ch * W + j] * input(t + j, ch);
+          y->values[(b * T + t) * C + ch] = act ? silu(acc) : acc;
+        }
+      for (int64_t r = 0; r + 1 < W; ++r)
+        for (int64_t ch = 0; ch < C; ++ch)
+          updated->values[(slot * (W - 1) + r) * C + ch] = input(T + r, ch);
+    }
+    set(c.getResult(), y);
+    set(c.getNewCache(), updated);
     return success();
   }
 

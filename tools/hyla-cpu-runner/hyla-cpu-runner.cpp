@@ -20,6 +20,7 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -30,6 +31,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -54,7 +56,8 @@ static cl::list<std::string> dists(
     cl::desc("I=SPEC : values of argument I. SPEC is normal:MEAN:STD "
              "(default normal:0:1), uniform:LO:HI, neglog:LO:HI "
              "(-exp(uniform(ln LO, ln HI)), e.g. log decays from -LO to -HI) "
-             "or int:LO:HI (integers in [LO, HI))"),
+             "int:LO:HI (integers in [LO, HI)) or distinct:LO:HI (integers "
+             "in [LO, HI) without repeats, e.g. cache slot tables)"),
     cl::cat(category));
 static cl::opt<uint64_t> seedOpt(
     "seed", cl::desc("Random seed (default: a fresh one, printed)"),
@@ -79,7 +82,7 @@ static cl::opt<bool> printKernels("print-kernel-ir",
 namespace {
 
 struct Distribution {
-  enum Kind { Normal, Uniform, NegLog, Int } kind = Normal;
+  enum Kind { Normal, Uniform, NegLog, Int, Distinct } kind = Normal;
   double a = 0.0, b = 1.0;
 };
 
@@ -113,10 +116,12 @@ FailureOr<Distribution> parseDistribution(StringRef spec) {
     d.kind = Distribution::NegLog;
   else if (parts[0] == "int")
     d.kind = Distribution::Int;
+  else if (parts[0] == "distinct" && d.b > d.a)
+    d.kind = Distribution::Distinct;
   else {
     llvm::errs() << "hyla-cpu-runner: bad distribution '" << spec
-                 << "': kind must be normal, uniform, neglog (A, B > 0) or "
-                    "int\n";
+                 << "': kind must be normal, uniform, neglog (A, B > 0), "
+                    "int or distinct (B > A)\n";
     return failure();
   }
   return d;
@@ -132,6 +137,7 @@ double sample(const Distribution &d, std::mt19937_64 &rng) {
     return -std::exp(std::uniform_real_distribution<double>(
         std::log(d.a), std::log(d.b))(rng));
   case Distribution::Int:
+  case Distribution::Distinct:
     return std::floor(std::uniform_real_distribution<double>(d.a, d.b)(rng));
   }
   return 0.0;
@@ -216,8 +222,26 @@ makeInputs(func::FuncOp fn, const ArgSpecs &specs, std::mt19937_64 &rng) {
     if (distIt != specs.dists.end())
       dist = distIt->second;
     t->values.resize(t->numel());
-    for (double &v : t->values)
-      v = roundTo(t->elementType, sample(dist, rng));
+    if (dist.kind == Distribution::Distinct) {
+      int64_t lo = static_cast<int64_t>(std::ceil(dist.a));
+      int64_t hi = static_cast<int64_t>(std::ceil(dist.b));
+      if (hi - lo < t->numel()) {
+        fn.emitError() << "--dist=" << i << "=distinct:" << dist.a << ":"
+                       << dist.b << " has " << (hi - lo)
+                       << " values, argument " << i << " needs "
+                       << t->numel();
+        return failure();
+      }
+      std::vector<double> pool;
+      for (int64_t x = lo; x < hi; ++x)
+        pool.push_back(static_cast<double>(x));
+      std::shuffle(pool.begin(), pool.end(), rng);
+      for (int64_t j = 0; j < t->numel(); ++j)
+        t->values[j] = roundTo(t->elementType, pool[j]);
+    } else {
+      for (double &v : t->values)
+        v = roundTo(t->elementType, sample(dist, rng));
+    }
     inputs.push_back(t);
   }
   return inputs;
@@ -281,6 +305,8 @@ int main(int argc, char **argv) {
   }
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  context.printOpOnDiagnostic(false);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 2;

@@ -646,6 +646,14 @@ int run(hyla_module *module, const Options &options) {
   }
   for (int32_t i = 0; i < numOutputs; ++i) {
     hyla_tensor &t = outputs[i];
+    int32_t tied = hyla_function_output_tied_input(module, fn, i);
+    if (tied >= 0) {
+      // The function updates that input in place (e.g. a decode cache).
+      t.data = inputs[tied].data;
+      std::printf("output %d: %s, input %d updated in place\n", i,
+                  formatShape(t.dtype, t.rank, t.dims).c_str(), tied);
+      continue;
+    }
     uint64_t bytes = tensorBytes(t);
     t.data =
         bytes ? memory.allocate(bytes, "output " + std::to_string(i)) : nullptr;

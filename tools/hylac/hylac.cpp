@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
@@ -222,6 +223,11 @@ int main(int argc, char **argv) {
   registerCompilerDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Diagnostics as "file:line:col: error: ..." with the source line and
+  // notes, for the whole compile.
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  context.printOpOnDiagnostic(false);
 
   // 1. Import.
   OwningOpRef<ModuleOp> module;
@@ -250,7 +256,6 @@ int main(int argc, char **argv) {
       llvm::errs() << "hylac: error: " << error << "\n";
       return 1;
     }
-    llvm::SourceMgr sourceMgr;
     sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
     module = parseSourceFile<ModuleOp>(sourceMgr, &context);
     if (!module)

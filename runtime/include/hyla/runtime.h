@@ -93,6 +93,10 @@ const char *hyla_module_function_name(const hyla_module *module, int32_t i);
 int32_t hyla_module_find_function(const hyla_module *module, const char *name);
 int32_t hyla_function_num_inputs(const hyla_module *module, int32_t fn);
 int32_t hyla_function_num_outputs(const hyla_module *module, int32_t fn);
+/* The input that output i updates in place (the caller passes the same
+ * tensor for both), -1 when output i is a tensor of its own, -2 on error. */
+int32_t hyla_function_output_tied_input(const hyla_module *module, int32_t fn,
+                                        int32_t i);
 int32_t hyla_function_num_launches(const hyla_module *module, int32_t fn);
 int32_t hyla_function_num_symbols(const hyla_module *module, int32_t fn);
 const char *hyla_function_symbol_name(const hyla_module *module, int32_t fn,

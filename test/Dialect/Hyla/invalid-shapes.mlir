@@ -339,3 +339,35 @@ func.func @dispatch_input_dims(%x: tensor<?xf32>) {
 func.func @k(%a: memref<?xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel} {
   return
 }
+
+// -----
+
+func.func @gdr_cached_cache_rank(%q: tensor<2x1x2x32xf32>, %v: tensor<2x1x2x64xf32>, %g: tensor<2x1x2xf32>, %c: tensor<2x32x64xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{cache must have rank 4 ([slots, value heads, key dim, value dim]) but has rank 3}}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 1.0 : f64} : tensor<2x1x2x32xf32>, tensor<2x1x2x32xf32>, tensor<2x1x2x64xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32>, tensor<2x32x64xf32>, tensor<2xi32> -> tensor<2x1x2x64xf32>, tensor<2x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_cached_key_dim(%q: tensor<2x1x2x32xf32>, %v: tensor<2x1x2x64xf32>, %g: tensor<2x1x2xf32>, %c: tensor<8x2x16x64xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{key dim}}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 1.0 : f64} : tensor<2x1x2x32xf32>, tensor<2x1x2x32xf32>, tensor<2x1x2x64xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32>, tensor<8x2x16x64xf32>, tensor<2xi32> -> tensor<2x1x2x64xf32>, tensor<8x2x16x64xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_cached_slots(%q: tensor<2x1x2x32xf32>, %v: tensor<2x1x2x64xf32>, %g: tensor<2x1x2xf32>, %c: tensor<8x2x32x64xf32>, %s: tensor<3xi32>) {
+  // expected-error @+1 {{batch}}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 1.0 : f64} : tensor<2x1x2x32xf32>, tensor<2x1x2x32xf32>, tensor<2x1x2x64xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32>, tensor<8x2x32x64xf32>, tensor<3xi32> -> tensor<2x1x2x64xf32>, tensor<8x2x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @conv_cached_cache_rank(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, %c: tensor<3x8xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{cache must have rank 3 ([slots, kernel size - 1, channels]) but has rank 2}}
+  %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<3x8xbf16>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<3x8xbf16>
+  return
+}

@@ -387,3 +387,99 @@ func.func @dispatch_arg_type(%x: tensor<4xf32>) {
 func.func @k(%a: memref<4xf32>, %b: memref<8xf32>) attributes {hyla_tile.kernel} {
   return
 }
+
+// -----
+
+func.func @tied_count(%x: tensor<4xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{tied_results must have one entry per result (1) but has 2}}
+  %y = hyla.dispatch @k[%c1, %c1, %c1](%x) {tied_results = array<i64: 0, -1>} : (tensor<4xf32>) -> (tensor<4xf32>)
+  return
+}
+func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel} {
+  return
+}
+
+// -----
+
+func.func @tied_range(%x: tensor<4xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{result 0 is tied to input 1 but there are 1 inputs}}
+  %y = hyla.dispatch @k[%c1, %c1, %c1](%x) {tied_results = array<i64: 1>} : (tensor<4xf32>) -> (tensor<4xf32>)
+  return
+}
+func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel} {
+  return
+}
+
+// -----
+
+func.func @tied_twice(%x: tensor<4xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{input 0 is tied to two results}}
+  %y:2 = hyla.dispatch @k[%c1, %c1, %c1](%x) {tied_results = array<i64: 0, 0>} : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return
+}
+func.func @k(%a: memref<4xf32>, %b: memref<4xf32>, %c: memref<4xf32>) attributes {hyla_tile.kernel} {
+  return
+}
+
+// -----
+
+func.func @tied_type(%x: tensor<4xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{result 0 of type 'tensor<4xbf16>' cannot update input 0 of type 'tensor<4xf32>' in place}}
+  %y = hyla.dispatch @k[%c1, %c1, %c1](%x) {tied_results = array<i64: 0>} : (tensor<4xf32>) -> (tensor<4xbf16>)
+  return
+}
+func.func @k(%a: memref<4xf32>, %b: memref<4xbf16>) attributes {hyla_tile.kernel} {
+  return
+}
+
+// -----
+
+func.func @gdr_cached_gva(%q: tensor<2x1x4x32xf32>, %v: tensor<2x1x6x64xf32>, %g: tensor<2x1x6xf32>, %c: tensor<8x6x32x64xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{value heads (6) must be a multiple of query/key heads (4)}}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 1.0 : f64} : tensor<2x1x4x32xf32>, tensor<2x1x4x32xf32>, tensor<2x1x6x64xf32>, tensor<2x1x6xf32>, tensor<2x1x6xf32>, tensor<8x6x32x64xf32>, tensor<2xi32> -> tensor<2x1x6x64xf32>, tensor<8x6x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_cached_new_cache(%q: tensor<2x1x2x32xf32>, %v: tensor<2x1x2x64xf32>, %g: tensor<2x1x2xf32>, %c: tensor<?x2x32x64xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{new_cache type 'tensor<8x2x32x64xf32>' must equal cache type 'tensor<?x2x32x64xf32>'}}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 1.0 : f64} : tensor<2x1x2x32xf32>, tensor<2x1x2x32xf32>, tensor<2x1x2x64xf32>, tensor<2x1x2xf32>, tensor<2x1x2xf32>, tensor<?x2x32x64xf32>, tensor<2xi32> -> tensor<2x1x2x64xf32>, tensor<8x2x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @conv_cached_width(%x: tensor<2x1x8xbf16>, %w: tensor<8x1xbf16>, %c: tensor<4x0x8xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{a cached conv needs kernel size (weight dim 1) >= 2}}
+  %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x1xbf16>, tensor<4x0x8xbf16>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<4x0x8xbf16>
+  return
+}
+
+// -----
+
+func.func @conv_cached_activation(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, %c: tensor<4x3x8xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{activation must be "none" or "silu" but is "relu"}}
+  %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] {activation = "relu"} : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<4x3x8xbf16>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<4x3x8xbf16>
+  return
+}
+
+// -----
+
+func.func @conv_cached_rows(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, %c: tensor<4x4x8xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{cache dim 1 must hold kernel size - 1 = 3 inputs but is 4}}
+  %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<4x4x8xbf16>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<4x4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @conv_cached_type(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, %c: tensor<4x3x8xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{cache element type 'f32' must match input element type 'bf16'}}
+  %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<4x3x8xf32>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<4x3x8xf32>
+  return
+}

@@ -65,3 +65,23 @@ func.func @dispatch(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
 func.func @copy(%a: memref<?x64xf32>, %b: memref<?x64xf32>) attributes {hyla_tile.kernel} {
   return
 }
+
+// CHECK-LABEL: func.func @decode_ops
+func.func @decode_ops(%q: tensor<?x1x2x32xbf16>, %v: tensor<?x1x4x64xbf16>, %g: tensor<?x1x4xf32>, %c: tensor<?x4x32x64xf32>, %s: tensor<?xi32>, %x: tensor<?x1x8xbf16>, %w: tensor<8x4xbf16>, %cc: tensor<?x3x8xbf16>) -> (tensor<?x1x4x64xbf16>, tensor<?x4x32x64xf32>, tensor<?x1x8xbf16>, tensor<?x3x8xbf16>) {
+  // CHECK: hyla.gated_delta_rule_cached %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}[%{{.*}}] {scale = 1.250000e-01 : f64}
+  %o, %n = hyla.gated_delta_rule_cached %q, %q, %v, %g, %g, %c[%s] {scale = 0.125 : f64} : tensor<?x1x2x32xbf16>, tensor<?x1x2x32xbf16>, tensor<?x1x4x64xbf16>, tensor<?x1x4xf32>, tensor<?x1x4xf32>, tensor<?x4x32x64xf32>, tensor<?xi32> -> tensor<?x1x4x64xbf16>, tensor<?x4x32x64xf32>
+  // CHECK: hyla.causal_conv1d_cached %{{.*}}, %{{.*}}, %{{.*}}[%{{.*}}] :
+  %y, %nc = hyla.causal_conv1d_cached %x, %w, %cc[%s] : tensor<?x1x8xbf16>, tensor<8x4xbf16>, tensor<?x3x8xbf16>, tensor<?xi32> -> tensor<?x1x8xbf16>, tensor<?x3x8xbf16>
+  return %o, %n, %y, %nc : tensor<?x1x4x64xbf16>, tensor<?x4x32x64xf32>, tensor<?x1x8xbf16>, tensor<?x3x8xbf16>
+}
+
+// CHECK-LABEL: func.func @dispatch_tied
+func.func @dispatch_tied(%x: tensor<4xf32>, %c: tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>) {
+  %c1 = arith.constant 1 : index
+  // CHECK: hyla.dispatch @update[%{{.*}}, %{{.*}}, %{{.*}}](%{{.*}}, %{{.*}}) {tied_results = array<i64: -1, 1>} : (tensor<4xf32>, tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>)
+  %y:2 = hyla.dispatch @update[%c1, %c1, %c1](%x, %c) {tied_results = array<i64: -1, 1>} : (tensor<4xf32>, tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>)
+  return %y#0, %y#1 : tensor<4xf32>, tensor<8xf32>
+}
+func.func @update(%a: memref<4xf32>, %b: memref<8xf32>, %r: memref<4xf32>, %s: memref<8xf32>) attributes {hyla_tile.kernel} {
+  return
+}

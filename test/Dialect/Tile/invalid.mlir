@@ -268,3 +268,21 @@ func.func @reduce_negative_axis(%x: tensor<64x32xf32>) {
   %r = hyla_tile.reduce sum %x axis -1 : tensor<64x32xf32> -> tensor<64xf32>
   return
 }
+
+// -----
+
+func.func @prefetch_shape(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{shape sizes must be positive}}
+  hyla_tile.prefetch %a[%c0, %c0] dims [0, 1] shape [0, 64] : memref<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @prefetch_dims(%a: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{dims must name one memref dim per tile dim (2) but names 1}}
+  hyla_tile.prefetch %a[%c0, %c0] dims [1] shape [4, 64] : memref<?x64xf32>
+  return
+}

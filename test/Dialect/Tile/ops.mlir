@@ -25,6 +25,8 @@ func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
   %x = hyla_tile.unit_lower_inverse %mb : tensor<64x64xf32>
   // CHECK: hyla_tile.reshape %{{.*}} : tensor<64x64xf32> -> tensor<4096xf32>
   %r = hyla_tile.reshape %x : tensor<64x64xf32> -> tensor<4096xf32>
+  // CHECK: hyla_tile.prefetch %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] dims [1, 3] shape [64, 32] : memref<?x?x4x32xbf16>
+  hyla_tile.prefetch %a[%c0, %p, %c0, %c0] dims [1, 3] shape [64, 32] : memref<?x?x4x32xbf16>
   // CHECK: hyla_tile.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] : tensor<64x64xf32>, memref<?x64xf32>
   hyla_tile.store %x, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<?x64xf32>
   return

@@ -1,0 +1,65 @@
+// RUN: hyla-cpu-runner %s --entry=decode_t1_gva --dist=6=distinct:0:5 --dist=3=neglog:0.01:20 --dist=4=uniform:0:2 | FileCheck %s --check-prefix=T1
+// RUN: hyla-cpu-runner %s --entry=decode_t3_spec --dist=6=distinct:0:7 --dist=3=neglog:0.01:5 --dist=4=uniform:0:1 | FileCheck %s --check-prefix=T3
+// RUN: hyla-cpu-runner %s --entry=prefill_then_decode --dist=2=neglog:0.01:5 --dist=3=uniform:0:1 --dist=8=neglog:0.01:5 --dist=9=uniform:0:1 --dist=10=int:0:1 | FileCheck %s --check-prefix=CHAIN
+// RUN: hyla-cpu-runner %s --entry=conv_decode --dist=3=distinct:0:6 | FileCheck %s --check-prefix=CONV
+// RUN: not hyla-cpu-runner %s --entry=conv_decode --dist=3=int:6:8 2>&1 | FileCheck %s --check-prefix=OUTSIDE
+// RUN: not hyla-cpu-runner %s --entry=decode_t1_gva --dist=6=int:0:1 2>&1 | FileCheck %s --check-prefix=SHARED
+//
+// Decode: the delta rule and the short conv continuing from per-slot caches
+// that are updated in place, against the float64 recurrence. Slots are a
+// random subset of the cache, so untouched slots must come back unchanged.
+// Gates down to -20 and beta up to 2 stay finite.
+
+// T1: decode_t1_gva: output 0 {{.*}} nonfinite 0 PASS
+// T1: decode_t1_gva: output 1 {{.*}} nonfinite 0 PASS
+// T1: {{^}}PASS
+func.func @decode_t1_gva(%q: tensor<3x1x2x32xf32>, %k: tensor<3x1x2x32xf32>, %v: tensor<3x1x4x64xbf16>, %g: tensor<3x1x4xf32>, %beta: tensor<3x1x4xf32>, %cache: tensor<5x4x32x64xf32>, %slots: tensor<3xi32>) -> (tensor<3x1x4x64xbf16>, tensor<5x4x32x64xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<3x1x2x32xf32> -> tensor<3x1x2x32xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<3x1x2x32xf32> -> tensor<3x1x2x32xf32>
+  %o, %c = hyla.gated_delta_rule_cached %qn, %kn, %v, %g, %beta, %cache[%slots] {scale = 0.17677669529663687 : f64} : tensor<3x1x2x32xf32>, tensor<3x1x2x32xf32>, tensor<3x1x4x64xbf16>, tensor<3x1x4xf32>, tensor<3x1x4xf32>, tensor<5x4x32x64xf32>, tensor<3xi32> -> tensor<3x1x4x64xbf16>, tensor<5x4x32x64xf32>
+  return %o, %c : tensor<3x1x4x64xbf16>, tensor<5x4x32x64xf32>
+}
+
+// -----
+// Speculative verification: 3 tokens per sequence, head dims K=96, V=192
+// (three value blocks), dynamic batch.
+// T3: decode_t3_spec: output 0 {{.*}} nonfinite 0 PASS
+// T3: decode_t3_spec: output 1 {{.*}} nonfinite 0 PASS
+// T3: {{^}}PASS
+func.func @decode_t3_spec(%q: tensor<2x3x1x96xbf16>, %k: tensor<2x3x1x96xbf16>, %v: tensor<2x3x1x192xbf16>, %g: tensor<2x3x1xf32>, %beta: tensor<2x3x1xf32>, %cache: tensor<7x1x96x192xf32>, %slots: tensor<2xi32>) -> (tensor<2x3x1x192xbf16>, tensor<7x1x96x192xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<2x3x1x96xbf16> -> tensor<2x3x1x96xbf16>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x3x1x96xbf16> -> tensor<2x3x1x96xbf16>
+  %o, %c = hyla.gated_delta_rule_cached %qn, %kn, %v, %g, %beta, %cache[%slots] {scale = 0.10206207261596575 : f64} : tensor<2x3x1x96xbf16>, tensor<2x3x1x96xbf16>, tensor<2x3x1x192xbf16>, tensor<2x3x1xf32>, tensor<2x3x1xf32>, tensor<7x1x96x192xf32>, tensor<2xi32> -> tensor<2x3x1x192xbf16>, tensor<7x1x96x192xf32>
+  return %o, %c : tensor<2x3x1x192xbf16>, tensor<7x1x96x192xf32>
+}
+
+// -----
+// A chunked prefill of 70 tokens (not a multiple of 64) whose final state
+// seeds the cache, then one decode step: the step's output and state match
+// the float64 recurrence over all 71 tokens.
+// CHAIN: prefill_then_decode: output 0 {{.*}} nonfinite 0 PASS
+// CHAIN: prefill_then_decode: output 1 {{.*}} nonfinite 0 PASS
+// CHAIN: prefill_then_decode: output 2 {{.*}} nonfinite 0 PASS
+// CHAIN: {{^}}PASS
+func.func @prefill_then_decode(%q: tensor<1x70x2x32xf32>, %k: tensor<1x70x2x32xf32>, %g: tensor<1x70x2xf32>, %beta: tensor<1x70x2xf32>, %v: tensor<1x70x2x64xf32>,
+    %q1: tensor<1x1x2x32xf32>, %k1: tensor<1x1x2x32xf32>, %v1: tensor<1x1x2x64xf32>, %g1: tensor<1x1x2xf32>, %beta1: tensor<1x1x2xf32>, %slots: tensor<1xi32>)
+    -> (tensor<1x70x2x64xf32>, tensor<1x1x2x64xf32>, tensor<1x2x32x64xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<1x70x2x32xf32> -> tensor<1x70x2x32xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<1x70x2x32xf32> -> tensor<1x70x2x32xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %beta {scale = 0.17677669529663687 : f64} : tensor<1x70x2x32xf32>, tensor<1x70x2x32xf32>, tensor<1x70x2x64xf32>, tensor<1x70x2xf32>, tensor<1x70x2xf32> -> tensor<1x70x2x64xf32>, tensor<1x2x32x64xf32>
+  %q1n = hyla.l2_norm %q1 {epsilon = 1.0e-6 : f64} : tensor<1x1x2x32xf32> -> tensor<1x1x2x32xf32>
+  %k1n = hyla.l2_norm %k1 {epsilon = 1.0e-6 : f64} : tensor<1x1x2x32xf32> -> tensor<1x1x2x32xf32>
+  %o1, %c = hyla.gated_delta_rule_cached %q1n, %k1n, %v1, %g1, %beta1, %s[%slots] {scale = 0.17677669529663687 : f64} : tensor<1x1x2x32xf32>, tensor<1x1x2x32xf32>, tensor<1x1x2x64xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x2x32x64xf32>, tensor<1xi32> -> tensor<1x1x2x64xf32>, tensor<1x2x32x64xf32>
+  return %o, %o1, %c : tensor<1x70x2x64xf32>, tensor<1x1x2x64xf32>, tensor<1x2x32x64xf32>
+}
+
+// -----
+// OUTSIDE: gdn-decode.mlir:{{[0-9]+}}:12: error: slot {{6|7}} of batch element 0 is outside the cache's 6 slots
+// SHARED: gdn-decode.mlir:{{[0-9]+}}:12: error: batch elements 0 and 1 both use slot 0
+// CONV: conv_decode: output 0 {{.*}} nonfinite 0 PASS
+// CONV: conv_decode: output 1 {{.*}} nonfinite 0 PASS
+// CONV: {{^}}PASS
+func.func @conv_decode(%x: tensor<4x2x200xbf16>, %w: tensor<200x4xbf16>, %cache: tensor<6x3x200xbf16>, %slots: tensor<4xi32>) -> (tensor<4x2x200xbf16>, tensor<6x3x200xbf16>) {
+  %y, %c = hyla.causal_conv1d_cached %x, %w, %cache[%slots] : tensor<4x2x200xbf16>, tensor<200x4xbf16>, tensor<6x3x200xbf16>, tensor<4xi32> -> tensor<4x2x200xbf16>, tensor<6x3x200xbf16>
+  return %y, %c : tensor<4x2x200xbf16>, tensor<6x3x200xbf16>
+}
