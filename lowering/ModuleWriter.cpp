@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include "hyla_module_generated.h"
 
@@ -116,12 +117,18 @@ struct PlanLaunch {
   std::vector<uint32_t> args;
 };
 
+struct PlanCheck {
+  Expr a, b;
+  std::string what;
+};
+
 struct Plan {
   std::string name;
   std::vector<std::tuple<std::string, uint32_t, uint32_t>> symbols;
   std::vector<PlanBuffer> buffers;
   std::vector<uint32_t> inputs, outputs;
   std::vector<PlanLaunch> launches;
+  std::vector<PlanCheck> checks;
 };
 
 struct WeightInfo {
@@ -152,6 +159,7 @@ public:
     }
     if (failed(orderBuffers()))
       return failure();
+    pruneSymbols();
     return std::move(plan);
   }
 
@@ -318,6 +326,18 @@ private:
           return failure();
         view.dims.push_back(*x);
       }
+      // The output sizes are given separately: each group must multiply
+      // to its source dim, or the view reads the wrong rows.
+      for (auto [d, group] : llvm::enumerate(e.getReassociationIndices())) {
+        Expr product = Expr::constant(1);
+        for (int64_t r : group)
+          product = Expr::binary(fb::ExprOp::Mul, product, view.dims[r]);
+        if (!(product == base.dims[d]))
+          addCheck(base.dims[d], product,
+                   llvm::formatv("dim {0} of a tensor.expand_shape source "
+                                 "and the sizes it expands into",
+                                 d));
+      }
     }
     bufferOf[op->getResult(0)] = addBuffer(std::move(view));
     return success();
@@ -357,14 +377,21 @@ private:
       uint32_t id = bit->second;
       PlanBuffer &have = plan.buffers[id];
       // The first use of an entry argument sets the sizes the runtime
-      // checks it against; a later use that expects other sizes gets a view
-      // (the runtime checks a view fits in its base).
+      // checks it against; where a later use (or any use of a computed
+      // tensor) expects sizes written differently, the runtime checks that
+      // they agree before launching anything.
       auto arg = dyn_cast<BlockArgument>(input);
       if (arg && !firstUseSeen[arg.getArgNumber()]) {
         firstUseSeen[arg.getArgNumber()] = true;
         have.dims = *want;
-      } else if (!(have.dims == *want)) {
-        id = addBuffer({fb::BufferKind::View, id, have.dtype, *want});
+      } else {
+        for (size_t dim = 0; dim < want->size(); ++dim)
+          if (!(have.dims[dim] == (*want)[dim]))
+            addCheck(have.dims[dim], (*want)[dim],
+                     llvm::formatv("dim {0} of input {1} of launch {2}, "
+                                   "kernel {3}",
+                                   dim, i, plan.launches.size(),
+                                   kernel.getSymName()));
       }
       launch.args.push_back(id);
     }
@@ -456,10 +483,11 @@ private:
                << " updated in place through a reshape; return it in the "
                   "input's shape";
       } else if (b.kind == fb::BufferKind::View &&
-          plan.buffers[b.index].kind == fb::BufferKind::Temporary) {
-        // A reshaped temporary: the caller's output is the memory, and the
-        // temporary becomes a view of it.
-        uint32_t base = b.index;
+                 plan.buffers[rootOf(id)].kind == fb::BufferKind::Temporary) {
+        // A reshaped temporary (through any number of reshapes): the
+        // caller's output is the memory, and the temporary becomes a view
+        // of it.
+        uint32_t base = rootOf(id);
         plan.buffers[base].kind = fb::BufferKind::View;
         plan.buffers[base].index = id;
         b.kind = fb::BufferKind::Output;
@@ -479,6 +507,55 @@ private:
   }
 
   /// Renumbers buffers so every view comes after the buffer it views.
+  /// Records that `a` must equal `b` at run time (once per pair).
+  void addCheck(const Expr &a, const Expr &b, std::string what) {
+    for (const PlanCheck &c : plan.checks)
+      if ((c.a == a && c.b == b) || (c.a == b && c.b == a))
+        return;
+    plan.checks.push_back({a, b, std::move(what)});
+  }
+
+  /// Drops the symbols no size refers to: an argument's dims that its first
+  /// use tied to another argument's symbols (e.g. every input's batch dim
+  /// becomes `batch`) would otherwise stay as names nobody needs.
+  void pruneSymbols() {
+    std::vector<bool> used(plan.symbols.size(), false);
+    auto mark = [&](const Expr &e) {
+      for (const fb::ExprInst &inst : e.code)
+        if (inst.op() == fb::ExprOp::Symbol)
+          used[inst.value()] = true;
+    };
+    for (const PlanBuffer &b : plan.buffers)
+      llvm::for_each(b.dims, mark);
+    for (const PlanLaunch &l : plan.launches)
+      llvm::for_each(l.grid, mark);
+    for (const PlanCheck &c : plan.checks) {
+      mark(c.a);
+      mark(c.b);
+    }
+    std::vector<int64_t> newIndex(plan.symbols.size(), -1);
+    decltype(plan.symbols) kept;
+    for (size_t i = 0; i < plan.symbols.size(); ++i)
+      if (used[i]) {
+        newIndex[i] = static_cast<int64_t>(kept.size());
+        kept.push_back(plan.symbols[i]);
+      }
+    auto rename = [&](Expr &e) {
+      for (fb::ExprInst &inst : e.code)
+        if (inst.op() == fb::ExprOp::Symbol)
+          inst = fb::ExprInst(fb::ExprOp::Symbol, newIndex[inst.value()]);
+    };
+    for (PlanBuffer &b : plan.buffers)
+      llvm::for_each(b.dims, rename);
+    for (PlanLaunch &l : plan.launches)
+      llvm::for_each(l.grid, rename);
+    for (PlanCheck &c : plan.checks) {
+      rename(c.a);
+      rename(c.b);
+    }
+    plan.symbols = std::move(kept);
+  }
+
   LogicalResult orderBuffers() {
     size_t n = plan.buffers.size();
     std::vector<int64_t> newId(n, -1);
@@ -608,9 +685,14 @@ FailureOr<std::string> writeHylaModule(ModuleOp module,
       auto grid = writeExprs(b, l.grid);
       launches.push_back(fb::CreateLaunchDirect(b, l.kernel, &grid, &l.args));
     }
+    std::vector<flatbuffers::Offset<fb::SizeCheck>> checks;
+    for (const PlanCheck &c : p.checks)
+      checks.push_back(fb::CreateSizeCheckDirect(
+          b, writeExpr(b, c.a), writeExpr(b, c.b), c.what.c_str()));
     functions.push_back(fb::CreateFunctionDirect(b, p.name.c_str(), &symbols,
                                                  &buffers, &p.inputs,
-                                                 &p.outputs, &launches));
+                                                 &p.outputs, &launches,
+                                                 &checks));
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto &[k, v] : options.metadata)

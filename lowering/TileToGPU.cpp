@@ -145,6 +145,9 @@ public:
   }
   /// Coordinates (vectors, one per dim) of linear element indices.
   SmallVector<Value> coords(Value elems, ArrayRef<int64_t> shape) {
+    if (std::optional<SmallVector<int64_t>> offs = slotOffsets(elems))
+      if (std::optional<SmallVector<Value>> c = splitCoords(*offs, shape))
+        return *c;
     int64_t n = cast<VectorType>(elems.getType()).getNumElements();
     SmallVector<Value> out(shape.size());
     int64_t stride = 1;
@@ -156,6 +159,127 @@ public:
                       : Value(arith::RemUIOp::create(b, loc, q,
                                                      splat(i32(shape[d]), n)));
       stride *= shape[d];
+    }
+    return out;
+  }
+
+  /// For slot indices of the form `offsets + t W` (elementIndices,
+  /// runStarts) with every offset mod P below W, the offsets.
+  std::optional<SmallVector<int64_t>> slotOffsets(Value elems) {
+    auto add = elems.getDefiningOp<arith::AddIOp>();
+    if (!add)
+      return std::nullopt;
+    DenseIntElementsAttr offsets;
+    if (!matchPattern(add.getLhs(), m_Constant(&offsets)))
+      return std::nullopt;
+    auto bc = add.getRhs().getDefiningOp<vector::BroadcastOp>();
+    auto mul = bc ? bc.getSource().getDefiningOp<arith::MulIOp>() : nullptr;
+    IntegerAttr w;
+    if (!mul || mul.getLhs() != st.tidI32 ||
+        !matchPattern(mul.getRhs(), m_Constant(&w)) ||
+        w.getInt() != st.vectorWidth)
+      return std::nullopt;
+    SmallVector<int64_t> out;
+    int64_t p = st.numThreads * st.vectorWidth;
+    for (const APInt &o : offsets.getValues<APInt>()) {
+      int64_t v = o.getSExtValue();
+      if (v < 0 || v % p >= st.vectorWidth)
+        return std::nullopt;
+      out.push_back(v);
+    }
+    return out;
+  }
+
+  /// The coordinates of the thread's slots as (per-thread scalar) +
+  /// (per-slot constant) in every dim, when the tile shape allows it; none
+  /// otherwise. Slot j of thread t is element A + B P with A = t W + jw,
+  /// jw = offset_j mod P (below W), B = offset_j / P, P = threads * W; its
+  /// coordinate in dim d (suffix product R, size S) is floor(e / R) mod S.
+  /// When R divides P (and W divides R, or R = 1), that is
+  /// (floor(tW / R) + jw [R = 1] + B P / R) mod S, and the mod splits if S
+  /// and P / R divide one another; when P divides R, A never carries into
+  /// dim d and the coordinate is floor(B P / R) mod S, a constant. Keeping
+  /// the per-slot part constant lets addresses become base + immediate
+  /// instead of one live register pair per slot.
+  std::optional<SmallVector<Value>> splitCoords(ArrayRef<int64_t> offsets,
+                                                ArrayRef<int64_t> shape) {
+    /// Dim d's coordinate: ((t W) / div) mod mod (when threadPart), plus
+    /// consts[j].
+    struct DimPlan {
+      bool threadPart = false;
+      int64_t div = 1, mod = 0; // mod 0: none
+      SmallVector<int32_t> consts;
+    };
+    int64_t n = static_cast<int64_t>(offsets.size());
+    int64_t w = st.vectorWidth, p = st.numThreads * w;
+    int64_t rank = static_cast<int64_t>(shape.size());
+    SmallVector<DimPlan> plan(rank);
+    int64_t r = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      int64_t size = shape[d];
+      bool outer = d == 0; // no mod: slots past the tile are masked anyway
+      DimPlan &dp = plan[d];
+      if (p % r == 0 && (r == 1 || r % w == 0)) {
+        int64_t m = p / r;
+        bool wrapsConst = outer || size % m == 0; // (a + jw) < m <= S
+        bool wrapsThread = !outer && m % size == 0;
+        if (!wrapsConst && !wrapsThread)
+          return std::nullopt;
+        if (r == 1 && wrapsThread && size % w != 0)
+          return std::nullopt;
+        dp.threadPart = true; // a = floor(t W / R) [mod S]
+        dp.div = r;
+        dp.mod = wrapsThread ? size : 0;
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t jw = r == 1 ? offsets[j] % p : 0, bIdx = offsets[j] / p;
+          int64_t c = wrapsThread ? jw
+                                  : jw + (outer ? bIdx * m : (bIdx * m) % size);
+          dp.consts.push_back(static_cast<int32_t>(c));
+        }
+      } else if (r % p == 0) {
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t c = (offsets[j] / p) * p / r;
+          dp.consts.push_back(static_cast<int32_t>(outer ? c : c % size));
+        }
+      } else {
+        return std::nullopt;
+      }
+      r *= size;
+    }
+    // The algebra above is easy to get subtly wrong: check it against plain
+    // div/mod for every thread and slot (cheap: threads x slots x rank).
+    for (int64_t t = 0; t < st.numThreads; ++t)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t e = t * w + offsets[j], suffix = 1;
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          int64_t want = e / suffix;
+          if (d > 0)
+            want %= shape[d];
+          suffix *= shape[d];
+          const DimPlan &dp = plan[d];
+          int64_t got = dp.consts[j];
+          if (dp.threadPart) {
+            int64_t a = t * w / dp.div;
+            got += dp.mod ? a % dp.mod : a;
+          }
+          if (got != want)
+            return std::nullopt;
+        }
+      }
+    SmallVector<Value> out(rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      const DimPlan &dp = plan[d];
+      Value c = constVec(dp.consts);
+      if (!dp.threadPart) {
+        out[d] = c;
+        continue;
+      }
+      Value a = arith::MulIOp::create(b, loc, st.tidI32, i32(w));
+      if (dp.div > 1)
+        a = arith::DivUIOp::create(b, loc, a, i32(dp.div));
+      if (dp.mod)
+        a = arith::RemUIOp::create(b, loc, a, i32(dp.mod));
+      out[d] = arith::AddIOp::create(b, loc, c, splat(a, n));
     }
     return out;
   }

@@ -600,27 +600,34 @@ void poisonTokens(TileBuilder &tb, Value memref, Value batch,
 /// (value block, value head, batch); the state [K, BV] stays in registers
 /// across the tokens and goes back to its slot at the end.
 struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
-  using OpRewritePattern::OpRewritePattern;
+  GatedDeltaRuleCachedPattern(MLIRContext *ctx, int64_t blockV, int64_t warps)
+      : OpRewritePattern(ctx), blockV(blockV), numWarps(warps) {}
+  int64_t blockV, numWarps;
+
   LogicalResult matchAndRewrite(GatedDeltaRuleCachedOp op,
                                 PatternRewriter &rw) const override {
     Location loc = op.getLoc();
     RankedTensorType qT = op.getQ().getType(), vT = op.getV().getType();
     int64_t h = qT.getDimSize(2), hv = vT.getDimSize(2), kd = qT.getDimSize(3),
             vd = vT.getDimSize(3);
-    int64_t bv = vd % 64 == 0 ? 64 : vd, group = hv / h;
+    int64_t bv = vd % blockV == 0 ? blockV : vd, group = hv / h;
     double scale = op.getScale().convertToDouble();
+    std::optional<double> normEps;
+    if (std::optional<APFloat> eps = op.getQkL2normEpsilon())
+      normEps = eps->convertToDouble();
     Type outElt = op.getO().getType().getElementType();
     std::string name = llvm::formatv(
-        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_s{7}",
+        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_w{7}_s{8}{9}",
         typeTag(qT.getElementType()), typeTag(vT.getElementType()), h, hv, kd,
-        vd, bv, floatTag(scale));
+        vd, bv, numWarps, floatTag(scale),
+        normEps ? "_l2e" + floatTag(*normEps) : std::string());
     SmallVector<Value> inputs = {op.getQ(),    op.getK(),     op.getV(),
                                  op.getG(),    op.getBeta(),  op.getCache(),
                                  op.getSlots()};
     SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
     llvm::append_range(argTypes, memrefsOf(op->getResultTypes()));
     func::FuncOp kernel = getOrCreateKernel(
-        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, numWarps,
         [&](TileBuilder &tb, ValueRange a) {
           Value qM = a[0], kM = a[1], vM = a[2], gM = a[3], betaM = a[4],
                 cacheM = a[5], slotsM = a[6], oM = a[7], newCacheM = a[8];
@@ -646,13 +653,31 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
                   Value beta = memref::LoadOp::create(nb, l, betaM,
                                                       ValueRange{batch, t, head});
                   // S = exp(g) S; d = beta (v - S^T k); S += k d^T; o = S^T q.
+                  // With the L2 norms folded in, k = k' / |k'| and
+                  // q = q' / |q'|: the factors 1 / |.| scale the value
+                  // columns (kv, d and o) rather than the keys.
                   s = x.mul(s, x.splat(math::ExpOp::create(nb, l, g), {kd, bv}));
                   Value kb = x.broadcast(k, {0}, {kd, bv});
-                  Value kv = x.reduce(ReduceKind::Sum, x.mul(s, kb), 0);
-                  Value d = x.mul(x.sub(v, kv), x.splat(beta, {bv}));
-                  s = x.add(s, x.mul(kb, x.broadcast(d, {1}, {kd, bv})));
                   Value qb = x.broadcast(x.mul(q, scale), {0}, {kd, bv});
+                  auto invNorm = [&](Value b, double extra) {
+                    Value ss = x.reduce(ReduceKind::Sum, x.mul(b, b), 0);
+                    if (extra != 1.0) // b holds extra * q: undo it in ss
+                      ss = x.mul(ss, 1.0 / (extra * extra));
+                    return x.rsqrt(x.add(ss, x.constant(*normEps, {bv})));
+                  };
+                  Value kv = x.reduce(ReduceKind::Sum, x.mul(s, kb), 0);
+                  Value d;
+                  if (normEps) {
+                    Value invK = invNorm(kb, 1.0);
+                    d = x.mul(x.sub(v, x.mul(kv, invK)), x.splat(beta, {bv}));
+                    d = x.mul(d, invK); // k d^T with k normalized
+                  } else {
+                    d = x.mul(x.sub(v, kv), x.splat(beta, {bv}));
+                  }
+                  s = x.add(s, x.mul(kb, x.broadcast(d, {1}, {kd, bv})));
                   Value o = x.reduce(ReduceKind::Sum, x.mul(s, qb), 0);
+                  if (normEps)
+                    o = x.mul(o, invNorm(qb, scale));
                   x.store(x.castTo(o, outElt), oM, {batch, t, head, v0}, {3});
                   scf::YieldOp::create(nb, l, s);
                 });
@@ -798,11 +823,20 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
           << gemmBlockM << "x" << gemmBlockN << "x" << gemmBlockK;
       return signalPassFailure();
     }
+    if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 32) {
+      getOperation().emitError()
+          << "hyla-kernelize: decode-block-v must be positive and "
+             "decode-num-warps in 1..32, got "
+          << decodeBlockV << " and " << decodeNumWarps;
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(ctx);
     patterns.add<RMSNormPattern, L2NormPattern, GatedRMSNormPattern,
                  GdnGatesPattern, AddPattern, SiluMulPattern, EmbeddingPattern,
-                 CausalConv1DPattern, RopePattern, GatedDeltaRuleCachedPattern,
-                 CausalConv1DCachedPattern>(ctx);
+                 CausalConv1DPattern, RopePattern, CausalConv1DCachedPattern>(
+        ctx);
+    patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV,
+                                              decodeNumWarps);
     patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 

@@ -4,6 +4,19 @@
 
 include "mlir/Pass/PassBase.td"
 
+def FuseQKL2Norm : Pass<"hyla-fuse-qk-l2norm", "mlir::ModuleOp"> {
+  let summary = "Fold the L2 norms of q and k into the decode delta rule";
+  let description = [{
+    When both `q` and `k` of a `hyla.gated_delta_rule_cached` are results of
+    `hyla.l2_norm` ops with one epsilon, and the norms do not round (their
+    result is f32 or their input's type), the op reads the unnormalized
+    tensors and gets
+    `qk_l2norm_epsilon`: its decode kernel normalizes in registers instead
+    of two extra launches and round trips through memory. Norms with other
+    users stay as they are.
+  }];
+}
+
 def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
   let summary = "Rewrite hyla.gated_delta_rule into a chunked (WY/UT) tile kernel";
   let description = [{
@@ -83,7 +96,12 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
   let options = [
     Option<"gemmBlockM", "gemm-block-m", "int64_t", "64", "GEMM rows per program">,
     Option<"gemmBlockN", "gemm-block-n", "int64_t", "64", "GEMM columns per program">,
-    Option<"gemmBlockK", "gemm-block-k", "int64_t", "32", "GEMM reduction step">
+    Option<"gemmBlockK", "gemm-block-k", "int64_t", "32", "GEMM reduction step">,
+    Option<"decodeBlockV", "decode-block-v", "int64_t", "32",
+           "decode delta rule: state columns per program (must divide V; "
+           "V itself when it does not)">,
+    Option<"decodeNumWarps", "decode-num-warps", "int64_t", "4",
+           "decode delta rule: warps per program">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

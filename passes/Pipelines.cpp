@@ -10,12 +10,16 @@ using namespace mlir;
 
 void hyla::buildKernelPipeline(OpPassManager &pm,
                                const KernelPipelineOptions &options) {
+  pm.addPass(createFuseQKL2Norm());
   pm.addPass(createChunkDeltaRule({options.chunkSize, options.gdnBlockV,
                                    options.gdnNumWarps,
                                    options.gdnParallelChunks}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
-  pm.addPass(createKernelize());
+  KernelizeOptions kernelize;
+  kernelize.decodeBlockV = options.decodeBlockV;
+  kernelize.decodeNumWarps = options.decodeNumWarps;
+  pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

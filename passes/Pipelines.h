@@ -22,6 +22,13 @@ struct KernelPipelineOptions
       *this, "gdn-parallel-chunks",
       llvm::cl::desc("GDN as prep/state/output kernels (parallel over chunks)"),
       llvm::cl::init(true)};
+  Option<int64_t> decodeBlockV{
+      *this, "decode-block-v",
+      llvm::cl::desc("GDN decode: state columns per program"),
+      llvm::cl::init(32)};
+  Option<int64_t> decodeNumWarps{
+      *this, "decode-num-warps",
+      llvm::cl::desc("GDN decode: warps per program"), llvm::cl::init(4)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

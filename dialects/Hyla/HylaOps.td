@@ -204,12 +204,17 @@ def Hyla_GatedDeltaRuleCachedOp : Hyla_ShapedOp<"gated_delta_rule_cached"> {
     `slots` entries must be distinct and within `[0, slots)`; the kernels
     write NaN outputs for a sequence whose slot is outside and leave the
     cache alone (the float64 reference rejects both cases).
+
+    With `qk_l2norm_epsilon`, q and k are L2-normalized per head first, as
+    by `hyla.l2_norm` with that epsilon (`hyla-fuse-qk-l2norm` moves the
+    norms here so the decode kernel does them).
   }];
   let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
                        Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
                        Hyla_F32Tensor:$beta, Hyla_F32Tensor:$cache,
                        RankedTensorOf<[I32]>:$slots,
-                       Hyla_PositiveF64Attr:$scale);
+                       Hyla_PositiveF64Attr:$scale,
+                       OptionalAttr<Hyla_PositiveF64Attr>:$qk_l2norm_epsilon);
   let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$new_cache);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $g `,` $beta `,` $cache `[` $slots `]` attr-dict `:`

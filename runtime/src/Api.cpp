@@ -327,6 +327,26 @@ hyla_status hyla_function_describe_input(const hyla_module *module, int32_t fn,
   });
 }
 
+int32_t hyla_function_num_checks(const hyla_module *module, int32_t fn) {
+  return guardedValue<int32_t>(-1, [&] {
+    return static_cast<int32_t>(functionOf(module, fn).checks.size());
+  });
+}
+
+hyla_status hyla_function_describe_check(const hyla_module *module,
+                                         int32_t fn, int32_t i, char *buf,
+                                         size_t size) {
+  return guarded([&] {
+    const FunctionDesc &function = functionOf(module, fn);
+    checkIndex(i, function.checks, "check");
+    const SizeCheckDesc &check = function.checks[i];
+    copyOut(strCat(formatSizeExpr(check.a, function.symbolNames), " == ",
+                   formatSizeExpr(check.b, function.symbolNames), " (",
+                   check.what, ")"),
+            buf, size);
+  });
+}
+
 hyla_status hyla_function_describe_output(const hyla_module *module, int32_t fn,
                                           int32_t i, char *buf, size_t size) {
   return guarded([&] {

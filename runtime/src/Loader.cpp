@@ -125,6 +125,15 @@ FunctionDesc convertFunction(const fb::Function &function) {
       desc.launches.push_back(std::move(l));
     }
   }
+  if (function.checks()) {
+    for (const fb::SizeCheck *check : *function.checks()) {
+      SizeCheckDesc c;
+      c.a = convertExpr(check->a());
+      c.b = convertExpr(check->b());
+      c.what = stringOrEmpty(check->what());
+      desc.checks.push_back(std::move(c));
+    }
+  }
   return desc;
 }
 

@@ -76,6 +76,11 @@ struct LaunchDesc {
   std::vector<uint32_t> args; // buffer ids
 };
 
+struct SizeCheckDesc {
+  SizeExpr a, b;
+  std::string what;
+};
+
 struct FunctionDesc {
   std::string name;
   std::vector<SymbolDesc> symbols;
@@ -83,6 +88,7 @@ struct FunctionDesc {
   std::vector<uint32_t> inputs;  // buffer ids
   std::vector<uint32_t> outputs; // buffer ids
   std::vector<LaunchDesc> launches;
+  std::vector<SizeCheckDesc> checks;
   std::vector<std::string> symbolNames; // for printing expressions
 };
 

@@ -117,6 +117,17 @@ BoundShapes evaluateShapes(const FunctionDesc &function,
                            std::vector<int64_t> symbols) {
   BoundShapes shapes;
   shapes.symbols = std::move(symbols);
+  // Sizes that must agree first: a mismatch there explains any odd size
+  // below.
+  for (const SizeCheckDesc &check : function.checks) {
+    int64_t a = evaluateDim(function, check.a, shapes.symbols, check.what);
+    int64_t b = evaluateDim(function, check.b, shapes.symbols, check.what);
+    if (a != b)
+      fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), ": ",
+           formatSizeExpr(check.a, function.symbolNames), " = ", a,
+           " must equal ", formatSizeExpr(check.b, function.symbolNames),
+           " = ", b, " (", check.what, ")");
+  }
   shapes.dims.resize(function.buffers.size());
   shapes.bytes.resize(function.buffers.size());
   for (size_t id = 0; id < function.buffers.size(); ++id) {

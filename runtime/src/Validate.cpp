@@ -292,6 +292,17 @@ void validateFunction(ModuleDesc &module, size_t f) {
 
   for (size_t l = 0; l < function.launches.size(); ++l)
     validateLaunch(module, function, where, l);
+
+  checkCount(where, "checks", function.checks.size());
+  for (size_t c = 0; c < function.checks.size(); ++c) {
+    const SizeCheckDesc &check = function.checks[c];
+    std::string checkWhere = strCat(where, " check ", c);
+    checkExpr(strCat(checkWhere, " a"), check.a, function.symbols.size());
+    checkExpr(strCat(checkWhere, " b"), check.b, function.symbols.size());
+    if (check.what.size() > 4096 ||
+        check.what.find('\0') != std::string::npos)
+      reject(checkWhere, "description is longer than 4096 bytes or holds NUL");
+  }
 }
 
 } // namespace

@@ -427,6 +427,19 @@ TEST(Validate, InPlaceOutputs) {
              {"output 2", "is buffer 5", "temporary"});
 }
 
+TEST(Validate, SizeChecks) {
+  rejectEdit(
+      [](ModuleSpec &m) {
+        m.functions[0].checks.push_back({Expr::sym(5), Expr::sym(0), "x"});
+      },
+      {"function 'prefill' check 0 a", "symbol"});
+  rejectEdit(
+      [](ModuleSpec &m) {
+        m.functions[0].checks.push_back({Expr::sym(0), Expr(), "x"});
+      },
+      {"function 'prefill' check 0 b"});
+}
+
 TEST(Validate, WeightBuffers) {
   rejectEdit([](ModuleSpec &m) { m.functions[0].buffers[2].index = 7; },
              {"buffer 2 (weight)", "is weight 7", "3 weights"});

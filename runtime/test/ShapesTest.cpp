@@ -184,6 +184,39 @@ TEST_F(ModuleFixture, OutputShapesBindSymbols) {
   EXPECT_EQ(outputs[0].dims[0], 0);
 }
 
+TEST_F(ModuleFixture, SizeChecksRunBeforeAnything) {
+  // Input 1's batch dim gets a symbol of its own, required to equal batch.
+  ModuleSpec spec = languageModelModule();
+  FunctionSpec &f = spec.functions[0];
+  f.symbols.push_back({"cache_rows", 1, 0});
+  f.buffers[1].dims[0] = Expr::sym(2);
+  f.checks.push_back({Expr::sym(2), Expr::sym(0), "dim 0 of input 1"});
+  loadSpec(spec);
+  EXPECT_EQ(hyla_function_num_checks(module, 0), 1);
+  char text[256];
+  ASSERT_EQ(hyla_function_describe_check(module, 0, 0, text, sizeof(text)),
+            HYLA_OK);
+  EXPECT_EQ(std::string(text), "cache_rows == batch (dim 0 of input 1)");
+  EXPECT_EQ(hyla_function_describe_check(module, 0, 1, text, sizeof(text)),
+            HYLA_ERROR_INVALID_ARGUMENT);
+
+  hyla_tensor good[2] = {tensor(HYLA_I32, {2, 7}),
+                         tensor(HYLA_BF16, {2, 2, 16})};
+  hyla_tensor outputs[2];
+  EXPECT_EQ(hyla_function_output_shapes(module, 0, good, 2, outputs, 2),
+            HYLA_OK)
+      << hyla_last_error();
+  hyla_tensor bad[2] = {tensor(HYLA_I32, {2, 7}),
+                        tensor(HYLA_BF16, {3, 2, 16})};
+  EXPECT_EQ(hyla_function_output_shapes(module, 0, bad, 2, outputs, 2),
+            HYLA_ERROR_SHAPE);
+  EXPECT_NE(std::string(hyla_last_error())
+                .find("function 'prefill': cache_rows = 3 must equal batch "
+                      "= 2 (dim 0 of input 1)"),
+            std::string::npos)
+      << hyla_last_error();
+}
+
 TEST_F(ModuleFixture, MismatchedInputDimNamesInputAndDim) {
   hyla_tensor inputs[2] = {tensor(HYLA_I32, {2, 7}),
                            tensor(HYLA_BF16, {3, 2, 16})};

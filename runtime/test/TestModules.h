@@ -106,6 +106,11 @@ struct LaunchSpec {
   std::vector<uint32_t> args;
 };
 
+struct CheckSpec {
+  Expr a, b;
+  std::string what;
+};
+
 struct FunctionSpec {
   std::string name;
   std::vector<SymbolSpec> symbols;
@@ -113,6 +118,7 @@ struct FunctionSpec {
   std::vector<uint32_t> inputs;
   std::vector<uint32_t> outputs;
   std::vector<LaunchSpec> launches;
+  std::vector<CheckSpec> checks;
 };
 
 struct WeightSpec {
@@ -168,10 +174,18 @@ struct ModuleSpec {
       for (const LaunchSpec &l : f.launches)
         launches.push_back(fb::CreateLaunch(b, l.kernel, exprs(l.grid),
                                             b.CreateVector(l.args)));
+      std::vector<flatbuffers::Offset<fb::SizeCheck>> checks;
+      for (const CheckSpec &c : f.checks) {
+        auto a = fb::CreateSizeExprDirect(b, &c.a.code);
+        auto bb = fb::CreateSizeExprDirect(b, &c.b.code);
+        checks.push_back(
+            fb::CreateSizeCheck(b, a, bb, b.CreateString(c.what)));
+      }
       functionOffsets.push_back(fb::CreateFunction(
           b, b.CreateString(f.name), b.CreateVector(symbols),
           b.CreateVector(buffers), b.CreateVector(f.inputs),
-          b.CreateVector(f.outputs), b.CreateVector(launches)));
+          b.CreateVector(f.outputs), b.CreateVector(launches),
+          b.CreateVector(checks)));
     }
     std::vector<flatbuffers::Offset<fb::KeyValue>> metadataOffsets;
     for (const auto &kv : metadata)

@@ -1,12 +1,15 @@
 // RUN: hyla-cpu-runner %s --entry=decode_t1_gva --dist=6=distinct:0:5 --dist=3=neglog:0.01:20 --dist=4=uniform:0:2 | FileCheck %s --check-prefix=T1
 // RUN: hyla-cpu-runner %s --entry=decode_t3_spec --dist=6=distinct:0:7 --dist=3=neglog:0.01:5 --dist=4=uniform:0:1 | FileCheck %s --check-prefix=T3
+// RUN: hyla-cpu-runner %s --entry=decode_t2_raw_qk --dist=0=normal:0:0.2 --dist=1=normal:0:0.2 --dist=6=distinct:0:4 | FileCheck %s --check-prefix=RAW
 // RUN: hyla-cpu-runner %s --entry=prefill_then_decode --dist=2=neglog:0.01:5 --dist=3=uniform:0:1 --dist=8=neglog:0.01:5 --dist=9=uniform:0:1 --dist=10=int:0:1 | FileCheck %s --check-prefix=CHAIN
 // RUN: hyla-cpu-runner %s --entry=conv_decode --dist=3=distinct:0:6 | FileCheck %s --check-prefix=CONV
 // RUN: not hyla-cpu-runner %s --entry=conv_decode --dist=3=int:6:8 2>&1 | FileCheck %s --check-prefix=OUTSIDE
 // RUN: not hyla-cpu-runner %s --entry=decode_t1_gva --dist=6=int:0:1 2>&1 | FileCheck %s --check-prefix=SHARED
 //
 // Decode: the delta rule and the short conv continuing from per-slot caches
-// that are updated in place, against the float64 recurrence. Slots are a
+// that are updated in place, against the float64 recurrence. The L2 norms of
+// q and k are folded into the decode kernel (hyla-fuse-qk-l2norm) except in
+// decode_t2_raw_qk, which has none. Slots are a
 // random subset of the cache, so untouched slots must come back unchanged.
 // Gates down to -20 and beta up to 2 stay finite.
 
@@ -31,6 +34,16 @@ func.func @decode_t3_spec(%q: tensor<2x3x1x96xbf16>, %k: tensor<2x3x1x96xbf16>, 
   %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<2x3x1x96xbf16> -> tensor<2x3x1x96xbf16>
   %o, %c = hyla.gated_delta_rule_cached %qn, %kn, %v, %g, %beta, %cache[%slots] {scale = 0.10206207261596575 : f64} : tensor<2x3x1x96xbf16>, tensor<2x3x1x96xbf16>, tensor<2x3x1x192xbf16>, tensor<2x3x1xf32>, tensor<2x3x1xf32>, tensor<7x1x96x192xf32>, tensor<2xi32> -> tensor<2x3x1x192xbf16>, tensor<7x1x96x192xf32>
   return %o, %c : tensor<2x3x1x192xbf16>, tensor<7x1x96x192xf32>
+}
+
+// -----
+// q and k used as given (no L2 norm to fold into the kernel).
+// RAW: decode_t2_raw_qk: output 0 {{.*}} nonfinite 0 PASS
+// RAW: decode_t2_raw_qk: output 1 {{.*}} nonfinite 0 PASS
+// RAW: {{^}}PASS
+func.func @decode_t2_raw_qk(%q: tensor<2x2x2x32xbf16>, %k: tensor<2x2x2x32xbf16>, %v: tensor<2x2x2x64xbf16>, %g: tensor<2x2x2xf32>, %beta: tensor<2x2x2xf32>, %cache: tensor<4x2x32x64xf32>, %slots: tensor<2xi32>) -> (tensor<2x2x2x64xbf16>, tensor<4x2x32x64xf32>) {
+  %o, %c = hyla.gated_delta_rule_cached %q, %k, %v, %g, %beta, %cache[%slots] {scale = 0.17677669529663687 : f64} : tensor<2x2x2x32xbf16>, tensor<2x2x2x32xbf16>, tensor<2x2x2x64xbf16>, tensor<2x2x2xf32>, tensor<2x2x2xf32>, tensor<4x2x32x64xf32>, tensor<2xi32> -> tensor<2x2x2x64xbf16>, tensor<4x2x32x64xf32>
+  return %o, %c : tensor<2x2x2x64xbf16>, tensor<4x2x32x64xf32>
 }
 
 // -----

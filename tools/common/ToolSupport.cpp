@@ -31,6 +31,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       gdnNumWarps("gdn-num-warps",
                   cl::desc("warps per GDN program (default 8)"), cl::init(8),
                   cl::cat(category)),
+      decodeBlockV("decode-block-v",
+                   cl::desc("GDN decode: state columns per program "
+                            "(default 32)"),
+                   cl::init(32), cl::cat(category)),
+      decodeNumWarps("decode-num-warps",
+                     cl::desc("GDN decode: warps per program (default 4)"),
+                     cl::init(4), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
@@ -48,6 +55,8 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.chunkSize = chunkSize.getValue();
   o.gdnBlockV = gdnBlockV.getValue();
   o.gdnNumWarps = gdnNumWarps.getValue();
+  o.decodeBlockV = decodeBlockV.getValue();
+  o.decodeNumWarps = decodeNumWarps.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();

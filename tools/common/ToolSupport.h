@@ -19,8 +19,8 @@ struct PipelineFlags {
   /// Adds the graph-to-kernels pipeline with these sizes to `pm`.
   void addPipeline(mlir::OpPassManager &pm) const;
 
-  llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, attnBlockM,
-      attnBlockN;
+  llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
+      decodeNumWarps, attnBlockM, attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks;
 };
 

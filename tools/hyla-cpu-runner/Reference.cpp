@@ -39,7 +39,6 @@ double invNorm(const double *x, int64_t f, double eps, bool mean) {
   return 1.0 / std::sqrt((mean ? ss / f : ss) + eps);
 }
 
-/// Rows of the last dim: calls fn(row offset) for each row.
 /// A slot table names distinct slots of a cache of `numSlots`.
 LogicalResult checkSlots(Operation *op, const HostTensor &slots,
                          int64_t numSlots) {
@@ -58,6 +57,7 @@ LogicalResult checkSlots(Operation *op, const HostTensor &slots,
   return success();
 }
 
+/// Rows of the last dim: calls fn(row offset) for each row.
 template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
   int64_t f = t.shape.back();
   for (int64_t r = 0; r < t.numel() / f; ++r)
@@ -255,6 +255,21 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3], NS = cache->shape[0];
     double scale = d.getScale().convertToDouble();
+    if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
+      // Normalized copies of q and k (as hyla.l2_norm, without rounding).
+      auto normalized = [&](const HostTensor &x) {
+        auto y = std::make_shared<HostTensor>(x);
+        for (size_t r = 0; r < y->values.size(); r += K) {
+          double inv = invNorm(&y->values[r], K, eps->convertToDouble(),
+                               /*mean=*/false);
+          for (int64_t i = 0; i < K; ++i)
+            y->values[r + i] *= inv;
+        }
+        return y;
+      };
+      q = normalized(*q);
+      k = normalized(*k);
+    }
     HostTensorPtr o = makeLike(d.getO(), v->shape);
     auto updated = std::make_shared<HostTensor>(*cache);
     if (failed(checkSlots(op, *slots, NS)))

@@ -348,6 +348,11 @@ void printInfo(const hyla_module *m, const Options &options) {
       std::printf("    input  %d: %s\n", i, describe(m, f, i, true).c_str());
     for (int32_t i = 0; i < hyla_function_num_outputs(m, f); ++i)
       std::printf("    output %d: %s\n", i, describe(m, f, i, false).c_str());
+    for (int32_t i = 0; i < hyla_function_num_checks(m, f); ++i) {
+      char buf[1024];
+      if (hyla_function_describe_check(m, f, i, buf, sizeof(buf)) == HYLA_OK)
+        std::printf("    check  %d: %s\n", i, buf);
+    }
   }
 }
 

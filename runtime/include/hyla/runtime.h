@@ -112,6 +112,14 @@ hyla_status hyla_function_describe_output(const hyla_module *module,
                                           int32_t fn, int32_t i, char *buf,
                                           size_t size);
 
+/* Sizes the function requires to agree at call time (e.g. the batch dims of
+ * two inputs), checked before anything runs: how many, and check i as text,
+ * e.g. "arg1.0 == batch (dim 0 of input 1 of launch 3, kernel k)". */
+int32_t hyla_function_num_checks(const hyla_module *module, int32_t fn);
+hyla_status hyla_function_describe_check(const hyla_module *module,
+                                         int32_t fn, int32_t i, char *buf,
+                                         size_t size);
+
 /* Shapes of all inputs for given symbol values (in symbol order). `inputs`
  * has room for num_inputs tensors; data pointers are left NULL. */
 hyla_status hyla_function_input_shapes(const hyla_module *module, int32_t fn,
