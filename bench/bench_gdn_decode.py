@@ -31,7 +31,9 @@ bit-identical. Then:
 
   python3 bench/bench_gdn_decode.py --module gdn_decode.hyla
       [--prefill-module gdn_bench.hyla] [--json OUT] [--seed N] [--no-fla]
-      [--batches 1,64,256] [--core-only]
+      [--batches 1,64,256] [--core-only] [--no-timing]
+
+--no-timing runs the checks only (e.g. under compute-sanitizer).
 
 Exit status 1 if a check failed.
 """
@@ -54,6 +56,7 @@ from check_gdn_attention import delta_rule64, l2norm64, median_ms, rel_err  # no
 
 BF = torch.bfloat16
 GRAPH_STEPS = 20
+TIMING = True
 EPS_NORM = 1e-5
 # Float64 checks: hyla's error must be at most this, and no worse than
 # twice fla's (i.e. at least half as accurate is the floor we accept).
@@ -70,9 +73,15 @@ def copy_bandwidth(dev):
     return 2 * n * 2 / (ms * 1e-3)
 
 
+def timed_ms(step):
+    return median_ms(step) if TIMING else float("nan")
+
+
 def graph_ms(step):
     """Median ms of one step replayed from a CUDA graph of GRAPH_STEPS steps,
     or None when the step cannot be captured."""
+    if not TIMING:
+        return None
     try:
         s = torch.cuda.Stream()
         s.wait_stream(torch.cuda.current_stream())
@@ -163,12 +172,12 @@ def core_row(m, fla, B, T, H, K, V, dev, gen, bandwidth):
     io_bytes = B * T * H * (2 * K + 2 * V) * 2 + 2 * B * T * H * 4 + B * 4
     row["floor_ms"] = (state_bytes + io_bytes) / bandwidth * 1e3
     step = lambda: m.call(fn, q, k, v, g, beta, c1, slots, outputs=(o, c1))  # noqa: E731
-    row["hyla_ms"] = median_ms(step)
+    row["hyla_ms"] = timed_ms(step)
     row["hyla_graph_ms"] = graph_ms(step)
     if fla:
         h0 = cache[sl].contiguous()
         fstep = lambda: fla_core(fla, q, k, v, g, beta, h0, scale)  # noqa: E731
-        row["fla_ms"] = median_ms(fstep)
+        row["fla_ms"] = timed_ms(fstep)
         row["fla_graph_ms"] = graph_ms(fstep)
     for who in ("hyla", "fla"):
         t = row.get(f"{who}_graph_ms") or row.get(f"{who}_ms")
@@ -278,12 +287,12 @@ def layer_row(m, fla, B, dev, gen, weights, bandwidth):
         row["fla_y"], row["fla_state"] = rel_err(fy, y64), rel_err(fs, s64)
         for out in ("y", "state"):
             ok &= row[f"hyla_{out}"] <= max(2 * row[f"fla_{out}"], 1e-6)
-        row["fla_ms"] = median_ms(fla_chain)
+        row["fla_ms"] = timed_ms(fla_chain)
         row["fla_graph_ms"] = graph_ms(fla_chain)
     row["ok"] = bool(ok)
 
     step = lambda: m.call(fn, qp, kp, vp, a, b, gate, *caches, slots, outputs=outs)  # noqa: E731
-    row["hyla_ms"] = median_ms(step)
+    row["hyla_ms"] = timed_ms(step)
     row["hyla_graph_ms"] = graph_ms(step)
     state_bytes = 2 * B * H7 * K7 * V7 * 4
     io_bytes = B * (2 * CQ + 3 * CV + 2 * H7) * 2 + 2 * B * (W - 1) * (2 * CQ + CV) * 2
@@ -402,7 +411,10 @@ def main():
     ap.add_argument("--batches", default="1,64,256")
     ap.add_argument("--no-fla", action="store_true")
     ap.add_argument("--core-only", action="store_true")
+    ap.add_argument("--no-timing", action="store_true")
     args = ap.parse_args()
+    global TIMING
+    TIMING = not args.no_timing
 
     dev = torch.device("cuda")
     gen = torch.Generator(device=dev).manual_seed(args.seed)
@@ -411,7 +423,7 @@ def main():
     m = hyla.Module(args.module)
     m.prepare(0)
     fla = None if args.no_fla else load_fla()
-    bandwidth = copy_bandwidth(dev)
+    bandwidth = copy_bandwidth(dev) if TIMING else float("nan")
     print(f"copy bandwidth {bandwidth / 1e12:.2f} TB/s")
     batches = [int(b) for b in args.batches.split(",")]
     rows, ok = [], True

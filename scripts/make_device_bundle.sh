@@ -21,6 +21,13 @@ hylac="$build/bin/hylac"
   --gdn-parallel-chunks=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w16.hyla" --quiet \
   --gdn-num-warps=16
+"$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
+# Decode kernel shapes to compare: (state columns per program, warps).
+for v in "32 8" "64 8" "16 4"; do
+  read -r bv w <<<"$v"
+  "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_bv${bv}_w$w.hyla" \
+    --quiet --decode-block-v="$bv" --decode-num-warps="$w"
+done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 if [ $# -ge 1 ]; then
