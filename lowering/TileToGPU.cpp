@@ -19,6 +19,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <cmath>
+#include <numeric>
 
 namespace hyla {
 #define GEN_PASS_DEF_TILETOGPU
@@ -201,15 +202,22 @@ public:
   /// dim d and the coordinate is floor(B P / R) mod S, a constant. Keeping
   /// the per-slot part constant lets addresses become base + immediate
   /// instead of one live register pair per slot.
-  std::optional<SmallVector<Value>> splitCoords(ArrayRef<int64_t> offsets,
-                                                ArrayRef<int64_t> shape) {
-    /// Dim d's coordinate: ((t W) / div) mod mod (when threadPart), plus
-    /// consts[j].
-    struct DimPlan {
-      bool threadPart = false;
-      int64_t div = 1, mod = 0; // mod 0: none
-      SmallVector<int32_t> consts;
-    };
+  /// Dim d's coordinate of slot j of thread t, split as
+  /// ((t W) / div) mod mod [when threadPart; mod 0: none] + consts[j].
+  struct DimPlan {
+    bool threadPart = false;
+    int64_t div = 1, mod = 0;
+    SmallVector<int32_t> consts;
+    int64_t threadValue(int64_t t, int64_t w) const {
+      if (!threadPart)
+        return 0;
+      int64_t a = t * w / div;
+      return mod ? a % mod : a;
+    }
+  };
+
+  std::optional<SmallVector<DimPlan>> planCoords(ArrayRef<int64_t> offsets,
+                                                 ArrayRef<int64_t> shape) {
     int64_t n = static_cast<int64_t>(offsets.size());
     int64_t w = st.vectorWidth, p = st.numThreads * w;
     int64_t rank = static_cast<int64_t>(shape.size());
@@ -256,30 +264,36 @@ public:
           if (d > 0)
             want %= shape[d];
           suffix *= shape[d];
-          const DimPlan &dp = plan[d];
-          int64_t got = dp.consts[j];
-          if (dp.threadPart) {
-            int64_t a = t * w / dp.div;
-            got += dp.mod ? a % dp.mod : a;
-          }
-          if (got != want)
+          if (plan[d].threadValue(t, w) + plan[d].consts[j] != want)
             return std::nullopt;
         }
       }
-    SmallVector<Value> out(rank);
-    for (int64_t d = 0; d < rank; ++d) {
-      const DimPlan &dp = plan[d];
+    return plan;
+  }
+
+  /// The per-thread part of a planned coordinate, as an i32 scalar.
+  Value threadPart(const DimPlan &dp) {
+    Value a = arith::MulIOp::create(b, loc, st.tidI32, i32(st.vectorWidth));
+    if (dp.div > 1)
+      a = arith::DivUIOp::create(b, loc, a, i32(dp.div));
+    if (dp.mod)
+      a = arith::RemUIOp::create(b, loc, a, i32(dp.mod));
+    return a;
+  }
+
+  std::optional<SmallVector<Value>> splitCoords(ArrayRef<int64_t> offsets,
+                                                ArrayRef<int64_t> shape) {
+    std::optional<SmallVector<DimPlan>> plan = planCoords(offsets, shape);
+    if (!plan)
+      return std::nullopt;
+    int64_t n = static_cast<int64_t>(offsets.size());
+    SmallVector<Value> out;
+    for (const DimPlan &dp : *plan) {
       Value c = constVec(dp.consts);
-      if (!dp.threadPart) {
-        out[d] = c;
-        continue;
-      }
-      Value a = arith::MulIOp::create(b, loc, st.tidI32, i32(w));
-      if (dp.div > 1)
-        a = arith::DivUIOp::create(b, loc, a, i32(dp.div));
-      if (dp.mod)
-        a = arith::RemUIOp::create(b, loc, a, i32(dp.mod));
-      out[d] = arith::AddIOp::create(b, loc, c, splat(a, n));
+      out.push_back(dp.threadPart
+                        ? Value(arith::AddIOp::create(b, loc, c,
+                                                      splat(threadPart(dp), n)))
+                        : c);
     }
     return out;
   }
@@ -829,9 +843,194 @@ struct ExtractLowering : TilePattern<tensor::ExtractOp> {
   }
 };
 
-/// Sum or max of each row along `axis`: a group of P lanes (a power of two
-/// up to 32) shares a row, each lane strides over it, and the lanes finish
-/// with xor shuffles.
+/// Reduction that combines in registers first. When every slot holds an
+/// element and slot coordinates split into a per-thread part plus constants
+/// (Emitter::planCoords), the slots of one thread that share an output
+/// element are known at compile time: each thread combines them, lanes that
+/// share outputs combine with xor shuffles, and only the remaining partials
+/// (one per warp or thread group) go through shared memory, in a fixed order
+/// (deterministic). The general path instead stores the whole tile.
+std::optional<Value> reduceInRegisters(Emitter &e, ReduceOp op, Value input) {
+  KernelState &st = e.st;
+  RankedTensorType in = op.getInput().getType();
+  ArrayRef<int64_t> shape = in.getShape();
+  int64_t rank = in.getRank(), axis = op.getAxis();
+  int64_t numel = in.getNumElements(), outNumel = numel / shape[axis];
+  int64_t w = st.vectorWidth, threads = st.numThreads, p = threads * w;
+  if (!st.allSlotsValid(numel))
+    return std::nullopt;
+  int64_t n = st.slots(numel);
+  SmallVector<int64_t> offsets;
+  for (int64_t j = 0; j < n; ++j)
+    offsets.push_back((j / w) * p + j % w);
+  std::optional<SmallVector<Emitter::DimPlan>> plan =
+      e.planCoords(offsets, shape);
+  if (!plan)
+    return std::nullopt;
+
+  // Output strides over the dims that remain.
+  SmallVector<int64_t> outStride(rank, 0);
+  for (int64_t d = rank - 1, stride = 1; d >= 0; --d)
+    if (d != axis) {
+      outStride[d] = stride;
+      stride *= shape[d];
+    }
+  // Slots grouped by their constant coordinates outside the axis.
+  SmallVector<SmallVector<int32_t>> keys;
+  SmallVector<SmallVector<int64_t>> groups;
+  for (int64_t j = 0; j < n; ++j) {
+    SmallVector<int32_t> key;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis)
+        key.push_back((*plan)[d].consts[j]);
+    auto it = llvm::find(keys, key);
+    if (it == keys.end()) {
+      keys.push_back(key);
+      groups.push_back({j});
+    } else {
+      groups[it - keys.begin()].push_back(j);
+    }
+  }
+  // Contributor of a thread: its per-thread part along the axis, which must
+  // be 0, step, 2 step, ...; rank = value / step.
+  const Emitter::DimPlan &ax = (*plan)[axis];
+  int64_t step = 0;
+  for (int64_t t = 0; t < threads; ++t)
+    if (int64_t v = ax.threadValue(t, w))
+      step = step ? std::gcd(step, v) : v;
+  if (!step)
+    step = 1;
+  auto contributor = [&](int64_t t) { return ax.threadValue(t, w) / step; };
+  int64_t contributors = 0;
+  for (int64_t t = 0; t < threads; ++t)
+    contributors = std::max(contributors, contributor(t) + 1);
+  auto outIndex = [&](int64_t t, int64_t j) {
+    int64_t o = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis)
+        o += ((*plan)[d].threadValue(t, w) + (*plan)[d].consts[j]) *
+             outStride[d];
+    return o;
+  };
+  // Every (contributor, output) pair must come from exactly one thread and
+  // group, and every output must get all its contributors.
+  std::vector<int8_t> seen(contributors * outNumel, 0);
+  for (int64_t t = 0; t < threads; ++t)
+    for (const auto &g : groups) {
+      int64_t o = outIndex(t, g.front()), c = contributor(t);
+      if (o < 0 || o >= outNumel || seen[c * outNumel + o]++)
+        return std::nullopt;
+    }
+  if (llvm::any_of(seen, [](int8_t x) { return x != 1; }))
+    return std::nullopt;
+  // Contributors that differ only in lane bits combine by shuffles: rank =
+  // (t >> shift) & (contributors - 1), the low bits below bit 5 of t.
+  int64_t shift = -1;
+  if (llvm::isPowerOf2_64(contributors))
+    for (int64_t sft = 0; sft < 16 && shift < 0; ++sft) {
+      bool all = true;
+      for (int64_t t = 0; t < threads && all; ++t)
+        all = contributor(t) == ((t >> sft) & (contributors - 1));
+      if (all)
+        shift = sft;
+    }
+  int64_t laneBits =
+      shift < 0 ? 0
+                : std::max<int64_t>(0, std::min<int64_t>(llvm::Log2_64(contributors),
+                                                         5 - shift));
+  // Shuffle partners (t xor a lane bit of the rank) must hold the same
+  // outputs in every group.
+  for (int64_t bit = 0; bit < laneBits; ++bit)
+    for (int64_t t = 0; t < threads; ++t)
+      for (const auto &g : groups)
+        if (outIndex(t ^ (int64_t(1) << (shift + bit)), g.front()) !=
+            outIndex(t, g.front()))
+          laneBits = 0;
+  int64_t remaining = contributors >> laneBits;
+
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  bool isMax = op.getKind() == ReduceKind::Max;
+  auto combine = [&](Value x, Value y) -> Value {
+    return isMax ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                 : Value(arith::AddFOp::create(b, loc, x, y));
+  };
+  SmallVector<Value> partials;
+  for (const auto &g : groups) {
+    Value acc = vector::ExtractOp::create(b, loc, input, g.front());
+    for (int64_t j : ArrayRef<int64_t>(g).drop_front())
+      acc = combine(acc, vector::ExtractOp::create(b, loc, input, j));
+    for (int64_t bit = 0; bit < laneBits; ++bit) {
+      auto shfl = gpu::ShuffleOp::create(b, loc, acc, 1 << (shift + bit), 32,
+                                         gpu::ShuffleMode::XOR);
+      acc = combine(acc, shfl.getShuffleResult());
+    }
+    partials.push_back(acc);
+  }
+  // Runtime contributor rank and output index of each group.
+  Value rankV = ax.threadPart ? e.threadPart(ax) : e.i32(0);
+  if (step > 1)
+    rankV = arith::DivUIOp::create(b, loc, rankV, e.i32(step));
+  Value base = e.i32(0);
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != axis && (*plan)[d].threadPart)
+      base = e.add(base, e.mul(e.threadPart((*plan)[d]), e.i32(outStride[d])));
+  e.barrier(); // shared memory may still be read by an earlier op
+  auto storePartials = [&](OpBuilder &sb, Location sl) {
+    Emitter se(sb, sl, st);
+    Value slot = rankV;
+    if (laneBits)
+      slot = arith::ShRUIOp::create(sb, sl, slot, se.i32(laneBits));
+    Value row = se.mul(slot, se.i32(outNumel));
+    for (auto [gi, g] : llvm::enumerate(groups)) {
+      int64_t c = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != axis)
+          c += (*plan)[d].consts[g.front()] * outStride[d];
+      Value at = se.add(row, se.add(base, se.i32(c)));
+      LLVM::StoreOp::create(sb, sl, partials[gi],
+                            se.sharedPtr(0, sb.getF32Type(), at));
+    }
+  };
+  if (laneBits) {
+    Value lanesMask = e.i32(((int64_t(1) << laneBits) - 1));
+    Value writer = e.cmp(arith::CmpIPredicate::eq, e.andI(rankV, lanesMask),
+                         e.i32(0));
+    scf::IfOp::create(b, loc, writer, [&](OpBuilder &sb, Location sl) {
+      storePartials(sb, sl);
+      scf::YieldOp::create(sb, sl);
+    });
+  } else {
+    storePartials(b, loc);
+  }
+  st.needShared(remaining * outNumel * 4);
+  e.barrier();
+  // Each thread sums the partials of the outputs it holds.
+  int64_t nOut = st.slots(outNumel);
+  Value identity = e.f32(isMax ? -INFINITY : 0.0);
+  Value result = e.splatConst(b.getF32Type(), 0.0, nOut);
+  Value start = e.mul(st.tidI32, e.i32(w));
+  for (int64_t j = 0; j < nOut; ++j) {
+    int64_t off = (j / w) * p + j % w;
+    Value elem = e.add(start, e.i32(off));
+    Value valid = e.cmp(arith::CmpIPredicate::slt, elem, e.i32(outNumel));
+    Value at = arith::SelectOp::create(b, loc, valid, elem, e.i32(0));
+    Value acc = identity;
+    for (int64_t c = 0; c < remaining; ++c) {
+      Value x = LLVM::LoadOp::create(
+          b, loc, b.getF32Type(),
+          e.sharedPtr(0, b.getF32Type(), e.add(at, e.i32(c * outNumel))));
+      acc = c == 0 ? x : combine(acc, x);
+    }
+    result = vector::InsertOp::create(b, loc, acc, result, j);
+  }
+  return result;
+}
+
+/// Sum or max along `axis`: in registers where the layout allows (above),
+/// else through shared memory: a group of P lanes (a power of two up to 32)
+/// shares a row, each lane strides over it, and the lanes finish with xor
+/// shuffles.
 struct ReduceLowering : TilePattern<ReduceOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -842,6 +1041,10 @@ struct ReduceLowering : TilePattern<ReduceOp> {
     RankedTensorType in = op.getInput().getType();
     if (!in.getElementType().isF32())
       return rw.notifyMatchFailure(op, "reduces f32 tiles");
+    if (std::optional<Value> fast = reduceInRegisters(e, op, adaptor.getInput())) {
+      rw.replaceOp(op, *fast);
+      return success();
+    }
     int64_t numel = in.getNumElements(), axis = op.getAxis();
     int64_t len = in.getDimSize(axis);
     int64_t outNumel = numel / len;

@@ -17,18 +17,24 @@ limit() { local s=$1; shift; step timeout "$s" "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 limit 200 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
   --prefill-module "$b/gdn_bench.hyla" --json "$out/bench_gdn_decode.json"
-limit 90 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" --tokens 2048 \
-  --json "$out/check_gdn_attention.json"
-if command -v compute-sanitizer >/dev/null; then
-  for tool in memcheck racecheck; do
-    limit 120 compute-sanitizer --tool $tool --error-exitcode 9 python3 \
-      bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
-      --prefill-module "$b/gdn_bench.hyla" --batches 2 --no-fla --no-timing
-  done
-fi
-for v in bv32_w8 bv64_w8 bv16_w4; do
+for v in bv8_w1 bv16_w2 bv16_w4 bv64_w8; do
   limit 60 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode_$v.hyla" \
-    --core-only --no-fla --json "$out/bench_gdn_decode_$v.json"
+    --core-only --no-fla --batches 1,64,256 --json "$out/bench_gdn_decode_$v.json"
 done
-limit 120 python3 bench/bench_gdn.py --module "$b/gdn_bench.hyla" --json "$out/bench_gdn.json"
+limit 240 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" --tokens 2048 \
+  --json "$out/check_gdn_attention.json"
+if command -v ncu >/dev/null; then
+  limit 120 ncu -k regex:gdn_decode -c 1 --section SpeedOfLight --section Occupancy \
+    --section WarpStateStats --section MemoryWorkloadAnalysis --section LaunchStats \
+    python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" --batches 64 \
+    --core-only --no-fla --no-timing
+fi
+if command -v compute-sanitizer >/dev/null; then
+  limit 100 compute-sanitizer --tool memcheck --error-exitcode 9 python3 \
+    bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
+    --prefill-module "$b/gdn_bench.hyla" --batches 2 --no-fla --no-timing
+  limit 150 compute-sanitizer --tool racecheck --error-exitcode 9 python3 \
+    bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" --batches 2 \
+    --core-only --no-fla --no-timing
+fi
 exit $status

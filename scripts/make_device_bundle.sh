@@ -23,7 +23,7 @@ hylac="$build/bin/hylac"
   --gdn-num-warps=16
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
 # Decode kernel shapes to compare: (state columns per program, warps).
-for v in "32 8" "64 8" "16 4"; do
+for v in "8 1" "16 2" "16 4" "64 8"; do
   read -r bv w <<<"$v"
   "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_bv${bv}_w$w.hyla" \
     --quiet --decode-block-v="$bv" --decode-num-warps="$w"

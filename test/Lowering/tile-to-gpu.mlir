@@ -84,3 +84,44 @@ func.func @prefetch(%a: memref<?x64xf32>) attributes {hyla_tile.kernel} {
   hyla_tile.prefetch %a[%c0, %c0] dims [0, 1] shape [32, 64] : memref<?x64xf32>
   return
 }
+
+// -----
+
+// A reduction whose slots split into per-thread parts and constants combines
+// in registers: each thread sums its 6 rows per column, lanes 8 and 16 apart
+// (the same columns) combine by shuffles, and one partial per warp and
+// column goes through shared memory (4 loads for each of a thread's 4
+// output slots).
+// CHECK-LABEL: gpu.func @reduce_registers
+// CHECK-NOT:     scf.for
+// CHECK:         gpu.shuffle  xor %{{.*}}, %c8_i32
+// CHECK:         gpu.shuffle  xor %{{.*}}, %c16_i32
+// CHECK:         gpu.barrier
+// CHECK:         scf.if
+// CHECK-COUNT-4:   llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK:         gpu.barrier
+// CHECK-COUNT-16: llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK-NOT:     llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK:         gpu.return
+func.func @reduce_registers(%x: memref<96x32xf32>, %o: memref<32xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %t = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<96x32xf32> -> tensor<96x32xf32>
+  %m = hyla_tile.reduce sum %t axis 0 : tensor<96x32xf32> -> tensor<32xf32>
+  hyla_tile.store %m, %o[%c0] dims [0] : tensor<32xf32>, memref<32xf32>
+  return
+}
+
+// -----
+
+// Rows of 192 do not tile the 512 elements of a round evenly: the general
+// path stores the tile and lane groups stride over each row.
+// CHECK-LABEL: gpu.func @reduce_shared
+// CHECK:         scf.for
+// CHECK:         gpu.shuffle  xor
+func.func @reduce_shared(%x: memref<16x192xf32>, %o: memref<16xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %t = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<16x192xf32> -> tensor<16x192xf32>
+  %m = hyla_tile.reduce max %t axis 1 : tensor<16x192xf32> -> tensor<16xf32>
+  hyla_tile.store %m, %o[%c0] dims [0] : tensor<16xf32>, memref<16xf32>
+  return
+}
