@@ -1656,6 +1656,9 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
         {static_cast<int32_t>(st.numThreads), 1, 1}));
+    if (auto minCtas = fn->getAttrOfType<IntegerAttr>(
+            TileDialect::kMinProgramsPerSMAttrName))
+      gpuFunc->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), minCtas);
 
     Block &entry = gpuFunc.getBody().front();
     b.setInsertionPointToStart(&entry);

@@ -600,9 +600,11 @@ void poisonTokens(TileBuilder &tb, Value memref, Value batch,
 /// (value block, value head, batch); the state [K, BV] stays in registers
 /// across the tokens and goes back to its slot at the end.
 struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
-  GatedDeltaRuleCachedPattern(MLIRContext *ctx, int64_t blockV, int64_t warps)
-      : OpRewritePattern(ctx), blockV(blockV), numWarps(warps) {}
-  int64_t blockV, numWarps;
+  GatedDeltaRuleCachedPattern(MLIRContext *ctx, int64_t blockV, int64_t warps,
+                              int64_t minPerSM)
+      : OpRewritePattern(ctx), blockV(blockV), numWarps(warps),
+        minProgramsPerSM(minPerSM) {}
+  int64_t blockV, numWarps, minProgramsPerSM;
 
   LogicalResult matchAndRewrite(GatedDeltaRuleCachedOp op,
                                 PatternRewriter &rw) const override {
@@ -617,9 +619,12 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
       normEps = eps->convertToDouble();
     Type outElt = op.getO().getType().getElementType();
     std::string name = llvm::formatv(
-        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_w{7}_s{8}{9}",
+        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_w{7}{8}_s{9}{10}",
         typeTag(qT.getElementType()), typeTag(vT.getElementType()), h, hv, kd,
-        vd, bv, numWarps, floatTag(scale),
+        vd, bv, numWarps,
+        minProgramsPerSM ? "_m" + std::to_string(minProgramsPerSM)
+                         : std::string(),
+        floatTag(scale),
         normEps ? "_l2e" + floatTag(*normEps) : std::string());
     SmallVector<Value> inputs = {op.getQ(),    op.getK(),     op.getV(),
                                  op.getG(),    op.getBeta(),  op.getCache(),
@@ -652,32 +657,27 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
                                                    ValueRange{batch, t, head});
                   Value beta = memref::LoadOp::create(nb, l, betaM,
                                                       ValueRange{batch, t, head});
+                  // With the L2 norms folded in, q and k are normalized
+                  // as vectors first (a [K] reduction each, cheap).
+                  if (normEps) {
+                    auto normalized = [&](Value u) {
+                      Value ss = x.reduce(ReduceKind::Sum, x.mul(u, u), 0);
+                      Value inv = x.rsqrt(x.add(ss, x.constant(*normEps, {})));
+                      return x.mul(u, x.broadcast(inv, {}, {kd}));
+                    };
+                    q = normalized(q);
+                    k = normalized(k);
+                  }
                   // S = exp(g) S; d = beta (v - S^T k); S += k d^T; o = S^T q.
-                  // With the L2 norms folded in, k = k' / |k'| and
-                  // q = q' / |q'|: the factors 1 / |.| scale the value
-                  // columns (kv, d and o) rather than the keys.
+                  // q is broadcast only once k is dead: two [K, BV] tiles
+                  // live at a time keep the registers down.
                   s = x.mul(s, x.splat(math::ExpOp::create(nb, l, g), {kd, bv}));
                   Value kb = x.broadcast(k, {0}, {kd, bv});
-                  Value qb = x.broadcast(x.mul(q, scale), {0}, {kd, bv});
-                  auto invNorm = [&](Value b, double extra) {
-                    Value ss = x.reduce(ReduceKind::Sum, x.mul(b, b), 0);
-                    if (extra != 1.0) // b holds extra * q: undo it in ss
-                      ss = x.mul(ss, 1.0 / (extra * extra));
-                    return x.rsqrt(x.add(ss, x.constant(*normEps, {bv})));
-                  };
                   Value kv = x.reduce(ReduceKind::Sum, x.mul(s, kb), 0);
-                  Value d;
-                  if (normEps) {
-                    Value invK = invNorm(kb, 1.0);
-                    d = x.mul(x.sub(v, x.mul(kv, invK)), x.splat(beta, {bv}));
-                    d = x.mul(d, invK); // k d^T with k normalized
-                  } else {
-                    d = x.mul(x.sub(v, kv), x.splat(beta, {bv}));
-                  }
+                  Value d = x.mul(x.sub(v, kv), x.splat(beta, {bv}));
                   s = x.add(s, x.mul(kb, x.broadcast(d, {1}, {kd, bv})));
+                  Value qb = x.broadcast(x.mul(q, scale), {0}, {kd, bv});
                   Value o = x.reduce(ReduceKind::Sum, x.mul(s, qb), 0);
-                  if (normEps)
-                    o = x.mul(o, invNorm(qb, scale));
                   x.store(x.castTo(o, outElt), oM, {batch, t, head, v0}, {3});
                   scf::YieldOp::create(nb, l, s);
                 });
@@ -687,6 +687,9 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
             poisonTokens(x, oM, batch, {head, v0}, {3}, {bv});
           });
         });
+    if (minProgramsPerSM)
+      kernel->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
+                      rw.getI32IntegerAttr(minProgramsPerSM));
     Value batch = tensor::DimOp::create(rw, loc, op.getQ(), 0);
     Value tokens = tensor::DimOp::create(rw, loc, op.getQ(), 1);
     auto tokenDims = [&](Type t) {
@@ -823,11 +826,15 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
           << gemmBlockM << "x" << gemmBlockN << "x" << gemmBlockK;
       return signalPassFailure();
     }
-    if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 32) {
+    if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
+        (decodeNumWarps & (decodeNumWarps - 1)) || decodeMinProgramsPerSM < 0 ||
+        decodeMinProgramsPerSM > 32) {
       getOperation().emitError()
-          << "hyla-kernelize: decode-block-v must be positive and "
-             "decode-num-warps in 1..32, got "
-          << decodeBlockV << " and " << decodeNumWarps;
+          << "hyla-kernelize: decode-block-v must be positive, "
+             "decode-num-warps a power of two from 1 to 16 and "
+             "decode-min-programs-per-sm from 0 to 32, got "
+          << decodeBlockV << ", " << decodeNumWarps << " and "
+          << decodeMinProgramsPerSM;
       return signalPassFailure();
     }
     RewritePatternSet patterns(ctx);
@@ -835,8 +842,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
                  GdnGatesPattern, AddPattern, SiluMulPattern, EmbeddingPattern,
                  CausalConv1DPattern, RopePattern, CausalConv1DCachedPattern>(
         ctx);
-    patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV,
-                                              decodeNumWarps);
+    patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
+                                              decodeMinProgramsPerSM);
     patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 

@@ -101,7 +101,10 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,
     Option<"decodeNumWarps", "decode-num-warps", "int64_t", "4",
-           "decode delta rule: warps per program">
+           "decode delta rule: warps per program">,
+    Option<"decodeMinProgramsPerSM", "decode-min-programs-per-sm", "int64_t",
+           "0", "decode delta rule: programs each SM must fit (caps "
+           "registers; 0: no cap)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

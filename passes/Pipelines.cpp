@@ -19,6 +19,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   KernelizeOptions kernelize;
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;
+  kernelize.decodeMinProgramsPerSM = options.decodeMinProgramsPerSM;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

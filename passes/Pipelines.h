@@ -29,6 +29,10 @@ struct KernelPipelineOptions
   Option<int64_t> decodeNumWarps{
       *this, "decode-num-warps",
       llvm::cl::desc("GDN decode: warps per program"), llvm::cl::init(4)};
+  Option<int64_t> decodeMinProgramsPerSM{
+      *this, "decode-min-programs-per-sm",
+      llvm::cl::desc("GDN decode: programs each SM must fit (0: no cap)"),
+      llvm::cl::init(0)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

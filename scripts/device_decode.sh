@@ -17,9 +17,9 @@ limit() { local s=$1; shift; step timeout "$s" "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 limit 200 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
   --prefill-module "$b/gdn_bench.hyla" --json "$out/bench_gdn_decode.json"
-for v in bv8_w1 bv16_w2 bv16_w4 bv64_w8; do
-  limit 60 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode_$v.hyla" \
-    --core-only --no-fla --batches 1,64,256 --json "$out/bench_gdn_decode_$v.json"
+for m in "$b"/gdn_decode_bv*.hyla; do
+  limit 60 python3 bench/bench_gdn_decode.py --module "$m" --core-only --no-fla \
+    --batches ${DECODE_BATCHES:-1,64,256} --json "$out/$(basename "$m" .hyla).json"
 done
 limit 240 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" --tokens 2048 \
   --json "$out/check_gdn_attention.json"

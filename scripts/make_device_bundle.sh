@@ -22,11 +22,13 @@ hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w16.hyla" --quiet \
   --gdn-num-warps=16
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
-# Decode kernel shapes to compare: (state columns per program, warps).
-for v in "8 1" "16 2" "16 4" "64 8"; do
-  read -r bv w <<<"$v"
-  "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_bv${bv}_w$w.hyla" \
-    --quiet --decode-block-v="$bv" --decode-num-warps="$w"
+# Decode kernel shapes to compare: state columns per program, warps, and
+# programs per SM (0: no register cap).
+for v in "32 4 4" "32 4 5" "32 4 6" "16 2 8" "16 2 10" "16 2 12"; do
+  read -r bv w m <<<"$v"
+  "$hylac" "$root/bench/graphs/gdn_decode.mlir" \
+    -o "$out/gdn_decode_bv${bv}_w${w}_m$m.hyla" --quiet --decode-block-v="$bv" \
+    --decode-num-warps="$w" --decode-min-programs-per-sm="$m"
 done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet

@@ -72,6 +72,20 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                              << "' is set on an op that is not a kernel";
     return success();
   }
+  if (attr.getName() == kMinProgramsPerSMAttrName) {
+    auto value = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!value || !value.getType().isInteger(32))
+      return op->emitError() << "'" << kMinProgramsPerSMAttrName
+                             << "' must be an i32 attribute";
+    if (value.getInt() < 1 || value.getInt() > 32)
+      return op->emitError() << "'" << kMinProgramsPerSMAttrName
+                             << "' must be from 1 to 32, got "
+                             << value.getInt();
+    if (!op->hasAttr(kKernelAttrName))
+      return op->emitError() << "'" << kMinProgramsPerSMAttrName
+                             << "' is set on an op that is not a kernel";
+    return success();
+  }
   return op->emitError() << "unknown hyla_tile attribute '" << attr.getName().getValue()
                          << "'";
 }

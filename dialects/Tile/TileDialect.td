@@ -28,7 +28,10 @@ def Tile_Dialect : Dialect {
     the tensor cores), which becomes PTX.
 
     Kernel attributes: `hyla_tile.kernel` (unit) marks a kernel,
-    `hyla_tile.num_warps` (i32, 1 to 16, default 4) sets its CTA size.
+    `hyla_tile.num_warps` (i32, 1 to 16, default 4) sets its CTA size, and
+    `hyla_tile.min_programs_per_sm` (i32, 1 to 32, optional) asks the GPU
+    backend to fit that many CTAs on a multiprocessor (it caps registers:
+    PTX `.minnctapersm`), for latency-bound kernels that need occupancy.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -37,6 +40,8 @@ def Tile_Dialect : Dialect {
   let extraClassDeclaration = [{
     static constexpr ::llvm::StringLiteral kKernelAttrName = "hyla_tile.kernel";
     static constexpr ::llvm::StringLiteral kNumWarpsAttrName = "hyla_tile.num_warps";
+    static constexpr ::llvm::StringLiteral kMinProgramsPerSMAttrName =
+        "hyla_tile.min_programs_per_sm";
     /// The CTA size of a kernel in warps (the attribute, or the default 4).
     static int64_t getNumWarps(::mlir::Operation *kernel);
   }];

@@ -38,6 +38,11 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       decodeNumWarps("decode-num-warps",
                      cl::desc("GDN decode: warps per program (default 4)"),
                      cl::init(4), cl::cat(category)),
+      decodeMinProgramsPerSM(
+          "decode-min-programs-per-sm",
+          cl::desc("GDN decode: programs each SM must fit, capping registers "
+                   "(default 0: no cap)"),
+          cl::init(0), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
@@ -57,6 +62,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.gdnNumWarps = gdnNumWarps.getValue();
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
+  o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();

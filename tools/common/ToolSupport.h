@@ -20,7 +20,7 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
-      decodeNumWarps, attnBlockM, attnBlockN;
+      decodeNumWarps, decodeMinProgramsPerSM, attnBlockM, attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks;
 };
 

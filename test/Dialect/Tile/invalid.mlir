@@ -286,3 +286,24 @@ func.func @prefetch_dims(%a: memref<?x64xf32>) {
   hyla_tile.prefetch %a[%c0, %c0] dims [1] shape [4, 64] : memref<?x64xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.min_programs_per_sm' must be from 1 to 32, got 0}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.min_programs_per_sm = 0 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.min_programs_per_sm' must be an i32 attribute}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.min_programs_per_sm = 4 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.min_programs_per_sm' is set on an op that is not a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.min_programs_per_sm = 4 : i32} {
+  return
+}
