@@ -395,6 +395,7 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
       });
       fn->removeAttr(TileDialect::kKernelAttrName);
       fn->removeAttr(TileDialect::kNumWarpsAttrName);
+      fn->removeAttr(TileDialect::kMinProgramsPerSMAttrName);
     }
 
     RewritePatternSet patterns(&getContext());

@@ -97,14 +97,15 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"gemmBlockM", "gemm-block-m", "int64_t", "64", "GEMM rows per program">,
     Option<"gemmBlockN", "gemm-block-n", "int64_t", "64", "GEMM columns per program">,
     Option<"gemmBlockK", "gemm-block-k", "int64_t", "32", "GEMM reduction step">,
-    Option<"decodeBlockV", "decode-block-v", "int64_t", "32",
+    Option<"decodeBlockV", "decode-block-v", "int64_t", "16",
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,
-    Option<"decodeNumWarps", "decode-num-warps", "int64_t", "4",
+    Option<"decodeNumWarps", "decode-num-warps", "int64_t", "2",
            "decode delta rule: warps per program">,
     Option<"decodeMinProgramsPerSM", "decode-min-programs-per-sm", "int64_t",
-           "0", "decode delta rule: programs each SM must fit (caps "
-           "registers; 0: no cap)">
+           "-1", "decode delta rule: programs each SM must fit (caps "
+           "registers; 0: no cap; -1: 8 when a thread holds at most 24 "
+           "state elements, else no cap)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

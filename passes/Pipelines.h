@@ -25,14 +25,15 @@ struct KernelPipelineOptions
   Option<int64_t> decodeBlockV{
       *this, "decode-block-v",
       llvm::cl::desc("GDN decode: state columns per program"),
-      llvm::cl::init(32)};
+      llvm::cl::init(16)};
   Option<int64_t> decodeNumWarps{
       *this, "decode-num-warps",
-      llvm::cl::desc("GDN decode: warps per program"), llvm::cl::init(4)};
+      llvm::cl::desc("GDN decode: warps per program"), llvm::cl::init(2)};
   Option<int64_t> decodeMinProgramsPerSM{
       *this, "decode-min-programs-per-sm",
-      llvm::cl::desc("GDN decode: programs each SM must fit (0: no cap)"),
-      llvm::cl::init(0)};
+      llvm::cl::desc("GDN decode: programs each SM must fit (0: no cap, "
+                     "-1: by state size)"),
+      llvm::cl::init(-1)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

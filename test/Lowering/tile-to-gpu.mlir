@@ -125,3 +125,15 @@ func.func @reduce_shared(%x: memref<16x192xf32>, %o: memref<16xf32>) attributes 
   hyla_tile.store %m, %o[%c0] dims [0] : tensor<16xf32>, memref<16xf32>
   return
 }
+
+// -----
+
+// An occupancy request becomes NVVM's minimum CTAs per SM (.minnctapersm).
+// CHECK-LABEL: gpu.func @occupancy
+// CHECK-SAME:    nvvm.minctasm = 8 : i32
+func.func @occupancy(%o: memref<64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 2 : i32, hyla_tile.min_programs_per_sm = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %x = arith.constant dense<1.0> : tensor<64xf32>
+  hyla_tile.store %x, %o[%c0] dims [0] : tensor<64xf32>, memref<64xf32>
+  return
+}

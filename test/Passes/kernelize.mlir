@@ -104,15 +104,19 @@ func.func @needs_chunking(%q: tensor<1x8x1x16xf32>, %g: tensor<1x8x1xf32>) -> te
 // the state comes from the sequence's cache slot, stays in registers over the
 // tokens and goes back to the slot, so the cache result is the cache input
 // updated in place. A slot outside the cache poisons the output instead.
+// 16 state columns over 2 warps: 8 floats a thread, so the kernel asks for 8
+// programs per SM.
 // CHECK-LABEL: func.func @gdr_decode
 // CHECK:         %[[B:.*]] = tensor.dim %arg0, %c0
-// CHECK:         hyla.dispatch @[[K:gdn_decode_bf16_bf16_h2_hv4_k32_v128_bv32_w4_s0x3e000000]][%c4, %{{.*}}, %[[B]]]
+// CHECK:         hyla.dispatch @[[K:gdn_decode_bf16_bf16_h2_hv4_k32_v128_bv16_w2_m8_s0x3e000000]][%c8, %{{.*}}, %[[B]]]
 // CHECK-SAME:      {tied_results = array<i64: -1, 5>}
 // CHECK:       func.func @[[K]](
+// CHECK-SAME:      hyla_tile.min_programs_per_sm = 8 : i32
+// CHECK-SAME:      hyla_tile.num_warps = 2 : i32
 // CHECK:         %[[SLOT:.*]] = arith.index_cast
 // CHECK:         scf.if
 // CHECK:           hyla_tile.load %arg5[%[[SLOT]]
-// CHECK:           scf.for {{.*}} -> (tensor<32x32xf32>)
+// CHECK:           scf.for {{.*}} -> (tensor<32x16xf32>)
 // CHECK:           hyla_tile.store {{.*}}, %arg8[%[[SLOT]]
 // CHECK:         } else {
 // CHECK:           arith.constant dense<0x7FC00000>

@@ -33,16 +33,17 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                   cl::cat(category)),
       decodeBlockV("decode-block-v",
                    cl::desc("GDN decode: state columns per program "
-                            "(default 32)"),
-                   cl::init(32), cl::cat(category)),
+                            "(default 16)"),
+                   cl::init(16), cl::cat(category)),
       decodeNumWarps("decode-num-warps",
-                     cl::desc("GDN decode: warps per program (default 4)"),
-                     cl::init(4), cl::cat(category)),
+                     cl::desc("GDN decode: warps per program (default 2)"),
+                     cl::init(2), cl::cat(category)),
       decodeMinProgramsPerSM(
           "decode-min-programs-per-sm",
           cl::desc("GDN decode: programs each SM must fit, capping registers "
-                   "(default 0: no cap)"),
-          cl::init(0), cl::cat(category)),
+                   "(0: no cap; default -1: 8 when a thread holds at most 24 "
+                   "state elements)"),
+          cl::init(-1), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
