@@ -100,6 +100,9 @@ def _declare(lib):
         "hyla_function_num_inputs": (i32, [c_module, i32]),
         "hyla_function_num_outputs": (i32, [c_module, i32]),
         "hyla_function_output_tied_input": (i32, [c_module, i32, i32]),
+        "hyla_function_num_checks": (i32, [c_module, i32]),
+        "hyla_function_describe_check": (
+            status, [c_module, i32, i32, ctypes.c_char_p, size_t]),
         "hyla_function_num_launches": (i32, [c_module, i32]),
         "hyla_function_num_symbols": (i32, [c_module, i32]),
         "hyla_function_symbol_name": (cstr, [c_module, i32, i32]),
@@ -355,6 +358,10 @@ class Module:
                 lines.append("    input %d:  %s" % (i, self._describe(f, i, True)))
             for i in range(lib.hyla_function_num_outputs(h, f)):
                 lines.append("    output %d: %s" % (i, self._describe(f, i, False)))
+            for i in range(lib.hyla_function_num_checks(h, f)):
+                buf = ctypes.create_string_buffer(1024)
+                _check(lib.hyla_function_describe_check(h, f, i, buf, len(buf)))
+                lines.append("    check %d:  %s" % (i, buf.value.decode()))
         return "\n".join(lines)
 
     def __repr__(self):

@@ -104,5 +104,17 @@ class LoadErrorTest(unittest.TestCase):
             self.assertEqual(m.functions, ["forward", "read_weights"])
 
 
+class InPlaceTest(unittest.TestCase):
+    """An output that is an input updated in place (decode caches)."""
+
+    def test_tied_inputs(self):
+        with hyla.Module(module_path("in_place.hyla")) as m:
+            self.assertEqual(m.tied_inputs("double_in_place"), [0])
+            self.assertIn("output 0: f32[n] (input 0, updated in place)",
+                          m.describe())
+        with hyla.Module(module_path("lm.hyla")) as m:
+            self.assertEqual(m.tied_inputs("prefill"), [-1, -1])
+
+
 if __name__ == "__main__":
     unittest.main()
