@@ -61,8 +61,10 @@ FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
     k.name = fn.getSymName().str();
     k.blockDim = 32 * tile::TileDialect::getNumWarps(fn);
     one->walk([&](LLVM::LLVMFuncOp f) {
-      if (auto smem = f->getAttrOfType<IntegerAttr>("hyla.shared_memory_bytes"))
+      if (auto smem = f->getAttrOfType<IntegerAttr>(kSharedMemoryBytesAttr))
         k.sharedMemBytes = smem.getInt();
+      if (f->hasAttr(kProgrammaticLaunchAttr))
+        k.programmaticLaunch = true;
     });
 
     PassManager serialize(ctx);

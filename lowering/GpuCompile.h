@@ -19,6 +19,8 @@ struct CompiledKernel {
   std::string ptx;
   int64_t blockDim = 0;
   int64_t sharedMemBytes = 0;
+  /// Starts with griddepcontrol.wait: may overlap the launch before it.
+  bool programmaticLaunch = false;
 };
 
 /// The passes from a module of hyla_tile kernels to gpu.modules whose

@@ -663,7 +663,8 @@ FailureOr<std::string> writeHylaModule(ModuleOp module,
     kernels.push_back(fb::CreateKernelDirect(
         b, compiled->name.c_str(), compiled->ptx.c_str(),
         cubin == options.cubins.end() ? nullptr : &cubin->second,
-        compiled->blockDim, compiled->sharedMemBytes, &params));
+        compiled->blockDim, compiled->sharedMemBytes, &params,
+        compiled->programmaticLaunch));
   }
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
   for (const WeightInfo &w : tables.weights)

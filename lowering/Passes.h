@@ -20,6 +20,14 @@
 
 namespace hyla {
 
+/// Set by hyla-tile-to-gpu on each lowered kernel (they survive into the
+/// llvm.func): its dynamic shared memory in bytes, and (unit) that it starts
+/// with griddepcontrol.wait, so it may be launched programmatically.
+inline constexpr llvm::StringLiteral kSharedMemoryBytesAttr =
+    "hyla.shared_memory_bytes";
+inline constexpr llvm::StringLiteral kProgrammaticLaunchAttr =
+    "hyla.programmatic_launch";
+
 #define GEN_PASS_DECL
 #include "lowering/Passes.h.inc"
 

@@ -6,8 +6,8 @@ namespace hyla {
 
 static const GpuTarget kTargets[] = {
 #define HYLA_TARGET(id, chip, ptx, major, minor, smem, mma, wgmma, tma,        \
-                    tcgen05, desc)                                             \
-  {#id, chip, ptx, major, minor, smem, mma, wgmma, tma, tcgen05, desc},
+                    tcgen05, griddep, desc)                                    \
+  {#id, chip, ptx, major, minor, smem, mma, wgmma, tma, tcgen05, griddep, desc},
 #include "lowering/Targets.def"
 };
 

@@ -18,6 +18,8 @@ struct GpuTarget {
   unsigned ccMajor, ccMinor;
   unsigned maxDynamicSharedBytes;
   bool hasMmaSync, hasWgmma, hasTma, hasTcgen05;
+  /// griddepcontrol (programmatic dependent launch), PTX ISA 7.8, sm_90+.
+  bool hasGridDependencyControl;
   llvm::StringRef description;
 };
 

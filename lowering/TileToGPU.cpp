@@ -1662,6 +1662,21 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
 
     Block &entry = gpuFunc.getBody().front();
     b.setInsertionPointToStart(&entry);
+    if (gpuTarget.hasGridDependencyControl) {
+      // Programmatic dependent launch: the runtime may start this grid while
+      // the one before it in the stream drains. Wait for that grid (and its
+      // memory) before touching any, then let the next grid launch early.
+      // Inline asm with a memory clobber: the NVVM intrinsics are IntrNoMem,
+      // which would let LLVM move loads above the wait.
+      for (StringRef action : {"wait", "launch_dependents"})
+        LLVM::InlineAsmOp::create(
+            b, loc, TypeRange{}, ValueRange{},
+            ("griddepcontrol." + action + ";").str(), "~{memory}",
+            /*has_side_effects=*/true, /*is_align_stack=*/false,
+            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+            ArrayAttr());
+      gpuFunc->setAttr(kProgrammaticLaunchAttr, b.getUnitAttr());
+    }
     Emitter e(b, loc, st);
     st.tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     st.tidI32 = e.toI32(st.tid);
@@ -1760,7 +1775,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                             << st.sharedBytes << " bytes of shared memory; "
                             << gpuTarget.id << " allows "
                             << gpuTarget.maxDynamicSharedBytes;
-    gpuFunc->setAttr("hyla.shared_memory_bytes",
+    gpuFunc->setAttr(kSharedMemoryBytesAttr,
                      b.getI64IntegerAttr(st.sharedBytes));
     return success();
   }

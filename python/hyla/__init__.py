@@ -88,6 +88,8 @@ def _declare(lib):
             [c_module, i32, ctypes.POINTER(u32), ctypes.POINTER(u32),
              ctypes.POINTER(size_t)],
         ),
+        "hyla_module_kernel_programmatic_launch": (i32, [c_module, i32]),
+        "hyla_module_set_programmatic_launch": (status, [c_module, i32]),
         "hyla_module_num_weights": (i32, [c_module]),
         "hyla_module_weight_info": (
             status,
@@ -341,6 +343,10 @@ class Module:
         kernels = [lib.hyla_module_kernel_name(h, k).decode()
                    for k in range(lib.hyla_module_num_kernels(h))]
         lines.append("  kernels (%d): %s" % (len(kernels), ", ".join(kernels)))
+        programmatic = sum(lib.hyla_module_kernel_programmatic_launch(h, k) == 1
+                           for k in range(len(kernels)))
+        lines.append("  programmatic launch: %d of %d kernels" % (
+            programmatic, len(kernels)))
         weights = self.weights
         total = 0
         for _, spec in weights:
@@ -430,6 +436,14 @@ class Module:
                 pass
         _check(self._lib.hyla_module_prepare(self._h(), int(device)))
         self._device = int(device)
+
+    def set_programmatic_launch(self, enable):
+        """Whether later calls launch the kernels that allow it with
+        programmatic stream serialization (sm_90+; on by default, or as the
+        environment variable HYLA_PROGRAMMATIC_LAUNCH says). Kernels then
+        start while the grid before them drains."""
+        _check(self._lib.hyla_module_set_programmatic_launch(
+            self._h(), 1 if enable else 0))
 
     def bind_weight(self, name, tensor):
         """Uses `tensor` (CUDA, contiguous, the weight's dtype and shape) as

@@ -212,6 +212,25 @@ hyla_status hyla_module_kernel_info(const hyla_module *module, int32_t i,
   });
 }
 
+int32_t hyla_module_kernel_programmatic_launch(const hyla_module *module,
+                                               int32_t i) {
+  if (!module || i < 0 ||
+      static_cast<size_t>(i) >= module->desc.kernels.size())
+    return -1;
+  return module->desc.kernels[i].programmaticLaunch ? 1 : 0;
+}
+
+hyla_status hyla_module_set_programmatic_launch(hyla_module *module,
+                                                int32_t enable) {
+  return guarded([&] {
+    if (!module)
+      fail(HYLA_ERROR_INVALID_ARGUMENT,
+           "hyla_module_set_programmatic_launch: module is NULL");
+    std::lock_guard<std::mutex> lock(module->mutex);
+    module->programmaticLaunch = enable != 0;
+  });
+}
+
 int32_t hyla_module_num_weights(const hyla_module *module) {
   return guardedValue<int32_t>(
       -1, [&] { return static_cast<int32_t>(descOf(module).weights.size()); });

@@ -67,6 +67,8 @@ DriverLoad loadDriver() {
   resolve(library, d.moduleGetFunction, "cuModuleGetFunction", e);
   resolve(library, d.funcSetAttribute, "cuFuncSetAttribute", e);
   resolve(library, d.launchKernel, "cuLaunchKernel", e);
+  d.launchKernelEx = reinterpret_cast<decltype(d.launchKernelEx)>(
+      dlsym(library, "cuLaunchKernelEx"));
   resolve(library, d.memAlloc, "cuMemAlloc_v2", e);
   resolve(library, d.memFree, "cuMemFree_v2", e);
   resolve(library, d.memcpyHtoD, "cuMemcpyHtoD_v2", e);

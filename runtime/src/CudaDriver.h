@@ -40,6 +40,10 @@ struct CudaDriver {
                            unsigned int blockX, unsigned int blockY,
                            unsigned int blockZ, unsigned int sharedMemBytes,
                            CUstream stream, void **kernelParams, void **extra);
+  /// Optional (null on drivers before CUDA 12.0): launches with attributes,
+  /// used for programmatic dependent launch.
+  CUresult (*launchKernelEx)(const CUlaunchConfig *config, CUfunction function,
+                             void **kernelParams, void **extra);
   CUresult (*memAlloc)(CUdeviceptr *pointer, size_t bytes);
   CUresult (*memFree)(CUdeviceptr pointer);
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);

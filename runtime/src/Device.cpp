@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -267,7 +268,10 @@ void prepareModule(hyla_module &module, int32_t ordinal) {
 
 } // namespace hyla
 
-hyla_module::hyla_module() = default;
+hyla_module::hyla_module() {
+  const char *env = std::getenv("HYLA_PROGRAMMATIC_LAUNCH");
+  programmaticLaunch = !(env && std::string(env) == "0");
+}
 
 hyla_module::~hyla_module() = default; // DeviceState releases GPU resources
 

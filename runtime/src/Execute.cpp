@@ -294,6 +294,9 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
       checkCuda(cu, cu.eventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate");
   }
 
+  // Programmatic dependent launch needs sm_90+ and cuLaunchKernelEx.
+  const bool programmatic = module.programmaticLaunch && state.ccMajor >= 9 &&
+                            cu.launchKernelEx != nullptr;
   std::vector<void *> params;
   for (size_t p = 0; p < plan.launches.size(); ++p) {
     const PlannedLaunch &planned = plan.launches[p];
@@ -305,14 +308,39 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
     if (timed)
       checkCuda(cu, cu.eventRecord(events.events[2 * p], cuStream),
                 "cuEventRecord");
-    CUresult result = cu.launchKernel(
-        state.functions[launch.kernel], planned.grid[0], planned.grid[1],
-        planned.grid[2], kernel.blockDim, 1, 1, kernel.sharedMemBytes, cuStream,
-        params.empty() ? nullptr : params.data(), nullptr);
+    void **kernelParams = params.empty() ? nullptr : params.data();
+    CUresult result;
+    if (programmatic && kernel.programmaticLaunch) {
+      // The kernel waits (griddepcontrol.wait) for the grid before it, so it
+      // may be scheduled while that grid drains.
+      CUlaunchAttribute attribute{};
+      attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      attribute.value.programmaticStreamSerializationAllowed = 1;
+      CUlaunchConfig config{};
+      config.gridDimX = planned.grid[0];
+      config.gridDimY = planned.grid[1];
+      config.gridDimZ = planned.grid[2];
+      config.blockDimX = kernel.blockDim;
+      config.blockDimY = config.blockDimZ = 1;
+      config.sharedMemBytes = kernel.sharedMemBytes;
+      config.hStream = cuStream;
+      config.attrs = &attribute;
+      config.numAttrs = 1;
+      result = cu.launchKernelEx(&config, state.functions[launch.kernel],
+                                 kernelParams, nullptr);
+    } else {
+      result = cu.launchKernel(state.functions[launch.kernel], planned.grid[0],
+                               planned.grid[1], planned.grid[2],
+                               kernel.blockDim, 1, 1, kernel.sharedMemBytes,
+                               cuStream, kernelParams, nullptr);
+    }
     if (result != CUDA_SUCCESS)
       fail(HYLA_ERROR_CUDA, "function ", quoted(function.name), " launch ",
            planned.launch, " (kernel ", quoted(kernel.name),
-           "): ", "cuLaunchKernel(grid ", planned.grid[0], "x", planned.grid[1],
+           "): ",
+           programmatic && kernel.programmaticLaunch ? "cuLaunchKernelEx"
+                                                     : "cuLaunchKernel",
+           "(grid ", planned.grid[0], "x", planned.grid[1],
            "x", planned.grid[2], ", block ", kernel.blockDim,
            ", shared memory ", kernel.sharedMemBytes,
            ") failed: ", cu.describe(result));

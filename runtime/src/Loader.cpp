@@ -84,6 +84,7 @@ KernelDesc convertKernel(const fb::Kernel &kernel) {
   }
   desc.blockDim = kernel.block_dim();
   desc.sharedMemBytes = kernel.shared_mem_bytes();
+  desc.programmaticLaunch = kernel.programmatic_launch();
   if (kernel.params()) {
     for (const fb::KernelParam *param : *kernel.params()) {
       KernelParamDesc p;

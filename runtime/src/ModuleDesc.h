@@ -66,6 +66,8 @@ struct KernelDesc {
   uint32_t blockDim = 0;
   uint32_t sharedMemBytes = 0;
   std::vector<KernelParamDesc> params;
+  /// Starts with griddepcontrol.wait: may be launched programmatically.
+  bool programmaticLaunch = false;
   /// Set while loading: the PTX text held a NUL before its end.
   bool ptxHasNul = false;
 };
@@ -129,6 +131,10 @@ struct hyla_module {
   /// Device pointer bound to each weight (0 = unbound), by weight index.
   std::vector<uint64_t> weightPointers;
   std::unique_ptr<hyla::DeviceState> device;
+  /// Launch kernels that allow it with programmatic stream serialization
+  /// (hyla_module_set_programmatic_launch; HYLA_PROGRAMMATIC_LAUNCH=0 turns
+  /// the default off).
+  bool programmaticLaunch = true;
   /// Serializes calls that touch device state (caches, allocations).
   std::mutex mutex;
 

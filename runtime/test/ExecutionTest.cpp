@@ -558,6 +558,52 @@ void testPrepareErrors() {
   CHECK_ERROR_HAS("loading its PTX");
 }
 
+void testProgrammaticLaunch() {
+  // Only the mock: the test kernels' PTX has no griddepcontrol.wait, so a
+  // GPU must not launch them programmatically.
+  if (!mock)
+    return;
+  ModuleSpec spec = elementwiseModule();
+  spec.kernels[1].programmaticLaunch = true; // scale2 only
+  hyla_module *module = loadPrepared(spec);
+  CHECK(hyla_module_kernel_programmatic_launch(module, 0) == 0);
+  CHECK(hyla_module_kernel_programmatic_launch(module, 1) == 1);
+  CHECK(hyla_module_kernel_programmatic_launch(module, 99) == -1);
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    // The results stay exact whichever launch path is taken.
+    runForward(module, 7);
+    size_t n = mock->launches.size();
+    CHECK(mock->launches[n - 2].kernel == "add_bias" &&
+          !mock->launches[n - 2].programmatic);
+    CHECK(mock->launches[n - 1].kernel == "scale2" &&
+          mock->launches[n - 1].programmatic);
+    CHECK_OK(hyla_module_set_programmatic_launch(module, 0));
+    runForward(module, 7);
+    CHECK(!mock->launches.back().programmatic);
+  }
+  hyla_module_free(module);
+
+  // A failing cuLaunchKernelEx is reported under its name.
+  spec.kernels[0].programmaticLaunch = true;
+  module = loadPrepared(spec);
+  {
+    DeviceBuffer bias(module, 16), x(module, 16), y(module, 16);
+    bindBias(module, bias);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {1, 4});
+    hyla_tensor out = tensor(y.data, HYLA_F32, {1, 4});
+    mock->failNextLaunch = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &out, 1, nullptr),
+                 HYLA_ERROR_CUDA);
+    CHECK_ERROR_HAS("launch 0 (kernel 'add_bias'): cuLaunchKernelEx(grid "
+                    "1x1x1, block 128");
+  }
+  hyla_module_free(module);
+  CHECK_STATUS(hyla_module_set_programmatic_launch(nullptr, 1),
+               HYLA_ERROR_INVALID_ARGUMENT);
+}
+
 void testContextHygiene() {
   if (!ctxGetCurrent)
     return;
@@ -614,6 +660,7 @@ int main() {
       {"call errors", testCallErrors},
       {"in-place outputs", testInPlaceOutputs},
       {"prepare errors", testPrepareErrors},
+      {"programmatic launch", testProgrammaticLaunch},
       {"context hygiene", testContextHygiene},
   };
   for (const auto &test : tests) {

@@ -108,6 +108,7 @@ __attribute__((visibility("default"))) void hyla_mock_reset() {
   state.sharedMemAttributes.clear();
   state.callsWithoutContext = 0;
   state.failNextLaunch = 0;
+  state.hasLaunchKernelEx = true;
   state.computeMajor = 9;
   state.computeMinor = 0;
   state.deviceCount = 1;
@@ -253,15 +254,13 @@ CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute,
   return CUDA_SUCCESS;
 }
 
-CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
-                        unsigned int gridY, unsigned int gridZ,
-                        unsigned int blockX, unsigned int blockY,
-                        unsigned int blockZ, unsigned int sharedMemBytes,
-                        CUstream stream, void **params, void **) {
+static CUresult mockLaunch(CUfunction function, const unsigned grid[3],
+                const unsigned block[3], unsigned sharedMemBytes,
+                CUstream stream, void **params, bool programmatic) {
   if (!needContext())
     return CUDA_ERROR_INVALID_CONTEXT;
-  if (gridX == 0 || gridY == 0 || gridZ == 0 || blockX == 0 ||
-      blockX * blockY * blockZ > 1024)
+  if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0 || block[0] == 0 ||
+      block[0] * block[1] * block[2] > 1024)
     return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(mutex);
   if (state.failNextLaunch) {
@@ -270,18 +269,48 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
     return code;
   }
   MockLaunch launch{function->name,
-                    {gridX, gridY, gridZ},
-                    {blockX, blockY, blockZ},
+                    {grid[0], grid[1], grid[2]},
+                    {block[0], block[1], block[2]},
                     sharedMemBytes,
                     stream,
-                    {}};
+                    {},
+                    programmatic};
   auto count = kParamCounts.find(function->name);
   if (count != kParamCounts.end())
     for (int i = 0; i < count->second; ++i)
       launch.params.push_back(param<uint64_t>(params, i));
   state.launches.push_back(launch);
-  runKernel(function->name, uint64_t(gridX) * blockX, params);
+  runKernel(function->name, uint64_t(grid[0]) * block[0], params);
   return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
+                        unsigned int gridY, unsigned int gridZ,
+                        unsigned int blockX, unsigned int blockY,
+                        unsigned int blockZ, unsigned int sharedMemBytes,
+                        CUstream stream, void **params, void **) {
+  const unsigned grid[3] = {gridX, gridY, gridZ};
+  const unsigned block[3] = {blockX, blockY, blockZ};
+  return mockLaunch(function, grid, block, sharedMemBytes, stream, params, false);
+}
+
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction function,
+                          void **params, void **) {
+  if (!state.hasLaunchKernelEx)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  bool programmatic = false;
+  for (unsigned i = 0; i < config->numAttrs; ++i) {
+    const CUlaunchAttribute &a = config->attrs[i];
+    if (a.id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+      return CUDA_ERROR_INVALID_VALUE; // the runtime sets no other
+    programmatic = a.value.programmaticStreamSerializationAllowed != 0;
+  }
+  const unsigned grid[3] = {config->gridDimX, config->gridDimY,
+                            config->gridDimZ};
+  const unsigned block[3] = {config->blockDimX, config->blockDimY,
+                             config->blockDimZ};
+  return mockLaunch(function, grid, block, config->sharedMemBytes,
+                config->hStream, params, programmatic);
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {

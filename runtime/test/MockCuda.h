@@ -22,6 +22,8 @@ struct MockLaunch {
   unsigned sharedMemBytes;
   void *stream;
   std::vector<uint64_t> params; // each parameter read as 64 bits
+  /// Launched by cuLaunchKernelEx with programmatic stream serialization.
+  bool programmatic = false;
 };
 
 struct MockState {
@@ -38,7 +40,10 @@ struct MockState {
   std::vector<std::pair<std::string, int>> sharedMemAttributes;
   /// Calls made while the primary context was not current (must stay 0).
   int callsWithoutContext = 0;
-  /// If set, the next cuLaunchKernel fails with this code.
+  /// If false, the mock exports no working cuLaunchKernelEx (an old driver):
+  /// it fails with CUDA_ERROR_NOT_SUPPORTED.
+  bool hasLaunchKernelEx = true;
+  /// If set, the next cuLaunchKernel(Ex) fails with this code.
   int failNextLaunch = 0;
 };
 

@@ -98,6 +98,7 @@ struct KernelSpec {
   uint32_t blockDim = 128;
   uint32_t sharedMemBytes = 0;
   std::vector<ParamSpec> params;
+  bool programmaticLaunch = false;
 };
 
 struct LaunchSpec {
@@ -154,7 +155,7 @@ struct ModuleSpec {
       kernelOffsets.push_back(fb::CreateKernel(
           b, b.CreateString(k.name), b.CreateString(k.ptx),
           k.cubin.empty() ? 0 : b.CreateVector(k.cubin), k.blockDim,
-          k.sharedMemBytes, b.CreateVector(params)));
+          k.sharedMemBytes, b.CreateVector(params), k.programmaticLaunch));
     }
     std::vector<flatbuffers::Offset<fb::Weight>> weightOffsets;
     for (const WeightSpec &w : weights)

@@ -2,15 +2,20 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-to-gpu=target=sm_100a -verify-diagnostics | FileCheck %s --check-prefix=SM100
 
 // A kernel becomes a gpu.module (with the target's NVVM attribute) holding
-// one gpu.func: each memref is a global pointer plus its dynamic dims, the
+// one gpu.func that starts with griddepcontrol (both targets have it): each memref is a global pointer plus its dynamic dims, the
 // CTA size is 32 * num_warps, loads and stores are masked gathers/scatters,
 // and dot runs on mma.sync (bf16 m16n8k16) through shared memory.
 // CHECK-LABEL: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
 // SM100: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_100a", features = "+ptx86">]
 // CHECK:         llvm.mlir.global external @__hyla_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
 // CHECK:         gpu.func @gemm(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel
+// CHECK-SAME:      hyla.programmatic_launch
 // CHECK-SAME:      hyla.shared_memory_bytes = {{[1-9][0-9]*}}
 // CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
+// Programmatic dependent launch: wait for the previous grid before any
+// memory access, then let the next one launch.
+// CHECK-NEXT:      llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT:      llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
 // CHECK:           gpu.block_id  x
 // A tile fully in bounds and aligned loads in runs of 4 elements; else it
 // is a masked gather.

@@ -300,9 +300,12 @@ void printInfo(const hyla_module *m, const Options &options) {
     uint32_t block = 0, smem = 0;
     size_t ptx = 0;
     hyla_module_kernel_info(m, k, &block, &smem, &ptx);
-    std::printf("  [%d] %-*s  %4u threads, dynamic smem %s, PTX %s\n", k,
+    std::printf("  [%d] %-*s  %4u threads, dynamic smem %s, PTX %s%s\n", k,
                 static_cast<int>(nameWidth), hyla_module_kernel_name(m, k),
-                block, formatBytes(smem).c_str(), formatBytes(ptx).c_str());
+                block, formatBytes(smem).c_str(), formatBytes(ptx).c_str(),
+                hyla_module_kernel_programmatic_launch(m, k) == 1
+                    ? ", programmatic launch"
+                    : "");
   }
 
   int32_t numWeights = hyla_module_num_weights(m);

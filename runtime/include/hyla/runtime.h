@@ -81,6 +81,12 @@ hyla_status hyla_module_kernel_info(const hyla_module *module, int32_t i,
                                     uint32_t *shared_mem_bytes,
                                     size_t *ptx_bytes);
 
+/* 1 if kernel i starts with griddepcontrol.wait and so may be launched with
+ * programmatic stream serialization (its CTAs start while the grid before
+ * it drains); 0 if not; -1 for a bad index. */
+int32_t hyla_module_kernel_programmatic_launch(const hyla_module *module,
+                                               int32_t i);
+
 int32_t hyla_module_num_weights(const hyla_module *module);
 /* Name and shape of weight i; `dims` has room for HYLA_MAX_RANK. */
 hyla_status hyla_module_weight_info(const hyla_module *module, int32_t i,
@@ -141,6 +147,14 @@ hyla_status hyla_function_output_shapes(const hyla_module *module, int32_t fn,
  * PyTorch uses), checks the module target against the device and loads
  * every kernel. HYLA_ERROR_NO_GPU when there is no driver or device. */
 hyla_status hyla_module_prepare(hyla_module *module, int32_t device);
+
+/* Whether calls launch the kernels that allow it (see
+ * hyla_module_kernel_programmatic_launch) with programmatic stream
+ * serialization, on devices of compute capability 9.0 and up. On by default;
+ * the environment variable HYLA_PROGRAMMATIC_LAUNCH=0 makes it off by
+ * default. Applies to later calls (and to CUDA graphs captured from them). */
+hyla_status hyla_module_set_programmatic_launch(hyla_module *module,
+                                                int32_t enable);
 
 /* Uses device memory at `data` for weight `name` (not copied; must stay
  * valid and hold the weight's full size). */
