@@ -115,4 +115,34 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
                            "::hyla::tile::TileDialect"];
 }
 
+def MergeDispatches : Pass<"hyla-merge-dispatches", "mlir::ModuleOp"> {
+  let summary = "Run independent dispatches as one grid";
+  let description = [{
+    Groups consecutive `hyla.dispatch` ops of a block that do not depend on
+    each other (no result of one reaches another before the last of them,
+    and none updates in place a buffer another reads) into one dispatch of
+    a merged kernel: its grid is `[sum of the parts' program counts, 1, 1]`
+    and program `p` runs the part whose range holds `p`, with that part's
+    program ids recovered from `p - start`. A part can only be followed by
+    another if its grid sizes are constants or sizes of its own operands
+    (the kernel reads them to find where the part ends). Parts have the
+    same number of warps, and by default no `hyla_tile.dot` (tensor-core
+    kernels are throughput-bound, and a merged kernel runs every part at the
+    heaviest part's register and shared-memory occupancy). Saves launch
+    latency where kernels are small: a GDN decode step's three convs and
+    its gates become one launch.
+  }];
+  let options = [
+    Option<"maxParts", "max-parts", "int64_t", "8",
+           "most dispatches merged into one (1: merge nothing)">,
+    Option<"mergeMatmuls", "merge-matmuls", "bool", "false",
+           "also merge kernels that use hyla_tile.dot">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::hyla::tile::TileDialect"];
+}
+
 #endif // HYLA_PASSES_TD

@@ -23,6 +23,11 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.mergeMaxParts > 1) {
+    pm.addPass(createMergeDispatches({options.mergeMaxParts, /*mergeMatmuls=*/false}));
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+  }
 }
 
 void hyla::registerHylaPipelines() {

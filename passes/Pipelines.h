@@ -34,6 +34,11 @@ struct KernelPipelineOptions
       llvm::cl::desc("GDN decode: programs each SM must fit (0: no cap, "
                      "-1: by state size)"),
       llvm::cl::init(-1)};
+  Option<int64_t> mergeMaxParts{
+      *this, "merge-max-parts",
+      llvm::cl::desc("most independent dispatches run as one grid (1: "
+                     "merge nothing)"),
+      llvm::cl::init(8)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};
@@ -43,7 +48,7 @@ struct KernelPipelineOptions
 };
 
 /// Graph ops -> dispatches of tile kernels: chunked delta rule, flash
-/// attention, kernelize, then canonicalize + CSE.
+/// attention, kernelize, canonicalize + CSE, merge independent dispatches.
 void buildKernelPipeline(mlir::OpPassManager &pm,
                          const KernelPipelineOptions &options);
 

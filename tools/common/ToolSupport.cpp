@@ -44,6 +44,11 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "(0: no cap; default -1: 8 when a thread holds at most 24 "
                    "state elements)"),
           cl::init(-1), cl::cat(category)),
+      mergeMaxParts(
+          "merge-max-parts",
+          cl::desc("most independent dispatches run as one grid, e.g. a "
+                   "decode step's convs and gates (default 8; 1 or less: none)"),
+          cl::init(8), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
@@ -64,6 +69,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();
+  o.mergeMaxParts = mergeMaxParts.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();

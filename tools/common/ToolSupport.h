@@ -20,7 +20,8 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
-      decodeNumWarps, decodeMinProgramsPerSM, attnBlockM, attnBlockN;
+      decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, attnBlockM,
+      attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks;
 };
 
