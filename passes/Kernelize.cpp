@@ -39,9 +39,11 @@ std::string floatTag(double v) {
 }
 
 /// Rows per program so that a block holds about 4096 elements (1 to 64).
-int64_t rowsPerProgram(int64_t features) {
+/// Rows per program: a power of two up to 64 keeping the tile within
+/// `maxElements`.
+int64_t rowsPerProgram(int64_t features, int64_t maxElements = 4096) {
   int64_t rows = 1;
-  while (rows < 64 && rows * 2 * features <= 4096)
+  while (rows < 64 && rows * 2 * features <= maxElements)
     rows *= 2;
   return rows;
 }
@@ -115,7 +117,7 @@ using RowBody =
 void dispatchRowwise(PatternRewriter &rw, Operation *op,
                      ArrayRef<Value> rowOperands, ArrayRef<Value> params,
                      int64_t features, StringRef baseName, int64_t numWarps,
-                     RowBody body) {
+                     RowBody body, int64_t maxTileElements = 4096) {
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
   SmallVector<Value> inputs;
@@ -126,7 +128,7 @@ void dispatchRowwise(PatternRewriter &rw, Operation *op,
   for (Type t : op->getResultTypes())
     resultTypes.push_back(rowsType(cast<RankedTensorType>(t)));
 
-  int64_t rowsPer = rowsPerProgram(features);
+  int64_t rowsPer = rowsPerProgram(features, maxTileElements);
   std::string name = llvm::formatv("{0}_r{1}", baseName, rowsPer).str();
   SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
   llvm::append_range(argTypes, memrefsOf(resultTypes));
@@ -277,7 +279,11 @@ struct GdnGatesPattern : OpRewritePattern<GdnGatesOp> {
           Value beta = tb.mul(tb.sigmoid(b), betaScale);
           tb.store(g, args[4], {r0, c0}, {0, 1});
           tb.store(beta, args[5], {r0, c0}, {0, 1});
-        });
+        },
+        // Transcendental-heavy: about 4 elements a thread keeps registers
+        // low (a decode step merges this kernel with the convs, which then
+        // run at its register count).
+        /*maxTileElements=*/512);
     return success();
   }
 };
@@ -744,7 +750,9 @@ struct CausalConv1DCachedPattern : OpRewritePattern<CausalConv1DCachedOp> {
     RankedTensorType xT = op.getInput().getType(),
                      wT = op.getWeight().getType();
     int64_t channels = xT.getDimSize(2), width = wT.getDimSize(1);
-    const int64_t bc = 64;
+    // 4 channels a thread (one 8-byte bf16 access each): every program but
+    // the last of a row takes the unmasked vector path.
+    const int64_t numWarps = 4, bc = 4 * 32 * numWarps;
     bool silu = op.getActivation() == "silu";
     Type elt = xT.getElementType();
     std::string name = llvm::formatv(
@@ -755,7 +763,7 @@ struct CausalConv1DCachedPattern : OpRewritePattern<CausalConv1DCachedOp> {
     SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
     llvm::append_range(argTypes, memrefsOf(op->getResultTypes()));
     func::FuncOp kernel = getOrCreateKernel(
-        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, numWarps,
         [&](TileBuilder &tb, ValueRange a) {
           Value xM = a[0], wM = a[1], cacheM = a[2], slotsM = a[3], yM = a[4],
                 newCacheM = a[5];

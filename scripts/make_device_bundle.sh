@@ -30,6 +30,9 @@ for v in "32 4 0" "16 2 0"; do
     -o "$out/gdn_decode_bv${bv}_w${w}_m$m.hyla" --quiet --decode-block-v="$bv" \
     --decode-num-warps="$w" --decode-min-programs-per-sm="$m"
 done
+# The decode graphs without merged dispatches (one launch per op).
+"$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_nomerge.hyla" --quiet \
+  --merge-max-parts=1
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 if [ $# -ge 1 ]; then
