@@ -250,7 +250,10 @@ struct GatedRMSNormPattern : OpRewritePattern<GatedRMSNormOp> {
                            tb.broadcast(w, {1}, {rows, f}));
           tb.store(tb.castTo(tb.mul(y, tb.silu(gate)), elt), a[3], {r0, c0},
                    {0, 1});
-        });
+        },
+        // Smaller tiles (GDN heads are 128-192 wide): more programs for the
+        // few rows of a decode step, and fewer live values a thread.
+        /*maxTileElements=*/2048);
     return success();
   }
 };
