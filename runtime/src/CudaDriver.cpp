@@ -69,6 +69,9 @@ DriverLoad loadDriver() {
   resolve(library, d.launchKernel, "cuLaunchKernel", e);
   d.launchKernelEx = reinterpret_cast<decltype(d.launchKernelEx)>(
       dlsym(library, "cuLaunchKernelEx"));
+  d.occupancyMaxActiveBlocksPerMultiprocessor =
+      reinterpret_cast<decltype(d.occupancyMaxActiveBlocksPerMultiprocessor)>(
+          dlsym(library, "cuOccupancyMaxActiveBlocksPerMultiprocessor"));
   resolve(library, d.memAlloc, "cuMemAlloc_v2", e);
   resolve(library, d.memFree, "cuMemFree_v2", e);
   resolve(library, d.memcpyHtoD, "cuMemcpyHtoD_v2", e);

@@ -44,6 +44,10 @@ struct CudaDriver {
   /// used for programmatic dependent launch.
   CUresult (*launchKernelEx)(const CUlaunchConfig *config, CUfunction function,
                              void **kernelParams, void **extra);
+  /// Optional: CTAs of `function` one SM holds at once.
+  CUresult (*occupancyMaxActiveBlocksPerMultiprocessor)(
+      int *numBlocks, CUfunction function, int blockSize,
+      size_t dynamicSMemSize);
   CUresult (*memAlloc)(CUdeviceptr *pointer, size_t bytes);
   CUresult (*memFree)(CUdeviceptr pointer);
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);

@@ -30,6 +30,10 @@ struct DeviceState {
   int ccMinor = 0;
   std::vector<CUmodule> cuModules;   // one per kernel (each has its own PTX)
   std::vector<CUfunction> functions; // by kernel index
+  int smCount = 0;                   // 0 if the driver did not say
+  /// By kernel index: the most CTAs the device runs at once (one wave), for
+  /// kernels that allow programmatic launch; 0 = never launch it so.
+  std::vector<int64_t> oneWaveCtas;
   std::vector<CUdeviceptr> ownedWeights; // by weight index; 0 = not ours
   std::vector<Workspace> workspaces;     // by function index
   std::unordered_set<CUdeviceptr> userAllocations; // hyla_device_alloc

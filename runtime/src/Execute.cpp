@@ -309,8 +309,12 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
       checkCuda(cu, cu.eventRecord(events.events[2 * p], cuStream),
                 "cuEventRecord");
     void **kernelParams = params.empty() ? nullptr : params.data();
+    const int64_t ctas = int64_t(planned.grid[0]) * planned.grid[1] *
+                         planned.grid[2];
+    const bool overlap = programmatic && kernel.programmaticLaunch &&
+                         ctas <= state.oneWaveCtas[launch.kernel];
     CUresult result;
-    if (programmatic && kernel.programmaticLaunch) {
+    if (overlap) {
       // The kernel waits (griddepcontrol.wait) for the grid before it, so it
       // may be scheduled while that grid drains.
       CUlaunchAttribute attribute{};
@@ -338,8 +342,7 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
       fail(HYLA_ERROR_CUDA, "function ", quoted(function.name), " launch ",
            planned.launch, " (kernel ", quoted(kernel.name),
            "): ",
-           programmatic && kernel.programmaticLaunch ? "cuLaunchKernelEx"
-                                                     : "cuLaunchKernel",
+           overlap ? "cuLaunchKernelEx" : "cuLaunchKernel",
            "(grid ", planned.grid[0], "x", planned.grid[1],
            "x", planned.grid[2], ", block ", kernel.blockDim,
            ", shared memory ", kernel.sharedMemBytes,

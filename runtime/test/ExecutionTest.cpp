@@ -579,6 +579,14 @@ void testProgrammaticLaunch() {
           !mock->launches[n - 2].programmatic);
     CHECK(mock->launches[n - 1].kernel == "scale2" &&
           mock->launches[n - 1].programmatic);
+    // Grids of more than one wave (132 SMs x 16 CTAs of 128 threads on the
+    // mock) launch normally: overlap pays off where latency dominates.
+    runForward(module, 132 * 16 * 32);
+    CHECK(mock->launches.back().grid[0] == 132 * 16 &&
+          mock->launches.back().programmatic);
+    runForward(module, 132 * 16 * 32 + 1);
+    CHECK(mock->launches.back().grid[0] == 132 * 16 + 1 &&
+          !mock->launches.back().programmatic);
     CHECK_OK(hyla_module_set_programmatic_launch(module, 0));
     runForward(module, 7);
     CHECK(!mock->launches.back().programmatic);

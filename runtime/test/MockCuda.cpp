@@ -155,6 +155,9 @@ CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
   case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
     *value = 232448; // H100
     return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = 132; // H100 SXM
+    return CUDA_SUCCESS;
   default:
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -292,6 +295,18 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
   const unsigned grid[3] = {gridX, gridY, gridZ};
   const unsigned block[3] = {blockX, blockY, blockZ};
   return mockLaunch(function, grid, block, sharedMemBytes, stream, params, false);
+}
+
+// Any kernel: 2048 threads an SM (no register or shared memory limit).
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks,
+                                                     CUfunction, int blockSize,
+                                                     size_t) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (blockSize <= 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  *numBlocks = std::min(32, 2048 / blockSize);
+  return CUDA_SUCCESS;
 }
 
 CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction function,

@@ -150,7 +150,8 @@ hyla_status hyla_module_prepare(hyla_module *module, int32_t device);
 
 /* Whether calls launch the kernels that allow it (see
  * hyla_module_kernel_programmatic_launch) with programmatic stream
- * serialization, on devices of compute capability 9.0 and up. On by default;
+ * serialization, on devices of compute capability 9.0 and up, when the
+ * launch's grid fits in one wave of the device. On by default;
  * the environment variable HYLA_PROGRAMMATIC_LAUNCH=0 makes it off by
  * default. Applies to later calls (and to CUDA graphs captured from them). */
 hyla_status hyla_module_set_programmatic_launch(hyla_module *module,
