@@ -96,29 +96,29 @@ Value computeInKernel(TileBuilder &x, DispatchOp op, ValueRange args,
   return x.builder().clone(*def, map)->getResult(0);
 }
 
-/// A dispatch's grid: to split a linear index into program ids the merged
-/// kernel needs x and y; to know where a part ends, also z (all parts but
-/// the last).
-struct PartGrid {
-  mutable DispatchOp op;
-  bool isLinear() const { // y = z = 1: the linear index is program_id 0
-    return isConstantIndex(op.getGrid()[1], 1) &&
-           isConstantIndex(op.getGrid()[2], 1);
-  }
-  bool canSplit() const {
-    return isLinear() || (isKernelComputable(op, op.getGrid()[0]) &&
-                          isKernelComputable(op, op.getGrid()[1]));
-  }
-  bool canEnd() const {
-    return llvm::all_of(op.getGrid(), [&](Value v) {
-      return isKernelComputable(op, v);
-    });
-  }
-  static bool isConstantIndex(Value v, int64_t want) {
-    APInt c;
-    return matchPattern(v, m_ConstantInt(&c)) && c.getSExtValue() == want;
-  }
-};
+bool isConstantIndex(Value v, int64_t want) {
+  APInt c;
+  return matchPattern(v, m_ConstantInt(&c)) && c.getSExtValue() == want;
+}
+
+/// Grid y = z = 1: the part's linear index is its program_id 0.
+bool hasLinearGrid(DispatchOp op) {
+  return isConstantIndex(op.getGrid()[1], 1) &&
+         isConstantIndex(op.getGrid()[2], 1);
+}
+
+/// The merged kernel can split a linear index into the part's program ids
+/// (it needs grid x and y) ...
+bool canSplitGrid(DispatchOp op) {
+  return hasLinearGrid(op) || (isKernelComputable(op, op.getGrid()[0]) &&
+                               isKernelComputable(op, op.getGrid()[1]));
+}
+
+/// ... and, for every part but the last, find where the part ends (x, y, z).
+bool canEndGrid(DispatchOp op) {
+  return llvm::all_of(op.getGrid(),
+                      [&](Value v) { return isKernelComputable(op, v); });
+}
 
 /// The buffer a tensor aliases: through reshapes, its source.
 Value rootBuffer(Value v) {
@@ -138,8 +138,7 @@ Value rootBuffer(Value v) {
 /// The merged kernel, built from the kernels of `parts` in order.
 func::FuncOp buildMergedKernel(OpBuilder &b, ModuleOp module,
                                MutableArrayRef<DispatchOp> parts,
-                               MutableArrayRef<func::FuncOp> kernels,
-                               ArrayRef<PartGrid> grids) {
+                               MutableArrayRef<func::FuncOp> kernels) {
   std::string name;
   SmallVector<Type> argTypes;
   int64_t numWarps = 1;
@@ -188,7 +187,7 @@ func::FuncOp buildMergedKernel(OpBuilder &b, ModuleOp module,
           Location l = x.getLoc();
           Value local = arith::SubIOp::create(bb, l, linear, start);
           Value ids[3];
-          if (grids[i].isLinear()) {
+          if (hasLinearGrid(parts[i])) {
             ids[0] = local;
             ids[1] = ids[2] = x.index(0);
           } else {
@@ -258,13 +257,10 @@ void mergeGroup(ModuleOp module, MutableArrayRef<DispatchOp> parts) {
   OpBuilder b(first);
   Location loc = first.getLoc();
   SmallVector<func::FuncOp> kernels;
-  SmallVector<PartGrid> grids;
-  for (DispatchOp p : parts) {
+  for (DispatchOp p : parts)
     kernels.push_back(
         module.lookupSymbol<func::FuncOp>(p.getKernelAttr().getValue()));
-    grids.push_back(PartGrid{p});
-  }
-  func::FuncOp merged = buildMergedKernel(b, module, parts, kernels, grids);
+  func::FuncOp merged = buildMergedKernel(b, module, parts, kernels);
 
   // Host side: the merged grid is the sum of the parts' program counts.
   Value total;
@@ -272,15 +268,13 @@ void mergeGroup(ModuleOp module, MutableArrayRef<DispatchOp> parts) {
   SmallVector<SmallVector<Value>> inputDims, resultDims;
   SmallVector<Type> resultTypes;
   SmallVector<int64_t> tied;
+  unsigned inputBase = 0;
   for (DispatchOp p : parts) {
     ValueRange g = p.getGrid();
     Value count = arith::MulIOp::create(
         b, loc, arith::MulIOp::create(b, loc, g[0], g[1]), g[2]);
     total = total ? arith::AddIOp::create(b, loc, total, count).getResult()
                   : count;
-  }
-  unsigned inputBase = 0;
-  for (DispatchOp p : parts) {
     for (auto [i, v] : llvm::enumerate(p.getInputs())) {
       inputs.push_back(v);
       inputDims.push_back(llvm::to_vector(p.getInputDynamicDims(i)));
@@ -370,10 +364,8 @@ struct MergeDispatchesPass
       return false;
     // The member that stops being last must have a grid the kernel can
     // split.
-    PartGrid prev{group.back()};
-    if (!prev.canSplit() || !prev.canEnd())
-      return false;
-    if (!PartGrid{d}.canSplit())
+    if (!canSplitGrid(group.back()) || !canEndGrid(group.back()) ||
+        !canSplitGrid(d))
       return false;
     // d's operands must not come from the group, and what computes them
     // after the group's start must be side-effect free (so it can move up).
