@@ -82,22 +82,15 @@ def graph_ms(step):
     or None when the step cannot be captured."""
     if not TIMING:
         return None
-    try:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                step()
-        torch.cuda.current_stream().wait_stream(s)
-        torch.cuda.synchronize()
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            for _ in range(GRAPH_STEPS):
-                step()
-        torch.cuda.synchronize()
-    except Exception as e:  # noqa: BLE001 - reported, not fatal
-        print(f"    (CUDA graph capture failed: {e})")
-        torch.cuda.synchronize()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(s)
+    torch.cuda.synchronize()
+    g = capture(step, GRAPH_STEPS)
+    if g is None:
         return None
     times = []
     start, end = torch.cuda.Event(True), torch.cuda.Event(True)
@@ -111,21 +104,32 @@ def graph_ms(step):
     return times[len(times) // 2]
 
 
+def capture(step, steps):
+    """A CUDA graph of `steps` calls of step, or None (reported) when the
+    step cannot be captured."""
+    try:
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(steps):
+                step()
+        torch.cuda.synchronize()
+        return g
+    except Exception as e:  # noqa: BLE001 - reported, not fatal
+        print(f"    (CUDA graph capture failed: {e})")
+        torch.cuda.synchronize()
+        return None
+
+
 def replay_once(step):
     """Captures one step into a CUDA graph and replays it once (no warm-up
     calls: the step's effects must happen exactly once). False if capture
     fails."""
-    try:
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            step()
-        g.replay()
-        torch.cuda.synchronize()
-        return True
-    except Exception as e:  # noqa: BLE001 - reported, not fatal
-        print(f"    (CUDA graph capture failed: {e})")
-        torch.cuda.synchronize()
+    g = capture(step, 1)
+    if g is None:
         return False
+    g.replay()
+    torch.cuda.synchronize()
+    return True
 
 
 def finite(x):
