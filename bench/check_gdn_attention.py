@@ -11,6 +11,7 @@ with the peer measured on the same inputs beside it:
   gdn_core          hyla (conv+SiLU, L2 norm, gates, delta rule) vs the
                     same chain with PyTorch's conv1d and fla's delta rule
   attention         hyla vs PyTorch SDPA on the cuDNN backend
+  linear            hyla's GEMM (x W^T, 3840 -> 11008) vs torch.matmul (cuBLAS)
 
 hyla's outputs are poisoned with NaN before each call, so an unwritten
 element fails the check. Median times (triton.testing.do_bench) are printed
@@ -35,6 +36,7 @@ import hyla  # noqa: E402
 
 H, K, V = 30, 96, 192          # GDN heads, key dim, value dim
 HA, D = 30, 128                # attention heads, head dim
+LIN_K, LIN_N = 3840, 11008     # hidden size, MLP width (the linear check)
 CONV = 4
 
 
@@ -203,6 +205,23 @@ def check_attention(m, B, T, dev, gen):
     return res
 
 
+def check_linear(m, B, T, dev, gen):
+    bf = torch.bfloat16
+    x = torch.randn(B, T, LIN_K, device=dev, generator=gen).to(bf)
+    w = (torch.randn(LIN_N, LIN_K, device=dev, generator=gen) * LIN_K ** -0.5).to(bf)
+    y = torch.full((B, T, LIN_N), float("nan"), device=dev, dtype=bf)
+    m.call("linear", x, w, outputs=(y,))
+    torch.cuda.synchronize()
+    ref = x.double() @ w.double().t()
+    res = {"hyla_o": rel_err(y, ref)}
+    res["hyla_ms"] = median_ms(lambda: m.call("linear", x, w, outputs=(y,)))
+    wt = w.t()
+    c = torch.matmul(x, wt)
+    res["cublas_o"] = rel_err(c, ref)
+    res["cublas_ms"] = median_ms(lambda: torch.matmul(x, wt))
+    return res
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,19 +253,20 @@ def main():
     results["gated_delta_rule"] = check_delta_rule(m, B, T, dev, gen, fla_rule)
     results["gdn_core"] = check_gdn_core(m, B, T, dev, gen, fla_rule)
     results["attention"] = check_attention(m, B, T, dev, gen)
+    results["linear"] = check_linear(m, B, T, dev, gen)
 
     ok = True
     print(f"\n{'check':<18}{'output':<8}{'hyla err':>11}{'peer err':>11}"
           f"{'hyla ms':>10}{'peer ms':>10}  verdict")
     for name, peer in (("gated_delta_rule", "fla"), ("gdn_core", "fla"),
-                       ("attention", "cudnn")):
+                       ("attention", "cudnn"), ("linear", "cublas")):
         r = results[name]
         for out in ("o", "state"):
             if f"hyla_{out}" not in r:
                 continue
             he, pe = r[f"hyla_{out}"], r.get(f"{peer}_{out}", float("nan"))
             # Under 1e-2 of float64, and for GDN no worse than 2x fla.
-            good = he < 1e-2 and (name == "attention" or math.isnan(pe) or he <= 2 * pe)
+            good = he < 1e-2 and (not name.startswith("g") or math.isnan(pe) or he <= 2 * pe)
             ok &= good
             print(f"{name:<18}{out:<8}{he:>11.3e}{pe:>11.3e}{r['hyla_ms']:>10.3f}"
                   f"{r.get(peer + '_ms', float('nan')):>10.3f}  {'PASS' if good else 'FAIL'}")

@@ -35,7 +35,9 @@ def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
     a reshape is free. Operations that move data between threads go through
     dynamic shared memory: `dot` writes its operands there and runs
     `mma.sync` on the tensor cores (bf16/f16 as m16n8k16, f32 as tf32
-    m16n8k8, f32 accumulation); `reduce` splits each row over a group of
+    m16n8k8, f32 accumulation), its fragments read with `ldmatrix` where
+    rows are 16-byte aligned (transposed for 16-bit types; a tf32 operand
+    strided along k falls back to word loads); `reduce` splits each row over a group of
     lanes and finishes with warp shuffles; `broadcast`, `cumsum`,
     `unit_lower_inverse` and `tensor.extract` exchange values through it.
     Global loads and stores are masked gathers/scatters, so out-of-bounds

@@ -5,7 +5,7 @@
 // of thread t holds element e = j * N + t (row-major order). Elementwise ops
 // act on those vectors directly; anything that needs another thread's
 // element goes through dynamic shared memory, bracketed by barriers; `dot`
-// runs on the tensor cores with mma.sync.
+// runs on the tensor cores with mma.sync, fragments loaded with ldmatrix.
 //
 //===----------------------------------------------------------------------===//
 
@@ -1473,6 +1473,11 @@ struct DotLowering : TilePattern<DotOp> {
     int64_t strip = tilesN % 4 == 0 ? 4 : tilesN % 2 == 0 ? 2 : 1;
     int64_t stripsN = tilesN / strip, strips = (m / 16) * stripsN;
     int64_t warps = st.numThreads / 32;
+    // ldmatrix needs 16-byte aligned rows, and a transposing load exists
+    // for 16-bit elements only.
+    bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
+    bool aLdmatrix = (aStride * eb) % 16 == 0 && (aKLast || !tf32);
+    bool bLdmatrix = (bStride * eb) % 16 == 0 && (bKLast || !tf32);
     Value warp = arith::DivUIOp::create(rw, loc, st.tid, e.idx(32));
     Value lane = arith::RemUIOp::create(rw, loc, st.tidI32, e.i32(32));
     Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
@@ -1486,13 +1491,17 @@ struct DotLowering : TilePattern<DotOp> {
         [&](OpBuilder &b, Location l, Value stripIdx, ValueRange) {
           Emitter r(b, l, st);
           Value s32 = r.toI32(stripIdx);
-          Value row0 = r.add(
-              r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16)),
-              group);
+          Value mBase =
+              r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16));
+          Value row0 = r.add(mBase, group);
           Value row1 = r.add(row0, r.i32(8));
           Value nBase = r.mul(arith::RemUIOp::create(b, l, s32, r.i32(stripsN)),
                               r.i32(8 * strip));
           SmallVector<Value> zeros(4 * strip, r.f32(0.0));
+          Value lane8 = arith::RemUIOp::create(b, l, lane, r.i32(8));
+          Value laneBit0 = arith::RemUIOp::create(
+              b, l, arith::DivUIOp::create(b, l, lane, r.i32(8)), r.i32(2));
+          Value laneBit1 = arith::DivUIOp::create(b, l, lane, r.i32(16));
           auto kLoop = scf::ForOp::create(
               b, l, r.idx(0), r.idx(k / kStep), r.idx(1), zeros,
               [&](OpBuilder &kb, Location kl, Value ks, ValueRange acc) {
@@ -1521,7 +1530,30 @@ struct DotLowering : TilePattern<DotOp> {
                   pair = vector::InsertOp::create(kb, kl, hi, pair, 1);
                   return LLVM::BitcastOp::create(kb, kl, i32, pair);
                 };
-                bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
+                // ldmatrix: each lane names one 16-byte row of an 8x8
+                // (16-bit) matrix; four of them give an A fragment or the B
+                // fragments of two n tiles. For tf32 a 16-byte row is 4
+                // words, so the k-contiguous case maps the same way; a
+                // k-strided tf32 operand has no transposing form and keeps
+                // the word loads.
+                auto ldmatrix = [&](int64_t base, Value at, int64_t num,
+                                    bool trans) {
+                  SmallVector<Type> words(num, i32);
+                  Type resTy = num == 1 ? i32
+                                        : Type(LLVM::LLVMStructType::getLiteral(
+                                              kb.getContext(), words));
+                  Value res = NVVM::LdMatrixOp::create(
+                      kb, kl, resTy, ke.sharedPtr(base, smemElt, at), num,
+                      trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+                      NVVM::LdStMatrixShapeAttr::get(kb.getContext(), 8, 8),
+                      NVVM::LdStMatrixEltType::B16);
+                  SmallVector<Value> out;
+                  for (int64_t i = 0; i < num; ++i)
+                    out.push_back(num == 1 ? res
+                                           : Value(LLVM::ExtractValueOp::create(
+                                                 kb, kl, res, i)));
+                  return out;
+                };
                 auto aWord = [&](Value row, Value kk) {
                   return word(aBase, aStride, aKLast, row, kk);
                 };
@@ -1532,8 +1564,48 @@ struct DotLowering : TilePattern<DotOp> {
                 Value kc = tf32 ? ke.add(k0, quad)
                                 : ke.add(k0, ke.mul(quad, ke.i32(2)));
                 Value kc2 = ke.add(kc, ke.i32(tf32 ? 4 : 8));
-                SmallVector<Value> a = {aWord(row0, kc), aWord(row1, kc),
-                                        aWord(row0, kc2), aWord(row1, kc2)};
+                // 16-byte units of k in a k step's second half.
+                int64_t half = tf32 ? 4 : 8;
+                Value eight = ke.i32(8);
+                SmallVector<Value> a;
+                if (aLdmatrix) {
+                  // Matrix j (lanes 8j..8j+7): rows 8 (j & 1), k half j >> 1.
+                  Value at =
+                      aKLast
+                          ? ke.add(ke.mul(ke.add(mBase, ke.add(lane8, ke.mul(laneBit0, eight))),
+                                          ke.i32(aStride)),
+                                   ke.add(k0, ke.mul(laneBit1, ke.i32(half))))
+                          : ke.add(ke.mul(ke.add(k0, ke.add(lane8, ke.mul(laneBit1, eight))),
+                                          ke.i32(aStride)),
+                                   ke.add(mBase, ke.mul(laneBit0, eight)));
+                  a = ldmatrix(aBase, at, 4, !aKLast);
+                } else {
+                  a = {aWord(row0, kc), aWord(row1, kc), aWord(row0, kc2),
+                       aWord(row1, kc2)};
+                }
+                // The two B words of n tiles t and t + 1 (if `pair`).
+                auto bWords = [&](int64_t t, bool pair) -> SmallVector<Value> {
+                  if (!bLdmatrix) {
+                    SmallVector<Value> w;
+                    for (int64_t u = 0; u < (pair ? 2 : 1); ++u) {
+                      Value col = ke.add(nBase, ke.add(ke.i32(8 * (t + u)), group));
+                      w.push_back(bWord(col, kc));
+                      w.push_back(bWord(col, kc2));
+                    }
+                    return w;
+                  }
+                  // Matrix j: n tile t + (j >> 1), k half j & 1.
+                  Value n = ke.add(nBase, ke.i32(8 * t));
+                  Value at =
+                      bKLast
+                          ? ke.add(ke.mul(ke.add(n, ke.add(lane8, ke.mul(laneBit1, eight))),
+                                          ke.i32(bStride)),
+                                   ke.add(k0, ke.mul(laneBit0, ke.i32(half))))
+                          : ke.add(ke.mul(ke.add(k0, ke.add(lane8, ke.mul(laneBit0, eight))),
+                                          ke.i32(bStride)),
+                                   ke.add(n, ke.mul(laneBit1, eight)));
+                  return ldmatrix(bBase, at, pair ? 4 : 2, !bKLast);
+                };
                 auto resTy = LLVM::LLVMStructType::getLiteral(
                     kb.getContext(), {f32, f32, f32, f32});
                 std::array<int64_t, 3> shape = {16, 8, kStep};
@@ -1541,15 +1613,18 @@ struct DotLowering : TilePattern<DotOp> {
                 std::array<NVVM::MMALayout, 2> layouts = {NVVM::MMALayout::row,
                                                           NVVM::MMALayout::col};
                 SmallVector<Value> out;
-                for (int64_t t = 0; t < strip; ++t) {
-                  Value col = ke.add(nBase, ke.add(ke.i32(8 * t), group));
-                  SmallVector<Value> bw = {bWord(col, kc), bWord(col, kc2)};
-                  Value d = NVVM::MmaOp::create(
-                      kb, kl, resTy, a, bw, acc.slice(4 * t, 4), shape,
-                      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-                      types, layouts);
-                  for (int64_t q = 0; q < 4; ++q)
-                    out.push_back(LLVM::ExtractValueOp::create(kb, kl, d, q));
+                for (int64_t t = 0; t < strip; t += 2) {
+                  bool pair = t + 1 < strip;
+                  SmallVector<Value> bw = bWords(t, pair);
+                  for (int64_t u = 0; u < (pair ? 2 : 1); ++u) {
+                    Value d = NVVM::MmaOp::create(
+                        kb, kl, resTy, a, {bw[2 * u], bw[2 * u + 1]},
+                        acc.slice(4 * (t + u), 4), shape,
+                        /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+                        types, layouts);
+                    for (int64_t q = 0; q < 4; ++q)
+                      out.push_back(LLVM::ExtractValueOp::create(kb, kl, d, q));
+                  }
                 }
                 scf::YieldOp::create(kb, kl, out);
               });

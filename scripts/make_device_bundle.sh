@@ -21,6 +21,7 @@ hylac="$build/bin/hylac"
   --gdn-parallel-chunks=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w16.hyla" --quiet \
   --gdn-num-warps=16
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" --emit=ptx -o "$out/ptx" --quiet
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
 # Decode kernel shapes to compare: state columns per program, warps, and
 # programs per SM (0: no register cap).

@@ -1,4 +1,4 @@
-// Olmo Hybrid 7B's GDN core and attention, as hyla graphs for bench/check_gdn_attention.py.
+// Olmo Hybrid 7B's GDN core, attention and one projection, as hyla graphs for bench/check_gdn_attention.py.
 // Batch and token counts are dynamic (bound from the inputs at call time).
 
 // The GDN layer core after the projections: short conv + SiLU on q, k, v;
@@ -59,4 +59,12 @@ func.func @attention(%q: tensor<?x?x30x128xbf16> {hyla.dim_names = ["batch", "to
   %o = hyla.attention %q, %k, %v {scale = 0.08838834764831845 : f64, causal = true}
       : tensor<?x?x30x128xbf16>, tensor<?x?x30x128xbf16>, tensor<?x?x30x128xbf16> -> tensor<?x?x30x128xbf16>
   return %o : tensor<?x?x30x128xbf16>
+}
+
+// One of Olmo Hybrid 7B's projections (hidden 3840 -> MLP 11008), checked
+// against float64 and timed beside torch.matmul (cuBLAS).
+func.func @linear(%x: tensor<?x?x3840xbf16> {hyla.dim_names = ["batch", "tokens"]},
+                  %w: tensor<11008x3840xbf16>) -> tensor<?x?x11008xbf16> {
+  %y = hyla.linear %x, %w : tensor<?x?x3840xbf16>, tensor<11008x3840xbf16> -> tensor<?x?x11008xbf16>
+  return %y : tensor<?x?x11008xbf16>
 }
