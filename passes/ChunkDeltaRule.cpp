@@ -46,6 +46,7 @@ struct ChunkParams {
   int64_t chunk, blockV, numWarps;
   int64_t heads, valueHeads, keyDim, valueDim;
   float scale;
+  std::optional<double> normEps; // q and k L2-normalized as loaded
   bool hasInitialState;
   Type inputType, valueType, outputType;
 
@@ -53,9 +54,10 @@ struct ChunkParams {
   int64_t valueBlocks() const { return valueDim / blockV; }
   /// The parameters every kernel name carries.
   std::string tag() const {
-    return llvm::formatv("{0}_{1}_h{2}_hv{3}_k{4}_v{5}_c{6}", typeTag(inputType),
-                         typeTag(valueType), heads, valueHeads, keyDim, valueDim,
-                         chunk)
+    return llvm::formatv("{0}_{1}_h{2}_hv{3}_k{4}_v{5}_c{6}{7}",
+                         typeTag(inputType), typeTag(valueType), heads,
+                         valueHeads, keyDim, valueDim, chunk,
+                         normEps ? "_l2e" + floatTag(*normEps) : "")
         .str();
   }
 };
@@ -123,10 +125,17 @@ Value chunkOutput(TileBuilder &tb, const ChunkParams &p, Value q, Value k,
   return tb.dot(qk, d, oInter);
 }
 
+/// A chunk of q or k rows in f32, L2-normalized when the norms are fused
+/// (padding rows are zero and stay zero).
 Value loadKeys(TileBuilder &tb, const ChunkParams &p, Value m, Value batch,
                Value t0, Value keyHead) {
-  return tb.toF32(tb.load(m, {batch, t0, keyHead, tb.index(0)}, {1, 3},
-                          {p.chunk, p.keyDim}));
+  Value x = tb.toF32(tb.load(m, {batch, t0, keyHead, tb.index(0)}, {1, 3},
+                             {p.chunk, p.keyDim}));
+  if (!p.normEps)
+    return x;
+  Value ss = tb.reduce(tile::ReduceKind::Sum, tb.mul(x, x), 1);
+  Value inv = tb.rsqrt(tb.add(ss, tb.constant(*p.normEps, {p.chunk})));
+  return tb.mul(x, tb.broadcast(inv, {0}, {p.chunk, p.keyDim}));
 }
 
 Value keyHeadOf(TileBuilder &tb, const ChunkParams &p, Value head) {
@@ -296,6 +305,8 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     // The value block must divide V; fall back to the whole of V.
     p.blockV = (blockV > 0 && p.valueDim % blockV == 0) ? blockV : p.valueDim;
     p.scale = static_cast<float>(op.getScale().convertToDouble());
+    if (std::optional<APFloat> eps = op.getQkL2normEpsilon())
+      p.normEps = eps->convertToDouble();
     p.hasInitialState = static_cast<bool>(op.getInitialState());
     p.inputType = qT.getElementType();
     p.valueType = vT.getElementType();

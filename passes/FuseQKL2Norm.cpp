@@ -1,9 +1,10 @@
-//===- FuseQKL2Norm.cpp - q/k L2 norms into the decode delta rule ---------===//
+//===- FuseQKL2Norm.cpp - q/k L2 norms into the delta rule ----------------===//
 //
-// Decode runs one token per sequence: separate L2-norm kernels for q and k
-// would be two more launches and two round trips through memory for vectors
-// the delta-rule kernel loads anyway, so the norms become an attribute of
-// hyla.gated_delta_rule_cached and its kernel applies them in registers.
+// Separate L2-norm kernels for q and k are two more launches and two round
+// trips through memory (in f32, twice the bytes of a bf16 input) for rows
+// the delta-rule kernels load anyway, so the norms become an attribute of
+// hyla.gated_delta_rule(_cached) and its kernels apply them as they load q
+// and k: in registers for decode, per chunk row in prefill.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,10 +37,11 @@ L2NormOp foldableNorm(Value v) {
   return norm;
 }
 
-struct FoldNormsIntoCachedDeltaRule
-    : OpRewritePattern<GatedDeltaRuleCachedOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(GatedDeltaRuleCachedOp op,
+/// For hyla.gated_delta_rule and hyla.gated_delta_rule_cached alike.
+template <typename DeltaRuleOp>
+struct FoldNormsIntoDeltaRule : OpRewritePattern<DeltaRuleOp> {
+  using OpRewritePattern<DeltaRuleOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(DeltaRuleOp op,
                                 PatternRewriter &rw) const override {
     if (op.getQkL2normEpsilon())
       return rw.notifyMatchFailure(op, "already normalizes q and k");
@@ -65,7 +67,8 @@ struct FuseQKL2NormPass
     : public hyla::impl::FuseQKL2NormBase<FuseQKL2NormPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldNormsIntoCachedDeltaRule>(&getContext());
+    patterns.add<FoldNormsIntoDeltaRule<GatedDeltaRuleOp>,
+                 FoldNormsIntoDeltaRule<GatedDeltaRuleCachedOp>>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -33,11 +33,6 @@ namespace {
 // Shared helpers
 //===----------------------------------------------------------------------===//
 
-std::string floatTag(double v) {
-  return llvm::formatv("{0:x8}", llvm::bit_cast<uint32_t>(static_cast<float>(v)))
-      .str();
-}
-
 /// Rows per program so that a block holds about 4096 elements (1 to 64).
 /// Rows per program: a power of two up to 64 keeping the tile within
 /// `maxElements`.

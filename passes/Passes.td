@@ -5,14 +5,15 @@
 include "mlir/Pass/PassBase.td"
 
 def FuseQKL2Norm : Pass<"hyla-fuse-qk-l2norm", "mlir::ModuleOp"> {
-  let summary = "Fold the L2 norms of q and k into the decode delta rule";
+  let summary = "Fold the L2 norms of q and k into the delta rule";
   let description = [{
-    When both `q` and `k` of a `hyla.gated_delta_rule_cached` are results of
-    `hyla.l2_norm` ops with one epsilon, and the norms do not round (their
-    result is f32 or their input's type), the op reads the unnormalized
-    tensors and gets
-    `qk_l2norm_epsilon`: its decode kernel normalizes in registers instead
-    of two extra launches and round trips through memory. Norms with other
+    When both `q` and `k` of a `hyla.gated_delta_rule` or
+    `hyla.gated_delta_rule_cached` are results of `hyla.l2_norm` ops with
+    one epsilon, and the norms do not round (their result is f32 or their
+    input's type), the op reads the unnormalized tensors and gets
+    `qk_l2norm_epsilon`: its kernels normalize as they load q and k (the
+    decode kernel in registers, the chunk kernels per chunk row) instead of
+    two extra launches and round trips through memory. Norms with other
     users stay as they are.
   }];
 }

@@ -2,6 +2,9 @@
 
 #include "passes/TileBuilder.h"
 
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
+
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -304,6 +307,11 @@ DispatchOp createDispatch(OpBuilder &b, Location loc, func::FuncOp kernel,
       grid, inputs, flatIn, flatOut,
       tiedResults.empty() ? DenseI64ArrayAttr()
                           : b.getDenseI64ArrayAttr(tiedResults));
+}
+
+std::string floatTag(double v) {
+  return llvm::formatv("{0:x8}", llvm::bit_cast<uint32_t>(static_cast<float>(v)))
+      .str();
 }
 
 std::string typeTag(Type t) {

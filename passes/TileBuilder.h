@@ -126,6 +126,9 @@ DispatchOp createDispatch(mlir::OpBuilder &b, mlir::Location loc,
 /// A short name for an element type in kernel names ("bf16", "f32", ...).
 std::string typeTag(mlir::Type t);
 
+/// The bits of `v` rounded to f32, in hex: a float attribute in kernel names.
+std::string floatTag(double v);
+
 } // namespace hyla
 
 #endif

@@ -178,12 +178,18 @@ def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule"> {
     f32; `o`: `[B, T, HV, V]` in the element type of `v`. When `HV > H`
     (grouped value heads), value head `h` reads query/key head
     `h / (HV / H)`.
+
+    With `qk_l2norm_epsilon`, q and k are L2-normalized per head first, as
+    by `hyla.l2_norm` with that epsilon and without rounding
+    (`hyla-fuse-qk-l2norm` moves the norms here so that the chunk kernels
+    normalize each chunk's q and k as they load them).
   }];
   let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
                        Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
                        Hyla_F32Tensor:$beta,
                        Optional<Hyla_F32Tensor>:$initial_state,
-                       Hyla_PositiveF64Attr:$scale);
+                       Hyla_PositiveF64Attr:$scale,
+                       OptionalAttr<Hyla_PositiveF64Attr>:$qk_l2norm_epsilon);
   let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$final_state);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $g `,` $beta (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?

@@ -66,3 +66,32 @@ func.func @widening_norm(%q: tensor<2x1x2x32xbf16>, %k: tensor<2x1x2x32xbf16>, %
   %o, %n = hyla.gated_delta_rule_cached %qn, %kn, %v, %g, %g, %c[%s] {scale = 0.125 : f64} : tensor<2x1x2x32xf32>, tensor<2x1x2x32xf32>, tensor<2x1x4x64xbf16>, tensor<2x1x4xf32>, tensor<2x1x4xf32>, tensor<4x4x32x64xf32>, tensor<2xi32> -> tensor<2x1x4x64xbf16>, tensor<4x4x32x64xf32>
   return %o : tensor<2x1x4x64xbf16>
 }
+
+// -----
+
+// The prefill delta rule takes the norms too (f32 norms of bf16 inputs do
+// not round): its chunk kernels normalize each chunk's rows.
+// CHECK-LABEL: func.func @fold_prefill
+// CHECK-NOT:     hyla.l2_norm
+// CHECK:         hyla.gated_delta_rule %arg0, %arg1, {{.*}} {qk_l2norm_epsilon = 9.9999999999999995E-7 : f64, scale = 1.250000e-01 : f64}
+func.func @fold_prefill(%q: tensor<?x?x2x32xbf16>, %k: tensor<?x?x2x32xbf16>, %v: tensor<?x?x2x64xbf16>, %g: tensor<?x?x2xf32>) -> (tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xbf16> -> tensor<?x?x2x32xf32>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xbf16> -> tensor<?x?x2x32xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %g {scale = 0.125 : f64} : tensor<?x?x2x32xf32>, tensor<?x?x2x32xf32>, tensor<?x?x2x64xbf16>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>
+  return %o, %s : tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>
+}
+
+// -----
+
+// A norm that rounds (f32 in, bf16 out) is not folded: the kernels would
+// skip that rounding.
+// CHECK-LABEL: func.func @rounding_norm
+// CHECK:         hyla.l2_norm
+// CHECK:         hyla.l2_norm
+// CHECK:         hyla.gated_delta_rule {{.*}} {scale = 1.250000e-01 : f64}
+func.func @rounding_norm(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tensor<?x?x2x64xbf16>, %g: tensor<?x?x2xf32>) -> (tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>) {
+  %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xf32> -> tensor<?x?x2x32xbf16>
+  %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xf32> -> tensor<?x?x2x32xbf16>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v, %g, %g {scale = 0.125 : f64} : tensor<?x?x2x32xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2x64xbf16>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>
+  return %o, %s : tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>
+}

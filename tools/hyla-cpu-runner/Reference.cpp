@@ -39,6 +39,19 @@ double invNorm(const double *x, int64_t f, double eps, bool mean) {
   return 1.0 / std::sqrt((mean ? ss / f : ss) + eps);
 }
 
+/// A copy of x with every row of its last dim L2-normalized (as
+/// hyla.l2_norm, without rounding).
+HostTensorPtr l2Normalized(const HostTensor &x, double eps) {
+  auto y = std::make_shared<HostTensor>(x);
+  int64_t f = x.shape.back();
+  for (size_t r = 0; r < y->values.size(); r += f) {
+    double inv = invNorm(&y->values[r], f, eps, /*mean=*/false);
+    for (int64_t i = 0; i < f; ++i)
+      y->values[r + i] *= inv;
+  }
+  return y;
+}
+
 /// A slot table names distinct slots of a cache of `numSlots`.
 LogicalResult checkSlots(Operation *op, const HostTensor &slots,
                          int64_t numSlots) {
@@ -203,6 +216,10 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
                   beta = tensor(d.getBeta());
     HostTensorPtr h0 = d.getInitialState() ? tensor(d.getInitialState())
                                            : HostTensorPtr();
+    if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
+      q = l2Normalized(*q, eps->convertToDouble());
+      k = l2Normalized(*k, eps->convertToDouble());
+    }
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3];
     double scale = d.getScale().convertToDouble();
@@ -256,19 +273,8 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
             HV = v->shape[2], V = v->shape[3], NS = cache->shape[0];
     double scale = d.getScale().convertToDouble();
     if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
-      // Normalized copies of q and k (as hyla.l2_norm, without rounding).
-      auto normalized = [&](const HostTensor &x) {
-        auto y = std::make_shared<HostTensor>(x);
-        for (size_t r = 0; r < y->values.size(); r += K) {
-          double inv = invNorm(&y->values[r], K, eps->convertToDouble(),
-                               /*mean=*/false);
-          for (int64_t i = 0; i < K; ++i)
-            y->values[r + i] *= inv;
-        }
-        return y;
-      };
-      q = normalized(*q);
-      k = normalized(*k);
+      q = l2Normalized(*q, eps->convertToDouble());
+      k = l2Normalized(*k, eps->convertToDouble());
     }
     HostTensorPtr o = makeLike(d.getO(), v->shape);
     auto updated = std::make_shared<HostTensor>(*cache);

@@ -402,7 +402,8 @@ public:
     auto rule = GatedDeltaRuleOp::create(
         b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
         gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
-        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))));
+        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))),
+        /*qk_l2norm_epsilon=*/FloatAttr());
     Value gate = splitHeads(linear(x, a + "g_proj.weight", hv * dv), hv, dv);
     Value normed = GatedRMSNormOp::create(
         b, loc, act({hv, dv}, actType), rule.getO(), gate,
