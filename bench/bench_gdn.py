@@ -14,9 +14,12 @@ device-to-device copy bandwidth measured in the same run), then checks both
 against a float64 recurrence on a shorter sequence (--check-tokens, same B,
 H, K, V) with hyla's outputs poisoned with NaN. Shape i draws its inputs
 from seed + i, so a subset rerun with the same seed sees the same inputs.
+Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
+against fla with cu_seqlens): VARLEN tokens in random-length sequences, each
+from its own initial state, checked per sequence against float64.
 
   python3 bench/bench_gdn.py --module bench_gdn.hyla [--shapes all|0,2]
-      [--json OUT] [--seed N] [--check-tokens 1024] [--no-fla]
+      [--json OUT] [--seed N] [--check-tokens 1024] [--no-fla] [--no-varlen]
 
 Exit status 1 if a shape failed or an output was not finite.
 """
@@ -231,6 +234,96 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+# Packed variable-length prefill (cu_seqlens): total tokens, sequences.
+VARLEN = (8192, 8)
+
+
+def random_offsets(T, N, gen, dev):
+    """N sequence lengths summing to T (none empty, none chunk-aligned by
+    construction of the draw), as int32 offsets [N + 1]."""
+    cuts = torch.randperm(T - 1, generator=gen, device=dev)[: N - 1] + 1
+    cuts, _ = torch.sort(cuts)
+    zero = torch.zeros(1, dtype=torch.long, device=dev)
+    end = torch.full((1,), T, dtype=torch.long, device=dev)
+    return torch.cat([zero, cuts.long(), end]).to(torch.int32)
+
+
+def varlen_inputs(T, N, H, K, V, dev, gen):
+    q, k, v, g, beta, _ = make_inputs(1, T, H, K, V, dev, gen)
+    h0 = 0.1 * torch.randn(N, H, K, V, device=dev, generator=gen)
+    return q, k, v, g, beta, h0, random_offsets(T, N, gen, dev)
+
+
+def varlen_fla(fla_rule, q, k, v, g, beta, h0, cu, scale):
+    return fla_rule(q, k, v, g, beta, scale=scale, initial_state=h0,
+                    output_final_state=True, use_qk_l2norm_in_kernel=True,
+                    cu_seqlens=cu.long())
+
+
+def bench_varlen(m, dev, seed, fla_rule, check_tokens):
+    """hyla's packed-sequence prefill against fla's (cu_seqlens) at VARLEN,
+    then both against a float64 recurrence per sequence at check_tokens."""
+    T, N = VARLEN
+    H, K, V = 30, 96, 192
+    scale = K ** -0.5
+    fn = "gdr_varlen_h30_k96_v192"
+    gen = torch.Generator(device=dev).manual_seed(seed + 100)
+    row = {"T": T, "N": N, "H": H, "K": K, "V": V, "function": fn}
+    print(f"\n[varlen] T={T} in N={N} sequences, H={H} K={K} V={V}  ({fn})")
+    q, k, v, g, beta, h0, cu = varlen_inputs(T, N, H, K, V, dev, gen)
+    row["lengths"] = (cu[1:] - cu[:-1]).tolist()
+    beta32 = beta.float()
+    o, _ = poisoned_outputs(1, T, H, K, V, dev)
+    s = torch.full((N, H, K, V), float("nan"), device=dev)
+    m.call(fn, q, k, v, g, beta32, h0, cu, outputs=(o, s))
+    torch.cuda.synchronize()
+    row["hyla_finite"] = finite(o) and finite(s)
+    row["hyla_ms"] = median_ms(lambda: m.call(fn, q, k, v, g, beta32, h0, cu, outputs=(o, s)))
+    line = f"  lengths {row['lengths']}\n  hyla {row['hyla_ms']:.3f} ms"
+    if fla_rule:
+        fo, fs = varlen_fla(fla_rule, q, k, v, g, beta, h0, cu, scale)
+        torch.cuda.synchronize()
+        row["fla_finite"] = finite(fo) and finite(fs)
+        row["hyla_vs_fla_o"], row["hyla_vs_fla_state"] = rel_diff(o, fo), rel_diff(s, fs)
+        row["fla_ms"] = median_ms(lambda: varlen_fla(fla_rule, q, k, v, g, beta, h0, cu, scale))
+        row["fla_over_hyla"] = row["fla_ms"] / row["hyla_ms"]
+        line += (f"   fla {row['fla_ms']:.3f} ms   fla/hyla {row['fla_over_hyla']:.2f}x"
+                 f"   hyla vs fla: o {row['hyla_vs_fla_o']:.2e}, state "
+                 f"{row['hyla_vs_fla_state']:.2e}")
+    print(line)
+    del q, k, v, g, beta, h0, cu, o, s
+    torch.cuda.empty_cache()
+    if check_tokens <= 0:
+        return row
+    # float64: each sequence on its own from its own initial state.
+    q, k, v, g, beta, h0, cu = varlen_inputs(check_tokens, N, H, K, V, dev, gen)
+    o, _ = poisoned_outputs(1, check_tokens, H, K, V, dev)
+    s = torch.full((N, H, K, V), float("nan"), device=dev)
+    m.call(fn, q, k, v, g, beta.float(), h0, cu, outputs=(o, s))
+    torch.cuda.synchronize()
+    qn, kn = l2norm64(q.double()), l2norm64(k.double())
+    ro = torch.empty(o.shape, dtype=torch.float64, device=dev)
+    rs = torch.empty(s.shape, dtype=torch.float64, device=dev)
+    bounds = cu.tolist()
+    for n in range(N):
+        a, b = bounds[n], bounds[n + 1]
+        so, ss = delta_rule64(qn[:, a:b], kn[:, a:b], v[:, a:b].double(),
+                              g[:, a:b].double(), beta[:, a:b].double(), scale,
+                              h0[n:n + 1].double())
+        ro[:, a:b], rs[n] = so, ss[0]
+    row.update({"check_tokens": check_tokens, "hyla_o": rel_err(o, ro),
+                "hyla_state": rel_err(s, rs), "check_hyla_finite": finite(o) and finite(s)})
+    line = (f"  T={check_tokens} vs float64 (lengths {(cu[1:] - cu[:-1]).tolist()}): "
+            f"hyla o {row['hyla_o']:.2e} state {row['hyla_state']:.2e}")
+    if fla_rule:
+        fo, fs = varlen_fla(fla_rule, q, k, v, g, beta, h0, cu, scale)
+        row["fla_o"], row["fla_state"] = rel_err(fo, ro), rel_err(fs, rs)
+        row["check_fla_finite"] = finite(fo) and finite(fs)
+        line += f"   fla o {row['fla_o']:.2e} state {row['fla_state']:.2e}"
+    print(line)
+    return row
+
+
 def parse_shapes(spec):
     if spec in SHAPE_SETS:
         return list(range(len(SHAPE_SETS[spec])))
@@ -255,6 +348,8 @@ def main():
     p.add_argument("--seed", type=int, default=None,
                    help="default: a fresh seed, printed")
     p.add_argument("--no-fla", action="store_true", help="skip the fla peer")
+    p.add_argument("--no-varlen", action="store_true",
+                   help="skip the packed-sequence (cu_seqlens) comparison")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
 
@@ -297,6 +392,18 @@ def main():
         results["shapes"].append(row)
         # A failed shape's tensors live in its traceback's frames, released
         # when the except block ends; collect before returning the cache.
+        gc.collect()
+        torch.cuda.empty_cache()
+
+    if not args.no_varlen:
+        try:
+            row = bench_varlen(m, dev, seed, fla_rule, args.check_tokens)
+            ok &= all(v for key, v in row.items() if key.endswith("finite"))
+        except (torch.cuda.OutOfMemoryError, hyla.HylaError) as e:
+            row = {"error": f"{type(e).__name__}: {e}"}
+            print(f"  failed: {row['error']}")
+            ok = False
+        results["varlen"] = row
         gc.collect()
         torch.cuda.empty_cache()
 

@@ -45,7 +45,8 @@ struct Access {
 };
 
 Access locate(OpBuilder &b, Location loc, Value memref, ValueRange offsets,
-              ArrayRef<int64_t> dims, ValueRange tileIndex) {
+              ArrayRef<int64_t> dims, ValueRange tileIndex,
+              ValueRange bounds = {}) {
   Access a;
   a.coords.assign(offsets.begin(), offsets.end());
   for (auto [i, d] : llvm::enumerate(dims))
@@ -54,6 +55,8 @@ Access locate(OpBuilder &b, Location loc, Value memref, ValueRange offsets,
   a.inBounds = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
   for (auto [d, coord] : llvm::enumerate(a.coords)) {
     Value size = memref::DimOp::create(b, loc, memref, d);
+    if (!bounds.empty()) // never past the memref, whatever the bound says
+      size = arith::MinSIOp::create(b, loc, size, bounds[d]);
     Value ge = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, coord,
                                      zero);
     Value lt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, coord,
@@ -89,7 +92,7 @@ struct LoadLowering : OpRewritePattern<LoadOp> {
         rw, loc, op.getType(), ValueRange{},
         [&](OpBuilder &b, Location l, ValueRange idx) {
           Access a = locate(b, l, op.getSource(), op.getOffsets(), op.getDims(),
-                            idx);
+                            idx, op.getBounds());
           auto branch = scf::IfOp::create(
               b, l, a.inBounds,
               [&](OpBuilder &tb, Location tl) {
@@ -124,7 +127,7 @@ struct StoreLowering : OpRewritePattern<StoreOp> {
                          Value v = tensor::ExtractOp::create(b, l, op.getValue(),
                                                              idx);
                          Access a = locate(b, l, op.getDest(), op.getOffsets(),
-                                           op.getDims(), idx);
+                                           op.getDims(), idx, op.getBounds());
                          scf::IfOp::create(
                              b, l, a.inBounds, [&](OpBuilder &tb, Location tl) {
                                memref::StoreOp::create(tb, tl, v, op.getDest(),

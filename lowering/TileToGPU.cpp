@@ -501,6 +501,16 @@ Value vectorAccessOK(Emitter &e, const MemrefArg &m, ValueRange offsets,
                           e.i64(0)));
 }
 
+/// The memref as a load or store with `bounds` sees it: those limits in
+/// place of its sizes in every bounds test (masks and the vector path's),
+/// never past the sizes whatever a bound says.
+MemrefArg withBounds(Emitter &e, const MemrefArg &m, ValueRange bounds) {
+  MemrefArg r = m;
+  for (auto [d, bound] : llvm::enumerate(bounds))
+    r.dimsI32[d] = arith::MinSIOp::create(e.b, e.loc, m.dimsI32[d], e.toI32(bound));
+  return r;
+}
+
 struct LoadLowering : TilePattern<LoadOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -509,8 +519,8 @@ struct LoadLowering : TilePattern<LoadOp> {
     auto it = st.memrefs.find(op.getSource());
     if (it == st.memrefs.end())
       return rw.notifyMatchFailure(op, "source is not a kernel argument");
-    const MemrefArg &m = it->second;
     Emitter e(rw, op.getLoc(), st);
+    MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
     ArrayRef<int64_t> shape = op.getType().getShape();
     int64_t n = st.slots(op.getType().getNumElements());
     Type elt = op.getType().getElementType();
@@ -568,8 +578,8 @@ struct StoreLowering : TilePattern<StoreOp> {
     auto it = st.memrefs.find(op.getDest());
     if (it == st.memrefs.end())
       return rw.notifyMatchFailure(op, "dest is not a kernel argument");
-    const MemrefArg &m = it->second;
     Emitter e(rw, op.getLoc(), st);
+    MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
     RankedTensorType t = op.getValue().getType();
     int64_t n = st.slots(t.getNumElements());
     int64_t eb = Emitter::elementBytes(t.getElementType());

@@ -28,6 +28,7 @@
 #include "passes/Passes.h"
 #include "passes/TileBuilder.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -48,6 +49,7 @@ struct ChunkParams {
   float scale;
   std::optional<double> normEps; // q and k L2-normalized as loaded
   bool hasInitialState;
+  bool varlen; // packed sequences (cu_seqlens)
   Type inputType, valueType, outputType;
 
   int64_t group() const { return valueHeads / heads; }
@@ -66,11 +68,94 @@ struct ChunkParams {
 // Chunk math shared by the kernels
 //===----------------------------------------------------------------------===//
 
+/// Where a program's chunk lives: its batch row, its first token and the
+/// end of its sequence (the token count, or with packed sequences the
+/// sequence's end: tokens from there on read as zeros and are not stored).
+struct ChunkSpan {
+  Value batch, t0, end;
+};
+
+/// `bounds` for a load or store of token rows of `m` ([B, T, ...]) that
+/// stop at the span's end; none when sequences are not packed.
+SmallVector<Value> tokenBounds(TileBuilder &tb, const ChunkParams &p, Value m,
+                               const ChunkSpan &span) {
+  SmallVector<Value> bounds;
+  if (!p.varlen)
+    return bounds;
+  for (int64_t d = 0; d < cast<MemRefType>(m.getType()).getRank(); ++d)
+    bounds.push_back(d == 1 ? span.end : tb.dim(m, d));
+  return bounds;
+}
+
 /// The chunk's log decays g (padding tokens load as 0: decay 1) and their
 /// cumulative sum.
-Value chunkCumDecay(TileBuilder &tb, Value gM, Value batch, Value t0,
-                    Value head, int64_t chunk) {
-  return tb.cumsum(tb.load(gM, {batch, t0, head}, {1}, {chunk}), 0);
+Value chunkCumDecay(TileBuilder &tb, const ChunkParams &p, Value gM,
+                    const ChunkSpan &span, Value head) {
+  return tb.cumsum(tb.load(gM, {span.batch, span.t0, head}, {1}, {p.chunk},
+                           tokenBounds(tb, p, gM, span)),
+                   0);
+}
+
+/// Sequence n's tokens [begin, end) from cu_seqlens (i32).
+std::pair<Value, Value> sequenceRange(TileBuilder &tb, Value cuM, Value n) {
+  OpBuilder &b = tb.builder();
+  auto at = [&](Value i) -> Value {
+    Value v = memref::LoadOp::create(b, tb.getLoc(), cuM, ValueRange{i});
+    return arith::IndexCastOp::create(b, tb.getLoc(), b.getIndexType(), v);
+  };
+  return {at(n), at(tb.addi(n, tb.index(1)))};
+}
+
+/// With packed sequences the chunks of all sequences are numbered one
+/// after another (sequence n's chunks start at the sum of the chunk counts
+/// before it). For chunk slot `slot`: its sequence, its chunk within the
+/// sequence, and whether the slot is a chunk at all (the grid is sized for
+/// the most chunks N sequences can have, ceil(T / C) + N).
+struct ChunkSlot {
+  Value sequence, chunk, valid;
+};
+
+ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
+                      Value slot) {
+  OpBuilder &b = tb.builder();
+  Location loc = tb.getLoc();
+  Value c0 = tb.index(0);
+  Value numSeqs = arith::SubIOp::create(b, loc, tb.dim(cuM, 0), tb.index(1));
+  auto loop = scf::ForOp::create(
+      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0},
+      [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
+        TileBuilder t(nb, l);
+        auto [begin, end] = sequenceRange(t, cuM, n);
+        Value count = t.ceilDiv(arith::SubIOp::create(nb, l, end, begin), p.chunk);
+        Value next = t.addi(it[0], count);
+        Value inside = arith::AndIOp::create(
+            nb, l,
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, slot, it[0]),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, slot, next));
+        Value seq = arith::SelectOp::create(nb, l, inside, n, it[1]);
+        Value local = arith::SelectOp::create(
+            nb, l, inside, arith::SubIOp::create(nb, l, slot, it[0]), it[2]);
+        scf::YieldOp::create(nb, l, ValueRange{next, seq, local});
+      });
+  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
+                                      loop.getResult(0));
+  return {loop.getResult(1), loop.getResult(2), valid};
+}
+
+/// The chunk slot of sequence n's first chunk.
+Value firstChunkSlot(TileBuilder &tb, const ChunkParams &p, Value cuM,
+                     Value n) {
+  OpBuilder &b = tb.builder();
+  Value c0 = tb.index(0);
+  auto loop = scf::ForOp::create(
+      b, tb.getLoc(), c0, n, tb.index(1), ValueRange{c0},
+      [&](OpBuilder &nb, Location l, Value m, ValueRange it) {
+        TileBuilder t(nb, l);
+        auto [begin, end] = sequenceRange(t, cuM, m);
+        Value count = t.ceilDiv(arith::SubIOp::create(nb, l, end, begin), p.chunk);
+        scf::YieldOp::create(nb, l, ValueRange{t.addi(it[0], count)});
+      });
+  return loop.getResult(0);
 }
 
 /// exp(gc[i] - gc[j]) for i >= j, else 0 (`strict`: i > j).
@@ -127,10 +212,11 @@ Value chunkOutput(TileBuilder &tb, const ChunkParams &p, Value q, Value k,
 
 /// A chunk of q or k rows in f32, L2-normalized when the norms are fused
 /// (padding rows are zero and stay zero).
-Value loadKeys(TileBuilder &tb, const ChunkParams &p, Value m, Value batch,
-               Value t0, Value keyHead) {
-  Value x = tb.toF32(tb.load(m, {batch, t0, keyHead, tb.index(0)}, {1, 3},
-                             {p.chunk, p.keyDim}));
+Value loadKeys(TileBuilder &tb, const ChunkParams &p, Value m,
+               const ChunkSpan &span, Value keyHead) {
+  Value x = tb.toF32(tb.load(m, {span.batch, span.t0, keyHead, tb.index(0)},
+                             {1, 3}, {p.chunk, p.keyDim},
+                             tokenBounds(tb, p, m, span)));
   if (!p.normEps)
     return x;
   Value ss = tb.reduce(tile::ReduceKind::Sum, tb.mul(x, x), 1);
@@ -146,34 +232,44 @@ Value keyHeadOf(TileBuilder &tb, const ChunkParams &p, Value head) {
 // One kernel, chunk after chunk
 //===----------------------------------------------------------------------===//
 
-// Arguments: q, k, v, g, beta, [h0], o, final.
+// Arguments: q, k, v, g, beta, [h0], [cu_seqlens], o, final. One program
+// per (value block, value head, batch row or packed sequence).
 void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
   Value qM = args[0], kM = args[1], vM = args[2], gM = args[3], betaM = args[4];
-  Value oM = args[p.hasInitialState ? 6 : 5];
-  Value finalM = args[p.hasInitialState ? 7 : 6];
+  unsigned n = 5 + p.hasInitialState;
+  Value cuM = p.varlen ? args[n++] : Value();
+  Value oM = args[n], finalM = args[n + 1];
   Value vBlock = tb.programId(0), head = tb.programId(1),
-        batch = tb.programId(2);
+        seq = tb.programId(2);
   Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
   Value init = p.hasInitialState
-                   ? tb.load(args[5], {batch, head, c0, v0}, {2, 3}, {K, BV})
+                   ? tb.load(args[5], {seq, head, c0, v0}, {2, 3}, {K, BV})
                    : tb.constant(0.0, {K, BV});
-  Value numChunks = tb.ceilDiv(tb.dim(qM, 1), C);
+  Value batch = seq, begin = c0, end = tb.dim(qM, 1);
+  if (p.varlen) {
+    batch = c0;
+    std::tie(begin, end) = sequenceRange(tb, cuM, seq);
+  }
+  Value numChunks =
+      tb.ceilDiv(arith::SubIOp::create(tb.builder(), tb.getLoc(), end, begin), C);
   auto loop = scf::ForOp::create(
       tb.builder(), tb.getLoc(), c0, numChunks, tb.index(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
         TileBuilder t(nb, loc);
         Value state = it[0];
-        Value t0 = t.muli(chunk, C);
+        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end};
         // Tokens past the end load as zeros: zero keys, values, betas and
         // log decays, which leave the state unchanged.
-        Value q = loadKeys(t, p, qM, batch, t0, keyHead);
-        Value k = loadKeys(t, p, kM, batch, t0, keyHead);
-        Value v = t.toF32(t.load(vM, {batch, t0, head, v0}, {1, 3}, {C, BV}));
-        Value beta = t.load(betaM, {batch, t0, head}, {1}, {C});
-        Value gc = chunkCumDecay(t, gM, batch, t0, head, C);
+        Value q = loadKeys(t, p, qM, span, keyHead);
+        Value k = loadKeys(t, p, kM, span, keyHead);
+        Value v = t.toF32(t.load(vM, {batch, span.t0, head, v0}, {1, 3}, {C, BV},
+                                 tokenBounds(t, p, vM, span)));
+        Value beta = t.load(betaM, {batch, span.t0, head}, {1}, {C},
+                            tokenBounds(t, p, betaM, span));
+        Value gc = chunkCumDecay(t, p, gM, span, head);
         DecayMatrices decay = decayMatrices(t, gc, C);
         Value x = utInverse(t, k, beta, decay.strict, C);
         Value kScaled =
@@ -183,103 +279,157 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
                         t.constant(0.0, {C, BV}));
         Value d = t.sub(u, t.dot(w, state, t.constant(0.0, {C, BV})));
         Value o = chunkOutput(t, p, q, k, state, d, gc, decay.inclusive);
-        t.store(t.castTo(o, p.outputType), oM, {batch, t0, head, v0}, {1, 3});
+        t.store(t.castTo(o, p.outputType), oM, {batch, span.t0, head, v0},
+                {1, 3}, tokenBounds(t, p, oM, span));
         scf::YieldOp::create(nb, loc,
                              nextState(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {batch, head, c0, v0}, {2, 3});
+  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {2, 3});
 }
 
 //===----------------------------------------------------------------------===//
 // Three kernels, parallel over chunks where the math allows
 //===----------------------------------------------------------------------===//
 
-// prep: k, v, g, beta -> W [B, T, HV, K], U [B, T, HV, V] (f32).
-void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
-  const int64_t C = p.chunk, K = p.keyDim, V = p.valueDim;
-  Value kM = args[0], vM = args[1], gM = args[2], betaM = args[3],
-        wM = args[4], uM = args[5];
-  Value chunk = tb.programId(0), head = tb.programId(1),
-        batch = tb.programId(2);
-  Value c0 = tb.index(0);
-  Value t0 = tb.muli(chunk, C);
-  Value k = loadKeys(tb, p, kM, batch, t0, keyHeadOf(tb, p, head));
-  Value v = tb.toF32(tb.load(vM, {batch, t0, head, c0}, {1, 3}, {C, V}));
-  Value beta = tb.load(betaM, {batch, t0, head}, {1}, {C});
-  Value gc = chunkCumDecay(tb, gM, batch, t0, head, C);
-  DecayMatrices decay = decayMatrices(tb, gc, C);
-  Value x = utInverse(tb, k, beta, decay.strict, C);
-  Value kScaled =
-      tb.mul(k, tb.broadcast(tb.mul(beta, tb.exp(gc)), {0}, {C, K}));
-  Value w = tb.dot(x, kScaled, tb.constant(0.0, {C, K}));
-  Value u = tb.dot(x, tb.mul(v, tb.broadcast(beta, {0}, {C, V})),
-                   tb.constant(0.0, {C, V}));
-  tb.store(w, wM, {batch, t0, head, c0}, {1, 3});
-  tb.store(u, uM, {batch, t0, head, c0}, {1, 3});
+/// The span of the chunk a prep or output program handles: chunk `slot` of
+/// batch row `batch`, or with packed sequences chunk slot `slot` of the
+/// whole batch. Builds the body under a guard when some slots are empty.
+void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
+              Value batch, Value tokens,
+              llvm::function_ref<void(TileBuilder &, const ChunkSpan &)> body) {
+  if (!p.varlen) {
+    body(tb, ChunkSpan{batch, tb.muli(slot, p.chunk), tokens});
+    return;
+  }
+  ChunkSlot cs = locateChunk(tb, p, cuM, slot);
+  scf::IfOp::create(tb.builder(), tb.getLoc(), cs.valid,
+                    [&](OpBuilder &nb, Location l) {
+                      TileBuilder t(nb, l);
+                      auto [begin, end] = sequenceRange(t, cuM, cs.sequence);
+                      body(t, ChunkSpan{t.index(0),
+                                        t.addi(begin, t.muli(cs.chunk, p.chunk)),
+                                        end});
+                      scf::YieldOp::create(nb, l);
+                    });
 }
 
-// state: W, U, k, g, [h0] -> D [B, T, HV, V], states [B, NC, HV, K, V],
-// final [B, HV, K, V] (all f32).
+// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V]
+// (f32).
+void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
+  const int64_t C = p.chunk, K = p.keyDim, V = p.valueDim;
+  Value kM = args[0], vM = args[1], gM = args[2], betaM = args[3];
+  unsigned n = 4;
+  Value cuM = p.varlen ? args[n++] : Value();
+  Value wM = args[n], uM = args[n + 1];
+  Value head = tb.programId(1);
+  forChunk(tb, p, cuM, tb.programId(0), tb.programId(2), tb.dim(kM, 1),
+           [&](TileBuilder &t, const ChunkSpan &span) {
+    Value c0 = t.index(0);
+    Value k = loadKeys(t, p, kM, span, keyHeadOf(t, p, head));
+    Value v = t.toF32(t.load(vM, {span.batch, span.t0, head, c0}, {1, 3},
+                             {C, V}, tokenBounds(t, p, vM, span)));
+    Value beta = t.load(betaM, {span.batch, span.t0, head}, {1}, {C},
+                        tokenBounds(t, p, betaM, span));
+    Value gc = chunkCumDecay(t, p, gM, span, head);
+    DecayMatrices decay = decayMatrices(t, gc, C);
+    Value x = utInverse(t, k, beta, decay.strict, C);
+    Value kScaled =
+        t.mul(k, t.broadcast(t.mul(beta, t.exp(gc)), {0}, {C, K}));
+    Value w = t.dot(x, kScaled, t.constant(0.0, {C, K}));
+    Value u = t.dot(x, t.mul(v, t.broadcast(beta, {0}, {C, V})),
+                    t.constant(0.0, {C, V}));
+    t.store(w, wM, {span.batch, span.t0, head, c0}, {1, 3},
+            tokenBounds(t, p, wM, span));
+    t.store(u, uM, {span.batch, span.t0, head, c0}, {1, 3},
+            tokenBounds(t, p, uM, span));
+  });
+}
+
+// state: W, U, k, g, [h0], [cu_seqlens] -> D [B, T, HV, V], states
+// [B, chunk slots, HV, K, V], final [B or sequences, HV, K, V] (all f32).
 void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
-  unsigned n = p.hasInitialState ? 5 : 4;
   Value wM = args[0], uM = args[1], kM = args[2], gM = args[3];
+  unsigned n = 4 + p.hasInitialState;
+  Value cuM = p.varlen ? args[n++] : Value();
   Value dM = args[n], statesM = args[n + 1], finalM = args[n + 2];
   Value vBlock = tb.programId(0), head = tb.programId(1),
-        batch = tb.programId(2);
+        seq = tb.programId(2);
   Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
   Value init = p.hasInitialState
-                   ? tb.load(args[4], {batch, head, c0, v0}, {2, 3}, {K, BV})
+                   ? tb.load(args[4], {seq, head, c0, v0}, {2, 3}, {K, BV})
                    : tb.constant(0.0, {K, BV});
-  Value numChunks = tb.ceilDiv(tb.dim(kM, 1), C);
+  Value batch = seq, begin = c0, end = tb.dim(kM, 1), firstSlot = c0;
+  if (p.varlen) {
+    batch = c0;
+    std::tie(begin, end) = sequenceRange(tb, cuM, seq);
+    firstSlot = firstChunkSlot(tb, p, cuM, seq);
+  }
+  Value numChunks =
+      tb.ceilDiv(arith::SubIOp::create(tb.builder(), tb.getLoc(), end, begin), C);
   auto loop = scf::ForOp::create(
       tb.builder(), tb.getLoc(), c0, numChunks, tb.index(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
         TileBuilder t(nb, loc);
         Value state = it[0];
-        Value t0 = t.muli(chunk, C);
+        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end};
         // The next chunk's inputs do not depend on the state: start moving
         // them while this chunk's products run.
-        Value t1 = t.addi(t0, t.index(C));
+        Value t1 = t.addi(span.t0, t.index(C));
         t.prefetch(wM, {batch, t1, head, c0}, {1, 3}, {C, K});
         t.prefetch(uM, {batch, t1, head, v0}, {1, 3}, {C, BV});
         t.prefetch(kM, {batch, t1, keyHead, c0}, {1, 3}, {C, K});
-        t.store(state, statesM, {batch, chunk, head, c0, v0}, {3, 4});
-        Value w = t.load(wM, {batch, t0, head, c0}, {1, 3}, {C, K});
-        Value u = t.load(uM, {batch, t0, head, v0}, {1, 3}, {C, BV});
-        Value k = loadKeys(t, p, kM, batch, t0, keyHead);
-        Value gc = chunkCumDecay(t, gM, batch, t0, head, C);
+        t.store(state, statesM, {batch, t.addi(firstSlot, chunk), head, c0, v0},
+                {3, 4});
+        Value w = t.load(wM, {batch, span.t0, head, c0}, {1, 3}, {C, K},
+                         tokenBounds(t, p, wM, span));
+        Value u = t.load(uM, {batch, span.t0, head, v0}, {1, 3}, {C, BV},
+                         tokenBounds(t, p, uM, span));
+        Value k = loadKeys(t, p, kM, span, keyHead);
+        Value gc = chunkCumDecay(t, p, gM, span, head);
         Value d = t.sub(u, t.dot(w, state, t.constant(0.0, {C, BV})));
-        t.store(d, dM, {batch, t0, head, v0}, {1, 3});
+        t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
+                tokenBounds(t, p, dM, span));
         scf::YieldOp::create(nb, loc, nextState(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {batch, head, c0, v0}, {2, 3});
+  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {2, 3});
 }
 
-// output: q, k, g, D, states -> O [B, T, HV, V] (the value type).
+// output: q, k, g, D, states, [cu_seqlens] -> O [B, T, HV, V] (the value
+// type).
 void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
   Value qM = args[0], kM = args[1], gM = args[2], dM = args[3],
-        statesM = args[4], oM = args[5];
-  Value chunk = tb.programId(0), head = tb.programId(1);
+        statesM = args[4];
+  unsigned n = 5;
+  Value cuM = p.varlen ? args[n++] : Value();
+  Value oM = args[n];
+  Value slot = tb.programId(0), head = tb.programId(1);
   Value z = tb.programId(2);
   Value batch = tb.divi(z, p.valueBlocks());
   Value v0 = tb.muli(arith::RemUIOp::create(tb.builder(), tb.getLoc(), z,
                                             tb.index(p.valueBlocks())),
                      BV);
   Value keyHead = keyHeadOf(tb, p, head);
-  Value c0 = tb.index(0);
-  Value t0 = tb.muli(chunk, C);
-  Value q = loadKeys(tb, p, qM, batch, t0, keyHead);
-  Value k = loadKeys(tb, p, kM, batch, t0, keyHead);
-  Value gc = chunkCumDecay(tb, gM, batch, t0, head, C);
-  Value state = tb.load(statesM, {batch, chunk, head, c0, v0}, {3, 4}, {K, BV});
-  Value d = tb.load(dM, {batch, t0, head, v0}, {1, 3}, {C, BV});
-  Value o = chunkOutput(tb, p, q, k, state, d, gc,
-                        decayMatrices(tb, gc, C).inclusive);
-  tb.store(tb.castTo(o, p.outputType), oM, {batch, t0, head, v0}, {1, 3});
+  forChunk(tb, p, cuM, slot, batch, tb.dim(qM, 1),
+           [&](TileBuilder &t, const ChunkSpan &span) {
+    Value c0 = t.index(0);
+    Value q = loadKeys(t, p, qM, span, keyHead);
+    Value k = loadKeys(t, p, kM, span, keyHead);
+    Value gc = chunkCumDecay(t, p, gM, span, head);
+    // The states of chunk slot `slot` (packed or not, the slot numbers the
+    // chunk in the states tensor).
+    Value state =
+        t.load(statesM, {span.batch, slot, head, c0, v0}, {3, 4}, {K, BV});
+    Value d = t.load(dM, {span.batch, span.t0, head, v0}, {1, 3}, {C, BV},
+                     tokenBounds(t, p, dM, span));
+    Value o = chunkOutput(t, p, q, k, state, d, gc,
+                          decayMatrices(t, gc, C).inclusive);
+    t.store(t.castTo(o, p.outputType), oM, {span.batch, span.t0, head, v0},
+            {1, 3}, tokenBounds(t, p, oM, span));
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -308,6 +458,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     if (std::optional<APFloat> eps = op.getQkL2normEpsilon())
       p.normEps = eps->convertToDouble();
     p.hasInitialState = static_cast<bool>(op.getInitialState());
+    p.varlen = static_cast<bool>(op.getCuSeqlens());
     p.inputType = qT.getElementType();
     p.valueType = vT.getElementType();
     p.outputType = op.getO().getType().getElementType();
@@ -318,6 +469,13 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(rw, loc, v);
     };
+    // States come one per batch row, or one per packed sequence.
+    Value cu = op.getCuSeqlens();
+    Value cuSize, sequences = batch;
+    if (cu) {
+      cuSize = tensor::DimOp::create(rw, loc, cu, 0);
+      sequences = arith::SubIOp::create(rw, loc, cuSize, idx(1));
+    }
     // Dynamic sizes of a [B, T, ...] token tensor and a [B, ...] state.
     auto tokenDims = [&](Type t) {
       SmallVector<Value> dims;
@@ -331,7 +489,22 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     auto batchDims = [&](Type t) {
       SmallVector<Value> dims;
       if (cast<RankedTensorType>(t).isDynamicDim(0))
-        dims.push_back(batch);
+        dims.push_back(sequences);
+      return dims;
+    };
+    // The dynamic dims of each input.
+    auto inputDims = [&](ArrayRef<Value> inputs) {
+      SmallVector<SmallVector<Value>> dims;
+      for (Value v : inputs) {
+        if (v == cu)
+          dims.push_back(cast<RankedTensorType>(cu.getType()).isDynamicDim(0)
+                             ? SmallVector<Value>{cuSize}
+                             : SmallVector<Value>{});
+        else if (v == op.getInitialState())
+          dims.push_back(batchDims(v.getType()));
+        else
+          dims.push_back(tokenDims(v.getType()));
+      }
       return dims;
     };
     auto kernel = [&](StringRef name, ArrayRef<Value> inputs,
@@ -346,6 +519,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
           [&](TileBuilder &tb, ValueRange args) { build(tb, p, args); });
     };
     std::string h0 = p.hasInitialState ? "_h0" : "";
+    std::string vl = p.varlen ? "_varlen" : "";
     std::string sc =
         llvm::formatv("_s{0:x8}", llvm::bit_cast<uint32_t>(p.scale)).str();
     std::string bv = "_bv" + std::to_string(p.blockV);
@@ -356,16 +530,14 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
                                    op.getBeta()};
       if (p.hasInitialState)
         inputs.push_back(op.getInitialState());
+      if (cu)
+        inputs.push_back(cu);
       func::FuncOp k = kernel("gdn_chunk_" + p.tag() + "_" +
-                                  typeTag(p.outputType) + bv + w + sc + h0,
+                                  typeTag(p.outputType) + bv + w + sc + h0 + vl,
                               inputs, op->getResultTypes(), buildFusedKernel);
-      SmallVector<SmallVector<Value>> inDims;
-      for (Value v : inputs)
-        inDims.push_back(v == op.getInitialState() ? batchDims(v.getType())
-                                                   : tokenDims(v.getType()));
       DispatchOp d = createDispatch(
-          rw, loc, k, {idx(p.valueBlocks()), idx(p.valueHeads), batch}, inputs,
-          inDims, op->getResultTypes(),
+          rw, loc, k, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
+          inputs, inputDims(inputs), op->getResultTypes(),
           {tokenDims(op.getO().getType()),
            batchDims(op.getFinalState().getType())});
       rw.replaceOp(op, d.getResults());
@@ -378,51 +550,55 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     auto perToken = [&](int64_t dim) {
       return RankedTensorType::get({dyn, dyn, p.valueHeads, dim}, f32);
     };
+    // Chunk slots: per batch row, or for all packed sequences together
+    // (each sequence starts a chunk, so at most ceil(T / C) + N of them).
     Value numChunks = arith::CeilDivUIOp::create(rw, loc, tokens, idx(p.chunk));
+    if (cu)
+      numChunks = arith::AddIOp::create(rw, loc, numChunks, sequences);
+    auto withCu = [&](SmallVector<Value> inputs) {
+      if (cu)
+        inputs.push_back(cu);
+      return inputs;
+    };
 
     // prep
-    SmallVector<Value> prepIn = {op.getK(), op.getV(), op.getG(), op.getBeta()};
+    SmallVector<Value> prepIn =
+        withCu({op.getK(), op.getV(), op.getG(), op.getBeta()});
     SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim)};
-    func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w, prepIn, prepOut,
+    func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w + vl, prepIn, prepOut,
                                buildPrepKernel);
-    SmallVector<SmallVector<Value>> prepInDims;
-    for (Value v : prepIn)
-      prepInDims.push_back(tokenDims(v.getType()));
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
-        prepInDims, prepOut, {tokenDims(prepOut[0]), tokenDims(prepOut[1])});
+        inputDims(prepIn), prepOut,
+        {tokenDims(prepOut[0]), tokenDims(prepOut[1])});
 
     // state
     SmallVector<Value> stateIn = {prepD.getResult(0), prepD.getResult(1),
                                   op.getK(), op.getG()};
     if (p.hasInitialState)
       stateIn.push_back(op.getInitialState());
+    stateIn = withCu(stateIn);
     auto statesT = RankedTensorType::get(
         {dyn, dyn, p.valueHeads, p.keyDim, p.valueDim}, f32);
     SmallVector<Type> stateOut = {perToken(p.valueDim), statesT,
                                   op.getFinalState().getType()};
-    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + w + h0, stateIn,
-                                stateOut, buildStateKernel);
-    SmallVector<SmallVector<Value>> stateInDims;
-    for (Value v : stateIn)
-      stateInDims.push_back(v == op.getInitialState() ? batchDims(v.getType())
-                                                      : tokenDims(v.getType()));
+    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + w + h0 + vl,
+                                stateIn, stateOut, buildStateKernel);
     DispatchOp stateD = createDispatch(
-        rw, loc, state, {idx(p.valueBlocks()), idx(p.valueHeads), batch},
-        stateIn, stateInDims, stateOut,
+        rw, loc, state, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
+        stateIn, inputDims(stateIn), stateOut,
         {tokenDims(stateOut[0]), {batch, numChunks}, batchDims(stateOut[2])});
 
     // output
-    SmallVector<Value> outIn = {op.getQ(), op.getK(), op.getG(),
-                                stateD.getResult(0), stateD.getResult(1)};
+    SmallVector<Value> outIn =
+        withCu({op.getQ(), op.getK(), op.getG(), stateD.getResult(0),
+                stateD.getResult(1)});
     func::FuncOp out =
         kernel("gdn_output_" + p.tag() + "_" + typeTag(p.outputType) + bv + w +
-                   sc,
+                   sc + vl,
                outIn, {op.getO().getType()}, buildOutputKernel);
-    SmallVector<SmallVector<Value>> outInDims = {
-        tokenDims(outIn[0].getType()), tokenDims(outIn[1].getType()),
-        tokenDims(outIn[2].getType()), tokenDims(outIn[3].getType()),
-        {batch, numChunks}};
+    SmallVector<SmallVector<Value>> outInDims = inputDims(outIn);
+    outInDims[4] = {batch, numChunks}; // the states
     Value batchBlocks =
         arith::MulIOp::create(rw, loc, batch, idx(p.valueBlocks()));
     DispatchOp outD = createDispatch(

@@ -67,16 +67,16 @@ Value TileBuilder::mini(Value a, Value c) {
 //===----------------------------------------------------------------------===//
 
 Value TileBuilder::load(Value memref, ValueRange offsets, ArrayRef<int64_t> dims,
-                        ArrayRef<int64_t> shape) {
+                        ArrayRef<int64_t> shape, ValueRange bounds) {
   Type elt = cast<MemRefType>(memref.getType()).getElementType();
   return tile::LoadOp::create(b, loc, tileType(shape, elt), memref, offsets,
-                              b.getDenseI64ArrayAttr(dims),
+                              bounds, b.getDenseI64ArrayAttr(dims),
                               b.getF64FloatAttr(0.0));
 }
 
 void TileBuilder::store(Value tileValue, Value memref, ValueRange offsets,
-                        ArrayRef<int64_t> dims) {
-  tile::StoreOp::create(b, loc, tileValue, memref, offsets,
+                        ArrayRef<int64_t> dims, ValueRange bounds) {
+  tile::StoreOp::create(b, loc, tileValue, memref, offsets, bounds,
                         b.getDenseI64ArrayAttr(dims));
 }
 

@@ -39,10 +39,13 @@ public:
   mlir::Value mini(mlir::Value a, mlir::Value c);
 
   //--- Memory ---------------------------------------------------------------
+  /// `bounds` (none, or one per memref dim) replace the memref's sizes in
+  /// the bounds test.
   mlir::Value load(mlir::Value memref, mlir::ValueRange offsets,
-                   llvm::ArrayRef<int64_t> dims, llvm::ArrayRef<int64_t> shape);
+                   llvm::ArrayRef<int64_t> dims, llvm::ArrayRef<int64_t> shape,
+                   mlir::ValueRange bounds = {});
   void store(mlir::Value tile, mlir::Value memref, mlir::ValueRange offsets,
-             llvm::ArrayRef<int64_t> dims);
+             llvm::ArrayRef<int64_t> dims, mlir::ValueRange bounds = {});
   void prefetch(mlir::Value memref, mlir::ValueRange offsets,
                 llvm::ArrayRef<int64_t> dims, llvm::ArrayRef<int64_t> shape);
 

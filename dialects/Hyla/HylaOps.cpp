@@ -402,11 +402,33 @@ LogicalResult GatedDeltaRuleOp::verify() {
   RankedTensorType o = getO().getType();
   if (failed(expectSameShape(*this, "v", v, "o", o, /*sameElement=*/true)))
     return failure();
+  RankedTensorType cu;
+  if (getCuSeqlens()) {
+    cu = getCuSeqlens().getType();
+    if (failed(expectRank(*this, "cu_seqlens", cu, 1, "[sequences + 1]")))
+      return failure();
+    if (!v.isDynamicDim(0) && v.getDimSize(0) != 1)
+      return emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
+                              "sequences are packed along tokens), got "
+                           << v.getDimSize(0);
+    if (!cu.isDynamicDim(0) && cu.getDimSize(0) < 1)
+      return emitOpError("cu_seqlens needs at least one entry");
+  }
   auto checkState = [&](StringRef name, RankedTensorType s) -> LogicalResult {
     if (failed(expectRank(*this, name, s, 4,
-                          "[batch, value heads, key dim, value dim]")) ||
-        failed(expectSameDim(*this, "v", v, 0, name, s, 0, "batch")) ||
-        failed(expectSameDim(*this, "v", v, 2, name, s, 1, "value heads")) ||
+                          cu ? "[sequences, value heads, key dim, value dim]"
+                             : "[batch, value heads, key dim, value dim]")))
+      return failure();
+    if (cu) {
+      if (!cu.isDynamicDim(0) && !s.isDynamicDim(0) &&
+          s.getDimSize(0) != cu.getDimSize(0) - 1)
+        return emitOpError() << name << " has " << s.getDimSize(0)
+                             << " sequences but cu_seqlens names "
+                             << cu.getDimSize(0) - 1;
+    } else if (failed(expectSameDim(*this, "v", v, 0, name, s, 0, "batch"))) {
+      return failure();
+    }
+    if (failed(expectSameDim(*this, "v", v, 2, name, s, 1, "value heads")) ||
         failed(expectSameDim(*this, "q", q, 3, name, s, 2, "key dim")) ||
         failed(expectSameDim(*this, "v", v, 3, name, s, 3, "value dim")))
       return failure();
@@ -422,8 +444,17 @@ LogicalResult
 GatedDeltaRuleOp::reifyResultShapes(OpBuilder &b,
                                     ReifiedRankedShapedTypeDims &dims) {
   dims.push_back(reifyLike(b, getLoc(), getO().getType(), getV()));
-  dims.push_back(reifyDims(b, getLoc(), getFinalState().getType(),
-                           {{getV(), 0}, {getV(), 2}, {getQ(), 3}, {getV(), 3}}));
+  SmallVector<OpFoldResult> state =
+      reifyDims(b, getLoc(), getFinalState().getType(),
+                {{getV(), 0}, {getV(), 2}, {getQ(), 3}, {getV(), 3}});
+  // Packed sequences: one state per sequence, len(cu_seqlens) - 1.
+  if (getCuSeqlens() && getFinalState().getType().isDynamicDim(0)) {
+    Value n = tensor::DimOp::create(b, getLoc(), getCuSeqlens(), 0);
+    state[0] = arith::SubIOp::create(
+                   b, getLoc(), n, arith::ConstantIndexOp::create(b, getLoc(), 1))
+                   .getResult();
+  }
+  dims.push_back(state);
   return success();
 }
 

@@ -160,7 +160,8 @@ def Hyla_GdnGatesOp : Hyla_ShapedOp<"gdn_gates"> {
   }];
 }
 
-def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule"> {
+def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule",
+                                           [AttrSizedOperandSegments]> {
   let summary = "The gated delta rule recurrence (Gated DeltaNet core)";
   let description = [{
     Per batch `b` and value head `h`, with state `S` of shape `[K, V]` in
@@ -183,16 +184,24 @@ def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule"> {
     by `hyla.l2_norm` with that epsilon and without rounding
     (`hyla-fuse-qk-l2norm` moves the norms here so that the chunk kernels
     normalize each chunk's q and k as they load them).
+
+    With `cu_seqlens` (`[N + 1]` i32, non-decreasing from 0 to `T`) the
+    batch dim is 1 and holds `N` sequences packed one after another:
+    sequence `n` is tokens `cu_seqlens[n]` to `cu_seqlens[n + 1] - 1`, its
+    recurrence starts from `initial_state[n]` (or zeros) and ends in
+    `final_state[n]`; the states are `[N, HV, K, V]`.
   }];
   let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
                        Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
                        Hyla_F32Tensor:$beta,
                        Optional<Hyla_F32Tensor>:$initial_state,
+                       Optional<RankedTensorOf<[I32]>>:$cu_seqlens,
                        Hyla_PositiveF64Attr:$scale,
                        OptionalAttr<Hyla_PositiveF64Attr>:$qk_l2norm_epsilon);
   let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$final_state);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $g `,` $beta (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
+    (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
     attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($g) `,` type($beta)
     `->` type($o) `,` type($final_state)
   }];

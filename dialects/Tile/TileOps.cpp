@@ -39,7 +39,18 @@ static LogicalResult verifyTileAccess(Operation *op, MemRefType memref,
   return success();
 }
 
+/// `bounds`, when given, name one limit per memref dim.
+static LogicalResult verifyBounds(Operation *op, MemRefType memref,
+                                  size_t numBounds) {
+  if (numBounds != 0 && numBounds != static_cast<size_t>(memref.getRank()))
+    return op->emitOpError() << "needs one bound per memref dim ("
+                             << memref.getRank() << "), got " << numBounds;
+  return success();
+}
+
 LogicalResult LoadOp::verify() {
+  if (failed(verifyBounds(*this, getSource().getType(), getBounds().size())))
+    return failure();
   return verifyTileAccess(*this, getSource().getType(), getType(),
                           getOffsets().size(), getDims());
 }
@@ -53,6 +64,8 @@ LogicalResult PrefetchOp::verify() {
 }
 
 LogicalResult StoreOp::verify() {
+  if (failed(verifyBounds(*this, getDest().getType(), getBounds().size())))
+    return failure();
   return verifyTileAccess(*this, getDest().getType(), getValue().getType(),
                           getOffsets().size(), getDims());
 }

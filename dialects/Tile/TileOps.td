@@ -19,41 +19,52 @@ def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
   let assemblyFormat = "$dim attr-dict";
 }
 
-def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
+def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>,
+                                   AttrSizedOperandSegments]> {
   let summary = "Load a tile from a memref, padding out-of-bounds elements";
   let description = [{
     Reads a tile whose origin is `offsets` (one per memref dim). Tile dim `i`
     runs along memref dim `dims[i]`; the memref dims not in `dims` stay at
     their offset. Elements outside the memref (any coordinate below 0 or at
-    or past its size) read as `padding`.
+    or past its size) read as `padding`. Optional `bounds` (one per memref
+    dim, each at most that dim's size) take the place of the sizes in that
+    test: a variable-length sequence packed among others reads its own
+    tokens only.
 
     ```mlir
     // q[b, t0:t0+64, h, 0:96]
     %q = hyla_tile.load %qm[%b, %t0, %h, %c0] dims [1, 3]
         : memref<?x?x4x96xbf16> -> tensor<64x96xbf16>
+    // tokens t0 .. min(t0 + 64, end) - 1 of a packed batch
+    %k = hyla_tile.load %km[%c0, %t0, %h, %c0] bounds [%c1, %end, %c4, %c96]
+        dims [1, 3] : memref<1x?x4x96xbf16> -> tensor<64x96xbf16>
     ```
   }];
   let arguments = (ins AnyMemRef:$source, Variadic<Index>:$offsets,
-                       DenseI64ArrayAttr:$dims,
+                       Variadic<Index>:$bounds, DenseI64ArrayAttr:$dims,
                        DefaultValuedAttr<F64Attr, "0.0">:$padding);
   let results = (outs Tile_Tile:$result);
   let assemblyFormat = [{
-    $source `[` $offsets `]` `dims` $dims attr-dict `:` type($source) `->` type($result)
+    $source `[` $offsets `]` (`bounds` `[` $bounds^ `]`)? `dims` $dims attr-dict
+    `:` type($source) `->` type($result)
   }];
   let hasVerifier = 1;
 }
 
-def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
+def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>,
+                                     AttrSizedOperandSegments]> {
   let summary = "Store a tile into a memref, skipping out-of-bounds elements";
   let description = [{
     The inverse of `hyla_tile.load`: element `e` of `value` goes to the
     memref position `offsets + e` along `dims`, unless that position is
-    outside the memref.
+    outside the memref (or past `bounds`, as for the load).
   }];
   let arguments = (ins Tile_Tile:$value, AnyMemRef:$dest,
-                       Variadic<Index>:$offsets, DenseI64ArrayAttr:$dims);
+                       Variadic<Index>:$offsets, Variadic<Index>:$bounds,
+                       DenseI64ArrayAttr:$dims);
   let assemblyFormat = [{
-    $value `,` $dest `[` $offsets `]` `dims` $dims attr-dict `:` type($value) `,` type($dest)
+    $value `,` $dest `[` $offsets `]` (`bounds` `[` $bounds^ `]`)? `dims` $dims
+    attr-dict `:` type($value) `,` type($dest)
   }];
   let hasVerifier = 1;
 }

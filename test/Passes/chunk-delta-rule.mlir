@@ -105,3 +105,33 @@ func.func @fused_norms(%q: tensor<1x8x1x16xbf16>, %v: tensor<1x8x1x16xf32>, %g: 
   %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g {qk_l2norm_epsilon = 1.0e-6 : f64, scale = 0.25 : f64} : tensor<1x8x1x16xbf16>, tensor<1x8x1x16xbf16>, tensor<1x8x1x16xf32>, tensor<1x8x1xf32>, tensor<1x8x1xf32> -> tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>
   return %o, %s : tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>
 }
+
+// -----
+
+// Packed sequences (cu_seqlens): prep and output run over chunk slots, at
+// most ceil(T / 64) + N of them (each sequence starts a chunk), and find
+// their sequence by walking the offsets (empty slots skip their body); the
+// state kernel runs one program per sequence and value block; every token
+// access stops at the sequence's end (load/store bounds).
+// CHECK-LABEL: func.func @varlen
+// CHECK-DAG:     %[[CU:.*]] = tensor.dim %arg3, %c0
+// CHECK-DAG:     %[[N:.*]] = arith.subi %[[CU]], %c1
+// CHECK-DAG:     %[[NC:.*]] = arith.ceildivui
+// CHECK:         %[[SLOTS:.*]] = arith.addi %[[NC]], %[[N]]
+// CHECK:         hyla.dispatch @[[P:gdn_prep_[a-z0-9_]*_varlen]][%[[SLOTS]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg2, %arg2, %arg3)
+// CHECK:         hyla.dispatch @[[S:gdn_state_[a-z0-9_]*_varlen]][%{{.*}}, %{{.*}}, %[[N]]]
+// CHECK-SAME:      -> ({{.*}}, tensor<?x2x32x64xf32>{%[[N]]})
+// CHECK:         hyla.dispatch @[[O:gdn_output_[a-z0-9_]*_varlen]][%[[SLOTS]],
+// CHECK:       func.func @[[P]](
+// CHECK:         scf.for
+// CHECK:           memref.load %arg4
+// CHECK:         scf.if
+// CHECK:           hyla_tile.load %arg0{{.*}} bounds[
+// CHECK:           hyla_tile.store {{.*}} bounds[
+// CHECK:       func.func @[[S]](
+// CHECK:         scf.for
+// CHECK:           hyla_tile.store {{.*}} bounds[
+func.func @varlen(%q: tensor<1x?x2x32xbf16>, %v: tensor<1x?x2x64xbf16>, %g: tensor<1x?x2xf32>, %cu: tensor<?xi32>) -> (tensor<1x?x2x64xbf16>, tensor<?x2x32x64xf32>) {
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<?xi32>) {scale = 0.25 : f64} : tensor<1x?x2x32xbf16>, tensor<1x?x2x32xbf16>, tensor<1x?x2x64xbf16>, tensor<1x?x2xf32>, tensor<1x?x2xf32> -> tensor<1x?x2x64xbf16>, tensor<?x2x32x64xf32>
+  return %o, %s : tensor<1x?x2x64xbf16>, tensor<?x2x32x64xf32>
+}

@@ -223,15 +223,40 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3];
     double scale = d.getScale().convertToDouble();
+    // The sequences as (batch row, first token, end): one per batch row, or
+    // the packed ones of cu_seqlens.
+    struct Sequence {
+      int64_t b, begin, end;
+    };
+    std::vector<Sequence> seqs;
+    if (d.getCuSeqlens()) {
+      HostTensorPtr cu = tensor(d.getCuSeqlens());
+      const std::vector<double> &c = cu->values;
+      if (c.empty() || c.front() != 0 || c.back() != static_cast<double>(T))
+        return op->emitError() << "cu_seqlens must run from 0 to the token "
+                                  "count "
+                               << T;
+      for (size_t n = 0; n + 1 < c.size(); ++n) {
+        if (c[n + 1] < c[n])
+          return op->emitError()
+                 << "cu_seqlens must not decrease (entry " << n + 1 << ")";
+        seqs.push_back({0, static_cast<int64_t>(c[n]),
+                        static_cast<int64_t>(c[n + 1])});
+      }
+    } else {
+      for (int64_t b = 0; b < B; ++b)
+        seqs.push_back({b, 0, T});
+    }
+    int64_t N = static_cast<int64_t>(seqs.size());
     HostTensorPtr o = makeLike(d.getO(), v->shape);
-    HostTensorPtr hT = makeLike(d.getFinalState(), {B, HV, K, V});
+    HostTensorPtr hT = makeLike(d.getFinalState(), {N, HV, K, V});
     std::vector<double> s(K * V), kv(V), delta(V);
-    for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n)
       for (int64_t h = 0; h < HV; ++h) {
-        int64_t hk = h / (HV / H);
+        int64_t b = seqs[n].b, hk = h / (HV / H);
         for (int64_t i = 0; i < K * V; ++i)
-          s[i] = h0 ? h0->values[(b * HV + h) * K * V + i] : 0.0;
-        for (int64_t t = 0; t < T; ++t) {
+          s[i] = h0 ? h0->values[(n * HV + h) * K * V + i] : 0.0;
+        for (int64_t t = seqs[n].begin; t < seqs[n].end; ++t) {
           const double *qt = &q->values[((b * T + t) * H + hk) * K];
           const double *kt = &k->values[((b * T + t) * H + hk) * K];
           const double *vt = &v->values[((b * T + t) * HV + h) * V];
@@ -257,7 +282,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
           }
         }
         for (int64_t i = 0; i < K * V; ++i)
-          hT->values[(b * HV + h) * K * V + i] = s[i];
+          hT->values[(n * HV + h) * K * V + i] = s[i];
       }
     set(d.getO(), o);
     set(d.getFinalState(), hT);

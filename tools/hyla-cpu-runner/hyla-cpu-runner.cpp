@@ -56,8 +56,10 @@ static cl::list<std::string> dists(
     cl::desc("I=SPEC : values of argument I. SPEC is normal:MEAN:STD "
              "(default normal:0:1), uniform:LO:HI, neglog:LO:HI "
              "(-exp(uniform(ln LO, ln HI)), e.g. log decays from -LO to -HI) "
-             "int:LO:HI (integers in [LO, HI)) or distinct:LO:HI (integers "
-             "in [LO, HI) without repeats, e.g. cache slot tables)"),
+             "int:LO:HI (integers in [LO, HI)), distinct:LO:HI (integers "
+             "in [LO, HI) without repeats, e.g. cache slot tables) or "
+             "offsets:LO:HI (sorted integers from LO to HI, both ends "
+             "included, e.g. cu_seqlens of packed sequences)"),
     cl::cat(category));
 static cl::opt<uint64_t> seedOpt(
     "seed", cl::desc("Random seed (default: a fresh one, printed)"),
@@ -82,7 +84,7 @@ static cl::opt<bool> printKernels("print-kernel-ir",
 namespace {
 
 struct Distribution {
-  enum Kind { Normal, Uniform, NegLog, Int, Distinct } kind = Normal;
+  enum Kind { Normal, Uniform, NegLog, Int, Distinct, Offsets } kind = Normal;
   double a = 0.0, b = 1.0;
 };
 
@@ -118,10 +120,12 @@ FailureOr<Distribution> parseDistribution(StringRef spec) {
     d.kind = Distribution::Int;
   else if (parts[0] == "distinct" && d.b > d.a)
     d.kind = Distribution::Distinct;
+  else if (parts[0] == "offsets" && d.b >= d.a)
+    d.kind = Distribution::Offsets;
   else {
     llvm::errs() << "hyla-cpu-runner: bad distribution '" << spec
                  << "': kind must be normal, uniform, neglog (A, B > 0), "
-                    "int or distinct (B > A)\n";
+                    "int, distinct (B > A) or offsets (B >= A)\n";
     return failure();
   }
   return d;
@@ -138,6 +142,7 @@ double sample(const Distribution &d, std::mt19937_64 &rng) {
         std::log(d.a), std::log(d.b))(rng));
   case Distribution::Int:
   case Distribution::Distinct:
+  case Distribution::Offsets: // drawn per tensor, not per element
     return std::floor(std::uniform_real_distribution<double>(d.a, d.b)(rng));
   }
   return 0.0;
@@ -238,6 +243,18 @@ makeInputs(func::FuncOp fn, const ArgSpecs &specs, std::mt19937_64 &rng) {
       std::shuffle(pool.begin(), pool.end(), rng);
       for (int64_t j = 0; j < t->numel(); ++j)
         t->values[j] = roundTo(t->elementType, pool[j]);
+    } else if (dist.kind == Distribution::Offsets) {
+      // A at the front, B at the back, sorted integers in [A, B] between
+      // (repeats allowed: empty sequences).
+      int64_t lo = static_cast<int64_t>(dist.a), hi = static_cast<int64_t>(dist.b);
+      std::uniform_int_distribution<int64_t> pick(lo, hi);
+      for (double &v : t->values)
+        v = static_cast<double>(pick(rng));
+      std::sort(t->values.begin(), t->values.end());
+      t->values.front() = static_cast<double>(lo);
+      t->values.back() = static_cast<double>(hi);
+      for (double &v : t->values)
+        v = roundTo(t->elementType, v);
     } else {
       for (double &v : t->values)
         v = roundTo(t->elementType, sample(dist, rng));

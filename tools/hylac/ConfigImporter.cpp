@@ -402,6 +402,7 @@ public:
     auto rule = GatedDeltaRuleOp::create(
         b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
         gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
+        /*cu_seqlens=*/Value(),
         b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))),
         /*qk_l2norm_epsilon=*/FloatAttr());
     Value gate = splitHeads(linear(x, a + "g_proj.weight", hv * dv), hv, dv);

@@ -483,3 +483,27 @@ func.func @conv_cached_type(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, %c: te
   %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<4x3x8xf32>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<4x3x8xf32>
   return
 }
+
+// -----
+
+func.func @gdr_varlen_batch(%q: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x32xbf16>, %g: tensor<2x8x4xf32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{with cu_seqlens the batch dim must be 1 (the sequences are packed along tokens), got 2}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<3xi32>) {scale = 0.25 : f64} : tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x32xbf16>, tensor<2x8x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4x32xbf16>, tensor<2x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_varlen_states(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{final_state has 2 sequences but cu_seqlens names 3}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<4xi32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<2x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_varlen_rank(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %cu: tensor<2x2xi32>) {
+  // expected-error @+1 {{cu_seqlens must have rank 1}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<2x2xi32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}

@@ -85,3 +85,11 @@ func.func @dispatch_tied(%x: tensor<4xf32>, %c: tensor<8xf32>) -> (tensor<4xf32>
 func.func @update(%a: memref<4xf32>, %b: memref<8xf32>, %r: memref<4xf32>, %s: memref<8xf32>) attributes {hyla_tile.kernel} {
   return
 }
+
+// Packed sequences: one state per sequence, their count from cu_seqlens.
+// CHECK-LABEL: func.func @gdr_varlen
+// CHECK: hyla.gated_delta_rule {{.*}} cu_seqlens(%{{.*}} : tensor<?xi32>) {scale = 2.500000e-01 : f64}
+func.func @gdr_varlen(%q: tensor<1x?x2x16xf32>, %v: tensor<1x?x2x32xbf16>, %g: tensor<1x?x2xf32>, %cu: tensor<?xi32>) -> tensor<?x2x16x32xf32> {
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<?xi32>) {scale = 0.25 : f64} : tensor<1x?x2x16xf32>, tensor<1x?x2x16xf32>, tensor<1x?x2x32xbf16>, tensor<1x?x2xf32>, tensor<1x?x2xf32> -> tensor<1x?x2x32xbf16>, tensor<?x2x16x32xf32>
+  return %s : tensor<?x2x16x32xf32>
+}

@@ -307,3 +307,21 @@ func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.min_prog
 func.func @k(%a: memref<4xf32>) attributes {hyla_tile.min_programs_per_sm = 4 : i32} {
   return
 }
+
+// -----
+
+func.func @load_bounds(%m: memref<?x8xf32>) {
+  %i = arith.constant 0 : index
+  // expected-error @+1 {{needs one bound per memref dim (2), got 1}}
+  %t = hyla_tile.load %m[%i, %i] bounds[%i] dims [0, 1] : memref<?x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @store_bounds(%m: memref<?x8xf32>, %t: tensor<4x8xf32>) {
+  %i = arith.constant 0 : index
+  // expected-error @+1 {{needs one bound per memref dim (2), got 3}}
+  hyla_tile.store %t, %m[%i, %i] bounds[%i, %i, %i] dims [0, 1] : tensor<4x8xf32>, memref<?x8xf32>
+  return
+}
