@@ -313,14 +313,16 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
                     });
 }
 
-// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V]
-// (f32).
+// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V],
+// and with the q/k norms fused the normalized keys [B, T, HV, K] (all f32),
+// so that the sequential state kernel does not normalize them again.
 void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, V = p.valueDim;
   Value kM = args[0], vM = args[1], gM = args[2], betaM = args[3];
   unsigned n = 4;
   Value cuM = p.varlen ? args[n++] : Value();
   Value wM = args[n], uM = args[n + 1];
+  Value knM = p.normEps ? args[n + 2] : Value();
   Value head = tb.programId(1);
   forChunk(tb, p, cuM, tb.programId(0), tb.programId(2), tb.dim(kM, 1),
            [&](TileBuilder &t, const ChunkSpan &span) {
@@ -342,10 +344,14 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
             tokenBounds(t, p, wM, span));
     t.store(u, uM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, uM, span));
+    if (knM)
+      t.store(k, knM, {span.batch, span.t0, head, c0}, {1, 3},
+              tokenBounds(t, p, knM, span));
   });
 }
 
-// state: W, U, k, g, [h0], [cu_seqlens] -> D [B, T, HV, V], states
+// state: W, U, k (prep's normalized keys when the norms are fused), g,
+// [h0], [cu_seqlens] -> D [B, T, HV, V], states
 // [B, chunk slots, HV, K, V], final [B or sequences, HV, K, V] (all f32).
 void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
@@ -380,14 +386,18 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         Value t1 = t.addi(span.t0, t.index(C));
         t.prefetch(wM, {batch, t1, head, c0}, {1, 3}, {C, K});
         t.prefetch(uM, {batch, t1, head, v0}, {1, 3}, {C, BV});
-        t.prefetch(kM, {batch, t1, keyHead, c0}, {1, 3}, {C, K});
+        // Normalized keys from prep are per value head and f32.
+        Value kHead = p.normEps ? head : keyHead;
+        t.prefetch(kM, {batch, t1, kHead, c0}, {1, 3}, {C, K});
         t.store(state, statesM, {batch, t.addi(firstSlot, chunk), head, c0, v0},
                 {3, 4});
         Value w = t.load(wM, {batch, span.t0, head, c0}, {1, 3}, {C, K},
                          tokenBounds(t, p, wM, span));
         Value u = t.load(uM, {batch, span.t0, head, v0}, {1, 3}, {C, BV},
                          tokenBounds(t, p, uM, span));
-        Value k = loadKeys(t, p, kM, span, keyHead);
+        Value k = p.normEps ? t.load(kM, {batch, span.t0, head, c0}, {1, 3},
+                                     {C, K}, tokenBounds(t, p, kM, span))
+                            : loadKeys(t, p, kM, span, keyHead);
         Value gc = chunkCumDecay(t, p, gM, span, head);
         Value d = t.sub(u, t.dot(w, state, t.constant(0.0, {C, BV})));
         t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
@@ -565,16 +575,19 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     SmallVector<Value> prepIn =
         withCu({op.getK(), op.getV(), op.getG(), op.getBeta()});
     SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim)};
+    if (p.normEps)
+      prepOut.push_back(perToken(p.keyDim));
     func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w + vl, prepIn, prepOut,
                                buildPrepKernel);
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
         inputDims(prepIn), prepOut,
-        {tokenDims(prepOut[0]), tokenDims(prepOut[1])});
+        llvm::map_to_vector(prepOut, [&](Type t) { return tokenDims(t); }));
 
     // state
+    Value stateKeys = p.normEps ? prepD.getResult(2) : op.getK();
     SmallVector<Value> stateIn = {prepD.getResult(0), prepD.getResult(1),
-                                  op.getK(), op.getG()};
+                                  stateKeys, op.getG()};
     if (p.hasInitialState)
       stateIn.push_back(op.getInitialState());
     stateIn = withCu(stateIn);

@@ -10,7 +10,7 @@ using namespace mlir;
 
 void hyla::buildKernelPipeline(OpPassManager &pm,
                                const KernelPipelineOptions &options) {
-  pm.addPass(createFuseQKL2Norm());
+  pm.addPass(createFuseQKL2Norm({options.gdnFuseQKL2Norm}));
   pm.addPass(createChunkDeltaRule({options.chunkSize, options.gdnBlockV,
                                    options.gdnNumWarps,
                                    options.gdnParallelChunks}));

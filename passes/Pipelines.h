@@ -18,6 +18,10 @@ struct KernelPipelineOptions
   Option<int64_t> gdnNumWarps{*this, "gdn-num-warps",
                               llvm::cl::desc("warps per GDN program"),
                               llvm::cl::init(8)};
+  Option<bool> gdnFuseQKL2Norm{
+      *this, "gdn-fuse-qk-l2norm",
+      llvm::cl::desc("fold q/k L2 norms into the prefill chunk kernels"),
+      llvm::cl::init(false)};
   Option<bool> gdnParallelChunks{
       *this, "gdn-parallel-chunks",
       llvm::cl::desc("GDN as prep/state/output kernels (parallel over chunks)"),

@@ -9,7 +9,10 @@
 #                                       attention, GEMM against float64 and
 #                                       their peers), bench_gdn.py (issue 4's
 #                                       prefill shapes against fla), the 7B
-#                                       forward through hyla-run
+#                                       forward through hyla-run, the
+#                                       prefill->decode chain, and
+#                                       compute-sanitizer on small packed
+#                                       (varlen) and dense prefills
 set -uo pipefail
 cd "$(dirname "$0")/.."
 stage=${1:-bench}
@@ -50,6 +53,17 @@ elif [ "$stage" = bench ]; then
   limit 400 python3 bench/bench_gdn.py --module "$b/gdn_bench.hyla" --json "$out/bench_gdn.json"
   limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" --sym batch=1 --sym tokens=512 \
     --warmup 2 --iters 5
+  limit 150 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
+    --prefill-module "$b/gdn_bench.hyla" --batches 64 --no-fla --no-timing
+  prof="python3 bench/profile_gdn_prefill.py --module $b/gdn_bench.hyla --no-fla"
+  if command -v compute-sanitizer >/dev/null; then
+    for tool in memcheck racecheck; do
+      limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+        --shape 1,300,30,96,192 --varlen 5
+      limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+        --shape 2,130,30,96,192
+    done
+  fi
 else
   echo "usage: $0 profile|bench" >&2
   exit 2

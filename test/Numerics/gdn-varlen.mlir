@@ -3,14 +3,15 @@
 // RUN: hyla-cpu-runner %s --entry=varlen_k96_v192 --gdn-parallel-chunks=false --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --dist=5=offsets:0:130 --tolerance=2e-5 | FileCheck %s --check-prefix=K96
 // RUN: hyla-cpu-runner %s --entry=varlen_dynamic_gva %{dyn} --tolerance=2e-5 | FileCheck %s --check-prefix=DYN
 // RUN: hyla-cpu-runner %s --entry=varlen_dynamic_gva --gdn-parallel-chunks=false %{dyn} --tolerance=2e-5 | FileCheck %s --check-prefix=DYN
+// RUN: hyla-cpu-runner %s --entry=varlen_dynamic_gva --gdn-fuse-qk-l2norm %{dyn} --tolerance=2e-5 | FileCheck %s --check-prefix=DYN
 // RUN: not hyla-cpu-runner %s --entry=varlen_k96_v192 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --dist=5=int:0:1 --tolerance=2e-5 2>&1 | FileCheck %s --check-prefix=BAD
 //
 // The delta rule over packed variable-length sequences (cu_seqlens) against
 // the float64 recurrence that restarts at every sequence start: random
 // sorted offsets every run (sequences from empty to longer than several
 // chunks, none aligned to the chunk), each from its own initial state or
-// zeros, grouped value heads, L2 norms folded into the chunk kernels, in
-// the three-kernel and the single-kernel forms. The last RUN gives offsets
+// zeros, grouped value heads, in the three-kernel and the single-kernel
+// forms, and with the L2 norms folded into the chunk kernels. The last RUN gives offsets
 // that do not end at the token count: the reference rejects them.
 // K96: varlen_k96_v192: output 0 {{.*}} nonfinite 0 PASS
 // K96: varlen_k96_v192: output 1 {{.*}} nonfinite 0 PASS

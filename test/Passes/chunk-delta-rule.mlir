@@ -86,19 +86,22 @@ func.func @shared(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf32>, %g: tensor
 
 // -----
 
-// With the q/k L2 norms folded in, every kernel that loads q or k
-// normalizes each chunk row (sum of squares, rsqrt) right after the load;
-// the kernel names carry the epsilon.
+// With the q/k L2 norms folded in, prep and output normalize each chunk
+// row of q and k (sum of squares, rsqrt) right after the load; prep also
+// stores the normalized keys (f32), which the sequential state kernel reads
+// instead of normalizing them again in its loop. The kernel names carry the
+// epsilon.
 // CHECK-LABEL: func.func @fused_norms
-// CHECK:         hyla.dispatch @[[P:gdn_prep_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_w8]][
-// CHECK:         hyla.dispatch @[[S:gdn_state_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_bv16_w8]][
+// CHECK:         %[[WU:.*]]:3 = hyla.dispatch @[[P:gdn_prep_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_w8]][
+// CHECK:         hyla.dispatch @[[S:gdn_state_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_bv16_w8]][{{.*}}](%[[WU]]#0, %[[WU]]#1, %[[WU]]#2, %arg2)
 // CHECK:         hyla.dispatch @[[O:gdn_output_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_f32_bv16_w8_s0x3e800000]][
 // CHECK:       func.func @[[P]](
 // CHECK:         hyla_tile.load %arg0{{.*}} -> tensor<64x16xbf16>
 // CHECK:         hyla_tile.reduce {{ *}}sum {{.*}} axis 1 : tensor<64x16xf32> -> tensor<64xf32>
 // CHECK:         math.rsqrt {{.*}} : tensor<64xf32>
+// CHECK-COUNT-3: hyla_tile.store
 // CHECK:       func.func @[[S]](
-// CHECK:         hyla_tile.reduce {{ *}}sum {{.*}} axis 1 : tensor<64x16xf32> -> tensor<64xf32>
+// CHECK-NOT:     hyla_tile.reduce
 // CHECK:       func.func @[[O]](
 // CHECK-COUNT-2: hyla_tile.reduce {{ *}}sum {{.*}} axis 1 : tensor<64x16xf32> -> tensor<64xf32>
 func.func @fused_norms(%q: tensor<1x8x1x16xbf16>, %v: tensor<1x8x1x16xf32>, %g: tensor<1x8x1xf32>) -> (tensor<1x8x1x16xf32>, tensor<1x1x16x16xf32>) {

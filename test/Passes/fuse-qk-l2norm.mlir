@@ -1,4 +1,5 @@
 // RUN: hyla-opt %s -split-input-file -hyla-fuse-qk-l2norm | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-fuse-qk-l2norm=prefill=true | FileCheck %s --check-prefix=PREFILL
 
 // Both norms only feed the decode delta rule: it reads their inputs and
 // normalizes in its kernel.
@@ -69,11 +70,15 @@ func.func @widening_norm(%q: tensor<2x1x2x32xbf16>, %k: tensor<2x1x2x32xbf16>, %
 
 // -----
 
-// The prefill delta rule takes the norms too (f32 norms of bf16 inputs do
-// not round): its chunk kernels normalize each chunk's rows.
+// The prefill delta rule keeps its norms by default (measured faster) and
+// takes them with prefill=true (f32 norms of bf16 inputs do not round): its
+// chunk kernels then normalize each chunk's rows.
 // CHECK-LABEL: func.func @fold_prefill
-// CHECK-NOT:     hyla.l2_norm
-// CHECK:         hyla.gated_delta_rule %arg0, %arg1, {{.*}} {qk_l2norm_epsilon = 9.9999999999999995E-7 : f64, scale = 1.250000e-01 : f64}
+// CHECK-COUNT-2: hyla.l2_norm
+// CHECK:         hyla.gated_delta_rule %0, %1, {{.*}} {scale = 1.250000e-01 : f64}
+// PREFILL-LABEL: func.func @fold_prefill
+// PREFILL-NOT:     hyla.l2_norm
+// PREFILL:         hyla.gated_delta_rule %arg0, %arg1, {{.*}} {qk_l2norm_epsilon = 9.9999999999999995E-7 : f64, scale = 1.250000e-01 : f64}
 func.func @fold_prefill(%q: tensor<?x?x2x32xbf16>, %k: tensor<?x?x2x32xbf16>, %v: tensor<?x?x2x64xbf16>, %g: tensor<?x?x2xf32>) -> (tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>) {
   %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xbf16> -> tensor<?x?x2x32xf32>
   %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xbf16> -> tensor<?x?x2x32xf32>
@@ -85,10 +90,10 @@ func.func @fold_prefill(%q: tensor<?x?x2x32xbf16>, %k: tensor<?x?x2x32xbf16>, %v
 
 // A norm that rounds (f32 in, bf16 out) is not folded: the kernels would
 // skip that rounding.
-// CHECK-LABEL: func.func @rounding_norm
-// CHECK:         hyla.l2_norm
-// CHECK:         hyla.l2_norm
-// CHECK:         hyla.gated_delta_rule {{.*}} {scale = 1.250000e-01 : f64}
+// PREFILL-LABEL: func.func @rounding_norm
+// PREFILL:         hyla.l2_norm
+// PREFILL:         hyla.l2_norm
+// PREFILL:         hyla.gated_delta_rule {{.*}} {scale = 1.250000e-01 : f64}
 func.func @rounding_norm(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tensor<?x?x2x64xbf16>, %g: tensor<?x?x2xf32>) -> (tensor<?x?x2x64xbf16>, tensor<?x2x32x64xf32>) {
   %qn = hyla.l2_norm %q {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xf32> -> tensor<?x?x2x32xbf16>
   %kn = hyla.l2_norm %k {epsilon = 1.0e-6 : f64} : tensor<?x?x2x32xf32> -> tensor<?x?x2x32xbf16>

@@ -59,7 +59,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           "gdn-parallel-chunks",
           cl::desc("GDN as prep/state/output kernels, parallel over chunks "
                    "(default true; false: one kernel, chunk after chunk)"),
-          cl::init(true), cl::cat(category)) {}
+          cl::init(true), cl::cat(category)),
+      gdnFuseQKL2Norm(
+          "gdn-fuse-qk-l2norm",
+          cl::desc("GDN prefill: the chunk kernels L2-normalize q and k as "
+                   "they load them instead of two norm kernels (default "
+                   "false: measured slower on H100 at K=96)"),
+          cl::init(false), cl::cat(category)) {}
 
 void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   KernelPipelineOptions o;
@@ -73,6 +79,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();
+  o.gdnFuseQKL2Norm = gdnFuseQKL2Norm.getValue();
   buildKernelPipeline(pm, o);
 }
 

@@ -22,7 +22,7 @@ struct PipelineFlags {
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, attnBlockM,
       attnBlockN;
-  llvm::cl::opt<bool> gdnParallelChunks;
+  llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm;
 };
 
 } // namespace hyla
