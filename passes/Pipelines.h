@@ -17,7 +17,7 @@ struct KernelPipelineOptions
                             llvm::cl::init(64)};
   Option<int64_t> gdnNumWarps{*this, "gdn-num-warps",
                               llvm::cl::desc("warps per GDN program"),
-                              llvm::cl::init(8)};
+                              llvm::cl::init(16)};
   Option<bool> gdnFuseQKL2Norm{
       *this, "gdn-fuse-qk-l2norm",
       llvm::cl::desc("fold q/k L2 norms into the prefill chunk kernels"),

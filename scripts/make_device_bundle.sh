@@ -19,8 +19,8 @@ hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench.hyla" --quiet
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_fused.hyla" --quiet \
   --gdn-parallel-chunks=false
-"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w16.hyla" --quiet \
-  --gdn-num-warps=16
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w8.hyla" --quiet \
+  --gdn-num-warps=8
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" --emit=ptx -o "$out/ptx" --quiet
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
 # Decode kernel shapes to compare: state columns per program, warps, and

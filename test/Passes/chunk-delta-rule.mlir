@@ -9,11 +9,11 @@
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
 // CHECK-DAG:     %[[T:.*]] = tensor.dim %arg0, %c1
 // CHECK:         %[[NC:.*]] = arith.ceildivui %[[T]], %c64
-// CHECK:         %[[WU:.*]]:2 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w8]][%[[NC]], %{{.*}}, %[[B]]]
+// CHECK:         %[[WU:.*]]:2 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w16]][%[[NC]], %{{.*}}, %[[B]]]
 // CHECK-SAME:      -> (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]})
-// CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w8]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %arg1, %arg3)
+// CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w16]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %arg1, %arg3)
 // CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
-// CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w8_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
+// CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
 // CHECK:         return %[[O]], %[[ST]]#2
 // CHECK-NOT:     hyla.gated_delta_rule
 // CHECK:       func.func @[[PREP]](
@@ -33,10 +33,10 @@
 // The single-kernel form loops over chunks with the state as loop-carried
 // tile and stores outputs as it goes.
 // FUSED-LABEL: func.func @dynamic
-// FUSED:         hyla.dispatch @[[K:gdn_chunk_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w8_s0x3e3504f3]][%{{.*}}, %{{.*}}, %{{.*}}]
+// FUSED:         hyla.dispatch @[[K:gdn_chunk_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%{{.*}}, %{{.*}}, %{{.*}}]
 // FUSED-NOT:     hyla.gated_delta_rule
 // FUSED:       func.func @[[K]](
-// FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32}
+// FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 16 : i32}
 // FUSED:         scf.for {{.*}} -> (tensor<32x64xf32>)
 // FUSED:           hyla_tile.cumsum
 // FUSED:           hyla_tile.unit_lower_inverse
@@ -56,13 +56,13 @@ func.func @dynamic(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tenso
 // An initial state is loaded before the chunk loop; V = 96 is not a
 // multiple of the default block (64), so one program takes all of V.
 // CHECK-LABEL: func.func @initial_state
-// CHECK:         hyla.dispatch @gdn_prep_bf16_bf16_h2_hv2_k32_v96_c64_w8
-// CHECK:         hyla.dispatch @[[K:gdn_state_bf16_bf16_h2_hv2_k32_v96_c64_bv96_w8_h0]]
+// CHECK:         hyla.dispatch @gdn_prep_bf16_bf16_h2_hv2_k32_v96_c64_w16
+// CHECK:         hyla.dispatch @[[K:gdn_state_bf16_bf16_h2_hv2_k32_v96_c64_bv96_w16_h0]]
 // CHECK:       func.func @[[K]](
 // CHECK:         %[[H0:.*]] = hyla_tile.load %arg4{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
 // CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[H0]])
 // FUSED-LABEL: func.func @initial_state
-// FUSED:         hyla.dispatch @[[K:gdn_chunk_bf16_bf16_h2_hv2_k32_v96_c64_bf16_bv96_w8_s0x3e800000_h0]]
+// FUSED:         hyla.dispatch @[[K:gdn_chunk_bf16_bf16_h2_hv2_k32_v96_c64_bf16_bv96_w16_s0x3e800000_h0]]
 // FUSED:       func.func @[[K]](
 // FUSED:         %[[H0:.*]] = hyla_tile.load %arg5{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
 func.func @initial_state(%q: tensor<1x5x2x32xbf16>, %v: tensor<1x5x2x96xbf16>, %g: tensor<1x5x2xf32>, %h0: tensor<1x2x32x96xf32>) -> (tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>) {
@@ -92,9 +92,9 @@ func.func @shared(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf32>, %g: tensor
 // instead of normalizing them again in its loop. The kernel names carry the
 // epsilon.
 // CHECK-LABEL: func.func @fused_norms
-// CHECK:         %[[WU:.*]]:3 = hyla.dispatch @[[P:gdn_prep_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_w8]][
-// CHECK:         hyla.dispatch @[[S:gdn_state_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_bv16_w8]][{{.*}}](%[[WU]]#0, %[[WU]]#1, %[[WU]]#2, %arg2)
-// CHECK:         hyla.dispatch @[[O:gdn_output_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_f32_bv16_w8_s0x3e800000]][
+// CHECK:         %[[WU:.*]]:3 = hyla.dispatch @[[P:gdn_prep_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_w16]][
+// CHECK:         hyla.dispatch @[[S:gdn_state_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_bv16_w16]][{{.*}}](%[[WU]]#0, %[[WU]]#1, %[[WU]]#2, %arg2)
+// CHECK:         hyla.dispatch @[[O:gdn_output_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_f32_bv16_w16_s0x3e800000]][
 // CHECK:       func.func @[[P]](
 // CHECK:         hyla_tile.load %arg0{{.*}} -> tensor<64x16xbf16>
 // CHECK:         hyla_tile.reduce {{ *}}sum {{.*}} axis 1 : tensor<64x16xf32> -> tensor<64xf32>

@@ -29,8 +29,8 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                 cl::desc("GDN state columns per program (default 64)"),
                 cl::init(64), cl::cat(category)),
       gdnNumWarps("gdn-num-warps",
-                  cl::desc("warps per GDN program (default 8)"), cl::init(8),
-                  cl::cat(category)),
+                  cl::desc("warps per GDN prefill program (default 16)"),
+                  cl::init(16), cl::cat(category)),
       decodeBlockV("decode-block-v",
                    cl::desc("GDN decode: state columns per program "
                             "(default 16)"),
