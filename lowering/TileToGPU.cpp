@@ -1576,19 +1576,27 @@ struct DotLowering : TilePattern<DotOp> {
                 Value kc2 = ke.add(kc, ke.i32(tf32 ? 4 : 8));
                 // 16-byte units of k in a k step's second half.
                 int64_t half = tf32 ? 4 : 8;
-                Value eight = ke.i32(8);
+                // The element whose 16-byte row this lane names for
+                // ldmatrix: lane bit `xBit` picks the 8 rows of A (columns
+                // of B) from x0, `kBit` the half of the k step, in an
+                // operand stored [x][k] (`kLast`) or [k][x].
+                auto ldmatrixRow = [&](Value x0, int64_t stride, bool kLast,
+                                       Value xBit, Value kBit) {
+                  Value eight = ke.i32(8), h = ke.i32(half);
+                  if (kLast)
+                    return ke.add(ke.mul(ke.add(x0, ke.add(lane8, ke.mul(xBit, eight))),
+                                         ke.i32(stride)),
+                                  ke.add(k0, ke.mul(kBit, h)));
+                  return ke.add(ke.mul(ke.add(k0, ke.add(lane8, ke.mul(kBit, h))),
+                                       ke.i32(stride)),
+                                ke.add(x0, ke.mul(xBit, eight)));
+                };
                 SmallVector<Value> a;
                 if (aLdmatrix) {
                   // Matrix j (lanes 8j..8j+7): rows 8 (j & 1), k half j >> 1.
-                  Value at =
-                      aKLast
-                          ? ke.add(ke.mul(ke.add(mBase, ke.add(lane8, ke.mul(laneBit0, eight))),
-                                          ke.i32(aStride)),
-                                   ke.add(k0, ke.mul(laneBit1, ke.i32(half))))
-                          : ke.add(ke.mul(ke.add(k0, ke.add(lane8, ke.mul(laneBit1, eight))),
-                                          ke.i32(aStride)),
-                                   ke.add(mBase, ke.mul(laneBit0, eight)));
-                  a = ldmatrix(aBase, at, 4, !aKLast);
+                  a = ldmatrix(aBase,
+                               ldmatrixRow(mBase, aStride, aKLast, laneBit0, laneBit1),
+                               4, !aKLast);
                 } else {
                   a = {aWord(row0, kc), aWord(row1, kc), aWord(row0, kc2),
                        aWord(row1, kc2)};
@@ -1606,15 +1614,9 @@ struct DotLowering : TilePattern<DotOp> {
                   }
                   // Matrix j: n tile t + (j >> 1), k half j & 1.
                   Value n = ke.add(nBase, ke.i32(8 * t));
-                  Value at =
-                      bKLast
-                          ? ke.add(ke.mul(ke.add(n, ke.add(lane8, ke.mul(laneBit1, eight))),
-                                          ke.i32(bStride)),
-                                   ke.add(k0, ke.mul(laneBit0, ke.i32(half))))
-                          : ke.add(ke.mul(ke.add(k0, ke.add(lane8, ke.mul(laneBit0, eight))),
-                                          ke.i32(bStride)),
-                                   ke.add(n, ke.mul(laneBit1, eight)));
-                  return ldmatrix(bBase, at, pair ? 4 : 2, !bKLast);
+                  return ldmatrix(bBase,
+                                  ldmatrixRow(n, bStride, bKLast, laneBit1, laneBit0),
+                                  pair ? 4 : 2, !bKLast);
                 };
                 auto resTy = LLVM::LLVMStructType::getLiteral(
                     kb.getContext(), {f32, f32, f32, f32});

@@ -184,6 +184,25 @@ Value utInverse(TileBuilder &tb, Value k, Value beta, Value decayStrict,
   return tb.unitLowerInverse(a);
 }
 
+/// W = X diag(beta exp(gc)) K and U = X diag(beta) V for one chunk (V has
+/// `cols` columns), with the chunk's decay matrices.
+struct ChunkWU {
+  Value w, u;
+  DecayMatrices decay;
+};
+
+ChunkWU chunkWU(TileBuilder &t, int64_t c, int64_t kDim, int64_t cols,
+                Value k, Value v, Value beta, Value gc) {
+  DecayMatrices decay = decayMatrices(t, gc, c);
+  Value x = utInverse(t, k, beta, decay.strict, c);
+  Value kScaled =
+      t.mul(k, t.broadcast(t.mul(beta, t.exp(gc)), {0}, {c, kDim}));
+  Value w = t.dot(x, kScaled, t.constant(0.0, {c, kDim}));
+  Value u = t.dot(x, t.mul(v, t.broadcast(beta, {0}, {c, cols})),
+                  t.constant(0.0, {c, cols}));
+  return {w, u, decay};
+}
+
 /// S' = exp(gc_last) S + (diag(exp(gc_last - gc)) K)^T D. Padding tokens have
 /// g = 0, so gc[C-1] is the cumulative decay up to the last real token.
 Value nextState(TileBuilder &tb, Value state, Value k, Value d, Value gc,
@@ -270,15 +289,9 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         Value beta = t.load(betaM, {batch, span.t0, head}, {1}, {C},
                             tokenBounds(t, p, betaM, span));
         Value gc = chunkCumDecay(t, p, gM, span, head);
-        DecayMatrices decay = decayMatrices(t, gc, C);
-        Value x = utInverse(t, k, beta, decay.strict, C);
-        Value kScaled =
-            t.mul(k, t.broadcast(t.mul(beta, t.exp(gc)), {0}, {C, K}));
-        Value w = t.dot(x, kScaled, t.constant(0.0, {C, K}));
-        Value u = t.dot(x, t.mul(v, t.broadcast(beta, {0}, {C, BV})),
-                        t.constant(0.0, {C, BV}));
-        Value d = t.sub(u, t.dot(w, state, t.constant(0.0, {C, BV})));
-        Value o = chunkOutput(t, p, q, k, state, d, gc, decay.inclusive);
+        ChunkWU wu = chunkWU(t, C, K, BV, k, v, beta, gc);
+        Value d = t.sub(wu.u, t.dot(wu.w, state, t.constant(0.0, {C, BV})));
+        Value o = chunkOutput(t, p, q, k, state, d, gc, wu.decay.inclusive);
         t.store(t.castTo(o, p.outputType), oM, {batch, span.t0, head, v0},
                 {1, 3}, tokenBounds(t, p, oM, span));
         scf::YieldOp::create(nb, loc,
@@ -333,16 +346,10 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
     Value beta = t.load(betaM, {span.batch, span.t0, head}, {1}, {C},
                         tokenBounds(t, p, betaM, span));
     Value gc = chunkCumDecay(t, p, gM, span, head);
-    DecayMatrices decay = decayMatrices(t, gc, C);
-    Value x = utInverse(t, k, beta, decay.strict, C);
-    Value kScaled =
-        t.mul(k, t.broadcast(t.mul(beta, t.exp(gc)), {0}, {C, K}));
-    Value w = t.dot(x, kScaled, t.constant(0.0, {C, K}));
-    Value u = t.dot(x, t.mul(v, t.broadcast(beta, {0}, {C, V})),
-                    t.constant(0.0, {C, V}));
-    t.store(w, wM, {span.batch, span.t0, head, c0}, {1, 3},
+    ChunkWU wu = chunkWU(t, C, K, V, k, v, beta, gc);
+    t.store(wu.w, wM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, wM, span));
-    t.store(u, uM, {span.batch, span.t0, head, c0}, {1, 3},
+    t.store(wu.u, uM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, uM, span));
     if (knM)
       t.store(k, knM, {span.batch, span.t0, head, c0}, {1, 3},

@@ -3,14 +3,7 @@
 # scripts/make_device_bundle.sh): runs the compiled modules and the
 # float64 checks, writes logs and JSON to $OUT (or ./out).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-b=$PWD/.device
-out=${OUT:-$PWD/out}
-mkdir -p "$out"
-export HYLA_RUNTIME_LIB=$b/lib/libhyla_runtime.so
-export PYTHONPATH=$PWD/python:$b PYTHONUNBUFFERED=1
-status=0
-step() { echo; echo "=== $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
+source "$(dirname "$0")/device_env.sh"
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 step "$b/bin/hyla-run" "$b/olmo-hybrid-tiny.hyla" --sym batch=2 --sym tokens=100 --iters 3

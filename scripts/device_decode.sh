@@ -11,16 +11,8 @@
 #                                    ncu durations of the B=1 layer kernels,
 #                                    compute-sanitizer on the decode path
 set -uo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/device_env.sh"
 stage=${1:-bench}
-b=$PWD/.device
-out=${OUT:-$PWD/out}
-mkdir -p "$out"
-export HYLA_RUNTIME_LIB=$b/lib/libhyla_runtime.so
-export PYTHONPATH=$PWD/python:$b PYTHONUNBUFFERED=1
-status=0
-step() { echo; echo "=== $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
-limit() { local s=$1; shift; step timeout "$s" "$@"; }
 bench=bench/bench_gdn_decode.py
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv

@@ -14,16 +14,8 @@
 #                                       compute-sanitizer on small packed
 #                                       (varlen) and dense prefills
 set -uo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/device_env.sh"
 stage=${1:-bench}
-b=$PWD/.device
-out=${OUT:-$PWD/out}
-mkdir -p "$out"
-export HYLA_RUNTIME_LIB=$b/lib/libhyla_runtime.so
-export PYTHONPATH=$PWD/python:$b PYTHONUNBUFFERED=1
-status=0
-step() { echo; echo "=== $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
-limit() { local s=$1; shift; step timeout "$s" "$@"; }
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 if [ "$stage" = profile ]; then
