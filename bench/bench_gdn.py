@@ -14,7 +14,9 @@ device-to-device copy bandwidth measured in the same run), then checks both
 against a float64 recurrence on a shorter sequence (--check-tokens, same B,
 H, K, V) with hyla's outputs poisoned with NaN. Shape i draws its inputs
 from seed + i, so a subset rerun with the same seed sees the same inputs.
-Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
+With --layer-module, the GDN layer core after the projections (convs,
+norms, gates, delta rule) is timed too at the H=30 shapes, against PyTorch
+convs and gates feeding fla. Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
 against fla with cu_seqlens): VARLEN tokens in random-length sequences, each
 from its own initial state, checked per sequence against float64.
 
@@ -38,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, HERE)
 import hyla  # noqa: E402
-from check_gdn_attention import delta_rule64, l2norm64, median_ms, rel_err  # noqa: E402
+from check_gdn_attention import (delta_rule64, fla_gdn_core, gdn_core_inputs,  # noqa: E402
+                                 l2norm64, median_ms, rel_err)
 
 # (B, T, H, K, V): Olmo Hybrid's GDN heads at three lengths, and the K=V=128
 # shape the published sm90 kernels support.
@@ -324,6 +327,36 @@ def bench_varlen(m, dev, seed, fla_rule, check_tokens):
     return row
 
 
+def bench_layer_core(layer_module, shape, dev, seed, fla_rule):
+    """The GDN layer core after the projections (convs + SiLU, q/k norms,
+    gates, delta rule: gdn_core of bench/graphs/olmo_gdn_attention.mlir)
+    against the same chain of PyTorch convs and gates feeding fla, timed.
+    Its float64 check is check_gdn_attention.py's (T=2048)."""
+    B, T, H, K, V = shape
+    gen = torch.Generator(device=dev).manual_seed(seed + 200)
+    qr, kr, vr, a, b, weights = gdn_core_inputs(layer_module, B, T, dev, gen)
+    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=torch.bfloat16)
+    s = torch.full((B, H, K, V), float("nan"), device=dev)
+    call = lambda: layer_module.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s))
+    call()
+    torch.cuda.synchronize()
+    row = {"layer_hyla_finite": finite(o) and finite(s), "layer_hyla_ms": median_ms(call)}
+    line = f"  layer core: hyla {row['layer_hyla_ms']:.3f} ms"
+    if fla_rule:
+        chain = lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
+        fo, fs = chain()
+        torch.cuda.synchronize()
+        row["layer_fla_finite"] = finite(fo) and finite(fs)
+        row["layer_hyla_vs_fla_o"] = rel_diff(o, fo)
+        row["layer_fla_ms"] = median_ms(chain)
+        row["layer_fla_over_hyla"] = row["layer_fla_ms"] / row["layer_hyla_ms"]
+        line += (f"   fla chain {row['layer_fla_ms']:.3f} ms   fla/hyla "
+                 f"{row['layer_fla_over_hyla']:.2f}x   hyla vs fla: o "
+                 f"{row['layer_hyla_vs_fla_o']:.2e}")
+    print(line)
+    return row
+
+
 def parse_shapes(spec):
     if spec in SHAPE_SETS:
         return list(range(len(SHAPE_SETS[spec])))
@@ -348,6 +381,9 @@ def main():
     p.add_argument("--seed", type=int, default=None,
                    help="default: a fresh seed, printed")
     p.add_argument("--no-fla", action="store_true", help="skip the fla peer")
+    p.add_argument("--layer-module", help="module compiled from "
+                   "bench/graphs/olmo_gdn_attention.mlir: also time the GDN layer "
+                   "core (gdn_core) at the H=30 K=96 V=192 shapes")
     p.add_argument("--no-varlen", action="store_true",
                    help="skip the packed-sequence (cu_seqlens) comparison")
     p.add_argument("--json", help="write the results here")
@@ -365,6 +401,10 @@ def main():
 
     m = hyla.Module(args.module)
     m.prepare()
+    layer = None
+    if args.layer_module:
+        layer = hyla.Module(args.layer_module)
+        layer.prepare()
     bandwidth = copy_bandwidth(dev)
     print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"triton {triton.__version__}, fla {fla_version if fla_rule else 'skipped'}")
@@ -382,6 +422,10 @@ def main():
         try:
             row = bench_shape(m, i, shape, dev, seed, fla_rule, bandwidth,
                               args.check_tokens)
+            if layer is not None and shape[2:] == (30, 96, 192):
+                gc.collect()
+                torch.cuda.empty_cache()
+                row.update(bench_layer_core(layer, shape, dev, seed + i, fla_rule))
             ok &= all(v for key, v in row.items() if key.endswith("finite"))
         except (torch.cuda.OutOfMemoryError, hyla.HylaError) as e:
             B, T, H, K, V = shape

@@ -121,8 +121,9 @@ def check_delta_rule(m, B, T, dev, gen, fla_rule):
     return res
 
 
-def check_gdn_core(m, B, T, dev, gen, fla_rule):
-    scale = K ** -0.5
+def gdn_core_inputs(m, B, T, dev, gen):
+    """Raw projection outputs for gdn_core (q, k, v before the convs; the
+    gate inputs a, b) and its weights, bound to the module by name."""
     bf = torch.bfloat16
     qr = torch.randn(B, T, H * K, device=dev, generator=gen).to(bf)
     kr = torch.randn(B, T, H * K, device=dev, generator=gen).to(bf)
@@ -143,7 +144,29 @@ def check_gdn_core(m, B, T, dev, gen, fla_rule):
     weights = {n: w.to(bf).contiguous() for n, w in weights.items()}
     for n, w in weights.items():
         m.bind_weight(n, w)
+    return qr, kr, vr, a, b, weights
 
+
+def fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights):
+    """The same layer core as PyTorch convs and gates feeding fla's rule."""
+    B, T = qr.shape[:2]
+
+    def conv(x, w):
+        y = F.conv1d(x.transpose(1, 2), w, padding=CONV - 1, groups=w.shape[0])[..., :T]
+        return F.silu(y).transpose(1, 2)
+    q = conv(qr, weights["q_conv1d.weight"]).reshape(B, T, H, K)
+    k = conv(kr, weights["k_conv1d.weight"]).reshape(B, T, H, K)
+    v = conv(vr, weights["v_conv1d.weight"]).reshape(B, T, H, V)
+    g = -weights["A_log"].float().exp() * F.softplus(a.float() + weights["dt_bias"].float())
+    beta = (b.sigmoid() * 2).to(torch.bfloat16)
+    return fla_rule(q, k, v, g, beta, scale=K ** -0.5, output_final_state=True,
+                    use_qk_l2norm_in_kernel=True)
+
+
+def check_gdn_core(m, B, T, dev, gen, fla_rule):
+    scale = K ** -0.5
+    bf = torch.bfloat16
+    qr, kr, vr, a, b, weights = gdn_core_inputs(m, B, T, dev, gen)
     o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=bf)
     s = torch.full((B, H, K, V), float("nan"), device=dev)
     m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s))
@@ -160,18 +183,7 @@ def check_gdn_core(m, B, T, dev, gen, fla_rule):
     res["hyla_ms"] = median_ms(lambda: m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s)))
 
     if fla_rule:
-        def chain():
-            def conv(x, w):
-                y = F.conv1d(x.transpose(1, 2), w, padding=CONV - 1,
-                             groups=w.shape[0])[..., :T]
-                return F.silu(y).transpose(1, 2)
-            q = conv(qr, weights["q_conv1d.weight"]).reshape(B, T, H, K)
-            k = conv(kr, weights["k_conv1d.weight"]).reshape(B, T, H, K)
-            v = conv(vr, weights["v_conv1d.weight"]).reshape(B, T, H, V)
-            g = -weights["A_log"].float().exp() * F.softplus(a.float() + weights["dt_bias"].float())
-            beta = (b.sigmoid() * 2).to(bf)
-            return fla_rule(q, k, v, g, beta, scale=scale, output_final_state=True,
-                            use_qk_l2norm_in_kernel=True)
+        chain = lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
         fo, fs = chain()
         res["fla_o"], res["fla_state"] = rel_err(fo, ro), rel_err(fs, rs)
         res["fla_ms"] = median_ms(chain)

@@ -42,7 +42,8 @@ if [ "$stage" = profile ]; then
 elif [ "$stage" = bench ]; then
   limit 240 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" --tokens 2048 \
     --json "$out/check_gdn_attention.json"
-  limit 400 python3 bench/bench_gdn.py --module "$b/gdn_bench.hyla" --json "$out/bench_gdn.json"
+  limit 500 python3 bench/bench_gdn.py --module "$b/gdn_bench.hyla" --layer-module "$b/bench.hyla" \
+    --json "$out/bench_gdn.json"
   limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" --sym batch=1 --sym tokens=512 \
     --warmup 2 --iters 5
   limit 150 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
