@@ -15,8 +15,8 @@ against a float64 recurrence on a shorter sequence (--check-tokens, same B,
 H, K, V) with hyla's outputs poisoned with NaN. Shape i draws its inputs
 from seed + i, so a subset rerun with the same seed sees the same inputs.
 With --layer-module, the GDN layer core after the projections (convs,
-norms, gates, delta rule) is timed too at the H=30 shapes, against PyTorch
-convs and gates feeding fla. Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
+norms, gates, delta rule) is timed too at the H=30 shapes, against fla's
+Triton causal_conv1d and PyTorch gates feeding fla's delta rule. Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
 against fla with cu_seqlens): VARLEN tokens in random-length sequences, each
 from its own initial state, checked per sequence against float64.
 
@@ -330,7 +330,8 @@ def bench_varlen(m, dev, seed, fla_rule, check_tokens):
 def bench_layer_core(layer_module, shape, dev, seed, fla_rule):
     """The GDN layer core after the projections (convs + SiLU, q/k norms,
     gates, delta rule: gdn_core of bench/graphs/olmo_gdn_attention.mlir)
-    against the same chain of PyTorch convs and gates feeding fla, timed.
+    against the same chain from fla (its Triton causal_conv1d, PyTorch
+    gates, its delta rule), timed.
     Its float64 check is check_gdn_attention.py's (T=2048)."""
     B, T, H, K, V = shape
     gen = torch.Generator(device=dev).manual_seed(seed + 200)

@@ -9,7 +9,8 @@ with the peer measured on the same inputs beside it:
 
   gated_delta_rule  hyla vs fla's chunk_gated_delta_rule (Triton)
   gdn_core          hyla (conv+SiLU, L2 norm, gates, delta rule) vs the
-                    same chain with PyTorch's conv1d and fla's delta rule
+                    same chain with fla's causal_conv1d (Triton), PyTorch
+                    gates and fla's delta rule
   attention         hyla vs PyTorch SDPA on the cuDNN backend
   linear            hyla's GEMM (x W^T, 3840 -> 11008) vs torch.matmul (cuBLAS)
 
@@ -148,12 +149,16 @@ def gdn_core_inputs(m, B, T, dev, gen):
 
 
 def fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights):
-    """The same layer core as PyTorch convs and gates feeding fla's rule."""
+    """The same layer core from fla's modules: its short convolution
+    (Triton causal_conv1d with SiLU, as fla's ShortConvolution runs it), the
+    gates in PyTorch, fla's delta rule."""
+    from fla.modules.convolution import causal_conv1d
     B, T = qr.shape[:2]
 
     def conv(x, w):
-        y = F.conv1d(x.transpose(1, 2), w, padding=CONV - 1, groups=w.shape[0])[..., :T]
-        return F.silu(y).transpose(1, 2)
+        y, _ = causal_conv1d(x, w.view(w.shape[0], -1), activation="silu",
+                             backend="triton")
+        return y
     q = conv(qr, weights["q_conv1d.weight"]).reshape(B, T, H, K)
     k = conv(kr, weights["k_conv1d.weight"]).reshape(B, T, H, K)
     v = conv(vr, weights["v_conv1d.weight"]).reshape(B, T, H, V)
