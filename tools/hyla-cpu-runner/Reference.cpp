@@ -52,6 +52,43 @@ HostTensorPtr l2Normalized(const HostTensor &x, double eps) {
   return y;
 }
 
+/// The gated delta rule for value head h of batch row b over tokens
+/// [begin, end), updating the [K, V] state `s` in place and writing o.
+/// q, k: [B, T, H, K]; v, o: [B, T, HV, V]; g, beta: [B, T, HV].
+void deltaRuleTokens(double *s, const HostTensor &q, const HostTensor &k,
+                     const HostTensor &v, const HostTensor &g,
+                     const HostTensor &beta, int64_t b, int64_t h,
+                     int64_t begin, int64_t end, double scale, HostTensor &o) {
+  int64_t T = q.shape[1], H = q.shape[2], K = q.shape[3], HV = v.shape[2],
+          V = v.shape[3], hk = h / (HV / H);
+  std::vector<double> kv(V), delta(V);
+  for (int64_t t = begin; t < end; ++t) {
+    const double *qt = &q.values[((b * T + t) * H + hk) * K];
+    const double *kt = &k.values[((b * T + t) * H + hk) * K];
+    const double *vt = &v.values[((b * T + t) * HV + h) * V];
+    double decay = std::exp(g.values[(b * T + t) * HV + h]);
+    double bt = beta.values[(b * T + t) * HV + h];
+    for (int64_t i = 0; i < K * V; ++i)
+      s[i] *= decay;
+    std::fill(kv.begin(), kv.end(), 0.0);
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < V; ++j)
+        kv[j] += s[i * V + j] * kt[i];
+    for (int64_t j = 0; j < V; ++j)
+      delta[j] = bt * (vt[j] - kv[j]);
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < V; ++j)
+        s[i * V + j] += kt[i] * delta[j];
+    double *ot = &o.values[((b * T + t) * HV + h) * V];
+    for (int64_t j = 0; j < V; ++j) {
+      double acc = 0;
+      for (int64_t i = 0; i < K; ++i)
+        acc += s[i * V + j] * qt[i] * scale;
+      ot[j] = acc;
+    }
+  }
+}
+
 /// A slot table names distinct slots of a cache of `numSlots`.
 LogicalResult checkSlots(Operation *op, const HostTensor &slots,
                          int64_t numSlots) {
@@ -220,7 +257,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
       q = l2Normalized(*q, eps->convertToDouble());
       k = l2Normalized(*k, eps->convertToDouble());
     }
-    int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
+    int64_t B = q->shape[0], T = q->shape[1], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3];
     double scale = d.getScale().convertToDouble();
     // The sequences as (batch row, first token, end): one per batch row, or
@@ -250,37 +287,13 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     int64_t N = static_cast<int64_t>(seqs.size());
     HostTensorPtr o = makeLike(d.getO(), v->shape);
     HostTensorPtr hT = makeLike(d.getFinalState(), {N, HV, K, V});
-    std::vector<double> s(K * V), kv(V), delta(V);
+    std::vector<double> s(K * V);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t h = 0; h < HV; ++h) {
-        int64_t b = seqs[n].b, hk = h / (HV / H);
         for (int64_t i = 0; i < K * V; ++i)
           s[i] = h0 ? h0->values[(n * HV + h) * K * V + i] : 0.0;
-        for (int64_t t = seqs[n].begin; t < seqs[n].end; ++t) {
-          const double *qt = &q->values[((b * T + t) * H + hk) * K];
-          const double *kt = &k->values[((b * T + t) * H + hk) * K];
-          const double *vt = &v->values[((b * T + t) * HV + h) * V];
-          double decay = std::exp(g->values[(b * T + t) * HV + h]);
-          double bt = beta->values[(b * T + t) * HV + h];
-          for (double &x : s)
-            x *= decay;
-          std::fill(kv.begin(), kv.end(), 0.0);
-          for (int64_t i = 0; i < K; ++i)
-            for (int64_t j = 0; j < V; ++j)
-              kv[j] += s[i * V + j] * kt[i];
-          for (int64_t j = 0; j < V; ++j)
-            delta[j] = bt * (vt[j] - kv[j]);
-          for (int64_t i = 0; i < K; ++i)
-            for (int64_t j = 0; j < V; ++j)
-              s[i * V + j] += kt[i] * delta[j];
-          double *ot = &o->values[((b * T + t) * HV + h) * V];
-          for (int64_t j = 0; j < V; ++j) {
-            double acc = 0;
-            for (int64_t i = 0; i < K; ++i)
-              acc += s[i * V + j] * qt[i] * scale;
-            ot[j] = acc;
-          }
-        }
+        deltaRuleTokens(s.data(), *q, *k, *v, *g, *beta, seqs[n].b, h,
+                        seqs[n].begin, seqs[n].end, scale, *o);
         for (int64_t i = 0; i < K * V; ++i)
           hT->values[(n * HV + h) * K * V + i] = s[i];
       }
@@ -294,7 +307,7 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
                   v = tensor(d.getV()), g = tensor(d.getG()),
                   beta = tensor(d.getBeta()), cache = tensor(d.getCache()),
                   slots = tensor(d.getSlots());
-    int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], K = q->shape[3],
+    int64_t B = q->shape[0], T = q->shape[1], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3], NS = cache->shape[0];
     double scale = d.getScale().convertToDouble();
     if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
@@ -307,36 +320,9 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
       return failure();
     for (int64_t b = 0; b < B; ++b) {
       int64_t slot = static_cast<int64_t>(slots->values[b]);
-      for (int64_t h = 0; h < HV; ++h) {
-        int64_t hk = h / (HV / H);
-        double *s = &updated->values[(slot * HV + h) * K * V];
-        std::vector<double> kv(V), delta(V);
-        for (int64_t t = 0; t < T; ++t) {
-          const double *qt = &q->values[((b * T + t) * H + hk) * K];
-          const double *kt = &k->values[((b * T + t) * H + hk) * K];
-          const double *vt = &v->values[((b * T + t) * HV + h) * V];
-          double decay = std::exp(g->values[(b * T + t) * HV + h]);
-          double bt = beta->values[(b * T + t) * HV + h];
-          for (int64_t i = 0; i < K * V; ++i)
-            s[i] *= decay;
-          std::fill(kv.begin(), kv.end(), 0.0);
-          for (int64_t i = 0; i < K; ++i)
-            for (int64_t j = 0; j < V; ++j)
-              kv[j] += s[i * V + j] * kt[i];
-          for (int64_t j = 0; j < V; ++j)
-            delta[j] = bt * (vt[j] - kv[j]);
-          for (int64_t i = 0; i < K; ++i)
-            for (int64_t j = 0; j < V; ++j)
-              s[i * V + j] += kt[i] * delta[j];
-          double *ot = &o->values[((b * T + t) * HV + h) * V];
-          for (int64_t j = 0; j < V; ++j) {
-            double acc = 0;
-            for (int64_t i = 0; i < K; ++i)
-              acc += s[i * V + j] * qt[i] * scale;
-            ot[j] = acc;
-          }
-        }
-      }
+      for (int64_t h = 0; h < HV; ++h)
+        deltaRuleTokens(&updated->values[(slot * HV + h) * K * V], *q, *k, *v,
+                        *g, *beta, b, h, 0, T, scale, *o);
     }
     set(d.getO(), o);
     set(d.getNewCache(), updated);
