@@ -368,39 +368,48 @@ LogicalResult GdnGatesOp::reifyResultShapes(OpBuilder &b,
 // GatedDeltaRuleOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult GatedDeltaRuleOp::verify() {
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType(), g = getG().getType(),
-                   beta = getBeta().getType();
-  if (failed(expectRank(*this, "q", q, 4, "[batch, tokens, heads, key dim]")) ||
-      failed(expectRank(*this, "v", v, 4,
+/// The per-token operands every delta-rule op shares: q, k [B, T, H, K];
+/// v and o [B, T, HV, V] with HV a multiple of H; g, beta [B, T, HV].
+static LogicalResult verifyDeltaRuleTokens(Operation *op, Value qv, Value kv,
+                                           Value vv, Value gv, Value betav,
+                                           Value ov) {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  RankedTensorType q = type(qv), k = type(kv), v = type(vv), g = type(gv),
+                   beta = type(betav);
+  if (failed(expectRank(op, "q", q, 4, "[batch, tokens, heads, key dim]")) ||
+      failed(expectRank(op, "v", v, 4,
                         "[batch, tokens, value heads, value dim]")) ||
-      failed(expectRank(*this, "g", g, 3, "[batch, tokens, value heads]")) ||
-      failed(expectRank(*this, "beta", beta, 3, "[batch, tokens, value heads]")))
+      failed(expectRank(op, "g", g, 3, "[batch, tokens, value heads]")) ||
+      failed(expectRank(op, "beta", beta, 3, "[batch, tokens, value heads]")))
     return failure();
-  if (failed(expectSameShape(*this, "q", q, "k", k, /*sameElement=*/true)))
+  if (failed(expectSameShape(op, "q", q, "k", k, /*sameElement=*/true)))
     return failure();
   for (int64_t d : {2, 3})
-    if (failed(expectStaticDim(*this, "q", q, d, d == 2 ? "heads" : "key dim")) ||
-        failed(expectStaticDim(*this, "v", v, d,
+    if (failed(expectStaticDim(op, "q", q, d, d == 2 ? "heads" : "key dim")) ||
+        failed(expectStaticDim(op, "v", v, d,
                                d == 2 ? "value heads" : "value dim")))
       return failure();
-  if (failed(expectSameDim(*this, "q", q, 0, "v", v, 0, "batch")) ||
-      failed(expectSameDim(*this, "q", q, 1, "v", v, 1, "token count")))
+  if (failed(expectSameDim(op, "q", q, 0, "v", v, 0, "batch")) ||
+      failed(expectSameDim(op, "q", q, 1, "v", v, 1, "token count")))
     return failure();
   int64_t h = q.getDimSize(2), hv = v.getDimSize(2);
   if (hv % h != 0)
-    return emitOpError() << "value heads (" << hv
+    return op->emitOpError() << "value heads (" << hv
                          << ") must be a multiple of query/key heads (" << h
                          << ")";
   for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"g", g},
                          {"beta", beta}})
     for (int64_t d = 0; d < 3; ++d)
-      if (failed(expectSameDim(*this, "v", v, d, name, t, d,
+      if (failed(expectSameDim(op, "v", v, d, name, t, d,
                                d == 2 ? "value heads" : "leading shape")))
         return failure();
-  RankedTensorType o = getO().getType();
-  if (failed(expectSameShape(*this, "v", v, "o", o, /*sameElement=*/true)))
+  return expectSameShape(op, "v", v, "o", type(ov), /*sameElement=*/true);
+}
+
+LogicalResult GatedDeltaRuleOp::verify() {
+  RankedTensorType q = getQ().getType(), v = getV().getType();
+  if (failed(verifyDeltaRuleTokens(*this, getQ(), getK(), getV(), getG(),
+                                   getBeta(), getO())))
     return failure();
   RankedTensorType cu;
   if (getCuSeqlens()) {
@@ -478,37 +487,10 @@ static LogicalResult verifySlots(Operation *op, RankedTensorType slots,
 }
 
 LogicalResult GatedDeltaRuleCachedOp::verify() {
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType(), g = getG().getType(),
-                   beta = getBeta().getType(), cache = getCache().getType();
-  if (failed(expectRank(*this, "q", q, 4, "[batch, tokens, heads, key dim]")) ||
-      failed(expectRank(*this, "v", v, 4,
-                        "[batch, tokens, value heads, value dim]")) ||
-      failed(expectRank(*this, "g", g, 3, "[batch, tokens, value heads]")) ||
-      failed(expectRank(*this, "beta", beta, 3, "[batch, tokens, value heads]")))
-    return failure();
-  if (failed(expectSameShape(*this, "q", q, "k", k, /*sameElement=*/true)))
-    return failure();
-  for (int64_t d : {2, 3})
-    if (failed(expectStaticDim(*this, "q", q, d, d == 2 ? "heads" : "key dim")) ||
-        failed(expectStaticDim(*this, "v", v, d,
-                               d == 2 ? "value heads" : "value dim")))
-      return failure();
-  if (failed(expectSameDim(*this, "q", q, 0, "v", v, 0, "batch")) ||
-      failed(expectSameDim(*this, "q", q, 1, "v", v, 1, "token count")))
-    return failure();
-  int64_t h = q.getDimSize(2), hv = v.getDimSize(2);
-  if (hv % h != 0)
-    return emitOpError() << "value heads (" << hv
-                         << ") must be a multiple of query/key heads (" << h
-                         << ")";
-  for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"g", g},
-                         {"beta", beta}})
-    for (int64_t d = 0; d < 3; ++d)
-      if (failed(expectSameDim(*this, "v", v, d, name, t, d,
-                               d == 2 ? "value heads" : "leading shape")))
-        return failure();
-  if (failed(expectSameShape(*this, "v", v, "o", getO().getType(), true)))
+  RankedTensorType q = getQ().getType(), v = getV().getType(),
+                   cache = getCache().getType();
+  if (failed(verifyDeltaRuleTokens(*this, getQ(), getK(), getV(), getG(),
+                                   getBeta(), getO())))
     return failure();
   if (failed(expectRank(*this, "cache", cache, 4,
                         "[slots, value heads, key dim, value dim]")) ||
