@@ -106,13 +106,19 @@ std::pair<Value, Value> sequenceRange(TileBuilder &tb, Value cuM, Value n) {
   return {at(n), at(tb.addi(n, tb.index(1)))};
 }
 
+/// The number of chunks of [begin, end).
+Value chunkCount(TileBuilder &t, const ChunkParams &p, Value begin, Value end) {
+  return t.ceilDiv(arith::SubIOp::create(t.builder(), t.getLoc(), end, begin),
+                   p.chunk);
+}
+
 /// With packed sequences the chunks of all sequences are numbered one
 /// after another (sequence n's chunks start at the sum of the chunk counts
-/// before it). For chunk slot `slot`: its sequence, its chunk within the
+/// before it). For chunk slot `slot`: its first token, the end of its
 /// sequence, and whether the slot is a chunk at all (the grid is sized for
 /// the most chunks N sequences can have, ceil(T / C) + N).
 struct ChunkSlot {
-  Value sequence, chunk, valid;
+  Value t0, end, valid;
 };
 
 ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
@@ -125,17 +131,19 @@ ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
       b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0},
       [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
         TileBuilder t(nb, l);
+        Value first = it[0];
         auto [begin, end] = sequenceRange(t, cuM, n);
-        Value count = t.ceilDiv(arith::SubIOp::create(nb, l, end, begin), p.chunk);
-        Value next = t.addi(it[0], count);
+        Value next = t.addi(first, chunkCount(t, p, begin, end));
         Value inside = arith::AndIOp::create(
             nb, l,
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, slot, it[0]),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, slot, first),
             arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, slot, next));
-        Value seq = arith::SelectOp::create(nb, l, inside, n, it[1]);
-        Value local = arith::SelectOp::create(
-            nb, l, inside, arith::SubIOp::create(nb, l, slot, it[0]), it[2]);
-        scf::YieldOp::create(nb, l, ValueRange{next, seq, local});
+        Value t0 = t.addi(
+            begin, t.muli(arith::SubIOp::create(nb, l, slot, first), p.chunk));
+        scf::YieldOp::create(
+            nb, l,
+            ValueRange{next, arith::SelectOp::create(nb, l, inside, t0, it[1]),
+                       arith::SelectOp::create(nb, l, inside, end, it[2])});
       });
   Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
                                       loop.getResult(0));
@@ -152,8 +160,8 @@ Value firstChunkSlot(TileBuilder &tb, const ChunkParams &p, Value cuM,
       [&](OpBuilder &nb, Location l, Value m, ValueRange it) {
         TileBuilder t(nb, l);
         auto [begin, end] = sequenceRange(t, cuM, m);
-        Value count = t.ceilDiv(arith::SubIOp::create(nb, l, end, begin), p.chunk);
-        scf::YieldOp::create(nb, l, ValueRange{t.addi(it[0], count)});
+        scf::YieldOp::create(nb, l,
+                             ValueRange{t.addi(it[0], chunkCount(t, p, begin, end))});
       });
   return loop.getResult(0);
 }
@@ -272,8 +280,7 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
     batch = c0;
     std::tie(begin, end) = sequenceRange(tb, cuM, seq);
   }
-  Value numChunks =
-      tb.ceilDiv(arith::SubIOp::create(tb.builder(), tb.getLoc(), end, begin), C);
+  Value numChunks = chunkCount(tb, p, begin, end);
   auto loop = scf::ForOp::create(
       tb.builder(), tb.getLoc(), c0, numChunks, tb.index(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
@@ -318,10 +325,7 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
   scf::IfOp::create(tb.builder(), tb.getLoc(), cs.valid,
                     [&](OpBuilder &nb, Location l) {
                       TileBuilder t(nb, l);
-                      auto [begin, end] = sequenceRange(t, cuM, cs.sequence);
-                      body(t, ChunkSpan{t.index(0),
-                                        t.addi(begin, t.muli(cs.chunk, p.chunk)),
-                                        end});
+                      body(t, ChunkSpan{t.index(0), cs.t0, cs.end});
                       scf::YieldOp::create(nb, l);
                     });
 }
@@ -380,8 +384,7 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
     std::tie(begin, end) = sequenceRange(tb, cuM, seq);
     firstSlot = firstChunkSlot(tb, p, cuM, seq);
   }
-  Value numChunks =
-      tb.ceilDiv(arith::SubIOp::create(tb.builder(), tb.getLoc(), end, begin), C);
+  Value numChunks = chunkCount(tb, p, begin, end);
   auto loop = scf::ForOp::create(
       tb.builder(), tb.getLoc(), c0, numChunks, tb.index(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
