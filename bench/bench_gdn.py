@@ -242,8 +242,8 @@ VARLEN = (8192, 8)
 
 
 def random_offsets(T, N, gen, dev):
-    """N sequence lengths summing to T (none empty, none chunk-aligned by
-    construction of the draw), as int32 offsets [N + 1]."""
+    """N non-empty sequence lengths summing to T (random cut points, so
+    sequence starts fall anywhere within a chunk), as int32 offsets [N + 1]."""
     cuts = torch.randperm(T - 1, generator=gen, device=dev)[: N - 1] + 1
     cuts, _ = torch.sort(cuts)
     zero = torch.zeros(1, dtype=torch.long, device=dev)

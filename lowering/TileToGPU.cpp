@@ -1548,10 +1548,9 @@ struct DotLowering : TilePattern<DotOp> {
                 // the word loads.
                 auto ldmatrix = [&](int64_t base, Value at, int64_t num,
                                     bool trans) {
-                  SmallVector<Type> words(num, i32);
-                  Type resTy = num == 1 ? i32
-                                        : Type(LLVM::LLVMStructType::getLiteral(
-                                              kb.getContext(), words));
+                  SmallVector<Type> words(num, i32); // num is 2 or 4
+                  Type resTy =
+                      LLVM::LLVMStructType::getLiteral(kb.getContext(), words);
                   Value res = NVVM::LdMatrixOp::create(
                       kb, kl, resTy, ke.sharedPtr(base, smemElt, at), num,
                       trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
@@ -1559,9 +1558,7 @@ struct DotLowering : TilePattern<DotOp> {
                       NVVM::LdStMatrixEltType::B16);
                   SmallVector<Value> out;
                   for (int64_t i = 0; i < num; ++i)
-                    out.push_back(num == 1 ? res
-                                           : Value(LLVM::ExtractValueOp::create(
-                                                 kb, kl, res, i)));
+                    out.push_back(LLVM::ExtractValueOp::create(kb, kl, res, i));
                   return out;
                 };
                 auto aWord = [&](Value row, Value kk) {
