@@ -23,6 +23,7 @@ using namespace mlir;
 namespace hyla {
 
 void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
+  pm.addPass(createTileMmaAccumulators());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -24,6 +24,24 @@ def TileToCPU : Pass<"hyla-tile-to-cpu", "mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def TileMmaAccumulators : Pass<"hyla-tile-mma-accumulators", "mlir::ModuleOp"> {
+  let summary = "Keep dot accumulators carried by scf.for in mma fragments";
+  let description = [{
+    GPU only, before `hyla-tile-to-gpu`. Where an `scf.for` carries an f32
+    tile whose only use in the body is as the `acc` of one `hyla_tile.dot`,
+    and that dot's result is only yielded back in its place (a k loop), the
+    carried tile, the dot result and the loop result get the
+    `#hyla_tile.mma` encoding: the accumulator stays in the registers
+    `mma.sync` writes, instead of going through shared memory into the
+    thread layout and back at every step. A `convert_layout` before the loop
+    (or an encoded constant, for a splat start value) and one after it are
+    the only exchanges left. Tiles whose strips do not split evenly over the
+    kernel's warps keep the thread layout.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
   let summary = "Lower hyla_tile kernels to gpu.func kernels for NVIDIA GPUs";
   let description = [{

@@ -11,6 +11,7 @@
 
 #include "dialects/Hyla/HylaOps.h"
 #include "dialects/Tile/TileOps.h"
+#include "lowering/MmaLayout.h"
 #include "lowering/Passes.h"
 #include "lowering/Targets.h"
 
@@ -65,7 +66,13 @@ struct KernelState {
     return numel % (numThreads * vectorWidth) == 0;
   }
   void needShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
+  int64_t warps() const { return numThreads / 32; }
 };
+
+bool isMmaTile(Type t) {
+  auto tt = dyn_cast<RankedTensorType>(t);
+  return tt && isa_and_nonnull<MmaLayoutAttr>(tt.getEncoding());
+}
 
 Type elementOf(Type t) { return cast<ShapedType>(t).getElementType(); }
 
@@ -403,6 +410,11 @@ public:
   explicit TileTypeConverter(const KernelState &st) {
     addConversion([](Type t) { return t; });
     addConversion([&st](RankedTensorType t) -> Type {
+      if (isMmaTile(t))
+        return VectorType::get(
+            {MmaStrips::get(t.getDimSize(0), t.getDimSize(1))
+                 .fragmentSlots(st.warps())},
+            t.getElementType());
       return VectorType::get({st.slots(t.getNumElements())},
                              t.getElementType());
     });
@@ -1450,7 +1462,9 @@ struct DotLowering : TilePattern<DotOp> {
     int64_t nPad = n + 4;
     int64_t aBase = 0, bBase = alignUp(aT.getDimSize(0) * aStride * eb, 16);
     int64_t cBase = alignUp(bBase + bT.getDimSize(0) * bStride * eb, 16);
-    st.needShared(cBase + m * nPad * 4);
+    // The product goes through shared memory into the thread layout unless
+    // it stays in mma fragments.
+    st.needShared(isMmaTile(op.getType()) ? cBase : cBase + m * nPad * 4);
 
     auto writeOperand = [&](Value values, RankedTensorType t, int64_t stride,
                             int64_t base) {
@@ -1479,10 +1493,9 @@ struct DotLowering : TilePattern<DotOp> {
 
     // Each warp computes 16 x (8 * strip) outputs: one A fragment feeds
     // `strip` mma.sync per k step.
-    int64_t tilesN = n / 8;
-    int64_t strip = tilesN % 4 == 0 ? 4 : tilesN % 2 == 0 ? 2 : 1;
-    int64_t stripsN = tilesN / strip, strips = (m / 16) * stripsN;
-    int64_t warps = st.numThreads / 32;
+    MmaStrips geometry = MmaStrips::get(m, n);
+    int64_t strip = geometry.strip, stripsN = geometry.stripsN;
+    int64_t strips = geometry.strips, warps = st.warps();
     // ldmatrix needs 16-byte aligned rows, and a transposing load exists
     // for 16-bit elements only.
     bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
@@ -1496,24 +1509,28 @@ struct DotLowering : TilePattern<DotOp> {
     NVVM::MMATypes ptx = tf32           ? NVVM::MMATypes::tf32
                          : elt.isBF16() ? NVVM::MMATypes::bf16
                                         : NVVM::MMATypes::f16;
-    scf::ForOp::create(
-        rw, loc, warp, e.idx(strips), e.idx(warps), ValueRange{},
-        [&](OpBuilder &b, Location l, Value stripIdx, ValueRange) {
+    // The first row and column of strip `s32`.
+    auto stripOrigin = [&](Emitter &r, Value s32) -> std::pair<Value, Value> {
+      OpBuilder &b = r.b;
+      Location l = r.loc;
+      return {r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16)),
+              r.mul(arith::RemUIOp::create(b, l, s32, r.i32(stripsN)),
+                    r.i32(8 * strip))};
+    };
+    // The k loop of strip `s32`, accumulating onto its 4 * strip fragment
+    // values `init`; returns the new ones.
+    auto stripProduct = [&](OpBuilder &b, Location l, Value s32,
+                            ValueRange init) -> SmallVector<Value> {
           Emitter r(b, l, st);
-          Value s32 = r.toI32(stripIdx);
-          Value mBase =
-              r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16));
+          auto [mBase, nBase] = stripOrigin(r, s32);
           Value row0 = r.add(mBase, group);
           Value row1 = r.add(row0, r.i32(8));
-          Value nBase = r.mul(arith::RemUIOp::create(b, l, s32, r.i32(stripsN)),
-                              r.i32(8 * strip));
-          SmallVector<Value> zeros(4 * strip, r.f32(0.0));
           Value lane8 = arith::RemUIOp::create(b, l, lane, r.i32(8));
           Value laneBit0 = arith::RemUIOp::create(
               b, l, arith::DivUIOp::create(b, l, lane, r.i32(8)), r.i32(2));
           Value laneBit1 = arith::DivUIOp::create(b, l, lane, r.i32(16));
           auto kLoop = scf::ForOp::create(
-              b, l, r.idx(0), r.idx(k / kStep), r.idx(1), zeros,
+              b, l, r.idx(0), r.idx(k / kStep), r.idx(1), init,
               [&](OpBuilder &kb, Location kl, Value ks, ValueRange acc) {
                 Emitter ke(kb, kl, st);
                 Value k0 = ke.mul(ke.toI32(ks), ke.i32(kStep));
@@ -1637,6 +1654,37 @@ struct DotLowering : TilePattern<DotOp> {
                 }
                 scf::YieldOp::create(kb, kl, out);
               });
+          return SmallVector<Value>(kLoop.getResults());
+    };
+
+    if (isMmaTile(op.getType())) {
+      // The accumulator is this warp's strips: no shared-memory exchange.
+      Value warp32 = e.toI32(warp);
+      Value acc = adaptor.getAcc();
+      int64_t perStrip = 4 * strip;
+      for (int64_t i = 0; i < geometry.stripsPerWarp(warps); ++i) {
+        SmallVector<Value> init;
+        for (int64_t j = 0; j < perStrip; ++j)
+          init.push_back(vector::ExtractOp::create(rw, loc, adaptor.getAcc(),
+                                                   i * perStrip + j));
+        Value s32 = e.add(warp32, e.i32(i * warps));
+        for (auto [j, v] : llvm::enumerate(stripProduct(rw, loc, s32, init)))
+          acc = vector::InsertOp::create(rw, loc, v, acc, i * perStrip + j);
+      }
+      rw.replaceOp(op, acc);
+      return success();
+    }
+
+    scf::ForOp::create(
+        rw, loc, warp, e.idx(strips), e.idx(warps), ValueRange{},
+        [&](OpBuilder &b, Location l, Value stripIdx, ValueRange) {
+          Emitter r(b, l, st);
+          Value s32 = r.toI32(stripIdx);
+          auto [mBase, nBase] = stripOrigin(r, s32);
+          Value row0 = r.add(mBase, group);
+          Value row1 = r.add(row0, r.i32(8));
+          SmallVector<Value> zeros(4 * strip, r.f32(0.0));
+          SmallVector<Value> product = stripProduct(b, l, s32, zeros);
           for (int64_t t = 0; t < strip; ++t) {
             Value col = r.add(nBase, r.add(r.i32(8 * t), r.mul(quad, r.i32(2))));
             Value col1 = r.add(col, r.i32(1));
@@ -1644,10 +1692,10 @@ struct DotLowering : TilePattern<DotOp> {
               Value at = r.add(r.mul(row, r.i32(nPad)), c);
               LLVM::StoreOp::create(b, l, v, r.sharedPtr(cBase, f32, at));
             };
-            store(row0, col, kLoop.getResult(4 * t));
-            store(row0, col1, kLoop.getResult(4 * t + 1));
-            store(row1, col, kLoop.getResult(4 * t + 2));
-            store(row1, col1, kLoop.getResult(4 * t + 3));
+            store(row0, col, product[4 * t]);
+            store(row0, col1, product[4 * t + 1]);
+            store(row1, col, product[4 * t + 2]);
+            store(row1, col1, product[4 * t + 3]);
           }
           scf::YieldOp::create(b, l);
         });
@@ -1660,6 +1708,74 @@ struct DotLowering : TilePattern<DotOp> {
         f32, at, e.validSlots(elems, m * n), cBase,
         n % st.vectorWidth == 0 && st.allSlotsValid(m * n));
     rw.replaceOp(op, Value(arith::AddFOp::create(rw, loc, adaptor.getAcc(), prod)));
+    return success();
+  }
+};
+
+
+/// Between the thread layout and `#hyla_tile.mma` fragments, through shared
+/// memory (rows padded by 4 words against bank conflicts).
+struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(ConvertLayoutOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    RankedTensorType t = op.getType();
+    int64_t m = t.getDimSize(0), n = t.getDimSize(1), nPad = n + 4;
+    MmaStrips geometry = MmaStrips::get(m, n);
+    Type f32 = rw.getF32Type();
+    st.needShared(m * nPad * 4);
+    // Shared-memory index of every fragment value of this thread, in
+    // fragment order: strip i, n tile t, then (row, col), (row, col + 1),
+    // (row + 8, col), (row + 8, col + 1) as mma.sync lays out its result.
+    Value lane = arith::RemUIOp::create(rw, loc, st.tidI32, e.i32(32));
+    Value warp = arith::DivUIOp::create(rw, loc, st.tidI32, e.i32(32));
+    Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
+    Value quad = arith::RemUIOp::create(rw, loc, lane, e.i32(4));
+    SmallVector<Value> at;
+    for (int64_t i = 0; i < geometry.stripsPerWarp(st.warps()); ++i) {
+      Value s32 = e.add(warp, e.i32(i * st.warps()));
+      Value row = e.add(
+          e.mul(arith::DivUIOp::create(rw, loc, s32, e.i32(geometry.stripsN)),
+                e.i32(16)),
+          group);
+      Value col0 = e.add(
+          e.mul(arith::RemUIOp::create(rw, loc, s32, e.i32(geometry.stripsN)),
+                e.i32(8 * geometry.strip)),
+          e.mul(quad, e.i32(2)));
+      for (int64_t tile = 0; tile < geometry.strip; ++tile) {
+        Value col = e.add(col0, e.i32(8 * tile));
+        for (int64_t q = 0; q < 4; ++q)
+          at.push_back(e.add(e.mul(e.add(row, e.i32(q >= 2 ? 8 : 0)), e.i32(nPad)),
+                             e.add(col, e.i32(q % 2))));
+      }
+    }
+    int64_t slots = st.slots(m * n);
+    Value elems = e.elementIndices(slots);
+    SmallVector<Value> c = e.coords(elems, {m, n});
+    Value runs = e.add(e.mul(c[0], e.splat(e.i32(nPad), slots)), c[1]);
+    Value valid = e.validSlots(elems, m * n);
+    bool vectorRuns = n % st.vectorWidth == 0 && st.allSlotsValid(m * n);
+    e.barrier();
+    if (isMmaTile(op.getInput().getType())) {
+      for (auto [j, index] : llvm::enumerate(at))
+        LLVM::StoreOp::create(
+            rw, loc, vector::ExtractOp::create(rw, loc, adaptor.getInput(), j),
+            e.sharedPtr(0, f32, index));
+      e.barrier();
+      rw.replaceOp(op, e.loadSharedRuns(f32, runs, valid, 0, vectorRuns));
+      return success();
+    }
+    e.storeSharedRuns(adaptor.getInput(), runs, valid, 0, vectorRuns);
+    e.barrier();
+    Value out = e.splatConst(f32, 0.0, at.size());
+    for (auto [j, index] : llvm::enumerate(at))
+      out = vector::InsertOp::create(
+          rw, loc, LLVM::LoadOp::create(rw, loc, f32, e.sharedPtr(0, f32, index)),
+          out, j);
+    rw.replaceOp(op, out);
     return success();
   }
 };
@@ -1817,6 +1933,40 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                         << " K=" << k;
       return WalkResult::interrupt();
     });
+    // `#hyla_tile.mma` tiles exist between a dot, its loop and the layout
+    // conversions only (hyla-tile-mma-accumulators makes no others).
+    if (!unsupported.wasInterrupted())
+      unsupported = fn.walk([&](Operation *op) {
+        bool mma = llvm::any_of(op->getOperandTypes(), isMmaTile) ||
+                   llvm::any_of(op->getResultTypes(), isMmaTile);
+        if (!mma || isa<DotOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
+                        arith::ConstantOp>(op))
+          return WalkResult::advance();
+        op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
+                        "dot accumulators, scf.for, scf.yield, splat "
+                        "constants and convert_layout can");
+        return WalkResult::interrupt();
+      });
+    if (!unsupported.wasInterrupted())
+      unsupported = fn.walk([&](Operation *op) {
+        for (Type t : llvm::concat<Type>(op->getOperandTypes(),
+                                         op->getResultTypes())) {
+          if (!isMmaTile(t))
+            continue;
+          auto tt = cast<RankedTensorType>(t);
+          if (tt.getRank() == 2 &&
+              MmaStrips::get(tt.getDimSize(0), tt.getDimSize(1))
+                  .fitsFragments(st.warps()))
+            continue;
+          op->emitOpError() << "tile " << t << " cannot be held as mma "
+                            << "fragments by " << st.warps()
+                            << " warps (needs M % 16 == 0, N % 8 == 0 and "
+                               "its 16-row mma strips split evenly over the "
+                               "warps)";
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
     if (unsupported.wasInterrupted()) {
       gpuModule.erase();
       return failure();
@@ -1841,7 +1991,8 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  MemrefLoadLowering, ProgramIdLowering, SplatLowering,
                  IotaLowering, ReshapeLowering, BroadcastLowering,
                  ExtractLowering, ReduceLowering, CumsumLowering,
-                 UnitLowerInverseLowering, DotLowering>(converter, ctx, st);
+                 UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering>(
+        converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);

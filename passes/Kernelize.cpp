@@ -397,8 +397,10 @@ struct EmbeddingPattern : OpRewritePattern<EmbeddingOp> {
 //===----------------------------------------------------------------------===//
 
 struct LinearPattern : OpRewritePattern<LinearOp> {
-  LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk)
-      : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk) {}
+  LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
+                int64_t warps)
+      : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk),
+        numWarps(warps) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rw) const override {
@@ -410,24 +412,36 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     auto xT = cast<RankedTensorType>(x.getType());
     auto yT = rowsType(op.getType());
     const int64_t bm = blockM, bn = blockN, bk = blockK;
-    std::string name = llvm::formatv("gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}",
-                                     typeTag(elt), n, k, bm, bn, bk);
+    std::string name =
+        llvm::formatv("gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}", typeTag(elt),
+                      n, k, bm, bn, bk, numWarps);
     auto module = op->getParentOfType<ModuleOp>();
     func::FuncOp kernel = getOrCreateKernel(
-        rw, module, name, {memrefFor(xT), memrefFor(wT), memrefFor(yT)}, 4,
+        rw, module, name, {memrefFor(xT), memrefFor(wT), memrefFor(yT)},
+        numWarps,
         [&](TileBuilder &tb, ValueRange a) {
           Value n0 = tb.muli(tb.programId(0), bn);
           Value m0 = tb.muli(tb.programId(1), bm);
           OpBuilder &b = tb.builder();
+          // The operands of step k + bk are loaded before the product of
+          // step k, so their global loads are in flight during it (the
+          // loads past K are masked off).
+          Value zero = tb.index(0);
           auto loop = scf::ForOp::create(
-              b, tb.getLoc(), tb.index(0), tb.index(k), tb.index(bk),
-              ValueRange{tb.constant(0.0, {bm, bn})},
+              b, tb.getLoc(), zero, tb.index(k), tb.index(bk),
+              ValueRange{tb.constant(0.0, {bm, bn}),
+                         tb.load(a[0], {m0, zero}, {0, 1}, {bm, bk}),
+                         tb.load(a[1], {n0, zero}, {0, 1}, {bn, bk})},
               [&](OpBuilder &nb, Location l, Value kk, ValueRange it) {
                 TileBuilder t(nb, l);
-                Value xa = t.load(a[0], {m0, kk}, {0, 1}, {bm, bk});
-                Value wb = t.load(a[1], {n0, kk}, {0, 1}, {bn, bk});
+                Value next = t.addi(kk, t.index(bk));
+                Value xa = t.load(a[0], {m0, next}, {0, 1}, {bm, bk});
+                Value wb = t.load(a[1], {n0, next}, {0, 1}, {bn, bk});
                 scf::YieldOp::create(
-                    nb, l, t.dot(xa, wb, it[0], false, /*transposeB=*/true));
+                    nb, l,
+                    ValueRange{t.dot(it[1], it[2], it[0], false,
+                                     /*transposeB=*/true),
+                               xa, wb});
               });
           tb.store(tb.castTo(loop.getResult(0), elt), a[2], {m0, n0}, {0, 1});
         });
@@ -446,7 +460,7 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     return success();
   }
 
-  int64_t blockM, blockN, blockK;
+  int64_t blockM, blockN, blockK, numWarps;
 };
 
 //===----------------------------------------------------------------------===//
@@ -838,11 +852,16 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     if (gemmBlockM < 16 || gemmBlockN < 8 || gemmBlockK < 16 ||
-        gemmBlockM % 16 || gemmBlockN % 8 || gemmBlockK % 16) {
+        gemmBlockM % 16 || gemmBlockN % 8 || gemmBlockK % 16 ||
+        gemmNumWarps < 1 || gemmNumWarps > 16 ||
+        (gemmNumWarps & (gemmNumWarps - 1))) {
       getOperation().emitError()
           << "hyla-kernelize: GEMM blocks must be multiples of the tensor-core "
-             "tile (m 16, n 8, k 16), got "
-          << gemmBlockM << "x" << gemmBlockN << "x" << gemmBlockK;
+             "tile (m 16, n 8, k 16) and gemm-num-warps a power of two from 1 "
+             "to 16, got "
+          << int64_t(gemmBlockM) << "x" << int64_t(gemmBlockN) << "x"
+          << int64_t(gemmBlockK) << " with " << int64_t(gemmNumWarps)
+          << " warps";
       return signalPassFailure();
     }
     if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
@@ -852,8 +871,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
           << "hyla-kernelize: decode-block-v must be positive, "
              "decode-num-warps a power of two from 1 to 16 and "
              "decode-min-programs-per-sm from -1 to 32, got "
-          << decodeBlockV << ", " << decodeNumWarps << " and "
-          << decodeMinProgramsPerSM;
+          << int64_t(decodeBlockV) << ", " << int64_t(decodeNumWarps)
+          << " and " << int64_t(decodeMinProgramsPerSM);
       return signalPassFailure();
     }
     RewritePatternSet patterns(ctx);
@@ -863,7 +882,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
         ctx);
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
                                               decodeMinProgramsPerSM);
-    patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK);
+    patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK,
+                                gemmNumWarps);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

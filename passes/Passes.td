@@ -106,9 +106,10 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     so the 24 GDN layers of a model dispatch the same kernels.
   }];
   let options = [
-    Option<"gemmBlockM", "gemm-block-m", "int64_t", "64", "GEMM rows per program">,
-    Option<"gemmBlockN", "gemm-block-n", "int64_t", "64", "GEMM columns per program">,
-    Option<"gemmBlockK", "gemm-block-k", "int64_t", "32", "GEMM reduction step">,
+    Option<"gemmBlockM", "gemm-block-m", "int64_t", "128", "GEMM rows per program">,
+    Option<"gemmBlockN", "gemm-block-n", "int64_t", "128", "GEMM columns per program">,
+    Option<"gemmBlockK", "gemm-block-k", "int64_t", "64", "GEMM reduction step">,
+    Option<"gemmNumWarps", "gemm-num-warps", "int64_t", "8", "warps per GEMM program">,
     Option<"decodeBlockV", "decode-block-v", "int64_t", "16",
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,

@@ -20,6 +20,10 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;
   kernelize.decodeMinProgramsPerSM = options.decodeMinProgramsPerSM;
+  kernelize.gemmBlockM = options.gemmBlockM;
+  kernelize.gemmBlockN = options.gemmBlockN;
+  kernelize.gemmBlockK = options.gemmBlockK;
+  kernelize.gemmNumWarps = options.gemmNumWarps;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

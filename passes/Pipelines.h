@@ -43,6 +43,18 @@ struct KernelPipelineOptions
       llvm::cl::desc("most independent dispatches run as one grid (1: "
                      "merge nothing)"),
       llvm::cl::init(8)};
+  Option<int64_t> gemmBlockM{*this, "gemm-block-m",
+                             llvm::cl::desc("GEMM rows per program"),
+                             llvm::cl::init(128)};
+  Option<int64_t> gemmBlockN{*this, "gemm-block-n",
+                             llvm::cl::desc("GEMM columns per program"),
+                             llvm::cl::init(128)};
+  Option<int64_t> gemmBlockK{*this, "gemm-block-k",
+                             llvm::cl::desc("GEMM reduction step"),
+                             llvm::cl::init(64)};
+  Option<int64_t> gemmNumWarps{*this, "gemm-num-warps",
+                               llvm::cl::desc("warps per GEMM program"),
+                               llvm::cl::init(8)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

@@ -34,6 +34,14 @@ done
 # The decode graphs without merged dispatches (one launch per op).
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_nomerge.hyla" --quiet \
   --merge-max-parts=1
+# GEMM tile variants: rows, columns, k step, warps (base: the defaults,
+# 128 128 64 8).
+"$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
+for v in "m64n64k32w4 64 64 32 4" "m256n128k32w8 256 128 32 8"; do
+  read -r label bm bn bk w <<<"$v"
+  "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_$label.hyla" --quiet \
+    --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" --gemm-num-warps="$w"
+done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 if [ $# -ge 1 ]; then

@@ -173,5 +173,19 @@ LogicalResult ReshapeOp::verify() {
   return success();
 }
 
+LogicalResult ConvertLayoutOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getType();
+  if (in.getShape() != out.getShape())
+    return emitOpError("result shape must match the input");
+  for (RankedTensorType t : {in, out})
+    if (t.getEncoding() && !isa<MmaLayoutAttr>(t.getEncoding()))
+      return emitOpError() << "unknown tile encoding " << t.getEncoding();
+  if (in.getEncoding() == out.getEncoding())
+    return emitOpError("converts a tile to the layout it already has");
+  if (isa_and_nonnull<MmaLayoutAttr>(out.getEncoding()) && out.getRank() != 2)
+    return emitOpError("#hyla_tile.mma needs a 2-D tile");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/Tile/TileOps.cpp.inc"

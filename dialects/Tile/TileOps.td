@@ -12,6 +12,21 @@ def Tile_FloatTile : RankedTensorOf<[BF16, F16, F32], [HasStaticShapePred], "sta
 def Tile_F32Tile : RankedTensorOf<[F32], [HasStaticShapePred], "statically shaped f32 tile">;
 def Tile_IntTile : RankedTensorOf<[I32], [HasStaticShapePred], "statically shaped i32 tile">;
 
+def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
+  let mnemonic = "mma";
+  let summary = "Tile encoding: the tensor-core accumulator fragments";
+  let description = [{
+    On a 2-D f32 tile, `#hyla_tile.mma` says the tile lives where `mma.sync`
+    leaves its results: the tile is cut into strips of 16 rows by 8 * s
+    columns (s = 4, 2 or 1, the largest dividing N / 8), strip i belongs to
+    warp i mod num_warps, and inside a strip each lane holds the m16n8
+    accumulator elements of its group and quad. Only `dot` accumulators
+    carried by `scf.for` and `convert_layout` take this encoding (the
+    GPU-only `hyla-tile-mma-accumulators` pass sets it), so a k loop adds
+    into registers without a trip through shared memory per step.
+  }];
+}
+
 def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
   let summary = "Index of this program along a grid dimension";
   let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<0>, IntMaxValue<2>]>:$dim);
@@ -182,6 +197,24 @@ def Tile_ReshapeOp : Tile_Op<"reshape", [Pure]> {
   }];
   let arguments = (ins Tile_Tile:$input);
   let results = (outs Tile_Tile:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure]> {
+  let summary = "Move a tile between the thread layout and mma fragments";
+  let description = [{
+    The same elements in another encoding: between the default layout (no
+    encoding) and `#hyla_tile.mma`. A GPU lowering detail, made explicit so
+    every exchange through shared memory shows in the IR.
+
+    ```mlir
+    %f = hyla_tile.convert_layout %t
+        : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma>
+    ```
+  }];
+  let arguments = (ins Tile_F32Tile:$input);
+  let results = (outs Tile_F32Tile:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }

@@ -142,3 +142,61 @@ func.func @occupancy(%o: memref<64xf32>) attributes {hyla_tile.kernel, hyla_tile
   hyla_tile.store %x, %o[%c0] dims [0] : tensor<64xf32>, memref<64xf32>
   return
 }
+
+// -----
+
+// A #hyla_tile.mma accumulator is a vector of this thread's fragment values
+// (64 x 64 over 4 warps: two strips of 16 x 32, 32 values): the loop's mma.sync
+// chain reads and writes it with no shared-memory exchange of the product;
+// convert_layout stores the fragments and reads rows back once, after the
+// loop.
+// CHECK-LABEL: gpu.func @mma_accumulator
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<32xf32>)
+// CHECK-COUNT-8:   nvvm.mma.sync
+// CHECK-NOT:       llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK:           scf.yield {{.*}} : vector<32xf32>
+// CHECK:         gpu.barrier
+// CHECK-COUNT-32: llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK:         gpu.barrier
+// CHECK:         llvm.load {{.*}} : !llvm.ptr<3> -> vector<4xf32>
+func.func @mma_accumulator(%x: memref<64x32xbf16>, %o: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma>
+  %r = scf.for %i = %c0 to %c4 step %c1 iter_args(%acc = %z) -> (tensor<64x64xf32, #hyla_tile.mma>) {
+    %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<64x32xbf16> -> tensor<64x32xbf16>
+    %d = hyla_tile.dot %a, %a, %acc {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32, #hyla_tile.mma>
+    scf.yield %d : tensor<64x64xf32, #hyla_tile.mma>
+  }
+  %t = hyla_tile.convert_layout %r : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32>
+  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  return
+}
+
+// -----
+
+// Elementwise math on mma fragments is not lowered: an error, not wrong code.
+func.func @mma_elementwise(%o: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %z = arith.constant dense<1.0> : tensor<64x64xf32, #hyla_tile.mma>
+  // expected-error @+1 {{cannot take a #hyla_tile.mma tile on the GPU}}
+  %s = arith.addf %z, %z : tensor<64x64xf32, #hyla_tile.mma>
+  %t = hyla_tile.convert_layout %s : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32>
+  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  return
+}
+
+// -----
+
+// 32 x 32 is two strips: too few for 4 warps to hold as fragments.
+func.func @mma_too_small(%x: memref<32x32xbf16>, %o: memref<32x32xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<32x32xbf16> -> tensor<32x32xbf16>
+  // expected-error @+1 {{tile 'tensor<32x32xf32, #hyla_tile.mma>' cannot be held as mma fragments by 4 warps}}
+  %z = arith.constant dense<0.0> : tensor<32x32xf32, #hyla_tile.mma>
+  %d = hyla_tile.dot %a, %a, %z : tensor<32x32xbf16>, tensor<32x32xbf16> -> tensor<32x32xf32, #hyla_tile.mma>
+  %t = hyla_tile.convert_layout %d : tensor<32x32xf32, #hyla_tile.mma> -> tensor<32x32xf32>
+  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<32x32xf32>, memref<32x32xf32>
+  return
+}

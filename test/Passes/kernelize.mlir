@@ -20,15 +20,19 @@ func.func @rms_norm(%x: tensor<?x?x96xbf16>) -> tensor<?x?x96xbf16> {
 // -----
 
 // Linear is a tiled GEMM: programs over (N blocks, M blocks), a K loop of
-// dots with f32 accumulation, one rounding at the store.
+// dots with f32 accumulation, one rounding at the store. Each step loads the
+// next step's operands before its product (the first ones before the loop).
 // CHECK-LABEL: func.func @linear
-// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm64_bn64_bk32]][%c2, %{{.*}}, %c1]
+// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm128_bn128_bk64_w8]][%c1{{.*}}, %{{.*}}, %c1{{.*}}]
 // CHECK:       func.func @[[K]](
-// CHECK:         scf.for %{{.*}} = %c0 to %c96 step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<64x64xf32>)
-// CHECK:           hyla_tile.load %arg0{{.*}} -> tensor<64x32xbf16>
-// CHECK:           hyla_tile.load %arg1{{.*}} -> tensor<64x32xbf16>
-// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32>
-// CHECK:         arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
+// CHECK:         %[[A0:.*]] = hyla_tile.load %arg0{{.*}} -> tensor<128x64xbf16>
+// CHECK:         %[[B0:.*]] = hyla_tile.load %arg1{{.*}} -> tensor<128x64xbf16>
+// CHECK:         scf.for %{{.*}} = %c0 to %c96 step %c64 iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]]) -> (tensor<128x128xf32>, tensor<128x64xbf16>, tensor<128x64xbf16>)
+// CHECK:           %[[AN:.*]] = hyla_tile.load %arg0{{.*}} -> tensor<128x64xbf16>
+// CHECK:           %[[BN:.*]] = hyla_tile.load %arg1{{.*}} -> tensor<128x64xbf16>
+// CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]] {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32>
+// CHECK:           scf.yield %[[D]], %[[AN]], %[[BN]]
+// CHECK:         arith.truncf {{.*}} : tensor<128x128xf32> to tensor<128x128xbf16>
 func.func @linear(%x: tensor<2x7x96xbf16>) -> tensor<2x7x80xbf16> {
   %w = hyla.weight "w" : tensor<80x96xbf16>
   %y = hyla.linear %x, %w : tensor<2x7x96xbf16>, tensor<80x96xbf16> -> tensor<2x7x80xbf16>

@@ -49,6 +49,18 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           cl::desc("most independent dispatches run as one grid, e.g. a "
                    "decode step's convs and gates (default 8; 1 or less: none)"),
           cl::init(8), cl::cat(category)),
+      gemmBlockM("gemm-block-m",
+                 cl::desc("GEMM rows per program (default 128)"), cl::init(128),
+                 cl::cat(category)),
+      gemmBlockN("gemm-block-n",
+                 cl::desc("GEMM columns per program (default 128)"),
+                 cl::init(128), cl::cat(category)),
+      gemmBlockK("gemm-block-k",
+                 cl::desc("GEMM reduction step (default 64)"), cl::init(64),
+                 cl::cat(category)),
+      gemmNumWarps("gemm-num-warps",
+                   cl::desc("warps per GEMM program (default 8)"),
+                   cl::init(8), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
@@ -76,6 +88,10 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();
   o.mergeMaxParts = mergeMaxParts.getValue();
+  o.gemmBlockM = gemmBlockM.getValue();
+  o.gemmBlockN = gemmBlockN.getValue();
+  o.gemmBlockK = gemmBlockK.getValue();
+  o.gemmNumWarps = gemmNumWarps.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();

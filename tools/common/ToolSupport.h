@@ -20,8 +20,8 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
-      decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, attnBlockM,
-      attnBlockN;
+      decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, gemmBlockM,
+      gemmBlockN, gemmBlockK, gemmNumWarps, attnBlockM, attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm;
 };
 

@@ -325,3 +325,35 @@ func.func @store_bounds(%m: memref<?x8xf32>, %t: tensor<4x8xf32>) {
   hyla_tile.store %t, %m[%i, %i] bounds[%i, %i, %i] dims [0, 1] : tensor<4x8xf32>, memref<?x8xf32>
   return
 }
+
+// -----
+
+func.func @convert_layout_shape(%t: tensor<64x64xf32>) {
+  // expected-error @+1 {{result shape must match the input}}
+  %f = hyla_tile.convert_layout %t : tensor<64x64xf32> -> tensor<64x32xf32, #hyla_tile.mma>
+  return
+}
+
+// -----
+
+func.func @convert_layout_same(%t: tensor<64x64xf32>) {
+  // expected-error @+1 {{converts a tile to the layout it already has}}
+  %f = hyla_tile.convert_layout %t : tensor<64x64xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @convert_layout_rank(%t: tensor<4096xf32>) {
+  // expected-error @+1 {{#hyla_tile.mma needs a 2-D tile}}
+  %f = hyla_tile.convert_layout %t : tensor<4096xf32> -> tensor<4096xf32, #hyla_tile.mma>
+  return
+}
+
+// -----
+
+func.func @convert_layout_encoding(%t: tensor<64x64xf32>) {
+  // expected-error @+1 {{unknown tile encoding "other"}}
+  %f = hyla_tile.convert_layout %t : tensor<64x64xf32> -> tensor<64x64xf32, "other">
+  return
+}

@@ -1,0 +1,101 @@
+//===- TileMmaAccumulators.cpp - dot accumulators stay in mma fragments ---===//
+//
+// A k loop `acc = dot(a, b, acc)` lowered in the thread layout pays, per
+// step, a shared-memory round trip of the whole M x N result and three
+// barriers. With the accumulator encoded `#hyla_tile.mma`, the mma.sync
+// results feed the next step's mma.sync directly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Tile/TileOps.h"
+#include "lowering/MmaLayout.h"
+#include "lowering/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace hyla {
+#define GEN_PASS_DEF_TILEMMAACCUMULATORS
+#include "lowering/Passes.h.inc"
+} // namespace hyla
+
+using namespace mlir;
+using namespace hyla;
+using namespace hyla::tile;
+
+namespace {
+
+/// The dot that a loop-carried tile accumulates into, if that is all the
+/// loop does with it.
+DotOp accumulatingDot(scf::ForOp loop, unsigned i) {
+  BlockArgument carried = loop.getRegionIterArg(i);
+  auto type = dyn_cast<RankedTensorType>(carried.getType());
+  if (!type || type.getEncoding() || type.getRank() != 2 ||
+      !type.getElementType().isF32() || !carried.hasOneUse())
+    return {};
+  auto dot = dyn_cast<DotOp>(*carried.getUsers().begin());
+  if (!dot || dot.getAcc() != carried || dot->getBlock() != loop.getBody() ||
+      !dot.getResult().hasOneUse())
+    return {};
+  OpOperand &use = *dot.getResult().getUses().begin();
+  if (use.getOwner() != loop.getBody()->getTerminator() ||
+      use.getOperandNumber() != i)
+    return {};
+  return dot;
+}
+
+struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(scf::ForOp loop,
+                                PatternRewriter &rw) const override {
+    auto kernel = loop->getParentOfType<func::FuncOp>();
+    if (!kernel || !kernel->hasAttr(TileDialect::kKernelAttrName))
+      return failure();
+    int64_t warps = TileDialect::getNumWarps(kernel);
+    for (unsigned i = 0; i < loop.getNumRegionIterArgs(); ++i) {
+      DotOp dot = accumulatingDot(loop, i);
+      if (!dot)
+        continue;
+      auto plain = cast<RankedTensorType>(dot.getType());
+      if (!MmaStrips::get(plain.getDimSize(0), plain.getDimSize(1))
+               .fitsFragments(warps))
+        continue;
+      auto encoded = RankedTensorType::get(plain.getShape(), plain.getElementType(),
+                                           MmaLayoutAttr::get(rw.getContext()));
+      rw.setInsertionPoint(loop);
+      Value init = loop.getInitArgs()[i];
+      Value start;
+      DenseElementsAttr value;
+      if (matchPattern(init, m_Constant(&value)) && value.isSplat())
+        start = arith::ConstantOp::create(
+            rw, init.getLoc(), encoded,
+            DenseElementsAttr::get(encoded, value.getSplatValue<Attribute>()));
+      else
+        start = ConvertLayoutOp::create(rw, init.getLoc(), encoded, init);
+      rw.modifyOpInPlace(loop, [&] {
+        loop.getInitArgsMutable()[i].set(start);
+        loop.getRegionIterArg(i).setType(encoded);
+        loop.getResult(i).setType(encoded);
+      });
+      rw.modifyOpInPlace(dot, [&] { dot.getResult().setType(encoded); });
+      rw.setInsertionPointAfter(loop);
+      auto back = ConvertLayoutOp::create(rw, loop.getLoc(), plain,
+                                          loop.getResult(i));
+      rw.replaceAllUsesExcept(loop.getResult(i), back, back);
+      return success();
+    }
+    return failure();
+  }
+};
+
+struct TileMmaAccumulatorsPass
+    : public hyla::impl::TileMmaAccumulatorsBase<TileMmaAccumulatorsPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<CarryAccumulatorInFragments>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
