@@ -1435,6 +1435,15 @@ struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
 /// f16, or f32 rounded to tf32); each warp computes 16x8 output tiles and
 /// writes them to an f32 [M, N] buffer, which every thread reads back in
 /// its slot layout.
+/// The first row and column (i32) of strip `s32` of a dot result.
+std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
+                                    Value s32) {
+  Value stripsN = e.i32(geometry.stripsN);
+  return {e.mul(arith::DivUIOp::create(e.b, e.loc, s32, stripsN), e.i32(16)),
+          e.mul(arith::RemUIOp::create(e.b, e.loc, s32, stripsN),
+                e.i32(8 * geometry.strip))};
+}
+
 struct DotLowering : TilePattern<DotOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -1494,7 +1503,7 @@ struct DotLowering : TilePattern<DotOp> {
     // Each warp computes 16 x (8 * strip) outputs: one A fragment feeds
     // `strip` mma.sync per k step.
     MmaStrips geometry = MmaStrips::get(m, n);
-    int64_t strip = geometry.strip, stripsN = geometry.stripsN;
+    int64_t strip = geometry.strip;
     int64_t strips = geometry.strips, warps = st.warps();
     // ldmatrix needs 16-byte aligned rows, and a transposing load exists
     // for 16-bit elements only.
@@ -1509,20 +1518,13 @@ struct DotLowering : TilePattern<DotOp> {
     NVVM::MMATypes ptx = tf32           ? NVVM::MMATypes::tf32
                          : elt.isBF16() ? NVVM::MMATypes::bf16
                                         : NVVM::MMATypes::f16;
-    // The first row and column of strip `s32`.
-    auto stripOrigin = [&](Emitter &r, Value s32) -> std::pair<Value, Value> {
-      OpBuilder &b = r.b;
-      Location l = r.loc;
-      return {r.mul(arith::DivUIOp::create(b, l, s32, r.i32(stripsN)), r.i32(16)),
-              r.mul(arith::RemUIOp::create(b, l, s32, r.i32(stripsN)),
-                    r.i32(8 * strip))};
-    };
     // The k loop of strip `s32`, accumulating onto its 4 * strip fragment
     // values `init`; returns the new ones.
     auto stripProduct = [&](OpBuilder &b, Location l, Value s32,
                             ValueRange init) -> SmallVector<Value> {
           Emitter r(b, l, st);
-          auto [mBase, nBase] = stripOrigin(r, s32);
+          Value mBase, nBase; // plain values: the k loop's lambdas capture them
+          std::tie(mBase, nBase) = stripOrigin(r, geometry, s32);
           Value row0 = r.add(mBase, group);
           Value row1 = r.add(row0, r.i32(8));
           Value lane8 = arith::RemUIOp::create(b, l, lane, r.i32(8));
@@ -1680,7 +1682,7 @@ struct DotLowering : TilePattern<DotOp> {
         [&](OpBuilder &b, Location l, Value stripIdx, ValueRange) {
           Emitter r(b, l, st);
           Value s32 = r.toI32(stripIdx);
-          auto [mBase, nBase] = stripOrigin(r, s32);
+          auto [mBase, nBase] = stripOrigin(r, geometry, s32);
           Value row0 = r.add(mBase, group);
           Value row1 = r.add(row0, r.i32(8));
           SmallVector<Value> zeros(4 * strip, r.f32(0.0));
@@ -1725,6 +1727,7 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     RankedTensorType t = op.getType();
     int64_t m = t.getDimSize(0), n = t.getDimSize(1), nPad = n + 4;
     MmaStrips geometry = MmaStrips::get(m, n);
+    int64_t warps = st.warps(), count = geometry.fragmentSlots(warps);
     Type f32 = rw.getF32Type();
     st.needShared(m * nPad * 4);
     // Shared-memory index of every fragment value of this thread, in
@@ -1734,23 +1737,19 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     Value warp = arith::DivUIOp::create(rw, loc, st.tidI32, e.i32(32));
     Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
     Value quad = arith::RemUIOp::create(rw, loc, lane, e.i32(4));
-    SmallVector<Value> at;
-    for (int64_t i = 0; i < geometry.stripsPerWarp(st.warps()); ++i) {
-      Value s32 = e.add(warp, e.i32(i * st.warps()));
-      Value row = e.add(
-          e.mul(arith::DivUIOp::create(rw, loc, s32, e.i32(geometry.stripsN)),
-                e.i32(16)),
-          group);
-      Value col0 = e.add(
-          e.mul(arith::RemUIOp::create(rw, loc, s32, e.i32(geometry.stripsN)),
-                e.i32(8 * geometry.strip)),
-          e.mul(quad, e.i32(2)));
-      for (int64_t tile = 0; tile < geometry.strip; ++tile) {
-        Value col = e.add(col0, e.i32(8 * tile));
-        for (int64_t q = 0; q < 4; ++q)
-          at.push_back(e.add(e.mul(e.add(row, e.i32(q >= 2 ? 8 : 0)), e.i32(nPad)),
-                             e.add(col, e.i32(q % 2))));
-      }
+    Value at = e.splat(e.i32(0), count);
+    int64_t j = 0;
+    for (int64_t i = 0; i < geometry.stripsPerWarp(warps); ++i) {
+      auto [mBase, nBase] = stripOrigin(e, geometry, e.add(warp, e.i32(i * warps)));
+      Value row = e.add(mBase, group);
+      Value col = e.add(nBase, e.mul(quad, e.i32(2)));
+      for (int64_t tile = 0; tile < geometry.strip; ++tile)
+        for (int64_t q = 0; q < 4; ++q, ++j)
+          at = vector::InsertOp::create(
+              rw, loc,
+              e.add(e.mul(e.add(row, e.i32(q >= 2 ? 8 : 0)), e.i32(nPad)),
+                    e.add(col, e.i32(8 * tile + q % 2))),
+              at, j);
     }
     int64_t slots = st.slots(m * n);
     Value elems = e.elementIndices(slots);
@@ -1759,22 +1758,26 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     Value valid = e.validSlots(elems, m * n);
     bool vectorRuns = n % st.vectorWidth == 0 && st.allSlotsValid(m * n);
     e.barrier();
+    // Scalar accesses per fragment value (not a masked scatter/gather):
+    // LLVM pairs the (col, col + 1) neighbours into 8-byte accesses.
+    auto fragmentPtr = [&](int64_t j) {
+      return e.sharedPtr(0, f32, vector::ExtractOp::create(rw, loc, at, j));
+    };
     if (isMmaTile(op.getInput().getType())) {
-      for (auto [j, index] : llvm::enumerate(at))
+      for (int64_t j = 0; j < count; ++j)
         LLVM::StoreOp::create(
             rw, loc, vector::ExtractOp::create(rw, loc, adaptor.getInput(), j),
-            e.sharedPtr(0, f32, index));
+            fragmentPtr(j));
       e.barrier();
       rw.replaceOp(op, e.loadSharedRuns(f32, runs, valid, 0, vectorRuns));
       return success();
     }
     e.storeSharedRuns(adaptor.getInput(), runs, valid, 0, vectorRuns);
     e.barrier();
-    Value out = e.splatConst(f32, 0.0, at.size());
-    for (auto [j, index] : llvm::enumerate(at))
+    Value out = e.splatConst(f32, 0.0, count);
+    for (int64_t j = 0; j < count; ++j)
       out = vector::InsertOp::create(
-          rw, loc, LLVM::LoadOp::create(rw, loc, f32, e.sharedPtr(0, f32, index)),
-          out, j);
+          rw, loc, LLVM::LoadOp::create(rw, loc, f32, fragmentPtr(j)), out, j);
     rw.replaceOp(op, out);
     return success();
   }
@@ -1939,16 +1942,15 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
       unsupported = fn.walk([&](Operation *op) {
         bool mma = llvm::any_of(op->getOperandTypes(), isMmaTile) ||
                    llvm::any_of(op->getResultTypes(), isMmaTile);
-        if (!mma || isa<DotOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
-                        arith::ConstantOp>(op))
+        if (!mma)
           return WalkResult::advance();
-        op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
-                        "dot accumulators, scf.for, scf.yield, splat "
-                        "constants and convert_layout can");
-        return WalkResult::interrupt();
-      });
-    if (!unsupported.wasInterrupted())
-      unsupported = fn.walk([&](Operation *op) {
+        if (!isa<DotOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
+                 arith::ConstantOp>(op)) {
+          op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
+                          "dot accumulators, scf.for, scf.yield, splat "
+                          "constants and convert_layout can");
+          return WalkResult::interrupt();
+        }
         for (Type t : llvm::concat<Type>(op->getOperandTypes(),
                                          op->getResultTypes())) {
           if (!isMmaTile(t))
