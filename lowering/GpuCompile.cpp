@@ -23,7 +23,7 @@ using namespace mlir;
 namespace hyla {
 
 void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
-  pm.addPass(createTileMmaAccumulators());
+  pm.addPass(createTileMmaAccumulators({targetId.str()}));
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -15,7 +15,7 @@ namespace hyla {
 
 /// An M x N dot result cut into strips of 16 rows by 8 * `strip` columns;
 /// one warp computes one strip at a time (one A fragment feeds `strip`
-/// mma.sync per k step).
+/// mma.sync per k step). Strip i is warp (i mod warps)'s, rows first.
 struct MmaStrips {
   int64_t m = 0, n = 0;
   int64_t strip = 1;   // n tiles of 8 columns per strip
@@ -32,10 +32,38 @@ struct MmaStrips {
     s.strips = (m / 16) * s.stripsN;
     return s;
   }
+  /// The wgmma accumulator: strips of 16 rows by all N columns, so that
+  /// the four warps of a warpgroup hold one m64 block.
+  static MmaStrips warpgroup(int64_t m, int64_t n) {
+    MmaStrips s;
+    s.m = m;
+    s.n = n;
+    s.strip = n / 8;
+    s.stripsN = 1;
+    s.strips = m / 16;
+    return s;
+  }
+  static MmaStrips get(int64_t m, int64_t n, bool warpgroupLayout) {
+    return warpgroupLayout ? warpgroup(m, n) : get(m, n);
+  }
+  /// wgmma shapes: whole warpgroups, m64 blocks shared evenly among them,
+  /// N a multiple of 8 up to 256.
+  bool fitsWarpgroups(int64_t warps) const {
+    return warps % 4 == 0 && m % 64 == 0 && n % 8 == 0 && n >= 8 &&
+           n <= 256 && (m / 16) % warps == 0;
+  }
   /// mma.sync shapes and an even share of strips per warp: the condition
   /// for holding the tile as `#hyla_tile.mma` fragments.
   bool fitsFragments(int64_t warps) const {
     return m % 16 == 0 && n % 8 == 0 && strips > 0 && strips % warps == 0;
+  }
+  /// Whether wgmma can run an M x N x K product from 128-byte-swizzled
+  /// shared memory into these strips: 16-bit operands, both contiguous
+  /// along k (A [m][k], B [n][k]), K in whole 64-element swizzle rows.
+  static bool fitsWgmma(bool sixteenBit, bool aKContiguous, bool bKContiguous,
+                        int64_t m, int64_t n, int64_t k, int64_t warps) {
+    return sixteenBit && aKContiguous && bKContiguous && k % 64 == 0 &&
+           warpgroup(m, n).fitsWarpgroups(warps);
   }
   int64_t stripsPerWarp(int64_t warps) const { return strips / warps; }
   /// f32 values per thread in `#hyla_tile.mma` form: 4 per 16x8 tile.

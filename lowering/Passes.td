@@ -37,7 +37,17 @@ def TileMmaAccumulators : Pass<"hyla-tile-mma-accumulators", "mlir::ModuleOp"> {
     (or an encoded constant, for a splat start value) and one after it are
     the only exchanges left. Tiles whose strips do not split evenly over the
     kernel's warps keep the thread layout.
+
+    On a target with `wgmma` (sm_90a) a dot that `wgmma` can run from
+    128-byte-swizzled shared memory takes `#hyla_tile.mma<warpgroup>`
+    instead: 16-bit operands both contiguous along k (A not transposed, B
+    transposed), K a multiple of 64, M a multiple of 64 shared evenly by
+    whole warpgroups, N a multiple of 8 up to 256.
   }];
+  let options = [
+    Option<"target", "target", "std::string", "\"sm_90a\"",
+           "GPU target (see lowering/Targets.def): whether wgmma exists">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
 }

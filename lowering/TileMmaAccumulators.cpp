@@ -10,6 +10,7 @@
 #include "dialects/Tile/TileOps.h"
 #include "lowering/MmaLayout.h"
 #include "lowering/Passes.h"
+#include "lowering/Targets.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -44,8 +45,24 @@ DotOp accumulatingDot(scf::ForOp loop, unsigned i) {
   return dot;
 }
 
+/// Whether `wgmma` can compute `dot` with the accumulator in
+/// `#hyla_tile.mma<warpgroup>` fragments.
+bool fitsWgmma(DotOp dot, int64_t warps) {
+  RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
+  Type elt = a.getElementType();
+  bool sixteenBit = (elt.isBF16() || elt.isF16()) && b.getElementType() == elt;
+  return MmaStrips::fitsWgmma(
+      sixteenBit, !dot.getTransposeA(), dot.getTransposeB(),
+      a.getDimSize(dot.getTransposeA() ? 1 : 0),
+      b.getDimSize(dot.getTransposeB() ? 0 : 1),
+      a.getDimSize(dot.getTransposeA() ? 0 : 1), warps);
+}
+
 struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
-  using OpRewritePattern::OpRewritePattern;
+  CarryAccumulatorInFragments(MLIRContext *ctx, bool hasWgmma)
+      : OpRewritePattern(ctx), hasWgmma(hasWgmma) {}
+  bool hasWgmma;
+
   LogicalResult matchAndRewrite(scf::ForOp loop,
                                 PatternRewriter &rw) const override {
     auto kernel = loop->getParentOfType<func::FuncOp>();
@@ -57,11 +74,13 @@ struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
       if (!dot)
         continue;
       auto plain = cast<RankedTensorType>(dot.getType());
-      if (!MmaStrips::get(plain.getDimSize(0), plain.getDimSize(1))
-               .fitsFragments(warps))
+      bool warpgroup = hasWgmma && fitsWgmma(dot, warps);
+      if (!warpgroup && !MmaStrips::get(plain.getDimSize(0), plain.getDimSize(1))
+                             .fitsFragments(warps))
         continue;
-      auto encoded = RankedTensorType::get(plain.getShape(), plain.getElementType(),
-                                           MmaLayoutAttr::get(rw.getContext()));
+      auto encoded = RankedTensorType::get(
+          plain.getShape(), plain.getElementType(),
+          MmaLayoutAttr::get(rw.getContext(), warpgroup));
       rw.setInsertionPoint(loop);
       Value init = loop.getInitArgs()[i];
       Value start;
@@ -90,9 +109,15 @@ struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
 
 struct TileMmaAccumulatorsPass
     : public hyla::impl::TileMmaAccumulatorsBase<TileMmaAccumulatorsPass> {
+  using TileMmaAccumulatorsBase::TileMmaAccumulatorsBase;
   void runOnOperation() override {
+    const GpuTarget *gpu = lookupTarget(target);
+    if (!gpu) {
+      getOperation().emitError() << "unknown GPU target '" << target << "'";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
-    patterns.add<CarryAccumulatorInFragments>(&getContext());
+    patterns.add<CarryAccumulatorInFragments>(&getContext(), gpu->hasWgmma);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

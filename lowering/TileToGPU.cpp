@@ -54,6 +54,7 @@ struct KernelState {
   Value tidI32;   // i32
   Value smem;     // !llvm.ptr<3>, the dynamic shared memory
   int64_t sharedBytes = 0;
+  bool hasWgmma = false;
   DenseMap<Value, MemrefArg> memrefs;
 
   int64_t slots(int64_t numel) const {
@@ -72,6 +73,19 @@ struct KernelState {
 bool isMmaTile(Type t) {
   auto tt = dyn_cast<RankedTensorType>(t);
   return tt && isa_and_nonnull<MmaLayoutAttr>(tt.getEncoding());
+}
+
+/// A `#hyla_tile.mma<warpgroup>` tile: wgmma's accumulator layout.
+bool isWarpgroupTile(Type t) {
+  if (!isMmaTile(t))
+    return false;
+  return cast<MmaLayoutAttr>(cast<RankedTensorType>(t).getEncoding())
+      .getWarpgroup();
+}
+
+/// How a 2-D `#hyla_tile.mma` tile is cut into per-warp strips.
+MmaStrips fragmentGeometry(RankedTensorType t) {
+  return MmaStrips::get(t.getDimSize(0), t.getDimSize(1), isWarpgroupTile(t));
 }
 
 Type elementOf(Type t) { return cast<ShapedType>(t).getElementType(); }
@@ -411,10 +425,8 @@ public:
     addConversion([](Type t) { return t; });
     addConversion([&st](RankedTensorType t) -> Type {
       if (isMmaTile(t))
-        return VectorType::get(
-            {MmaStrips::get(t.getDimSize(0), t.getDimSize(1))
-                 .fragmentSlots(st.warps())},
-            t.getElementType());
+        return VectorType::get({fragmentGeometry(t).fragmentSlots(st.warps())},
+                               t.getElementType());
       return VectorType::get({st.slots(t.getNumElements())},
                              t.getElementType());
     });
@@ -1444,11 +1456,124 @@ std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
                 e.i32(8 * geometry.strip))};
 }
 
+/// A dot into `#hyla_tile.mma<warpgroup>` fragments on wgmma (checked to
+/// fit before conversion): both operands go to shared memory K-major with
+/// the 128-byte swizzle, then each warpgroup issues m64nNk16 wgmma for its
+/// 64-row blocks, reading them through matrix descriptors.
+LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
+                                ConversionPatternRewriter &rw, KernelState &st) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rw.getContext();
+  Emitter e(rw, loc, st);
+  RankedTensorType aT = op.getA().getType(), bT = op.getB().getType();
+  Type elt = aT.getElementType();
+  int64_t m = aT.getDimSize(0), k = aT.getDimSize(1), n = bT.getDimSize(0);
+  int64_t warps = st.warps();
+  // Swizzle atoms: 8 rows of 128 bytes (64 elements of k). Column block j
+  // (k in [64j, 64j + 64)) of an R-row operand holds R rows of 128 bytes;
+  // 16-byte chunk c of row x sits at chunk c ^ (x % 8). The descriptor's
+  // swizzle mode applies the same XOR to the addresses wgmma forms, and the
+  // stores below (a warp writes whole rows) hit 32 distinct banks.
+  int64_t bBase = alignUp(m * k * 2, 1024);
+  st.needShared(bBase + n * k * 2);
+  auto writeSwizzled = [&](Value values, int64_t rows, int64_t base) {
+    int64_t numel = rows * k, slots = st.slots(numel);
+    Value elems = e.elementIndices(slots);
+    SmallVector<Value> c = e.coords(elems, {rows, k});
+    auto v = [&](int64_t x) { return e.splat(e.i32(x), slots); };
+    auto div = [&](Value a, int64_t d) {
+      return Value(arith::DivUIOp::create(rw, loc, a, v(d)));
+    };
+    auto rem = [&](Value a, int64_t d) {
+      return Value(arith::RemUIOp::create(rw, loc, a, v(d)));
+    };
+    Value inBlock = rem(c[1], 64);
+    Value chunk = arith::XOrIOp::create(rw, loc, div(inBlock, 8), rem(c[0], 8));
+    Value index = e.add(e.add(e.mul(div(c[1], 64), v(rows * 64)),
+                              e.mul(c[0], v(64))),
+                        e.add(e.mul(chunk, v(8)), rem(inBlock, 8)));
+    e.storeSharedRuns(values, index, e.validSlots(elems, numel), base,
+                      st.allSlotsValid(numel));
+  };
+  e.barrier(); // the previous dot's wgmma reads of these bytes are done
+  writeSwizzled(adaptor.getA(), m, 0);
+  writeSwizzled(adaptor.getB(), n, bBase);
+  // Generic-proxy stores become visible to wgmma's async proxy.
+  NVVM::FenceProxyOp::create(
+      rw, loc, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+  e.barrier();
+
+  // Descriptor: start address >> 4 (bits 0-13), leading byte offset unused
+  // with the swizzle (1), stride byte offset 1024 >> 4 between 8-row groups
+  // (bits 32-45), swizzle mode 1 = 128 bytes (bits 62-63).
+  Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
+  Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
+  Value fixedBits = e.i64((int64_t(1) << 16) | (int64_t(1024 >> 4) << 32) |
+                          (int64_t(1) << 62));
+  auto descriptor = [&](Value addr) {
+    Value field = arith::AndIOp::create(
+        rw, loc, arith::ShRUIOp::create(rw, loc, addr, e.i32(4)), e.i32(0x3fff));
+    return Value(arith::OrIOp::create(
+        rw, loc, arith::ExtUIOp::create(rw, loc, i64, field), fixedBits));
+  };
+  Value warp = arith::DivUIOp::create(rw, loc, st.tidI32, e.i32(32));
+  Value group = arith::DivUIOp::create(rw, loc, warp, e.i32(4));
+  int64_t groups = warps / 4, rowBlock = 64 * 128;
+  // This warpgroup's first 64-row block of A; its i-th is `groups` further.
+  Value aGroup = e.add(smemAddr, e.mul(group, e.i32(rowBlock)));
+  Value bStart = e.add(smemAddr, e.i32(bBase));
+
+  MmaStrips geometry = MmaStrips::warpgroup(m, n);
+  int64_t perBlock = n / 2, blocks = geometry.stripsPerWarp(warps);
+  auto structTy =
+      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(perBlock, f32));
+  Value acc = adaptor.getAcc();
+  SmallVector<Value> frags;
+  for (int64_t i = 0; i < blocks; ++i) {
+    Value fs = LLVM::PoisonOp::create(rw, loc, structTy);
+    for (int64_t j = 0; j < perBlock; ++j)
+      fs = LLVM::InsertValueOp::create(
+          rw, loc, fs, vector::ExtractOp::create(rw, loc, acc, i * perBlock + j),
+          j);
+    frags.push_back(fs);
+  }
+  auto wgmmaType = elt.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+  auto shape = NVVM::MMAShapeAttr::get(ctx, 64, n, 16);
+  NVVM::WgmmaFenceAlignedOp::create(rw, loc);
+  for (int64_t ks = 0; ks < k / 16; ++ks) {
+    // k step ks: column block ks / 4, 32 bytes (16 elements) into its rows.
+    int64_t block = ks / 4, kBytes = (ks % 4) * 32;
+    Value bDesc = descriptor(e.add(bStart, e.i32(block * n * 128 + kBytes)));
+    for (int64_t i = 0; i < blocks; ++i) {
+      Value aDesc = descriptor(e.add(
+          aGroup, e.i32(i * groups * rowBlock + block * m * 128 + kBytes)));
+      frags[i] = NVVM::WgmmaMmaAsyncOp::create(
+          rw, loc, structTy, frags[i], aDesc, bDesc, shape, wgmmaType, wgmmaType,
+          NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+          NVVM::MMALayout::row, NVVM::MMALayout::col,
+          /*satfinite=*/NVVM::MMAIntOverflowAttr());
+    }
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(rw, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(rw, loc, 0);
+  for (int64_t i = 0; i < blocks; ++i)
+    for (int64_t j = 0; j < perBlock; ++j)
+      acc = vector::InsertOp::create(
+          rw, loc, LLVM::ExtractValueOp::create(rw, loc, frags[i], j), acc,
+          i * perBlock + j);
+  rw.replaceOp(op, acc);
+  return success();
+}
+
 struct DotLowering : TilePattern<DotOp> {
   using TilePattern::TilePattern;
   LogicalResult
   matchAndRewrite(DotOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
+    if (isWarpgroupTile(op.getType()))
+      return lowerWarpgroupDot(op, adaptor, rw, st);
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
     RankedTensorType aT = op.getA().getType(), bT = op.getB().getType();
@@ -1726,7 +1851,8 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     Emitter e(rw, loc, st);
     RankedTensorType t = op.getType();
     int64_t m = t.getDimSize(0), n = t.getDimSize(1), nPad = n + 4;
-    MmaStrips geometry = MmaStrips::get(m, n);
+    MmaStrips geometry = fragmentGeometry(
+        isMmaTile(t) ? t : op.getInput().getType());
     int64_t warps = st.warps(), count = geometry.fragmentSlots(warps);
     Type f32 = rw.getF32Type();
     st.needShared(m * nPad * 4);
@@ -1835,16 +1961,18 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
         b.getArrayAttr({targetAttr}));
     b.setInsertionPointToStart(gpuModule.getBody());
 
-    // The dynamic shared memory, as CUDA's `extern __shared__` array.
+    // The dynamic shared memory, as CUDA's `extern __shared__` array;
+    // 1024-byte aligned, as wgmma's 128-byte swizzle atoms must be.
     auto smemType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
     auto smemGlobal = LLVM::GlobalOp::create(
         b, loc, smemType, /*isConstant=*/false, LLVM::Linkage::External,
-        "__hyla_shared", Attribute(), /*alignment=*/16, kSharedSpace);
+        "__hyla_shared", Attribute(), /*alignment=*/1024, kSharedSpace);
     (void)smemGlobal;
 
     // Parameters: per memref, a global pointer then its dynamic dims.
     KernelState st;
     st.numThreads = 32 * TileDialect::getNumWarps(fn);
+    st.hasWgmma = gpuTarget.hasWgmma;
     SmallVector<Type> params;
     Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
     for (Type t : fn.getArgumentTypes()) {
@@ -1951,14 +2079,45 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                           "constants and convert_layout can");
           return WalkResult::interrupt();
         }
+        if (auto dot = dyn_cast<DotOp>(op); dot && isWarpgroupTile(dot.getType())) {
+          RankedTensorType a = dot.getA().getType(), bt = dot.getB().getType();
+          Type elt = a.getElementType();
+          bool sixteenBit = (elt.isBF16() || elt.isF16()) &&
+                            bt.getElementType() == elt;
+          int64_t m = a.getDimSize(dot.getTransposeA() ? 1 : 0);
+          int64_t k = a.getDimSize(dot.getTransposeA() ? 0 : 1);
+          int64_t n = bt.getDimSize(dot.getTransposeB() ? 0 : 1);
+          if (!st.hasWgmma) {
+            dot.emitOpError() << "has a #hyla_tile.mma<warpgroup> result, but "
+                              << gpuTarget.id << " has no wgmma";
+            return WalkResult::interrupt();
+          }
+          if (!MmaStrips::fitsWgmma(sixteenBit, !dot.getTransposeA(),
+                                    dot.getTransposeB(), m, n, k, st.warps())) {
+            dot.emitOpError()
+                << "cannot run on wgmma: needs bf16/f16 operands contiguous "
+                   "along k (transpose_b, not transpose_a), K % 64 == 0, and "
+                   "M x N fitting whole warpgroups; got M=" << m << " N=" << n
+                << " K=" << k << " with " << st.warps() << " warps";
+            return WalkResult::interrupt();
+          }
+        }
         for (Type t : llvm::concat<Type>(op->getOperandTypes(),
                                          op->getResultTypes())) {
           if (!isMmaTile(t))
             continue;
           auto tt = cast<RankedTensorType>(t);
-          if (tt.getRank() == 2 &&
-              MmaStrips::get(tt.getDimSize(0), tt.getDimSize(1))
-                  .fitsFragments(st.warps()))
+          if (tt.getRank() == 2 && isWarpgroupTile(tt) &&
+              fragmentGeometry(tt).fitsWarpgroups(st.warps()))
+            continue;
+          if (tt.getRank() == 2 && isWarpgroupTile(tt)) {
+            op->emitOpError()
+                << "tile " << t << " cannot be held as wgmma fragments by "
+                << st.warps() << " warps (needs whole warpgroups sharing its "
+                   "64-row blocks evenly, N % 8 == 0 and N <= 256)";
+            return WalkResult::interrupt();
+          }
+          if (tt.getRank() == 2 && fragmentGeometry(tt).fitsFragments(st.warps()))
             continue;
           op->emitOpError() << "tile " << t << " cannot be held as mma "
                             << "fragments by " << st.warps()

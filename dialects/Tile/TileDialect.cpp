@@ -17,6 +17,22 @@ using namespace hyla::tile;
 #define GET_ATTRDEF_CLASSES
 #include "dialects/Tile/TileAttrs.cpp.inc"
 
+// `#hyla_tile.mma` or `#hyla_tile.mma<warpgroup>`.
+Attribute MmaLayoutAttr::parse(AsmParser &parser, Type) {
+  bool warpgroup = false;
+  if (succeeded(parser.parseOptionalLess())) {
+    if (parser.parseKeyword("warpgroup") || parser.parseGreater())
+      return {};
+    warpgroup = true;
+  }
+  return MmaLayoutAttr::get(parser.getContext(), warpgroup);
+}
+
+void MmaLayoutAttr::print(AsmPrinter &printer) const {
+  if (getWarpgroup())
+    printer << "<warpgroup>";
+}
+
 void TileDialect::initialize() {
   addOperations<
 #define GET_OP_LIST

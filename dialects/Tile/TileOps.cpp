@@ -182,6 +182,9 @@ LogicalResult ConvertLayoutOp::verify() {
       return emitOpError() << "unknown tile encoding " << t.getEncoding();
   if (in.getEncoding() == out.getEncoding())
     return emitOpError("converts a tile to the layout it already has");
+  if (in.getEncoding() && out.getEncoding())
+    return emitOpError("converts between two fragment layouts; one side must "
+                       "be the thread layout (no encoding)");
   if (isa_and_nonnull<MmaLayoutAttr>(out.getEncoding()) && out.getRank() != 2)
     return emitOpError("#hyla_tile.mma needs a 2-D tile");
   return success();

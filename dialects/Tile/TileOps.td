@@ -20,11 +20,23 @@ def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
     leaves its results: the tile is cut into strips of 16 rows by 8 * s
     columns (s = 4, 2 or 1, the largest dividing N / 8), strip i belongs to
     warp i mod num_warps, and inside a strip each lane holds the m16n8
-    accumulator elements of its group and quad. Only `dot` accumulators
-    carried by `scf.for` and `convert_layout` take this encoding (the
-    GPU-only `hyla-tile-mma-accumulators` pass sets it), so a k loop adds
-    into registers without a trip through shared memory per step.
+    accumulator elements of its group and quad.
+
+    `#hyla_tile.mma<warpgroup>` is the layout `wgmma` (sm_90a) leaves: each
+    strip is 16 rows by all N columns, so strip i (rows 16i..16i+15) belongs
+    to warp i mod num_warps and the four warps of a warpgroup hold one
+    64-row block. Inside a strip a lane holds the same m16n8 elements per
+    8-column tile as with `mma.sync`.
+
+    Only `dot` accumulators carried by `scf.for` and `convert_layout` take
+    these encodings (the GPU-only `hyla-tile-mma-accumulators` pass sets
+    them), so a k loop adds into registers without a trip through shared
+    memory per step.
   }];
+  let parameters = (ins DefaultValuedParameter<"bool", "false",
+                        "fragments of wgmma (whole 16-row strips per warp)">:$warpgroup);
+  let hasCustomAssemblyFormat = 1;
+  let builders = [AttrBuilder<(ins), [{ return $_get($_ctxt, false); }]>];
 }
 
 def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {

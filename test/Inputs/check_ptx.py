@@ -2,7 +2,8 @@
 """Assembles every .ptx file of a directory with ptxas for one GPU arch.
 
 Prints one line per kernel: its name, whether ptxas accepted it, how many
-tensor-core instructions (mma.sync / wgmma) it has, registers and spills.
+tensor-core instructions (mma.sync / wgmma) it has, registers, spills, and
+how many of those instructions are wgmma.
 Exits 1 if any kernel is rejected. Used by the lit tests and CI.
 """
 import os
@@ -24,7 +25,8 @@ def main():
     for f in files:
         path = os.path.join(directory, f)
         text = open(path).read()
-        mma = len(re.findall(r"\bmma\.sync\b|\bwgmma\.mma_async\b", text))
+        wgmma = len(re.findall(r"\bwgmma\.mma_async\b", text))
+        mma = len(re.findall(r"\bmma\.sync\b", text)) + wgmma
         res = subprocess.run([ptxas, f"-arch={arch}", "-v", path, "-o", os.devnull],
                              capture_output=True, text=True)
         info = res.stdout + res.stderr
@@ -34,7 +36,7 @@ def main():
         failed += res.returncode != 0
         print(f"{f[:-4]}: {status}, {mma} mma, "
               f"{regs.group(1) if regs else '?'} registers, "
-              f"{spill.group(1) if spill else '?'} bytes spilled")
+              f"{spill.group(1) if spill else '?'} bytes spilled, {wgmma} wgmma")
         if res.returncode != 0:
             print(info, file=sys.stderr)
     print(f"{len(files) - failed} of {len(files)} kernels assembled for {arch}")

@@ -1,4 +1,5 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-mma-accumulators | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-tile-mma-accumulators=target=sm_100a | FileCheck %s --check-prefix=SM100
 
 // A k loop: the carried accumulator, the dot result and the loop result
 // take #hyla_tile.mma; the splat start value becomes an encoded constant and
@@ -107,5 +108,50 @@ func.func @too_few_strips(%x: memref<16x16xbf16>, %o: memref<16x16xf32>) attribu
     scf.yield %d : tensor<16x16xf32>
   }
   hyla_tile.store %r, %o[%c0, %c0] dims [0, 1] : tensor<16x16xf32>, memref<16x16xf32>
+  return
+}
+
+// -----
+
+// On sm_90a a bf16 k loop with both operands contiguous along k, K = 64 and
+// 128 rows over 8 warps (two warpgroups) takes wgmma's layout; sm_100a has
+// no wgmma and keeps the mma.sync strips.
+// CHECK-LABEL: func.func @wgmma_k_loop
+// CHECK:         arith.constant dense<0.000000e+00> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:         hyla_tile.dot {{.*}} -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+// SM100-LABEL: func.func @wgmma_k_loop
+// SM100:         hyla_tile.dot {{.*}} -> tensor<128x128xf32, #hyla_tile.mma>
+func.func @wgmma_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32>
+  %r = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z) -> (tensor<128x128xf32>) {
+    %a = hyla_tile.load %x[%c0, %k] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %b = hyla_tile.load %w[%c0, %k] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32>
+    scf.yield %d : tensor<128x128xf32>
+  }
+  hyla_tile.store %r, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// B stored [k][n] (not contiguous along k): mma.sync strips, not wgmma.
+// CHECK-LABEL: func.func @wgmma_b_strided_along_k
+// CHECK:         hyla_tile.dot {{.*}} -> tensor<128x128xf32, #hyla_tile.mma>
+func.func @wgmma_b_strided_along_k(%x: memref<?x256xbf16>, %w: memref<256x128xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32>
+  %r = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z) -> (tensor<128x128xf32>) {
+    %a = hyla_tile.load %x[%c0, %k] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %b = hyla_tile.load %w[%k, %c0] dims [0, 1] : memref<256x128xbf16> -> tensor<64x128xbf16>
+    %d = hyla_tile.dot %a, %b, %acc : tensor<128x64xbf16>, tensor<64x128xbf16> -> tensor<128x128xf32>
+    scf.yield %d : tensor<128x128xf32>
+  }
+  hyla_tile.store %r, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
   return
 }

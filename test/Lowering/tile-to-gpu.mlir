@@ -7,7 +7,7 @@
 // and dot runs on mma.sync (bf16 m16n8k16) through shared memory.
 // CHECK-LABEL: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
 // SM100: gpu.module @gemm_module [#nvvm.target<O = 3, chip = "sm_100a", features = "+ptx86">]
-// CHECK:         llvm.mlir.global external @__hyla_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+// CHECK:         llvm.mlir.global external @__hyla_shared() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<0 x i8>
 // CHECK:         gpu.func @gemm(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel
 // CHECK-SAME:      hyla.programmatic_launch
 // CHECK-SAME:      hyla.shared_memory_bytes = {{[1-9][0-9]*}}

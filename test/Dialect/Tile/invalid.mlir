@@ -344,6 +344,22 @@ func.func @convert_layout_same(%t: tensor<64x64xf32>) {
 
 // -----
 
+func.func @convert_layout_fragments(%t: tensor<64x64xf32, #hyla_tile.mma>) {
+  // expected-error @+1 {{converts between two fragment layouts; one side must be the thread layout (no encoding)}}
+  %f = hyla_tile.convert_layout %t : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  return
+}
+
+// -----
+
+func.func @mma_encoding_keyword(%t: tensor<64x64xf32>) {
+  // expected-error @+1 {{expected 'warpgroup'}}
+  %f = hyla_tile.convert_layout %t : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma<warp>>
+  return
+}
+
+// -----
+
 func.func @convert_layout_rank(%t: tensor<4096xf32>) {
   // expected-error @+1 {{#hyla_tile.mma needs a 2-D tile}}
   %f = hyla_tile.convert_layout %t : tensor<4096xf32> -> tensor<4096xf32, #hyla_tile.mma>

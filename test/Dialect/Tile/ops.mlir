@@ -27,6 +27,8 @@ func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
   // CHECK: hyla_tile.convert_layout %[[F]] : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32>
   %f = hyla_tile.convert_layout %x : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma>
   %back = hyla_tile.convert_layout %f : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32>
+  // CHECK: hyla_tile.convert_layout %{{.*}} : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %g = hyla_tile.convert_layout %x : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
   // CHECK: hyla_tile.reshape %{{.*}} : tensor<64x64xf32> -> tensor<4096xf32>
   %r = hyla_tile.reshape %x : tensor<64x64xf32> -> tensor<4096xf32>
   // CHECK: hyla_tile.prefetch %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] dims [1, 3] shape [64, 32] : memref<?x?x4x32xbf16>

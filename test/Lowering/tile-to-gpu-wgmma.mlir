@@ -1,0 +1,92 @@
+// RUN: hyla-opt %s -split-input-file -hyla-tile-to-gpu -verify-diagnostics | FileCheck %s
+// RUN: not hyla-opt %s -split-input-file -hyla-tile-to-gpu=target=sm_100a 2>&1 | FileCheck %s --check-prefix=SM100
+
+// A #hyla_tile.mma<warpgroup> accumulator on sm_90a: 128 x 128 over 8 warps
+// is one 16 x 128 strip per warp (64 values). Each dot stores both operands
+// 128-byte swizzled (chunk ^ row % 8), fences them into the async proxy,
+// and each warpgroup issues one m64n128k16 wgmma per 16 of K = 64 through
+// descriptors (stride 1024 bytes between 8-row groups, swizzle mode 1),
+// then waits for them. Shared memory: the operands (2 x 16 KiB) or the
+// final convert_layout (128 rows of 132 f32), whichever is larger.
+// CHECK-LABEL: gpu.func @wgmma_accumulator
+// CHECK-SAME:    hyla.shared_memory_bytes = 67584
+// CHECK:         scf.for {{.*}} -> (vector<64xf32>)
+// CHECK:           gpu.barrier
+// CHECK:           arith.xori {{.*}} : vector<32xi32>
+// CHECK:           nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT:      gpu.barrier
+// CHECK:           arith.constant 4611686293305360384 : i64
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK-COUNT-4:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:           scf.yield {{.*}} : vector<64xf32>
+// SM100: error: 'hyla_tile.dot' op has a #hyla_tile.mma<warpgroup> result, but sm_100a has no wgmma
+func.func @wgmma_accumulator(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>) {
+    %a = hyla_tile.load %x[%c0, %k] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %b = hyla_tile.load %w[%c0, %k] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  }
+  %t = hyla_tile.convert_layout %r : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// One warpgroup, 128 rows: each warp holds two strips (rows 16w and
+// 64 + 16w), the warpgroup issues two wgmma per k step, and K = 128 spans
+// two 64-element swizzle column blocks.
+// CHECK-LABEL: gpu.func @wgmma_two_blocks
+// CHECK:         scf.for {{.*}} -> (vector<64xf32>)
+// CHECK-COUNT-16:  nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// CHECK:           nvvm.wgmma.wait.group.sync.aligned 0
+func.func @wgmma_two_blocks(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>, %y: memref<?x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %k = %c0 to %c256 step %c128 iter_args(%acc = %z) -> (tensor<128x64xf32, #hyla_tile.mma<warpgroup>>) {
+    %a = hyla_tile.load %x[%c0, %k] dims [0, 1] : memref<?x256xbf16> -> tensor<128x128xbf16>
+    %b = hyla_tile.load %w[%c0, %k] dims [0, 1] : memref<64x256xbf16> -> tensor<64x128xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x128xbf16>, tensor<64x128xbf16> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d : tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+  }
+  %t = hyla_tile.convert_layout %r : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x64xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x64xf32>, memref<?x64xf32>
+  return
+}
+
+// -----
+
+// wgmma reads B contiguous along k only (transpose_b): an error, not a
+// silently different layout.
+func.func @wgmma_b_strided_along_k(%x: memref<64x64xbf16>, %w: memref<64x64xbf16>, %y: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<64x64xbf16> -> tensor<64x64xbf16>
+  %b = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<64x64xbf16> -> tensor<64x64xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  // expected-error @+1 {{cannot run on wgmma: needs bf16/f16 operands contiguous along k (transpose_b, not transpose_a), K % 64 == 0, and M x N fitting whole warpgroups; got M=64 N=64 K=64 with 4 warps}}
+  %d = hyla_tile.dot %a, %b, %z : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %t = hyla_tile.convert_layout %d : tensor<64x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  return
+}
+
+// -----
+
+// Two warps are half a warpgroup.
+func.func @wgmma_half_warpgroup(%y: memref<64x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 2 : i32} {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{tile 'tensor<64x64xf32, #hyla_tile.mma<warpgroup>>' cannot be held as wgmma fragments by 2 warps (needs whole warpgroups sharing its 64-row blocks evenly, N % 8 == 0 and N <= 256)}}
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %t = hyla_tile.convert_layout %z : tensor<64x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  return
+}
