@@ -24,6 +24,7 @@ namespace hyla {
 
 void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
   pm.addPass(createTileMmaAccumulators({targetId.str()}));
+  pm.addPass(createTilePipelineOperands());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -52,6 +52,27 @@ def TileMmaAccumulators : Pass<"hyla-tile-mma-accumulators", "mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp"> {
+  let summary = "Copy a wgmma k loop's operands into shared memory asynchronously";
+  let description = [{
+    GPU only, after `hyla-tile-mma-accumulators`. A k loop whose
+    accumulator is `#hyla_tile.mma<warpgroup>` and whose dot operands are
+    loaded one step ahead (the loads of step k + 1 yielded as the operands
+    of step k, the first step's loaded before the loop) stops staging them
+    through registers: each load becomes `hyla_tile.async_load` into a
+    two-buffer ring in shared memory (`#hyla_tile.shared` tiles, the stage
+    carried by the loop), step k waits for its own copies
+    (`hyla_tile.async_wait 0`) before starting step k + 1's, so those
+    copies run while wgmma computes step k, and the loop is followed by a
+    wait for the copies still in flight. Applies only where the body is the
+    two loads, the dot and index arithmetic, the memrefs are 2-D with rows
+    in whole 16-byte chunks, and the loads read tile dims [0, 1] with no
+    explicit bounds.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
   let summary = "Lower hyla_tile kernels to gpu.func kernels for NVIDIA GPUs";
   let description = [{

@@ -75,6 +75,13 @@ bool isMmaTile(Type t) {
   return tt && isa_and_nonnull<MmaLayoutAttr>(tt.getEncoding());
 }
 
+/// A `#hyla_tile.shared` tile: a buffer in shared memory, held as its
+/// 32-bit shared-memory address.
+bool isSharedTile(Type t) {
+  auto tt = dyn_cast<RankedTensorType>(t);
+  return tt && isa_and_nonnull<SharedLayoutAttr>(tt.getEncoding());
+}
+
 /// A `#hyla_tile.mma<warpgroup>` tile: wgmma's accumulator layout.
 bool isWarpgroupTile(Type t) {
   if (!isMmaTile(t))
@@ -424,6 +431,8 @@ public:
   explicit TileTypeConverter(const KernelState &st) {
     addConversion([](Type t) { return t; });
     addConversion([&st](RankedTensorType t) -> Type {
+      if (isSharedTile(t))
+        return IntegerType::get(t.getContext(), 32);
       if (isMmaTile(t))
         return VectorType::get({fragmentGeometry(t).fragmentSlots(st.warps())},
                                t.getElementType());
@@ -689,6 +698,116 @@ struct PrefetchLowering : TilePattern<PrefetchOp> {
       }
       scf::YieldOp::create(b, l);
     });
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
+/// cp.async of 16-byte chunks straight into the swizzled buffer (the
+/// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
+/// c / (cols / 8), 8 elements at column 8 (c mod (cols / 8)); chunks
+/// outside the memref copy zero bytes and zero-fill. The result is the
+/// buffer's shared-memory address.
+struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(AsyncLoadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    auto it = st.memrefs.find(op.getSource());
+    if (it == st.memrefs.end())
+      return rw.notifyMatchFailure(op, "source is not a kernel argument");
+    const MemrefArg &m = it->second;
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    RankedTensorType t = op.getType();
+    int64_t rows = t.getDimSize(0), cols = t.getDimSize(1);
+    int64_t bufBytes = rows * cols * 2, stages = op.getStages();
+    int64_t offset = op.getOffset();
+    st.needShared(offset + stages * bufBytes);
+    Type i32 = rw.getI32Type(), i64 = rw.getI64Type();
+    Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
+    Value buffer = e.add(e.add(smemAddr, e.i32(offset)),
+                         e.mul(e.toI32(adaptor.getStage()), e.i32(bufBytes)));
+    // cp.async needs 16-byte aligned sources: rows are whole chunks
+    // (verified), so only the base pointer can break it. An unaligned
+    // tensor stops the kernel (an error at the launch, never wrong values).
+    Value base = LLVM::PtrToIntOp::create(rw, loc, i64, m.ptr);
+    Value misaligned = e.cmp(arith::CmpIPredicate::ne,
+                             arith::AndIOp::create(rw, loc, base, e.i64(15)),
+                             e.i64(0));
+    scf::IfOp::create(rw, loc, misaligned, [&](OpBuilder &b, Location l) {
+      LLVM::Trap::create(b, l);
+      scf::YieldOp::create(b, l);
+    });
+    Value row0 = e.toI32(adaptor.getOffsets()[0]);
+    Value col0 = e.toI32(adaptor.getOffsets()[1]);
+    int64_t perRow = cols / 8, chunks = rows * perRow;
+    Type ptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kGlobalSpace);
+    Type sptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kSharedSpace);
+    for (int64_t first = 0; first < chunks; first += st.numThreads) {
+      Value c = e.add(st.tidI32, e.i32(first));
+      auto copy = [&](OpBuilder &b, Location l) {
+        Emitter ce(b, l, st);
+        Value row = arith::DivUIOp::create(b, l, c, ce.i32(perRow));
+        Value chunk = arith::RemUIOp::create(b, l, c, ce.i32(perRow));
+        Value block = arith::DivUIOp::create(b, l, chunk, ce.i32(8));
+        Value swizzled = arith::XOrIOp::create(
+            b, l, arith::RemUIOp::create(b, l, chunk, ce.i32(8)),
+            arith::RemUIOp::create(b, l, row, ce.i32(8)));
+        Value dst = ce.add(ce.add(buffer, ce.mul(block, ce.i32(rows * 128))),
+                           ce.add(ce.mul(row, ce.i32(128)),
+                                  ce.mul(swizzled, ce.i32(16))));
+        Value gRow = ce.add(row0, row);
+        Value gCol = ce.add(col0, ce.mul(chunk, ce.i32(8)));
+        Value zero = ce.i32(0);
+        Value inside = ce.andI(
+            ce.andI(ce.cmp(arith::CmpIPredicate::sge, gRow, zero),
+                    ce.cmp(arith::CmpIPredicate::slt, gRow, m.dimsI32[0])),
+            ce.andI(ce.cmp(arith::CmpIPredicate::sge, gCol, zero),
+                    ce.cmp(arith::CmpIPredicate::slt, gCol, m.dimsI32[1])));
+        // Outside: read nothing (size 0) from the base pointer.
+        auto wide = [&](Value v) {
+          return Value(arith::ExtSIOp::create(
+              b, l, i64, arith::SelectOp::create(b, l, inside, v, zero)));
+        };
+        Value linear = ce.add(ce.mul(wide(gRow), m.stridesI64[0]),
+                              ce.mul(wide(gCol), m.stridesI64[1]));
+        Value src = LLVM::GEPOp::create(b, l, ptrTy, m.elementType, m.ptr,
+                                        ValueRange{linear});
+        Value dstPtr = LLVM::IntToPtrOp::create(b, l, sptrTy, dst);
+        Value size = arith::SelectOp::create(b, l, inside, ce.i32(16), zero);
+        NVVM::CpAsyncOp::create(b, l, dstPtr, src, 16,
+                                NVVM::LoadCacheModifierKind::CG, size);
+      };
+      if (first + st.numThreads <= chunks) {
+        copy(rw, loc);
+        continue;
+      }
+      Value active = e.cmp(arith::CmpIPredicate::slt, c, e.i32(chunks));
+      scf::IfOp::create(rw, loc, active, [&](OpBuilder &b, Location l) {
+        copy(b, l);
+        scf::YieldOp::create(b, l);
+      });
+    }
+    NVVM::CpAsyncCommitGroupOp::create(rw, loc);
+    rw.replaceOp(op, buffer);
+    return success();
+  }
+};
+
+/// cp.async.wait_group, then the landed bytes made visible to the async
+/// proxy (wgmma reads through it) and to every thread.
+struct AsyncWaitLowering : TilePattern<AsyncWaitOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(AsyncWaitOp op, OpAdaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    NVVM::CpAsyncWaitGroupOp::create(rw, loc, op.getPending());
+    NVVM::FenceProxyOp::create(
+        rw, loc, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(rw.getContext(), NVVM::SharedSpace::shared_cta));
+    gpu::BarrierOp::create(rw, loc);
     rw.eraseOp(op);
     return success();
   }
@@ -1474,41 +1593,51 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   // 16-byte chunk c of row x sits at chunk c ^ (x % 8). The descriptor's
   // swizzle mode applies the same XOR to the addresses wgmma forms, and the
   // stores below (a warp writes whole rows) hit 32 distinct banks.
-  int64_t bBase = alignUp(m * k * 2, 1024);
-  st.needShared(bBase + n * k * 2);
-  auto writeSwizzled = [&](Value values, int64_t rows, int64_t base) {
-    int64_t numel = rows * k, slots = st.slots(numel);
-    Value elems = e.elementIndices(slots);
-    SmallVector<Value> c = e.coords(elems, {rows, k});
-    auto v = [&](int64_t x) { return e.splat(e.i32(x), slots); };
-    auto div = [&](Value a, int64_t d) {
-      return Value(arith::DivUIOp::create(rw, loc, a, v(d)));
+  Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
+  Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
+  // Operands already in shared memory (async_load buffers, same layout)
+  // are read where they are; others are stored here first.
+  Value aStart, bStart;
+  if (isSharedTile(aT)) {
+    aStart = adaptor.getA();
+    bStart = adaptor.getB();
+  } else {
+    int64_t bBase = alignUp(m * k * 2, 1024);
+    st.needShared(bBase + n * k * 2);
+    auto writeSwizzled = [&](Value values, int64_t rows, int64_t base) {
+      int64_t numel = rows * k, slots = st.slots(numel);
+      Value elems = e.elementIndices(slots);
+      SmallVector<Value> c = e.coords(elems, {rows, k});
+      auto v = [&](int64_t x) { return e.splat(e.i32(x), slots); };
+      auto div = [&](Value a, int64_t d) {
+        return Value(arith::DivUIOp::create(rw, loc, a, v(d)));
+      };
+      auto rem = [&](Value a, int64_t d) {
+        return Value(arith::RemUIOp::create(rw, loc, a, v(d)));
+      };
+      Value inBlock = rem(c[1], 64);
+      Value chunk = arith::XOrIOp::create(rw, loc, div(inBlock, 8), rem(c[0], 8));
+      Value index = e.add(e.add(e.mul(div(c[1], 64), v(rows * 64)),
+                                e.mul(c[0], v(64))),
+                          e.add(e.mul(chunk, v(8)), rem(inBlock, 8)));
+      e.storeSharedRuns(values, index, e.validSlots(elems, numel), base,
+                        st.allSlotsValid(numel));
     };
-    auto rem = [&](Value a, int64_t d) {
-      return Value(arith::RemUIOp::create(rw, loc, a, v(d)));
-    };
-    Value inBlock = rem(c[1], 64);
-    Value chunk = arith::XOrIOp::create(rw, loc, div(inBlock, 8), rem(c[0], 8));
-    Value index = e.add(e.add(e.mul(div(c[1], 64), v(rows * 64)),
-                              e.mul(c[0], v(64))),
-                        e.add(e.mul(chunk, v(8)), rem(inBlock, 8)));
-    e.storeSharedRuns(values, index, e.validSlots(elems, numel), base,
-                      st.allSlotsValid(numel));
-  };
-  e.barrier(); // the previous dot's wgmma reads of these bytes are done
-  writeSwizzled(adaptor.getA(), m, 0);
-  writeSwizzled(adaptor.getB(), n, bBase);
-  // Generic-proxy stores become visible to wgmma's async proxy.
-  NVVM::FenceProxyOp::create(
-      rw, loc, NVVM::ProxyKind::async_shared,
-      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-  e.barrier();
+    e.barrier(); // the previous dot's wgmma reads of these bytes are done
+    writeSwizzled(adaptor.getA(), m, 0);
+    writeSwizzled(adaptor.getB(), n, bBase);
+    // Generic-proxy stores become visible to wgmma's async proxy.
+    NVVM::FenceProxyOp::create(
+        rw, loc, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    e.barrier();
+    aStart = smemAddr;
+    bStart = e.add(smemAddr, e.i32(bBase));
+  }
 
   // Descriptor: start address >> 4 (bits 0-13), leading byte offset unused
   // with the swizzle (1), stride byte offset 1024 >> 4 between 8-row groups
   // (bits 32-45), swizzle mode 1 = 128 bytes (bits 62-63).
-  Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
-  Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
   Value fixedBits = e.i64((int64_t(1) << 16) | (int64_t(1024 >> 4) << 32) |
                           (int64_t(1) << 62));
   auto descriptor = [&](Value addr) {
@@ -1521,8 +1650,7 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   Value group = arith::DivUIOp::create(rw, loc, warp, e.i32(4));
   int64_t groups = warps / 4, rowBlock = 64 * 128;
   // This warpgroup's first 64-row block of A; its i-th is `groups` further.
-  Value aGroup = e.add(smemAddr, e.mul(group, e.i32(rowBlock)));
-  Value bStart = e.add(smemAddr, e.i32(bBase));
+  Value aGroup = e.add(aStart, e.mul(group, e.i32(rowBlock)));
 
   MmaStrips geometry = MmaStrips::warpgroup(m, n);
   int64_t perBlock = n / 2, blocks = geometry.stripsPerWarp(warps);
@@ -2068,6 +2196,21 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     // conversions only (hyla-tile-mma-accumulators makes no others).
     if (!unsupported.wasInterrupted())
       unsupported = fn.walk([&](Operation *op) {
+        // `#hyla_tile.shared` tiles only travel from async_load through a
+        // loop into a wgmma dot (hyla-tile-pipeline-operands makes no more).
+        bool shared = llvm::any_of(op->getOperandTypes(), isSharedTile) ||
+                      llvm::any_of(op->getResultTypes(), isSharedTile);
+        auto dot = dyn_cast<DotOp>(op);
+        if (shared && !isa<AsyncLoadOp, scf::ForOp, scf::YieldOp>(op) &&
+            !(dot && isWarpgroupTile(dot.getType()) &&
+              isSharedTile(dot.getA().getType()) &&
+              isSharedTile(dot.getB().getType()))) {
+          op->emitOpError("cannot take a #hyla_tile.shared tile on the GPU: "
+                          "only async_load, scf.for, scf.yield and a dot into "
+                          "#hyla_tile.mma<warpgroup> with both operands "
+                          "shared can");
+          return WalkResult::interrupt();
+        }
         bool mma = llvm::any_of(op->getOperandTypes(), isMmaTile) ||
                    llvm::any_of(op->getResultTypes(), isMmaTile);
         if (!mma)
@@ -2152,7 +2295,8 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  MemrefLoadLowering, ProgramIdLowering, SplatLowering,
                  IotaLowering, ReshapeLowering, BroadcastLowering,
                  ExtractLowering, ReduceLowering, CumsumLowering,
-                 UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering>(
+                 UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering,
+                 AsyncLoadLowering, AsyncWaitLowering>(
         converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,

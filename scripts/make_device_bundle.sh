@@ -37,7 +37,7 @@ done
 # GEMM tile variants: rows, columns, k step, warps (base: the defaults,
 # 128 128 64 8).
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
-for v in "m64n128k64w4 64 128 64 4" "m128n128k32w8 128 128 32 8"; do
+for v in "m128n256k64w8 128 256 64 8" "m256n128k64w8 256 128 64 8" "m128n128k128w8 128 128 128 8"; do
   read -r label bm bn bk w <<<"$v"
   "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_$label.hyla" --quiet \
     --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" --gemm-num-warps="$w"

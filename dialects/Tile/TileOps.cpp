@@ -55,6 +55,29 @@ LogicalResult LoadOp::verify() {
                           getOffsets().size(), getDims());
 }
 
+LogicalResult AsyncLoadOp::verify() {
+  RankedTensorType t = getType();
+  if (!isa_and_nonnull<SharedLayoutAttr>(t.getEncoding()))
+    return emitOpError("result must be encoded #hyla_tile.shared");
+  if (t.getRank() != 2 || t.getElementType().getIntOrFloatBitWidth() != 16)
+    return emitOpError("copies 2-D tiles of 16-bit elements only");
+  if (t.getDimSize(1) % 64 != 0)
+    return emitOpError() << "tile rows must be whole 128-byte swizzle rows "
+                            "(a multiple of 64 elements), got "
+                         << t.getDimSize(1);
+  int64_t stages = static_cast<int64_t>(getStages());
+  int64_t offset = static_cast<int64_t>(getOffset());
+  if (stages < 1)
+    return emitOpError() << "needs at least one stage, got " << stages;
+  if (offset < 0 || offset % 1024 != 0)
+    return emitOpError() << "buffer offset must be a non-negative multiple "
+                            "of 1024 bytes (the swizzle atom), got "
+                         << offset;
+  auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
+  return verifyTileAccess(*this, getSource().getType(), plain,
+                          getOffsets().size(), getDims());
+}
+
 LogicalResult PrefetchOp::verify() {
   MemRefType memref = getSource().getType();
   auto tile = RankedTensorType::get(getShape(), memref.getElementType());

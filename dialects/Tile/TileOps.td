@@ -39,6 +39,61 @@ def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
   let builders = [AttrBuilder<(ins), [{ return $_get($_ctxt, false); }]>];
 }
 
+def Tile_SharedLayoutAttr : AttrDef<Tile_Dialect, "SharedLayout"> {
+  let mnemonic = "shared";
+  let summary = "Tile encoding: a tile resident in shared memory";
+  let description = [{
+    On a 2-D 16-bit tile, `#hyla_tile.shared` says the tile is not in
+    registers but in one buffer of a shared-memory ring, where
+    `hyla_tile.async_load` copies it: rows contiguous along the last dim,
+    128-byte swizzled (16-byte chunk c of row r at chunk c ^ (r mod 8), 64
+    elements per row per column block), as `wgmma` reads it. Only
+    `async_load` results, loop-carried values and `dot` operands take it
+    (the GPU-only `hyla-tile-pipeline-operands` pass makes them).
+  }];
+}
+
+def Tile_AsyncLoadOp : Tile_Op<"async_load", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Start copying a tile from a memref into a shared-memory buffer";
+  let description = [{
+    Starts an asynchronous copy of the tile at `offsets` (tile dims along
+    memref dims `dims`, as `hyla_tile.load`) into buffer `stage` of a ring
+    of `stages` buffers that begins `offset` bytes into shared memory. The
+    result names that buffer; its contents are defined only after a
+    `hyla_tile.async_wait` that covers this copy. Elements outside the
+    memref read as zero. Each copy is one completion group.
+
+    ```mlir
+    %a = hyla_tile.async_load %x[%m0, %k] dims [0, 1] stage %s of 2 at 0
+        : memref<?x3840xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    ```
+  }];
+  let arguments = (ins AnyMemRef:$source, Variadic<Index>:$offsets,
+                       DenseI64ArrayAttr:$dims, Index:$stage, I64Attr:$stages,
+                       I64Attr:$offset);
+  let results = (outs Tile_FloatTile:$result);
+  let assemblyFormat = [{
+    $source `[` $offsets `]` `dims` $dims `stage` $stage `of` $stages `at`
+    $offset attr-dict `:` type($source) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Wait for earlier async_load copies";
+  let description = [{
+    Blocks until at most `pending` of the `hyla_tile.async_load` copies this
+    program started are still in flight, then makes the landed buffers
+    visible to the whole program (and to `wgmma`): a barrier.
+
+    ```mlir
+    hyla_tile.async_wait 2
+    ```
+  }];
+  let arguments = (ins I64Attr:$pending);
+  let assemblyFormat = "$pending attr-dict";
+}
+
 def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
   let summary = "Index of this program along a grid dimension";
   let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<0>, IntMaxValue<2>]>:$dim);

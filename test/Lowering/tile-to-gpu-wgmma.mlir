@@ -90,3 +90,63 @@ func.func @wgmma_half_warpgroup(%y: memref<64x64xf32>) attributes {hyla_tile.ker
   hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
   return
 }
+
+// -----
+
+// Operands copied by async_load: each thread issues 16-byte cp.async (zero
+// bytes, so zero-fill, outside the memref) into the swizzled buffer of the
+// carried stage and commits one group per copy; async_wait waits, fences
+// into the async proxy and synchronizes; the dot reads the buffers where
+// they are (no stores, no barrier of its own). The shared-tile values are
+// the buffers' 32-bit addresses. Shared memory: two rings of 2 x 16 KiB,
+// or the final convert_layout (67584 bytes).
+// CHECK-LABEL: gpu.func @async_operands
+// CHECK-SAME:    hyla.shared_memory_bytes = 67584
+// CHECK:         llvm.intr.trap
+// CHECK-COUNT-4: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg, {{.*}}
+// CHECK-NEXT:    nvvm.cp.async.commit.group
+// CHECK:         scf.for {{.*}} -> (vector<64xf32>, i32, i32, index)
+// CHECK:           nvvm.cp.async.wait.group 0
+// CHECK-NEXT:      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT:      gpu.barrier
+// CHECK-COUNT-4:   nvvm.cp.async.shared.global
+// CHECK:           nvvm.cp.async.commit.group
+// CHECK-NOT:       gpu.barrier
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK-COUNT-4:   nvvm.wgmma.mma_async
+// CHECK:           nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:           scf.yield
+// CHECK:         nvvm.cp.async.wait.group 0
+func.func @async_operands(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+  %b0 = hyla_tile.async_load %w[%c0, %c0] dims [0, 1] stage %c0 of 2 at 32768 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+  %r:4 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0, %s = %c0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared>, index) {
+    hyla_tile.async_wait 0
+    %ns = arith.subi %c1, %s : index
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.async_load %x[%c0, %next] dims [0, 1] stage %ns of 2 at 0 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %bn = hyla_tile.async_load %w[%c0, %next] dims [0, 1] stage %ns of 2 at 32768 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn, %ns : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared>, index
+  }
+  hyla_tile.async_wait 0
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// A shared-memory tile is not a register value: math on it is an error.
+func.func @shared_math(%x: memref<?x128xbf16>, %y: memref<64x64xbf16>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  // expected-error @+1 {{cannot take a #hyla_tile.shared tile on the GPU: only async_load, scf.for, scf.yield and a dot into #hyla_tile.mma<warpgroup> with both operands shared can}}
+  %s = arith.addf %a, %a : tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}

@@ -373,3 +373,57 @@ func.func @convert_layout_encoding(%t: tensor<64x64xf32>) {
   %f = hyla_tile.convert_layout %t : tensor<64x64xf32> -> tensor<64x64xf32, "other">
   return
 }
+
+// -----
+
+func.func @async_load_encoding(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{result must be encoded #hyla_tile.shared}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @async_load_f32(%x: memref<?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{copies 2-D tiles of 16-bit elements only}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xf32> -> tensor<64x64xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_row(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{tile rows must be whole 128-byte swizzle rows (a multiple of 64 elements), got 32}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xbf16> -> tensor<64x32xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_offset(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{buffer offset must be a non-negative multiple of 1024 bytes (the swizzle atom), got 512}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 512 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_stages(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{needs at least one stage, got 0}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 0 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_offsets(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{needs one offset per memref dim (2) but has 1}}
+  %a = hyla_tile.async_load %x[%c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}

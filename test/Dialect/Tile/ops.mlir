@@ -37,3 +37,16 @@ func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
   hyla_tile.store %x, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<?x64xf32>
   return
 }
+
+// CHECK-LABEL: func.func @async_copies
+// CHECK: %[[A:.*]] = hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 1024 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+// CHECK: hyla_tile.async_wait 0
+// CHECK: hyla_tile.dot %[[A]], %[[A]], %{{.*}} {transpose_b = true} : tensor<64x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+func.func @async_copies(%x: memref<?x128xbf16>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 1024 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  hyla_tile.async_wait 0
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %d = hyla_tile.dot %a, %a, %z {transpose_b = true} : tensor<64x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  return
+}

@@ -1,0 +1,120 @@
+// RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands | FileCheck %s
+
+// The GEMM k loop as Kernelize writes it once its accumulator is in wgmma
+// fragments: operands loaded one step ahead. The loads become copies into
+// two-buffer rings (A's at 0, B's after A's two 16 KiB buffers), the loop
+// carries the stage, waits for its step's copies before starting the next
+// step's into the other buffer, and the copies left in flight are waited
+// for after the loop.
+// CHECK-LABEL: func.func @gemm_k_loop
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : index
+// CHECK:         %[[A0:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 0 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+// CHECK:         %[[B0:.*]] = hyla_tile.async_load %arg1[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 32768 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+// CHECK:         %[[LOOP:.*]]:4 = scf.for %[[K:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]], %[[S:.*]] = %[[C0]])
+// CHECK-NEXT:      hyla_tile.async_wait 0
+// CHECK-NEXT:      %[[NS:.*]] = arith.subi %[[C1]], %[[S]] : index
+// CHECK:           %[[AN:.*]] = hyla_tile.async_load %arg0[{{.*}}] dims [0, 1] stage %[[NS]] of 2 at 0
+// CHECK:           %[[BN:.*]] = hyla_tile.async_load %arg1[{{.*}}] dims [0, 1] stage %[[NS]] of 2 at 32768
+// CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]] {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:           scf.yield %[[D]], %[[AN]], %[[BN]], %[[NS]]
+// CHECK:         hyla_tile.async_wait 0
+// CHECK-NEXT:    hyla_tile.convert_layout %[[LOOP]]#0
+// CHECK-NOT:     hyla_tile.load
+func.func @gemm_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %m = hyla_tile.program_id 0
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.load %x[%m, %c0] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%m, %next] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%m, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// An mma.sync accumulator: its dot reads operands from registers; nothing
+// changes.
+// CHECK-LABEL: func.func @mma_sync_accumulator
+// CHECK-NOT:     async
+func.func @mma_sync_accumulator(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma>
+  %a0 = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%c0, %next] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// Other work in the body (here a reduction, which uses shared memory) keeps
+// the register staging.
+// CHECK-LABEL: func.func @other_work_in_body
+// CHECK-NOT:     async
+func.func @other_work_in_body(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>, %s: memref<128xbf16>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%c0, %next] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %sum = hyla_tile.reduce sum %an axis 1 : tensor<128x64xbf16> -> tensor<128xbf16>
+    hyla_tile.store %sum, %s[%c0] dims [0] : tensor<128xbf16>, memref<128xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// Operands loaded with explicit bounds (a packed sequence's end) keep the
+// register path, which honours them.
+// CHECK-LABEL: func.func @bounded_loads
+// CHECK-NOT:     async
+func.func @bounded_loads(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %end = hyla_tile.program_id 1
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.load %x[%c0, %c0] bounds [%end, %c256] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%c0, %next] bounds [%end, %c256] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
