@@ -59,12 +59,15 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     accumulator is `#hyla_tile.mma<warpgroup>` and whose dot operands are
     loaded one step ahead (the loads of step k + 1 yielded as the operands
     of step k, the first step's loaded before the loop) stops staging them
-    through registers: each load becomes `hyla_tile.async_load` into a
-    two-buffer ring in shared memory (`#hyla_tile.shared` tiles, the stage
-    carried by the loop), step k waits for its own copies
-    (`hyla_tile.async_wait 0`) before starting step k + 1's, so those
-    copies run while wgmma computes step k, and the loop is followed by a
-    wait for the copies still in flight. Applies only where the body is the
+    through registers: each load becomes `hyla_tile.async_load` into a ring
+    of S buffers in shared memory (S = the kernel's `hyla_tile.num_stages`,
+    default 2; `#hyla_tile.shared` tiles). Steps 0 .. S - 2 are copied
+    before the loop; step k waits until only the next S - 2 steps' copies
+    are in flight (`hyla_tile.async_wait`), then starts step k + S - 1's
+    into the buffer step k - 1 used, so copies run while wgmma computes;
+    the loop carries each operand's buffers of steps k .. k + S - 2 and the
+    current stage, and is followed by a wait for the copies still in
+    flight. Applies only where the body is the
     two loads, the dot and index arithmetic, the memrefs are 2-D with rows
     in whole 16-byte chunks, and the loads read tile dims [0, 1] with no
     explicit bounds.

@@ -3,7 +3,7 @@
 // A GEMM k loop that loads step k + 1's operands into registers while step
 // k computes still stores them into shared memory itself, between
 // barriers, before wgmma can read them. Copying them global -> shared with
-// cp.async into a two-buffer ring takes the registers and the stores out:
+// cp.async into a ring of buffers takes the registers and the stores out:
 // step k + 1's copies run while step k's wgmma does.
 //
 //===----------------------------------------------------------------------===//
@@ -11,6 +11,7 @@
 #include "dialects/Tile/TileOps.h"
 #include "lowering/Passes.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -40,6 +41,21 @@ bool copyable(LoadOp load) {
          t.getElementType().getIntOrFloatBitWidth() == 16 &&
          t.getDimSize(1) % 64 == 0 && load.getDims() == ArrayRef<int64_t>{0, 1} &&
          load.getBounds().empty() && load.getPadding().isZero();
+}
+
+/// `value` at the insertion point with `map` applied: values defined in
+/// `region` (the loop body's index arithmetic) are cloned, anything defined
+/// outside it is used as is.
+Value cloneInto(OpBuilder &b, Value value, Block *region, IRMapping &map) {
+  if (Value mapped = map.lookupOrNull(value))
+    return mapped;
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != region)
+    return value;
+  for (Value operand : def->getOperands())
+    cloneInto(b, operand, region, map);
+  Operation *copy = b.clone(*def, map);
+  return copy->getResult(cast<OpResult>(value).getResultNumber());
 }
 
 bool isWarpgroupAccumulator(Type t) {
@@ -93,73 +109,137 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     if (operandArgs[0] == operandArgs[1])
       return failure();
 
-    // Ring offsets: A's buffers from 0, B's after them (1024-aligned).
+    // Rings of S buffers: A's from 0, B's after them (1024-aligned).
+    int64_t stages = TileDialect::getNumStages(kernel);
     auto bytes = [](RankedTensorType t) {
       return t.getNumElements() * t.getElementType().getIntOrFloatBitWidth() / 8;
     };
     auto align = [](int64_t v) { return (v + 1023) / 1024 * 1024; };
-    int64_t offsets[2] = {0, align(kStages * bytes(dot.getA().getType()))};
+    int64_t offsets[2] = {0, align(stages * bytes(dot.getA().getType()))};
 
     Location loc = loop.getLoc();
     auto sharedOf = [&](RankedTensorType t) {
       return RankedTensorType::get(t.getShape(), t.getElementType(),
                                    SharedLayoutAttr::get(rw.getContext()));
     };
-    auto asyncCopy = [&](LoadOp load, Value stage, int64_t offset) {
+    auto asyncCopy = [&](LoadOp load, ValueRange offs, Value stage,
+                         int64_t offset) -> Value {
       return AsyncLoadOp::create(rw, load.getLoc(), sharedOf(load.getType()),
-                                 load.getSource(), load.getOffsets(),
-                                 load.getDims(), stage, kStages, offset);
+                                 load.getSource(), offs, load.getDims(), stage,
+                                 stages, offset);
+    };
+    // The offsets of the body's load (step iv + step) at the step of
+    // induction value `iv`, its index arithmetic cloned at the insertion
+    // point.
+    auto offsetsAt = [&](LoadOp next, Value iv) {
+      IRMapping map;
+      map.map(loop.getInductionVar(), iv);
+      SmallVector<Value> offs;
+      for (Value o : next.getOffsets())
+        offs.push_back(cloneInto(rw, o, body, map));
+      return offs;
+    };
+    auto constant = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rw, loc, v).getResult();
     };
 
-    // Before the loop: the first step's copies into stage 0.
+    // Before the loop, steps 0 .. S - 2 into stages 0 .. S - 2: step 0 is
+    // the loads before the loop, step j the body's loads at iv = lb + (j - 1)
+    // step.
     rw.setInsertionPoint(loop);
-    Value zero = arith::ConstantIndexOp::create(rw, loc, 0);
-    Value one = arith::ConstantIndexOp::create(rw, loc, 1);
+    LoadOp nextLoads[2], firstLoads[2];
+    for (auto [j, i] : llvm::enumerate(operandArgs)) {
+      nextLoads[j] = yield.getOperand(i).getDefiningOp<LoadOp>();
+      firstLoads[j] = loop.getInitArgs()[i].getDefiningOp<LoadOp>();
+    }
+    // ring[j][t]: operand j's buffer of step t (t = 0 .. S - 2).
+    SmallVector<Value> ring[2];
+    for (int64_t t = 0; t < stages - 1; ++t) {
+      Value stage = constant(t);
+      for (int j = 0; j < 2; ++j) {
+        SmallVector<Value> offs;
+        if (t == 0) {
+          offs = llvm::to_vector(firstLoads[j].getOffsets());
+        } else {
+          Value iv = arith::AddIOp::create(
+              rw, loc, loop.getLowerBound(),
+              arith::MulIOp::create(rw, loc, loop.getStep(),
+                                    constant(t - 1)));
+          offs = offsetsAt(nextLoads[j], iv);
+        }
+        ring[j].push_back(asyncCopy(firstLoads[j], offs, stage, offsets[j]));
+      }
+    }
+
+    // Loop arguments: the old ones (operands now the current step's
+    // buffers), then each operand's buffers of the steps after it, then the
+    // current step's stage.
     SmallVector<Value> inits(loop.getInitArgs());
     for (auto [j, i] : llvm::enumerate(operandArgs))
-      inits[i] = asyncCopy(inits[i].getDefiningOp<LoadOp>(), zero, offsets[j]);
-    inits.push_back(zero); // the stage of the current step
+      inits[i] = ring[j][0];
+    for (int j = 0; j < 2; ++j)
+      inits.append(ring[j].begin() + 1, ring[j].end());
+    inits.push_back(constant(0));
+    unsigned oldCount = loop.getNumRegionIterArgs();
 
     auto newLoop = scf::ForOp::create(rw, loc, loop.getLowerBound(),
                                       loop.getUpperBound(), loop.getStep(),
                                       inits);
     Block *newBody = newLoop.getBody();
-    // Old block arguments map to the new ones (the stage is the last).
-    SmallVector<Value> argMap(newBody->getArguments().drop_back());
-    rw.setInsertionPointToStart(newBody);
+    SmallVector<Value> argMap(newBody->getArguments().take_front(oldCount + 1));
     if (!newBody->empty())
       rw.eraseOp(newBody->getTerminator());
     rw.mergeBlocks(body, newBody, argMap);
     auto newYield = cast<scf::YieldOp>(newBody->getTerminator());
+    auto later = [&](int j) { // operand j's buffers after the current step
+      return newBody->getArguments().slice(1 + oldCount + j * (stages - 2),
+                                           stages - 2);
+    };
     Value stage = newBody->getArguments().back();
 
-    // This step's copies landed (and nobody reads the other buffer any
-    // more) before the next step's start.
+    // This step's copies landed (the later steps' 2 (S - 2) may still be in
+    // flight), and every thread is past the previous step's product, whose
+    // buffers the copies of step iv + (S - 1) step now reuse.
     rw.setInsertionPointToStart(newBody);
-    AsyncWaitOp::create(rw, loc, 0);
-    Value nextStage = arith::SubIOp::create(rw, loc, one, stage);
+    AsyncWaitOp::create(rw, loc, 2 * (stages - 2));
+    Value nextStage = arith::RemUIOp::create(
+        rw, loc, arith::AddIOp::create(rw, loc, stage, constant(1)),
+        constant(stages));
+    Value copyStage = arith::RemUIOp::create(
+        rw, loc, arith::AddIOp::create(rw, loc, stage, constant(stages - 1)),
+        constant(stages));
+    Value copyIv = arith::AddIOp::create(
+        rw, loc, newLoop.getInductionVar(),
+        arith::MulIOp::create(rw, loc, newLoop.getStep(), constant(stages - 2)));
     SmallVector<Value> yielded(newYield.getOperands());
+    SmallVector<Value> rotated[2];
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
-      auto next = yielded[i].getDefiningOp<LoadOp>();
+      LoadOp next = nextLoads[j];
       rw.setInsertionPoint(next);
-      yielded[i] = asyncCopy(next, nextStage, offsets[j]);
+      IRMapping map;
+      map.map(newLoop.getInductionVar(), copyIv);
+      SmallVector<Value> offs;
+      for (Value o : next.getOffsets())
+        offs.push_back(cloneInto(rw, o, newBody, map));
+      Value copy = asyncCopy(next, offs, copyStage, offsets[j]);
+      // Next step: the first later buffer (or this copy when S = 2).
+      rotated[j].assign(later(j).begin(), later(j).end());
+      rotated[j].push_back(copy);
+      yielded[i] = rotated[j].front();
       rw.eraseOp(next);
     }
+    for (int j = 0; j < 2; ++j)
+      yielded.append(rotated[j].begin() + 1, rotated[j].end());
     yielded.push_back(nextStage);
     rw.setInsertionPoint(newYield);
     scf::YieldOp::create(rw, newYield.getLoc(), yielded);
     rw.eraseOp(newYield);
-    for (auto i : operandArgs)
-      newBody->getArgument(i + 1).setType(inits[i].getType());
 
-    // The last step started copies nobody reads: let them land before
-    // anything else uses shared memory.
+    // Copies of steps past the end are still in flight: let them land
+    // before anything else uses shared memory.
     rw.setInsertionPointAfter(newLoop);
     AsyncWaitOp::create(rw, loc, 0);
-    SmallVector<LoadOp> firstLoads;
-    for (auto i : operandArgs)
-      firstLoads.push_back(loop.getInitArgs()[i].getDefiningOp<LoadOp>());
-    rw.replaceOp(loop, newLoop.getResults().drop_back());
+    rw.replaceOp(loop, newLoop.getResults().take_front(oldCount));
     for (LoadOp l : firstLoads)
       if (l->use_empty())
         rw.eraseOp(l);

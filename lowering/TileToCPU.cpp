@@ -399,6 +399,7 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
       fn->removeAttr(TileDialect::kKernelAttrName);
       fn->removeAttr(TileDialect::kNumWarpsAttrName);
       fn->removeAttr(TileDialect::kMinProgramsPerSMAttrName);
+      fn->removeAttr(TileDialect::kNumStagesAttrName);
     }
 
     RewritePatternSet patterns(&getContext());

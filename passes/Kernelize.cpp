@@ -398,9 +398,9 @@ struct EmbeddingPattern : OpRewritePattern<EmbeddingOp> {
 
 struct LinearPattern : OpRewritePattern<LinearOp> {
   LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
-                int64_t warps)
+                int64_t warps, int64_t stages)
       : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk),
-        numWarps(warps) {}
+        numWarps(warps), numStages(stages) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rw) const override {
@@ -413,8 +413,8 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     auto yT = rowsType(op.getType());
     const int64_t bm = blockM, bn = blockN, bk = blockK;
     std::string name =
-        llvm::formatv("gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}", typeTag(elt),
-                      n, k, bm, bn, bk, numWarps);
+        llvm::formatv("gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}_s{7}",
+                      typeTag(elt), n, k, bm, bn, bk, numWarps, numStages);
     auto module = op->getParentOfType<ModuleOp>();
     func::FuncOp kernel = getOrCreateKernel(
         rw, module, name, {memrefFor(xT), memrefFor(wT), memrefFor(yT)},
@@ -445,6 +445,9 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
               });
           tb.store(tb.castTo(loop.getResult(0), elt), a[2], {m0, n0}, {0, 1});
         });
+    // Read by the GPU lowering where it pipelines the k loop's operands.
+    kernel->setAttr(tile::TileDialect::kNumStagesAttrName,
+                    rw.getI32IntegerAttr(numStages));
     Value rows = tensor::DimOp::create(rw, loc, x, 0);
     SmallVector<Value> dyn;
     if (xT.isDynamicDim(0))
@@ -460,7 +463,7 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     return success();
   }
 
-  int64_t blockM, blockN, blockK, numWarps;
+  int64_t blockM, blockN, blockK, numWarps, numStages;
 };
 
 //===----------------------------------------------------------------------===//
@@ -854,14 +857,15 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     if (gemmBlockM < 16 || gemmBlockN < 8 || gemmBlockK < 16 ||
         gemmBlockM % 16 || gemmBlockN % 8 || gemmBlockK % 16 ||
         gemmNumWarps < 1 || gemmNumWarps > 16 ||
-        (gemmNumWarps & (gemmNumWarps - 1))) {
+        (gemmNumWarps & (gemmNumWarps - 1)) || gemmStages < 2 ||
+        gemmStages > 8) {
       getOperation().emitError()
           << "hyla-kernelize: GEMM blocks must be multiples of the tensor-core "
-             "tile (m 16, n 8, k 16) and gemm-num-warps a power of two from 1 "
-             "to 16, got "
+             "tile (m 16, n 8, k 16), gemm-num-warps a power of two from 1 "
+             "to 16 and gemm-stages from 2 to 8, got "
           << int64_t(gemmBlockM) << "x" << int64_t(gemmBlockN) << "x"
           << int64_t(gemmBlockK) << " with " << int64_t(gemmNumWarps)
-          << " warps";
+          << " warps and " << int64_t(gemmStages) << " stages";
       return signalPassFailure();
     }
     if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
@@ -883,7 +887,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
                                               decodeMinProgramsPerSM);
     patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK,
-                                gemmNumWarps);
+                                gemmNumWarps, gemmStages);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

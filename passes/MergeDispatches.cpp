@@ -144,8 +144,13 @@ func::FuncOp buildMergedKernel(OpBuilder &b, ModuleOp module,
   int64_t numWarps = 1;
   std::optional<int64_t> minPerSM;
   bool minPerSMAgrees = true;
+  IntegerAttr numStages; // the parts' largest pipelining depth
   for (auto [i, k] : llvm::enumerate(kernels)) {
     name += (i ? "__" : "") + k.getSymName().str();
+    if (auto s = k->getAttrOfType<IntegerAttr>(
+            tile::TileDialect::kNumStagesAttrName))
+      if (!numStages || s.getInt() > numStages.getInt())
+        numStages = s;
     numWarps = tile::TileDialect::getNumWarps(k); // equal in a group
     auto m = k->getAttrOfType<IntegerAttr>(
         tile::TileDialect::kMinProgramsPerSMAttrName);
@@ -247,6 +252,8 @@ func::FuncOp buildMergedKernel(OpBuilder &b, ModuleOp module,
   if (minPerSM && minPerSMAgrees)
     fn->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
                 b.getI32IntegerAttr(*minPerSM));
+  if (numStages)
+    fn->setAttr(tile::TileDialect::kNumStagesAttrName, numStages);
   return fn;
 }
 

@@ -110,6 +110,9 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"gemmBlockN", "gemm-block-n", "int64_t", "128", "GEMM columns per program">,
     Option<"gemmBlockK", "gemm-block-k", "int64_t", "64", "GEMM reduction step">,
     Option<"gemmNumWarps", "gemm-num-warps", "int64_t", "8", "warps per GEMM program">,
+    Option<"gemmStages", "gemm-stages", "int64_t", "3",
+           "GEMM operand buffers in shared memory where the k loop is "
+           "pipelined (sm_90a wgmma): stages - 1 steps of copies in flight">,
     Option<"decodeBlockV", "decode-block-v", "int64_t", "16",
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,

@@ -24,6 +24,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.gemmBlockN = options.gemmBlockN;
   kernelize.gemmBlockK = options.gemmBlockK;
   kernelize.gemmNumWarps = options.gemmNumWarps;
+  kernelize.gemmStages = options.gemmStages;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

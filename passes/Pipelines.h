@@ -55,6 +55,10 @@ struct KernelPipelineOptions
   Option<int64_t> gemmNumWarps{*this, "gemm-num-warps",
                                llvm::cl::desc("warps per GEMM program"),
                                llvm::cl::init(8)};
+  Option<int64_t> gemmStages{
+      *this, "gemm-stages",
+      llvm::cl::desc("GEMM operand buffers per pipelined k loop (2 to 8)"),
+      llvm::cl::init(3)};
   Option<int64_t> attnBlockM{*this, "attn-block-m",
                              llvm::cl::desc("attention queries per program"),
                              llvm::cl::init(64)};

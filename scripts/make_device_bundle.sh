@@ -34,13 +34,15 @@ done
 # The decode graphs without merged dispatches (one launch per op).
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_nomerge.hyla" --quiet \
   --merge-max-parts=1
-# GEMM tile variants: rows, columns, k step, warps (base: the defaults,
-# 128 128 64 8).
+# GEMM tile variants: rows, columns, k step, warps, stages (base: the
+# defaults, 128 128 64 8 3).
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
-for v in "m128n256k64w8 128 256 64 8" "m256n128k64w8 256 128 64 8" "m128n128k128w8 128 128 128 8"; do
-  read -r label bm bn bk w <<<"$v"
+for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
+         "k128s3 128 128 128 8 3"; do
+  read -r label bm bn bk w s <<<"$v"
   "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_$label.hyla" --quiet \
-    --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" --gemm-num-warps="$w"
+    --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" \
+    --gemm-num-warps="$w" --gemm-stages="$s"
 done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet

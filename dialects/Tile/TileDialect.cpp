@@ -50,6 +50,12 @@ int64_t TileDialect::getNumWarps(Operation *kernel) {
   return 4;
 }
 
+int64_t TileDialect::getNumStages(Operation *kernel) {
+  if (auto attr = kernel->getAttrOfType<IntegerAttr>(kNumStagesAttrName))
+    return attr.getInt();
+  return 2;
+}
+
 LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
   if (attr.getName() == kKernelAttrName) {
@@ -85,6 +91,19 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                              << w;
     if (!op->hasAttr(kKernelAttrName))
       return op->emitError() << "'" << kNumWarpsAttrName
+                             << "' is set on an op that is not a kernel";
+    return success();
+  }
+  if (attr.getName() == kNumStagesAttrName) {
+    auto value = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!value || !value.getType().isInteger(32))
+      return op->emitError() << "'" << kNumStagesAttrName
+                             << "' must be an i32 attribute";
+    if (value.getInt() < 2 || value.getInt() > 8)
+      return op->emitError() << "'" << kNumStagesAttrName
+                             << "' must be from 2 to 8, got " << value.getInt();
+    if (!op->hasAttr(kKernelAttrName))
+      return op->emitError() << "'" << kNumStagesAttrName
                              << "' is set on an op that is not a kernel";
     return success();
   }

@@ -32,6 +32,9 @@ def Tile_Dialect : Dialect {
     `hyla_tile.min_programs_per_sm` (i32, 1 to 32, optional) asks the GPU
     backend to fit that many CTAs on a multiprocessor (it caps registers:
     PTX `.minnctapersm`), for latency-bound kernels that need occupancy.
+    `hyla_tile.num_stages` (i32, 2 to 8, optional, default 2) sets how many
+    shared-memory buffers `hyla-tile-pipeline-operands` gives each operand
+    of a pipelined k loop: up to num_stages - 1 steps' copies in flight.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -42,6 +45,10 @@ def Tile_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kNumWarpsAttrName = "hyla_tile.num_warps";
     static constexpr ::llvm::StringLiteral kMinProgramsPerSMAttrName =
         "hyla_tile.min_programs_per_sm";
+    static constexpr ::llvm::StringLiteral kNumStagesAttrName =
+        "hyla_tile.num_stages";
+    /// Buffers per pipelined operand (the attribute, or the default 2).
+    static int64_t getNumStages(::mlir::Operation *kernel);
     /// The CTA size of a kernel in warps (the attribute, or the default 4).
     static int64_t getNumWarps(::mlir::Operation *kernel);
   }];

@@ -9,13 +9,16 @@
 // CHECK-LABEL: func.func @gemm_k_loop
 // CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
 // CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:.*]] = arith.constant 2 : index
 // CHECK:         %[[A0:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 0 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
 // CHECK:         %[[B0:.*]] = hyla_tile.async_load %arg1[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 32768 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
 // CHECK:         %[[LOOP:.*]]:4 = scf.for %[[K:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]], %[[S:.*]] = %[[C0]])
 // CHECK-NEXT:      hyla_tile.async_wait 0
-// CHECK-NEXT:      %[[NS:.*]] = arith.subi %[[C1]], %[[S]] : index
-// CHECK:           %[[AN:.*]] = hyla_tile.async_load %arg0[{{.*}}] dims [0, 1] stage %[[NS]] of 2 at 0
-// CHECK:           %[[BN:.*]] = hyla_tile.async_load %arg1[{{.*}}] dims [0, 1] stage %[[NS]] of 2 at 32768
+// CHECK-NEXT:      %[[S1:.*]] = arith.addi %[[S]], %[[C1]] : index
+// CHECK-NEXT:      %[[NS:.*]] = arith.remui %[[S1]], %[[C2]] : index
+// CHECK:           %[[CS:.*]] = arith.remui {{.*}}, %[[C2]] : index
+// CHECK:           %[[AN:.*]] = hyla_tile.async_load %arg0[{{.*}}] dims [0, 1] stage %[[CS]] of 2 at 0
+// CHECK:           %[[BN:.*]] = hyla_tile.async_load %arg1[{{.*}}] dims [0, 1] stage %[[CS]] of 2 at 32768
 // CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]] {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
 // CHECK:           scf.yield %[[D]], %[[AN]], %[[BN]], %[[NS]]
 // CHECK:         hyla_tile.async_wait 0
@@ -38,6 +41,49 @@ func.func @gemm_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: mem
   }
   %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
   hyla_tile.store %t, %y[%m, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// Three stages (hyla_tile.num_stages): steps 0 and 1 are copied before the
+// loop (step 1's column offset is the body's, at the first induction
+// value), each step waits until at most the next step's two copies are in
+// flight, then copies step k + 2 into stage (s + 2) mod 3; the loop carries
+// each operand's buffers of steps k and k + 1 and rotates them.
+// CHECK-LABEL: func.func @three_stages
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C3:.*]] = arith.constant 3 : index
+// CHECK:         %[[A0:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 3 at 0
+// CHECK:         %[[B0:.*]] = hyla_tile.async_load %arg1[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 3 at 49152
+// CHECK:         %[[A1:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[K1:.*]]] dims [0, 1] stage %[[C1]] of 3 at 0
+// CHECK:         %[[B1:.*]] = hyla_tile.async_load %arg1[%{{.*}}, %{{.*}}] dims [0, 1] stage %[[C1]] of 3 at 49152
+// CHECK:         scf.for %[[K:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]], %[[AL:.*]] = %[[A1]], %[[BL:.*]] = %[[B1]], %[[S:.*]] = %[[C0]])
+// CHECK-NEXT:      hyla_tile.async_wait 2
+// CHECK:           %[[NS:.*]] = arith.remui {{.*}}, %[[C3]] : index
+// CHECK:           %[[CS:.*]] = arith.remui {{.*}}, %[[C3]] : index
+// CHECK:           %[[AN:.*]] = hyla_tile.async_load %arg0[{{.*}}] dims [0, 1] stage %[[CS]] of 3 at 0
+// CHECK:           %[[BN:.*]] = hyla_tile.async_load %arg1[{{.*}}] dims [0, 1] stage %[[CS]] of 3 at 49152
+// CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]]
+// CHECK:           scf.yield %[[D]], %[[AL]], %[[BL]], %[[AN]], %[[BN]], %[[NS]] :
+// CHECK:         hyla_tile.async_wait 0
+func.func @three_stages(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32, hyla_tile.num_stages = 3 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%c0, %next] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
   return
 }
 

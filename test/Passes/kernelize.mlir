@@ -23,7 +23,7 @@ func.func @rms_norm(%x: tensor<?x?x96xbf16>) -> tensor<?x?x96xbf16> {
 // dots with f32 accumulation, one rounding at the store. Each step loads the
 // next step's operands before its product (the first ones before the loop).
 // CHECK-LABEL: func.func @linear
-// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm128_bn128_bk64_w8]][%c1{{.*}}, %{{.*}}, %c1{{.*}}]
+// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm128_bn128_bk64_w8_s3]][%c1{{.*}}, %{{.*}}, %c1{{.*}}]
 // CHECK:       func.func @[[K]](
 // CHECK:         %[[A0:.*]] = hyla_tile.load %arg0{{.*}} -> tensor<128x64xbf16>
 // CHECK:         %[[B0:.*]] = hyla_tile.load %arg1{{.*}} -> tensor<128x64xbf16>

@@ -61,6 +61,11 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       gemmNumWarps("gemm-num-warps",
                    cl::desc("warps per GEMM program (default 8)"),
                    cl::init(8), cl::cat(category)),
+      gemmStages("gemm-stages",
+                 cl::desc("GEMM operand buffers in shared memory on sm_90a: "
+                          "stages - 1 k steps of copies in flight (2 to 8, "
+                          "default 3)"),
+                 cl::init(3), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 64)"),
                  cl::init(64), cl::cat(category)),
@@ -92,6 +97,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.gemmBlockN = gemmBlockN.getValue();
   o.gemmBlockK = gemmBlockK.getValue();
   o.gemmNumWarps = gemmNumWarps.getValue();
+  o.gemmStages = gemmStages.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();

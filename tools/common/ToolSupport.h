@@ -21,7 +21,7 @@ struct PipelineFlags {
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, gemmBlockM,
-      gemmBlockN, gemmBlockK, gemmNumWarps, attnBlockM, attnBlockN;
+      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm;
 };
 

@@ -289,6 +289,27 @@ func.func @prefetch_dims(%a: memref<?x64xf32>) {
 
 // -----
 
+// expected-error @+1 {{'hyla_tile.num_stages' must be from 2 to 8, got 1}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.num_stages = 1 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.num_stages' is set on an op that is not a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.num_stages = 3 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.num_stages' must be an i32 attribute}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.num_stages = 3 : i64} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{'hyla_tile.min_programs_per_sm' must be from 1 to 32, got 0}}
 func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.min_programs_per_sm = 0 : i32} {
   return
