@@ -17,6 +17,10 @@ namespace hyla {
 struct Workspace {
   CUdeviceptr base = 0;
   uint64_t capacity = 0;
+  /// The last call's temporary sizes and the layout made for them: calls
+  /// with the same shapes reuse it.
+  std::vector<uint64_t> layoutBytes, layoutOffsets;
+  uint64_t layoutTotal = 0;
 };
 
 /// Everything hyla_module_prepare creates; the destructor releases it all.

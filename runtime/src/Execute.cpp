@@ -79,6 +79,50 @@ void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
   }
 }
 
+/// Places the temporaries in the workspace: each at the lowest offset that
+/// overlaps no temporary whose launches overlap its own (first fit in
+/// buffer order), so a value dead before another is born lends it its
+/// bytes. Launches run in stream order and every kernel waits for the one
+/// before it before touching memory, so disjoint spans never run at once.
+void layoutTemporaries(const FunctionDesc &function, const BoundShapes &shapes,
+                       Workspace &workspace) {
+  size_t n = function.buffers.size();
+  std::vector<uint64_t> bytes(n, 0);
+  for (size_t id = 0; id < n; ++id)
+    if (function.buffers[id].bufferKind() == BufferKind::Temporary)
+      bytes[id] = shapes.bytes[id];
+  if (bytes == workspace.layoutBytes && workspace.layoutOffsets.size() == n)
+    return;
+  struct Placed { uint64_t begin, end; uint32_t first, last; };
+  std::vector<Placed> placed;
+  std::vector<uint64_t> offsets(n, 0);
+  uint64_t total = 0;
+  std::vector<const Placed *> live;
+  for (size_t id = 0; id < n; ++id) {
+    if (function.buffers[id].bufferKind() != BufferKind::Temporary)
+      continue;
+    uint32_t first = function.firstLaunch[id], last = function.lastLaunch[id];
+    live.clear();
+    for (const Placed &p : placed)
+      if (p.first <= last && first <= p.last)
+        live.push_back(&p);
+    std::sort(live.begin(), live.end(),
+              [](const Placed *a, const Placed *b) { return a->begin < b->begin; });
+    uint64_t offset = 0, size = alignUp(bytes[id], kTemporaryAlignment);
+    for (const Placed *p : live) {
+      if (offset + size <= p->begin)
+        break;
+      offset = std::max(offset, p->end);
+    }
+    offsets[id] = offset;
+    placed.push_back({offset, offset + size, first, last});
+    total = std::max(total, offset + size);
+  }
+  workspace.layoutBytes = std::move(bytes);
+  workspace.layoutOffsets = std::move(offsets);
+  workspace.layoutTotal = total;
+}
+
 /// The device address of every buffer for one call.
 std::vector<CUdeviceptr> resolveBuffers(hyla_module &module, int32_t fn,
                                         const BoundShapes &shapes,
@@ -90,23 +134,18 @@ std::vector<CUdeviceptr> resolveBuffers(hyla_module &module, int32_t fn,
   std::vector<CUdeviceptr> addresses(function.buffers.size(), 0);
 
   // Lay out temporaries in the workspace and grow it if needed.
-  std::vector<uint64_t> offsets(function.buffers.size(), 0);
-  uint64_t workspaceBytes = 0;
-  for (size_t id = 0; id < function.buffers.size(); ++id) {
-    if (function.buffers[id].bufferKind() != BufferKind::Temporary)
-      continue;
-    offsets[id] = workspaceBytes;
-    workspaceBytes =
-        alignUp(workspaceBytes + shapes.bytes[id], kTemporaryAlignment);
-  }
   Workspace &workspace = state.workspaces[fn];
+  layoutTemporaries(function, shapes, workspace);
+  const std::vector<uint64_t> &offsets = workspace.layoutOffsets;
+  uint64_t workspaceBytes = workspace.layoutTotal;
   if (workspaceBytes > workspace.capacity) {
     if (workspace.base) {
       // Calls already enqueued may still use the old workspace.
       checkCuda(*state.cu, state.cu->ctxSynchronize(),
                 "cuCtxSynchronize (before growing the workspace)");
       checkCuda(*state.cu, state.cu->memFree(workspace.base), "cuMemFree");
-      workspace = Workspace();
+      workspace.base = 0;
+      workspace.capacity = 0;
     }
     uint64_t bytes = alignUp(workspaceBytes, kWorkspaceGranularity);
     CUdeviceptr base = 0;

@@ -92,6 +92,10 @@ struct FunctionDesc {
   std::vector<LaunchDesc> launches;
   std::vector<SizeCheckDesc> checks;
   std::vector<std::string> symbolNames; // for printing expressions
+  /// Per buffer, the first and last launch that touches its storage (set by
+  /// validation for temporaries; a temporary no launch touches spans the
+  /// whole call). Temporaries whose spans are disjoint share workspace.
+  std::vector<uint32_t> firstLaunch, lastLaunch;
 };
 
 struct WeightDesc {

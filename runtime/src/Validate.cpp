@@ -11,6 +11,8 @@
 #include "Errors.h"
 #include "ModuleDesc.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <unordered_set>
 
@@ -245,6 +247,28 @@ void validateLaunch(const ModuleDesc &module, const FunctionDesc &function,
   }
 }
 
+/// The launches between which each temporary's storage must hold its value
+/// (views count for the buffer they view).
+void computeLifetimes(FunctionDesc &function) {
+  size_t n = function.buffers.size();
+  uint32_t none = UINT32_MAX;
+  function.firstLaunch.assign(n, none);
+  function.lastLaunch.assign(n, 0);
+  for (size_t l = 0; l < function.launches.size(); ++l)
+    for (uint32_t id : function.launches[l].args) {
+      uint32_t storage = function.buffers[id].storageBuffer;
+      function.firstLaunch[storage] =
+          std::min(function.firstLaunch[storage], static_cast<uint32_t>(l));
+      function.lastLaunch[storage] =
+          std::max(function.lastLaunch[storage], static_cast<uint32_t>(l));
+    }
+  for (size_t id = 0; id < n; ++id)
+    if (function.firstLaunch[id] == none) { // untouched: the whole call
+      function.firstLaunch[id] = 0;
+      function.lastLaunch[id] = none;
+    }
+}
+
 void validateFunction(ModuleDesc &module, size_t f) {
   FunctionDesc &function = module.functions[f];
   std::string where = strCat("function ", f);
@@ -292,6 +316,7 @@ void validateFunction(ModuleDesc &module, size_t f) {
 
   for (size_t l = 0; l < function.launches.size(); ++l)
     validateLaunch(module, function, where, l);
+  computeLifetimes(function);
 
   checkCount(where, "checks", function.checks.size());
   for (size_t c = 0; c < function.checks.size(); ++c) {

@@ -493,6 +493,40 @@ void testInPlaceOutputs() {
   hyla_module_free(module);
 }
 
+/// Temporaries whose launches do not overlap share workspace bytes, and the
+/// result is unchanged; a new shape lays the workspace out again.
+void testTemporaryReuse() {
+  hyla_module *module = loadPrepared(chainModule());
+  for (int64_t n : {300, 1000, 300}) {
+    DeviceBuffer x(module, n * 4), y(module, n * 4);
+    std::vector<float> host(n);
+    for (int64_t i = 0; i < n; ++i)
+      host[i] = 0.25f * static_cast<float>(i) - 3.0f;
+    x.upload(host);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {n});
+    hyla_tensor out = tensor(y.data, HYLA_F32, {n});
+    size_t before = mock ? mock->launches.size() : 0;
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &out, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+    std::vector<float> got = y.download<float>(n);
+    for (int64_t i = 0; i < n; ++i)
+      CHECK(got[i] == 16.0f * host[i]);
+    if (mock) {
+      CHECK(mock->launches.size() == before + 4);
+      // ABI per launch: in, n, out, n. t1 = launch 0's out, t2 = launch
+      // 1's, t3 = launch 2's.
+      uint64_t t1 = mock->launches[before].params[2];
+      uint64_t t2 = mock->launches[before + 1].params[2];
+      uint64_t t3 = mock->launches[before + 2].params[2];
+      CHECK(t3 == t1);
+      CHECK(t2 != t1);
+      uint64_t distance = t2 > t1 ? t2 - t1 : t1 - t2;
+      CHECK(distance >= static_cast<uint64_t>(n) * 4);
+    }
+  }
+  hyla_module_free(module);
+}
+
 void testPrepareErrors() {
   auto prepareStatus = [](const ModuleSpec &spec) {
     hyla_module *module = loadSpec(spec);
@@ -667,6 +701,7 @@ int main() {
       {"timing and events", testTimingAndEvents},
       {"call errors", testCallErrors},
       {"in-place outputs", testInPlaceOutputs},
+      {"temporary reuse", testTemporaryReuse},
       {"prepare errors", testPrepareErrors},
       {"programmatic launch", testProgrammaticLaunch},
       {"context hygiene", testContextHygiene},

@@ -428,6 +428,39 @@ inline ModuleSpec inPlaceModule() {
   return m;
 }
 
+/// A chain of temporaries, as a model's layers leave them:
+///   times16(x: f32[n]) -> y, y = 2 * (2 * (2 * (2 * x))),
+/// through t1, t2, t3 (f32[n] each). t1 is dead (last read by launch 1)
+/// before t3 is written (launch 2), so they may share memory; t2 overlaps
+/// both.
+inline ModuleSpec chainModule() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec m;
+  m.producer = "hyla-test chain";
+  KernelSpec scale2{"scale2", scale2Ptx(), {}, 128, 0, {}};
+  scale2.params = {{DType::F32, 1, {0}}, {DType::F32, 1, {0}}};
+  m.kernels = {scale2};
+  Expr n = Expr::sym(0);
+  FunctionSpec f;
+  f.name = "times16";
+  f.symbols = {{"n", 0, 0}};
+  f.buffers = {{BufferKind::Input, 0, DType::F32, {n}},
+               {BufferKind::Temporary, 0, DType::F32, {n}},
+               {BufferKind::Temporary, 0, DType::F32, {n}},
+               {BufferKind::Temporary, 0, DType::F32, {n}},
+               {BufferKind::Output, 0, DType::F32, {n}}};
+  f.inputs = {0};
+  f.outputs = {4};
+  Expr grid = ceilDiv(n, 128);
+  f.launches = {{0, {grid, 1, 1}, {0, 1}},
+                {0, {grid, 1, 1}, {1, 2}},
+                {0, {grid, 1, 1}, {2, 3}},
+                {0, {grid, 1, 1}, {3, 4}}};
+  m.functions = {f};
+  return m;
+}
+
 /// A module shaped like a (tiny) language model, for inspection, shape and
 /// validation tests. Its PTX is a placeholder: it cannot run on a GPU.
 ///   prefill(ids: i32[batch, tokens], cache: bf16[batch, 2, 16]) ->

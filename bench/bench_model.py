@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Whole-model prefill: a compiled hyla module against transformers'
+OlmoHybridForCausalLM with the same random bf16 weights, in one process.
+
+transformers builds the model from the config.json the module was compiled
+from (--config; OlmoHybridConfig()'s defaults differ: RoPE on, where the
+released 7B and examples/olmo-hybrid-7b use none) with its own random
+initialization; every weight of the hyla module is bound
+to the matching tensor of that model (same names), so both compute the same
+function. Correctness: the logits of both at --check-tokens against the same
+model in float32 (a float64 7B model does not fit beside them), relative
+Frobenius error, fresh random token ids each run, hyla's output poisoned
+with NaN first. Timing: median of --iters calls after one warm-up, CUDA
+events, logits for every position (transformers with use_cache=False).
+
+    python3 bench/bench_model.py --module .device/olmo-hybrid-7b.hyla \\
+        --tokens 512,8192 --json out/bench_model.json
+"""
+import argparse
+import copy
+import json
+import random
+import statistics
+import sys
+
+import torch
+
+import hyla
+
+
+def median_ms(fn, iters):
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def rel_err(out, ref):
+    out, ref = out.double(), ref.double()
+    return ((out - ref).norm() / ref.norm()).item()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--module", required=True, help="compiled 7B module (.hyla)")
+    p.add_argument("--config", default="examples/olmo-hybrid-7b/config.json",
+                   help="the config.json the module was compiled from")
+    p.add_argument("--tokens", default="512,8192", help="prefill lengths to time")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--check-tokens", type=int, default=512,
+                   help="length of the float32-checked run (0: none)")
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    torch.manual_seed(seed)
+
+    from transformers import OlmoHybridConfig, OlmoHybridForCausalLM
+    import transformers
+
+    config = OlmoHybridConfig.from_json_file(args.config)
+    torch.set_default_dtype(torch.bfloat16)  # initialize in bf16 directly
+    with torch.device("cuda"):
+        model = OlmoHybridForCausalLM(config).eval()
+    torch.set_default_dtype(torch.float32)
+    state = model.state_dict()
+
+    m = hyla.Module(args.module)
+    meta = m.metadata
+    for key in ("vocab_size", "hidden_size", "num_hidden_layers"):
+        if int(meta[key]) != getattr(config, key):
+            sys.exit("module %s = %s but the config has %s"
+                     % (key, meta[key], getattr(config, key)))
+    m.prepare(torch.cuda.current_device())
+    # transformers keeps A_log and dt_bias in float32; hyla reads bf16, so
+    # both use the bf16-rounded values.
+    for name, tensor in state.items():
+        if tensor.dtype != torch.bfloat16:
+            tensor.copy_(tensor.to(torch.bfloat16))
+    key_dim = config.linear_num_key_heads * config.linear_key_head_dim
+    conv_parts = {"q_conv1d": (0, key_dim), "k_conv1d": (key_dim, 2 * key_dim),
+                  "v_conv1d": (2 * key_dim, None)}
+
+    def peer_weight(name):
+        """transformers' tensor for hyla's weight `name`: the same name, or a
+        slice of the fused q/k/v conv weight."""
+        if name in state:
+            return state[name].to(torch.bfloat16).contiguous()
+        prefix, _, leaf = name.rpartition(".")  # ...linear_attn.q_conv1d, weight
+        layer, _, part = prefix.rpartition(".")
+        fused = layer + ".conv1d." + leaf
+        if part in conv_parts and fused in state:
+            begin, end = conv_parts[part]
+            return state[fused][begin:end].contiguous()
+        sys.exit("transformers' model has no weight for %r" % name)
+
+    for name, _ in m.weights:
+        m.bind_weight(name, peer_weight(name))
+
+    print("device %s, torch %s, transformers %s, seed %d" % (
+        torch.cuda.get_device_name(), torch.__version__, transformers.__version__, seed))
+    results = {"device": torch.cuda.get_device_name(), "seed": seed,
+               "transformers": transformers.__version__, "check": None, "timing": []}
+
+    def ids_of(tokens):
+        return torch.randint(0, config.vocab_size, (args.batch, tokens),
+                             dtype=torch.int32, device="cuda")
+
+    def hyla_logits(ids):
+        out = torch.full((args.batch, ids.shape[1], config.vocab_size),
+                         float("nan"), dtype=torch.bfloat16, device="cuda")
+        m.call("forward", ids, outputs=[out])
+        return out
+
+    with torch.inference_mode():
+        if args.check_tokens > 0:
+            ids = ids_of(args.check_tokens)
+            got = hyla_logits(ids).float()
+            peer = model(ids.long(), use_cache=False).logits.float()
+            ref_model = copy.deepcopy(model).float()
+            ref = ref_model(ids.long(), use_cache=False).logits.float()
+            del ref_model
+            torch.cuda.empty_cache()
+            check = {"tokens": args.check_tokens,
+                     "hyla_err": rel_err(got, ref), "transformers_err": rel_err(peer, ref),
+                     "hyla_nonfinite": int((~torch.isfinite(got)).sum().item())}
+            results["check"] = check
+            print("check B=%d T=%d vs transformers float32: hyla %.3e, transformers bf16 %.3e,"
+                  " hyla non-finite %d" % (args.batch, args.check_tokens, check["hyla_err"],
+                                           check["transformers_err"], check["hyla_nonfinite"]))
+            del got, peer, ref
+            torch.cuda.empty_cache()
+
+        print("%6s %6s %12s %16s %8s" % ("B", "T", "hyla ms", "transformers ms", "ratio"))
+        for tokens in [int(t) for t in args.tokens.split(",")]:
+            ids = ids_of(tokens)
+            out = torch.empty((args.batch, tokens, config.vocab_size),
+                              dtype=torch.bfloat16, device="cuda")
+            row = {"batch": args.batch, "tokens": tokens}
+            try:
+                row["hyla_ms"] = median_ms(lambda: m.call("forward", ids, outputs=[out]),
+                                           args.iters)
+            except hyla.HylaError as e:
+                row["hyla_error"] = str(e)
+            long_ids = ids.long()
+            try:
+                row["transformers_ms"] = median_ms(
+                    lambda: model(long_ids, use_cache=False).logits, args.iters)
+            except torch.cuda.OutOfMemoryError as e:
+                row["transformers_error"] = "out of memory"
+            torch.cuda.empty_cache()
+            h, t = row.get("hyla_ms"), row.get("transformers_ms")
+            print("%6d %6d %12s %16s %8s" % (
+                args.batch, tokens, "%.2f" % h if h else row.get("hyla_error", "-")[:40],
+                "%.2f" % t if t else row.get("transformers_error", "-"),
+                "%.2fx" % (t / h) if h and t else "-"))
+            results["timing"].append(row)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    ok = results["check"] is None or (results["check"]["hyla_nonfinite"] == 0 and
+                                      results["check"]["hyla_err"] <= 2 * max(
+                                          results["check"]["transformers_err"], 1e-3))
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
