@@ -67,7 +67,10 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     into the buffer step k - 1 used, so copies run while wgmma computes;
     the loop carries each operand's buffers of steps k .. k + S - 2 and the
     current stage, and is followed by a wait for the copies still in
-    flight. Applies only where the body is the
+    flight. From S = 4 the dot becomes `async` (its product may still be
+    computing when it returns, so copies run S - 2 steps ahead, into the
+    buffers the previous product released) and a `hyla_tile.dot_wait`
+    follows the loop. Applies only where the body is the
     two loads, the dot and index arithmetic, the memrefs are 2-D with rows
     in whole 16-byte chunks, and the loads read tile dims [0, 1] with no
     explicit bounds.

@@ -86,6 +86,14 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     }
     if (!dot || !isWarpgroupAccumulator(dot.getType()))
       return failure();
+    // The accumulator: a carried tile that the dot adds into and yields back.
+    auto accArg = dyn_cast<BlockArgument>(dot.getAcc());
+    if (!accArg || accArg.getOwner() != body || accArg.getArgNumber() == 0 ||
+        !accArg.hasOneUse() ||
+        yield.getOperand(accArg.getArgNumber() - 1) != dot.getResult() ||
+        !dot.getResult().hasOneUse())
+      return failure();
+    unsigned accIndex = accArg.getArgNumber() - 1;
     // Each operand: a carried tile, used only by the dot, whose next value
     // is a copyable load of this body and whose first a load before it.
     SmallVector<unsigned, 2> operandArgs;
@@ -111,6 +119,15 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
 
     // Rings of S buffers: A's from 0, B's after them (1024-aligned).
     int64_t stages = TileDialect::getNumStages(kernel);
+    // With four or more buffers the products run asynchronously: step k
+    // returns with its wgmma still computing, so the buffers of step k - 1
+    // are free only once step k returns, and copies run `ahead` = S - 2
+    // steps ahead (S - 1 with synchronous products). Measured on the H100
+    // (docs/perf.md): asynchronous products at 3 buffers lose the second
+    // step of copies in flight, which small-M GEMMs need, and gain nothing
+    // at large M; at 4 they match 3 synchronous buffers.
+    bool asyncProducts = stages >= 4;
+    int64_t ahead = asyncProducts ? stages - 2 : stages - 1;
     auto bytes = [](RankedTensorType t) {
       return t.getNumElements() * t.getElementType().getIntOrFloatBitWidth() / 8;
     };
@@ -143,7 +160,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       return arith::ConstantIndexOp::create(rw, loc, v).getResult();
     };
 
-    // Before the loop, steps 0 .. S - 2 into stages 0 .. S - 2: step 0 is
+    // Before the loop, steps 0 .. ahead - 1 into their stages: step 0 is
     // the loads before the loop, step j the body's loads at iv = lb + (j - 1)
     // step.
     rw.setInsertionPoint(loop);
@@ -154,7 +171,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     }
     // ring[j][t]: operand j's buffer of step t (t = 0 .. S - 2).
     SmallVector<Value> ring[2];
-    for (int64_t t = 0; t < stages - 1; ++t) {
+    for (int64_t t = 0; t < ahead; ++t) {
       Value stage = constant(t);
       for (int j = 0; j < 2; ++j) {
         SmallVector<Value> offs;
@@ -192,8 +209,8 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     rw.mergeBlocks(body, newBody, argMap);
     auto newYield = cast<scf::YieldOp>(newBody->getTerminator());
     auto later = [&](int j) { // operand j's buffers after the current step
-      return newBody->getArguments().slice(1 + oldCount + j * (stages - 2),
-                                           stages - 2);
+      return newBody->getArguments().slice(1 + oldCount + j * (ahead - 1),
+                                           ahead - 1);
     };
     Value stage = newBody->getArguments().back();
 
@@ -201,16 +218,16 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     // flight), and every thread is past the previous step's product, whose
     // buffers the copies of step iv + (S - 1) step now reuse.
     rw.setInsertionPointToStart(newBody);
-    AsyncWaitOp::create(rw, loc, 2 * (stages - 2));
+    AsyncWaitOp::create(rw, loc, 2 * (ahead - 1));
     Value nextStage = arith::RemUIOp::create(
         rw, loc, arith::AddIOp::create(rw, loc, stage, constant(1)),
         constant(stages));
     Value copyStage = arith::RemUIOp::create(
-        rw, loc, arith::AddIOp::create(rw, loc, stage, constant(stages - 1)),
+        rw, loc, arith::AddIOp::create(rw, loc, stage, constant(ahead)),
         constant(stages));
     Value copyIv = arith::AddIOp::create(
         rw, loc, newLoop.getInductionVar(),
-        arith::MulIOp::create(rw, loc, newLoop.getStep(), constant(stages - 2)));
+        arith::MulIOp::create(rw, loc, newLoop.getStep(), constant(ahead - 1)));
     SmallVector<Value> yielded(newYield.getOperands());
     SmallVector<Value> rotated[2];
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
@@ -236,10 +253,19 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     rw.eraseOp(newYield);
 
     // Copies of steps past the end are still in flight: let them land
-    // before anything else uses shared memory.
+    // before anything else uses shared memory; an async last product must
+    // be complete before anything but a dot reads it.
     rw.setInsertionPointAfter(newLoop);
     AsyncWaitOp::create(rw, loc, 0);
-    rw.replaceOp(loop, newLoop.getResults().take_front(oldCount));
+    SmallVector<Value> results(newLoop.getResults().take_front(oldCount));
+    if (asyncProducts) {
+      auto newDot = cast<DotOp>(
+          newBody->getTerminator()->getOperand(accIndex).getDefiningOp());
+      rw.modifyOpInPlace(newDot, [&] { newDot.setAsync(true); });
+      results[accIndex] =
+          DotWaitOp::create(rw, loc, results[accIndex], /*pending=*/0);
+    }
+    rw.replaceOp(loop, results);
     for (LoadOp l : firstLoads)
       if (l->use_empty())
         rw.eraseOp(l);

@@ -795,6 +795,18 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
   }
 };
 
+/// wgmma.wait_group: the fragments are the same registers, now final.
+struct DotWaitLowering : TilePattern<DotWaitOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(DotWaitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    NVVM::WgmmaWaitGroupSyncOp::create(rw, op.getLoc(), op.getPending());
+    rw.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
 /// cp.async.wait_group, then the landed bytes made visible to the async
 /// proxy (wgmma reads through it) and to every thread.
 struct AsyncWaitLowering : TilePattern<AsyncWaitOp> {
@@ -1685,7 +1697,9 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     }
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(rw, loc);
-  NVVM::WgmmaWaitGroupSyncOp::create(rw, loc, 0);
+  // An async dot returns with its own group in flight; the one before it
+  // (whose operand buffers the caller reuses next) is done.
+  NVVM::WgmmaWaitGroupSyncOp::create(rw, loc, op.getAsync() ? 1 : 0);
   for (int64_t i = 0; i < blocks; ++i)
     for (int64_t j = 0; j < perBlock; ++j)
       acc = vector::InsertOp::create(
@@ -2215,7 +2229,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                    llvm::any_of(op->getResultTypes(), isMmaTile);
         if (!mma)
           return WalkResult::advance();
-        if (!isa<DotOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
+        if (!isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
                  arith::ConstantOp>(op)) {
           op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
                           "dot accumulators, scf.for, scf.yield, splat "
@@ -2296,7 +2310,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  IotaLowering, ReshapeLowering, BroadcastLowering,
                  ExtractLowering, ReduceLowering, CumsumLowering,
                  UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering,
-                 AsyncLoadLowering, AsyncWaitLowering>(
+                 AsyncLoadLowering, AsyncWaitLowering, DotWaitLowering>(
         converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,

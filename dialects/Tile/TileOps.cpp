@@ -115,6 +115,20 @@ LogicalResult DotOp::verify() {
   if (acc.getDimSize(0) != m || acc.getDimSize(1) != n)
     return emitOpError() << "acc must be " << m << "x" << n << " but is "
                          << acc.getDimSize(0) << "x" << acc.getDimSize(1);
+  auto mma = dyn_cast_or_null<MmaLayoutAttr>(getType().getEncoding());
+  if (getAsync() && !(mma && mma.getWarpgroup()))
+    return emitOpError("an async dot must produce #hyla_tile.mma<warpgroup> "
+                       "fragments");
+  return success();
+}
+
+LogicalResult DotWaitOp::verify() {
+  auto mma = dyn_cast_or_null<MmaLayoutAttr>(getType().getEncoding());
+  if (!mma || !mma.getWarpgroup())
+    return emitOpError("waits for #hyla_tile.mma<warpgroup> fragments only");
+  if (static_cast<int64_t>(getPending()) < 0)
+    return emitOpError() << "pending must be non-negative, got "
+                         << static_cast<int64_t>(getPending());
   return success();
 }
 

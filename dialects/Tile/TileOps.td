@@ -181,15 +181,39 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
     `result = acc + op(a) * op(b)`, where `op` transposes when the matching
     flag is set. `a` and `b` share an element type: bf16 or f16 (multiplied
     exactly, accumulated in f32) or f32 (on GPUs, tf32 tensor cores).
+
+    With `async` (only into `#hyla_tile.mma<warpgroup>` fragments, set by
+    `hyla-tile-pipeline-operands`), the product may still be computing when
+    the op returns: the result may feed only the `acc` of the next async
+    dot or a `hyla_tile.dot_wait`, and the previous async dot's product is
+    complete (its operand buffers free) when this one returns.
   }];
   let arguments = (ins Tile_FloatTile:$a, Tile_FloatTile:$b,
                        Tile_F32Tile:$acc,
                        DefaultValuedAttr<BoolAttr, "false">:$transpose_a,
-                       DefaultValuedAttr<BoolAttr, "false">:$transpose_b);
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_b,
+                       UnitAttr:$async);
   let results = (outs Tile_F32Tile:$result);
   let assemblyFormat = [{
     $a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+def Tile_DotWaitOp : Tile_Op<"dot_wait", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "Wait for async dot products";
+  let description = [{
+    Returns `input` once at most `pending` async `hyla_tile.dot` products of
+    this program are still computing; `pending = 0` makes `input` (an async
+    dot's result) readable by any op.
+
+    ```mlir
+    %done = hyla_tile.dot_wait %acc pending 0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    ```
+  }];
+  let arguments = (ins Tile_F32Tile:$input, I64Attr:$pending);
+  let results = (outs Tile_F32Tile:$result);
+  let assemblyFormat = "$input `pending` $pending attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 

@@ -89,6 +89,43 @@ func.func @three_stages(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: me
 
 // -----
 
+// Four stages: the products run asynchronously (the dot returns with its
+// wgmma in flight), so copies run two steps ahead, into the buffers of step
+// k - 2, which the previous dot's return freed; after the loop the last
+// product is waited for before the fragments are read.
+// CHECK-LABEL: func.func @four_stages_async
+// CHECK:         hyla_tile.async_load {{.*}} stage %{{.*}} of 4 at 0
+// CHECK:         hyla_tile.async_load {{.*}} stage %{{.*}} of 4 at 65536
+// CHECK:         hyla_tile.async_load {{.*}} stage %{{.*}} of 4 at 0
+// CHECK:         hyla_tile.async_load {{.*}} stage %{{.*}} of 4 at 65536
+// CHECK-NOT:     hyla_tile.async_load
+// CHECK:         %[[LOOP:.*]]:6 = scf.for
+// CHECK-NEXT:      hyla_tile.async_wait 2
+// CHECK:           hyla_tile.dot {{.*}} {async, transpose_b = true}
+// CHECK:         hyla_tile.async_wait 0
+// CHECK-NEXT:    %[[DONE:.*]] = hyla_tile.dot_wait %[[LOOP]]#0 pending 0
+// CHECK-NEXT:    hyla_tile.convert_layout %[[DONE]]
+func.func @four_stages_async(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32, hyla_tile.num_stages = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %a0 = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+  %b0 = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>) {
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.load %x[%c0, %next] dims [0, 1] : memref<?x256xbf16> -> tensor<128x64xbf16>
+    %bn = hyla_tile.load %w[%c0, %next] dims [0, 1] : memref<128x256xbf16> -> tensor<128x64xbf16>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16>, tensor<128x64xbf16>
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
 // An mma.sync accumulator: its dot reads operands from registers; nothing
 // changes.
 // CHECK-LABEL: func.func @mma_sync_accumulator

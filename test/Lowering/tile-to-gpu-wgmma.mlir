@@ -142,6 +142,35 @@ func.func @async_operands(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: 
 
 // -----
 
+// An async dot leaves its own wgmma group in flight (wait_group 1: the one
+// before it is done); dot_wait is a wait_group on the same registers.
+// CHECK-LABEL: gpu.func @async_dot
+// CHECK:         scf.for
+// CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK:         nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NOT:     nvvm.wgmma.mma_async
+// CHECK:         gpu.barrier
+func.func @async_dot(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>) {
+    %a = hyla_tile.async_load %x[%c0, %k] dims [0, 1] stage %c0 of 1 at 0 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %b = hyla_tile.async_load %w[%c0, %k] dims [0, 1] stage %c0 of 1 at 16384 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    hyla_tile.async_wait 0
+    %d = hyla_tile.dot %a, %b, %acc {async, transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  }
+  %done = hyla_tile.dot_wait %r pending 0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  %t = hyla_tile.convert_layout %done : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
 // A shared-memory tile is not a register value: math on it is an error.
 func.func @shared_math(%x: memref<?x128xbf16>, %y: memref<64x64xbf16>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index

@@ -448,3 +448,19 @@ func.func @async_load_offsets(%x: memref<?x128xbf16>) {
   %a = hyla_tile.async_load %x[%c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
   return
 }
+
+// -----
+
+func.func @async_dot_layout(%a: tensor<64x64xbf16>, %z: tensor<64x64xf32>) {
+  // expected-error @+1 {{an async dot must produce #hyla_tile.mma<warpgroup> fragments}}
+  %d = hyla_tile.dot %a, %a, %z {async} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_wait_layout(%z: tensor<64x64xf32, #hyla_tile.mma>) {
+  // expected-error @+1 {{waits for #hyla_tile.mma<warpgroup> fragments only}}
+  %d = hyla_tile.dot_wait %z pending 0 : tensor<64x64xf32, #hyla_tile.mma>
+  return
+}

@@ -48,5 +48,9 @@ func.func @async_copies(%x: memref<?x128xbf16>) attributes {hyla_tile.kernel} {
   hyla_tile.async_wait 0
   %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
   %d = hyla_tile.dot %a, %a, %z {transpose_b = true} : tensor<64x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  // CHECK: %[[E:.*]] = hyla_tile.dot {{.*}} {async, transpose_b = true}
+  // CHECK: hyla_tile.dot_wait %[[E]] pending 0 : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %e = hyla_tile.dot %a, %a, %d {async, transpose_b = true} : tensor<64x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %f = hyla_tile.dot_wait %e pending 0 : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
   return
 }
