@@ -109,21 +109,33 @@ using RowBody =
 /// Replaces `op` with a row-wise kernel. `rowOperands` are [..., F] tensors
 /// with the op's leading shape; `params` are whole small tensors (weights);
 /// every result has the leading shape of `rowOperands[0]`.
-void dispatchRowwise(PatternRewriter &rw, Operation *op,
-                     ArrayRef<Value> rowOperands, ArrayRef<Value> params,
-                     int64_t features, StringRef baseName, int64_t numWarps,
-                     RowBody body, int64_t maxTileElements = 4096) {
+/// The dispatch of a row-wise kernel over `rowOperands` (already [rows, F])
+/// with results of `resultTypes` ([rows, F'] each); returns its results.
+SmallVector<Value> rowwiseDispatch(PatternRewriter &rw, Operation *op,
+                                   ArrayRef<Value> rowOperands,
+                                   ArrayRef<Value> params,
+                                   ArrayRef<Type> resultTypes, int64_t features,
+                                   StringRef baseName, int64_t numWarps,
+                                   RowBody body, int64_t maxTileElements) {
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
-  SmallVector<Value> inputs;
-  for (Value v : rowOperands)
-    inputs.push_back(toRows(rw, loc, v));
+  SmallVector<Value> inputs(rowOperands);
   llvm::append_range(inputs, params);
-  SmallVector<Type> resultTypes;
-  for (Type t : op->getResultTypes())
-    resultTypes.push_back(rowsType(cast<RankedTensorType>(t)));
 
   int64_t rowsPer = rowsPerProgram(features, maxTileElements);
+  // Fewer warps where that makes a tile of more than one round whole
+  // rounds of 4-element runs (a 3840-wide row is 7.5 rounds of 128 threads
+  // but 15 of 64): partial rounds take the masked memory and reduction
+  // paths. Tiles of less than a round keep the warps, so that small kernels
+  // still merge with their neighbours (hyla-merge-dispatches needs equal
+  // warps).
+  int64_t tile = rowsPer * features;
+  if (tile > 32 * numWarps * 4 && tile % (32 * numWarps * 4) != 0)
+    for (int64_t w = numWarps / 2; w >= 1; w /= 2)
+      if (tile % (32 * w * 4) == 0 && tile / (32 * w) <= 64) {
+        numWarps = w;
+        break;
+      }
   std::string name = llvm::formatv("{0}_r{1}", baseName, rowsPer).str();
   SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
   llvm::append_range(argTypes, memrefsOf(resultTypes));
@@ -150,11 +162,109 @@ void dispatchRowwise(PatternRewriter &rw, Operation *op,
   DispatchOp dispatch = createDispatch(
       rw, loc, kernel, {ceilDivIndex(rw, loc, rows, rowsPer), one, one},
       inputs, inDims, resultTypes, outDims);
+  return SmallVector<Value>(dispatch.getResults());
+}
+
+void dispatchRowwise(PatternRewriter &rw, Operation *op,
+                     ArrayRef<Value> rowOperands, ArrayRef<Value> params,
+                     int64_t features, StringRef baseName, int64_t numWarps,
+                     RowBody body, int64_t maxTileElements = 4096) {
+  Location loc = op->getLoc();
+  SmallVector<Value> rowsOf;
+  for (Value v : rowOperands)
+    rowsOf.push_back(toRows(rw, loc, v));
+  SmallVector<Type> resultTypes;
+  for (Type t : op->getResultTypes())
+    resultTypes.push_back(rowsType(cast<RankedTensorType>(t)));
   SmallVector<Value> results;
-  for (auto [res, type] :
-       llvm::zip(dispatch.getResults(), op->getResultTypes()))
+  for (auto [res, type] : llvm::zip(
+           rowwiseDispatch(rw, op, rowsOf, params, resultTypes, features,
+                           baseName, numWarps, body, maxTileElements),
+           op->getResultTypes()))
     results.push_back(fromRows(rw, loc, res, cast<RankedTensorType>(type),
                                rowOperands[0]));
+  rw.replaceOp(op, results);
+}
+
+/// The widest power of two up to 512 that divides `features`: elementwise
+/// kernels cut their operands into rows of this width so that every tile is
+/// whole vector runs (a 3840- or 11008-wide row is not a multiple of the
+/// 512 elements 128 threads move per round, and would take the masked
+/// path).
+int64_t chunkWidth(int64_t features) {
+  int64_t c = 512;
+  while (c > 1 && features % c != 0)
+    c /= 2;
+  return c;
+}
+
+/// [d0, ..., F] -> [N / C, C] (N the element count; C divides F).
+Value toChunks(OpBuilder &b, Location loc, Value v, int64_t c) {
+  auto t = cast<RankedTensorType>(v.getType());
+  ReassociationIndices all;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    all.push_back(d);
+  Value flat = t.getRank() == 1
+                   ? v
+                   : Value(tensor::CollapseShapeOp::create(
+                         b, loc, v, SmallVector<ReassociationIndices>{all}));
+  auto flatT = cast<RankedTensorType>(flat.getType());
+  int64_t rows = flatT.isDynamicDim(0) ? ShapedType::kDynamic
+                                        : flatT.getDimSize(0) / c;
+  auto chunkT = RankedTensorType::get({rows, c}, t.getElementType());
+  OpFoldResult n = tensor::getMixedSize(b, loc, flat, 0);
+  OpFoldResult r = rows == ShapedType::kDynamic
+                       ? OpFoldResult(arith::DivUIOp::create(
+                             b, loc, getValueOrCreateConstantIndexOp(b, loc, n),
+                             constIndex(b, loc, c)).getResult())
+                       : OpFoldResult(b.getIndexAttr(rows));
+  return tensor::ExpandShapeOp::create(
+      b, loc, chunkT, flat, SmallVector<ReassociationIndices>{{0, 1}},
+      SmallVector<OpFoldResult>{r, b.getIndexAttr(c)});
+}
+
+/// [N / C, C] -> `type`, whose dims are those of `like`.
+Value fromChunks(OpBuilder &b, Location loc, Value chunks,
+                 RankedTensorType type, Value like) {
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, chunks, SmallVector<ReassociationIndices>{{0, 1}});
+  if (type.getRank() == 1)
+    return flat;
+  ReassociationIndices all;
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    all.push_back(d);
+    sizes.push_back(type.isDynamicDim(d)
+                        ? OpFoldResult(tensor::getMixedSize(b, loc, like, d))
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+  }
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, flat, SmallVector<ReassociationIndices>{all}, sizes);
+}
+
+/// Replaces an elementwise op over same-shaped operands with a kernel over
+/// rows of chunkWidth(F) elements (every result has the operands' shape).
+void dispatchElementwise(PatternRewriter &rw, Operation *op,
+                         ArrayRef<Value> operands, StringRef baseName,
+                         RowBody body) {
+  Location loc = op->getLoc();
+  auto type = cast<RankedTensorType>(operands[0].getType());
+  int64_t c = chunkWidth(type.getShape().back());
+  SmallVector<Value> chunks;
+  for (Value v : operands)
+    chunks.push_back(toChunks(rw, loc, v, c));
+  SmallVector<Type> resultTypes;
+  for (Type t : op->getResultTypes())
+    resultTypes.push_back(RankedTensorType::get(
+        cast<RankedTensorType>(chunks[0].getType()).getShape(),
+        cast<RankedTensorType>(t).getElementType()));
+  SmallVector<Value> results;
+  for (auto [res, t] : llvm::zip(
+           rowwiseDispatch(rw, op, chunks, {}, resultTypes, c,
+                           (baseName + "_c" + Twine(c)).str(), 4, body, 4096),
+           op->getResultTypes()))
+    results.push_back(
+        fromChunks(rw, loc, res, cast<RankedTensorType>(t), operands[0]));
   rw.replaceOp(op, results);
 }
 
@@ -292,8 +402,9 @@ struct AddPattern : OpRewritePattern<AddOp> {
     int64_t f = op.getType().getShape().back();
     Type elt = op.getType().getElementType();
     std::string name = llvm::formatv("add_{0}_f{1}", typeTag(elt), f);
-    dispatchRowwise(rw, op, {op.getLhs(), op.getRhs()}, {}, f, name, 4,
+    dispatchElementwise(rw, op, {op.getLhs(), op.getRhs()}, name,
                     [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
+                      int64_t f = chunkWidth(op.getType().getShape().back());
                       Value c0 = tb.index(0);
                       Value x = tb.toF32(
                           tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
@@ -313,8 +424,9 @@ struct SiluMulPattern : OpRewritePattern<SiluMulOp> {
     int64_t f = op.getType().getShape().back();
     Type elt = op.getType().getElementType();
     std::string name = llvm::formatv("silu_mul_{0}_f{1}", typeTag(elt), f);
-    dispatchRowwise(rw, op, {op.getGate(), op.getUp()}, {}, f, name, 4,
+    dispatchElementwise(rw, op, {op.getGate(), op.getUp()}, name,
                     [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
+                      int64_t f = chunkWidth(op.getType().getShape().back());
                       Value c0 = tb.index(0);
                       Value g = tb.toF32(
                           tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));

@@ -13,6 +13,12 @@
 // CHECK: rope: output 0 {{.*}} nonfinite 0 PASS
 // CHECK: swiglu: output 0 {{.*}} nonfinite 0 PASS
 // CHECK: swiglu: output 1 {{.*}} nonfinite 0 PASS
+// Elementwise kernels cut operands into rows of the widest power of two
+// dividing the width: 384 -> 128, 1002 -> 2 (many rows per program).
+// CHECK: swiglu_wide: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: swiglu_wide: output 1 {{.*}} nonfinite 0 PASS
+// CHECK: swiglu_odd: output 0 {{.*}} nonfinite 0 PASS
+// CHECK: swiglu_odd: output 1 {{.*}} nonfinite 0 PASS
 // CHECK: {{^}}PASS
 
 func.func @rms(%x: tensor<3x37x96xf32>) -> tensor<3x37x96xf32> {
@@ -53,4 +59,14 @@ func.func @swiglu(%x: tensor<2x70x64xf32>, %u: tensor<2x70x64xf32>) -> (tensor<2
   %y = hyla.silu_mul %x, %u : tensor<2x70x64xf32>
   %z = hyla.add %x, %u : tensor<2x70x64xf32>
   return %y, %z : tensor<2x70x64xf32>, tensor<2x70x64xf32>
+}
+func.func @swiglu_wide(%x: tensor<3x5x384xf32>, %u: tensor<3x5x384xf32>) -> (tensor<3x5x384xf32>, tensor<3x5x384xf32>) {
+  %y = hyla.silu_mul %x, %u : tensor<3x5x384xf32>
+  %z = hyla.add %x, %u : tensor<3x5x384xf32>
+  return %y, %z : tensor<3x5x384xf32>, tensor<3x5x384xf32>
+}
+func.func @swiglu_odd(%x: tensor<3x7x1002xf32>, %u: tensor<3x7x1002xf32>) -> (tensor<3x7x1002xf32>, tensor<3x7x1002xf32>) {
+  %y = hyla.silu_mul %x, %u : tensor<3x7x1002xf32>
+  %z = hyla.add %x, %u : tensor<3x7x1002xf32>
+  return %y, %z : tensor<3x7x1002xf32>, tensor<3x7x1002xf32>
 }

@@ -81,16 +81,36 @@ func.func @gates(%a: tensor<1x9x4xbf16>, %al: tensor<4xf32>) -> (tensor<1x9x4xf3
 
 // -----
 
-// Elementwise ops and RoPE.
+// Elementwise ops and RoPE. silu_mul and add see their operands as rows of
+// the widest power of two (up to 512) dividing the feature width, so that
+// tiles are whole vector runs: here [9, 64].
 // CHECK-LABEL: func.func @elementwise
-// CHECK:         hyla.dispatch @silu_mul_bf16_f64_r64
-// CHECK:         hyla.dispatch @add_bf16_f64_r64
+// CHECK:         tensor.collapse_shape %arg0 {{\[\[}}0, 1, 2]] : tensor<1x9x64xbf16> into tensor<576xbf16>
+// CHECK:         tensor.expand_shape {{.*}} {{\[\[}}0, 1]] output_shape [9, 64] : tensor<576xbf16> into tensor<9x64xbf16>
+// CHECK:         hyla.dispatch @silu_mul_bf16_f64_c64_r64
+// CHECK:         hyla.dispatch @add_bf16_f64_c64_r64
 // CHECK:         hyla.dispatch @rope_bf16_h2_d32_t0x461c4000
 func.func @elementwise(%x: tensor<1x9x64xbf16>, %q: tensor<1x9x2x32xbf16>) -> (tensor<1x9x64xbf16>, tensor<1x9x2x32xbf16>) {
   %s = hyla.silu_mul %x, %x : tensor<1x9x64xbf16>
   %a = hyla.add %s, %x : tensor<1x9x64xbf16>
   %r = hyla.rope %q {theta = 10000.0 : f64} : tensor<1x9x2x32xbf16> -> tensor<1x9x2x32xbf16>
   return %a, %r : tensor<1x9x64xbf16>, tensor<1x9x2x32xbf16>
+}
+
+// -----
+
+// A feature width of 11008 (2^8 * 43) is cut into rows of 256, 16 per
+// program; dynamic leading dims become (elements / 256) rows.
+// CHECK-LABEL: func.func @elementwise_wide
+// CHECK:         %[[N:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?xbf16>
+// CHECK:         %[[R:.*]] = arith.divui %[[N]], %c256 : index
+// CHECK:         tensor.expand_shape {{.*}} output_shape [%[[R]], 256] : tensor<?xbf16> into tensor<?x256xbf16>
+// CHECK:         hyla.dispatch @silu_mul_bf16_f11008_c256_r16
+// CHECK:         tensor.collapse_shape {{.*}} : tensor<?x256xbf16> into tensor<?xbf16>
+// CHECK:         tensor.expand_shape {{.*}} : tensor<?xbf16> into tensor<?x?x11008xbf16>
+func.func @elementwise_wide(%x: tensor<?x?x11008xbf16>) -> tensor<?x?x11008xbf16> {
+  %s = hyla.silu_mul %x, %x : tensor<?x?x11008xbf16>
+  return %s : tensor<?x?x11008xbf16>
 }
 
 // -----
@@ -146,4 +166,16 @@ func.func @conv_decode(%x: tensor<?x1x128xbf16>, %cache: tensor<?x3x128xbf16>, %
   %w = hyla.weight "w" : tensor<128x4xbf16>
   %y, %c = hyla.causal_conv1d_cached %x, %w, %cache[%s] : tensor<?x1x128xbf16>, tensor<128x4xbf16>, tensor<?x3x128xbf16>, tensor<?xi32> -> tensor<?x1x128xbf16>, tensor<?x3x128xbf16>
   return %y, %c : tensor<?x1x128xbf16>, tensor<?x3x128xbf16>
+}
+
+// -----
+
+// A 3840-wide row is 7.5 rounds of 4-element runs for 128 threads but 15
+// for 64: the RMSNorm kernel takes 2 warps, so its tiles are whole rounds.
+// CHECK-LABEL: func.func @rms_norm_whole_rounds
+// CHECK:       func.func @rms_norm_bf16_bf16_f3840_{{.*}}_r1({{.*}}) attributes {hyla_tile.kernel, hyla_tile.num_warps = 2 : i32}
+func.func @rms_norm_whole_rounds(%x: tensor<?x3840xbf16>) -> tensor<?x3840xbf16> {
+  %w = hyla.weight "w" : tensor<3840xbf16>
+  %y = hyla.rms_norm %x, %w {epsilon = 1.0e-6 : f64} : tensor<?x3840xbf16>, tensor<3840xbf16> -> tensor<?x3840xbf16>
+  return %y : tensor<?x3840xbf16>
 }
