@@ -790,8 +790,10 @@ int reportError(std::exception_ptr exception) {
   try {
     std::rethrow_exception(exception);
   } catch (const UsageError &error) {
-    std::fprintf(stderr, "hyla-run: %s\nTry 'hyla-run --help'.\n",
-                 error.what());
+    // A value the module rejects (a missing symbol, a size, an input file):
+    // the message names the option and what to pass; --help would not say
+    // more. Malformed command lines get the hint (main).
+    std::fprintf(stderr, "hyla-run: %s\n", error.what());
     status = kExitUsage;
   } catch (const RunError &error) {
     if (error.exitCode == kExitNoGpu)
