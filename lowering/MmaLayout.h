@@ -1,13 +1,15 @@
 //===- MmaLayout.h - how a dot's result is spread over warps --------------===//
 //
-// One definition of the mma.sync strip decomposition, shared by the pass
-// that chooses `#hyla_tile.mma` accumulators and the GPU lowering that
-// computes in them.
+// One definition of the mma.sync and wgmma strip decompositions, and of
+// which dots wgmma can run, shared by the pass that chooses `#hyla_tile.mma`
+// accumulators and the GPU lowering that computes in them.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef HYLA_LOWERING_MMALAYOUT_H
 #define HYLA_LOWERING_MMALAYOUT_H
+
+#include "dialects/Tile/TileOps.h"
 
 #include <cstdint>
 
@@ -57,20 +59,36 @@ struct MmaStrips {
   bool fitsFragments(int64_t warps) const {
     return m % 16 == 0 && n % 8 == 0 && strips > 0 && strips % warps == 0;
   }
-  /// Whether wgmma can run an M x N x K product from 128-byte-swizzled
-  /// shared memory into these strips: 16-bit operands, both contiguous
-  /// along k (A [m][k], B [n][k]), K in whole 64-element swizzle rows.
-  static bool fitsWgmma(bool sixteenBit, bool aKContiguous, bool bKContiguous,
-                        int64_t m, int64_t n, int64_t k, int64_t warps) {
-    return sixteenBit && aKContiguous && bKContiguous && k % 64 == 0 &&
-           warpgroup(m, n).fitsWarpgroups(warps);
-  }
   int64_t stripsPerWarp(int64_t warps) const { return strips / warps; }
   /// f32 values per thread in `#hyla_tile.mma` form: 4 per 16x8 tile.
   int64_t fragmentSlots(int64_t warps) const {
     return stripsPerWarp(warps) * 4 * strip;
   }
 };
+
+/// The M x N x K of a dot, whatever its transposes.
+struct DotShape {
+  int64_t m, n, k;
+  static DotShape of(tile::DotOp dot) {
+    auto a = dot.getA().getType(), b = dot.getB().getType();
+    return {a.getDimSize(dot.getTransposeA() ? 1 : 0),
+            b.getDimSize(dot.getTransposeB() ? 0 : 1),
+            a.getDimSize(dot.getTransposeA() ? 0 : 1)};
+  }
+};
+
+/// Whether wgmma can run `dot` from 128-byte-swizzled shared memory into
+/// `#hyla_tile.mma<warpgroup>` fragments held by `warps` warps: bf16/f16
+/// operands, both contiguous along k (A [m][k], B [n][k]), K in whole
+/// 64-element swizzle rows.
+inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
+  mlir::Type elt = dot.getA().getType().getElementType();
+  DotShape s = DotShape::of(dot);
+  return (elt.isBF16() || elt.isF16()) &&
+         dot.getB().getType().getElementType() == elt && !dot.getTransposeA() &&
+         dot.getTransposeB() && s.k % 64 == 0 &&
+         MmaStrips::warpgroup(s.m, s.n).fitsWarpgroups(warps);
+}
 
 } // namespace hyla
 

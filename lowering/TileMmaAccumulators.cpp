@@ -45,19 +45,6 @@ DotOp accumulatingDot(scf::ForOp loop, unsigned i) {
   return dot;
 }
 
-/// Whether `wgmma` can compute `dot` with the accumulator in
-/// `#hyla_tile.mma<warpgroup>` fragments.
-bool fitsWgmma(DotOp dot, int64_t warps) {
-  RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
-  Type elt = a.getElementType();
-  bool sixteenBit = (elt.isBF16() || elt.isF16()) && b.getElementType() == elt;
-  return MmaStrips::fitsWgmma(
-      sixteenBit, !dot.getTransposeA(), dot.getTransposeB(),
-      a.getDimSize(dot.getTransposeA() ? 1 : 0),
-      b.getDimSize(dot.getTransposeB() ? 0 : 1),
-      a.getDimSize(dot.getTransposeA() ? 0 : 1), warps);
-}
-
 struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
   CarryAccumulatorInFragments(MLIRContext *ctx, bool hasWgmma)
       : OpRewritePattern(ctx), hasWgmma(hasWgmma) {}

@@ -1721,9 +1721,8 @@ struct DotLowering : TilePattern<DotOp> {
     RankedTensorType aT = op.getA().getType(), bT = op.getB().getType();
     Type elt = aT.getElementType();
     bool tf32 = elt.isF32();
-    int64_t m = aT.getDimSize(op.getTransposeA() ? 1 : 0);
-    int64_t k = aT.getDimSize(op.getTransposeA() ? 0 : 1);
-    int64_t n = bT.getDimSize(op.getTransposeB() ? 0 : 1);
+    DotShape shape = DotShape::of(op);
+    int64_t m = shape.m, n = shape.n, k = shape.k;
     int64_t kStep = tf32 ? 8 : 16;
     if (m % 16 || n % 8 || k % kStep) // checked before conversion
       return rw.notifyMatchFailure(op, "tile sizes do not fit mma.sync");
@@ -2194,11 +2193,8 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     // Reject what the tensor cores cannot run before converting anything,
     // so the error points at the op.
     WalkResult unsupported = fn.walk([](DotOp dot) {
-      RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
-      int64_t m = a.getDimSize(dot.getTransposeA() ? 1 : 0);
-      int64_t k = a.getDimSize(dot.getTransposeA() ? 0 : 1);
-      int64_t n = b.getDimSize(dot.getTransposeB() ? 0 : 1);
-      int64_t kStep = a.getElementType().isF32() ? 8 : 16;
+      auto [m, n, k] = DotShape::of(dot);
+      int64_t kStep = dot.getA().getType().getElementType().isF32() ? 8 : 16;
       if (m % 16 == 0 && n % 8 == 0 && k % kStep == 0)
         return WalkResult::advance();
       dot.emitOpError() << "needs M % 16 == 0, N % 8 == 0 and K % " << kStep
@@ -2237,25 +2233,18 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
           return WalkResult::interrupt();
         }
         if (auto dot = dyn_cast<DotOp>(op); dot && isWarpgroupTile(dot.getType())) {
-          RankedTensorType a = dot.getA().getType(), bt = dot.getB().getType();
-          Type elt = a.getElementType();
-          bool sixteenBit = (elt.isBF16() || elt.isF16()) &&
-                            bt.getElementType() == elt;
-          int64_t m = a.getDimSize(dot.getTransposeA() ? 1 : 0);
-          int64_t k = a.getDimSize(dot.getTransposeA() ? 0 : 1);
-          int64_t n = bt.getDimSize(dot.getTransposeB() ? 0 : 1);
           if (!st.hasWgmma) {
             dot.emitOpError() << "has a #hyla_tile.mma<warpgroup> result, but "
                               << gpuTarget.id << " has no wgmma";
             return WalkResult::interrupt();
           }
-          if (!MmaStrips::fitsWgmma(sixteenBit, !dot.getTransposeA(),
-                                    dot.getTransposeB(), m, n, k, st.warps())) {
+          if (!fitsWgmma(dot, st.warps())) {
+            DotShape s = DotShape::of(dot);
             dot.emitOpError()
                 << "cannot run on wgmma: needs bf16/f16 operands contiguous "
                    "along k (transpose_b, not transpose_a), K % 64 == 0, and "
-                   "M x N fitting whole warpgroups; got M=" << m << " N=" << n
-                << " K=" << k << " with " << st.warps() << " warps";
+                   "M x N fitting whole warpgroups; got M=" << s.m << " N="
+                << s.n << " K=" << s.k << " with " << st.warps() << " warps";
             return WalkResult::interrupt();
           }
         }
