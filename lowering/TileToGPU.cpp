@@ -703,6 +703,30 @@ struct PrefetchLowering : TilePattern<PrefetchOp> {
   }
 };
 
+/// The element index of (row, col) (i32 scalars, or vectors of them) in a
+/// 16-bit wgmma operand buffer of `rows` rows, 128-byte swizzled: column
+/// block col / 64 holds every row at 128 bytes, and 16-byte chunk c of row
+/// r sits at chunk c ^ (r mod 8). wgmma's swizzle mode 1 reads this layout
+/// (`lowerWarpgroupDot`); a warp storing whole rows hits 32 distinct banks.
+Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows) {
+  auto cst = [&](int64_t v) {
+    Value c = e.i32(v);
+    if (auto vt = dyn_cast<VectorType>(row.getType()))
+      return e.splat(c, vt.getNumElements());
+    return c;
+  };
+  auto div = [&](Value a, int64_t d) {
+    return Value(arith::DivUIOp::create(e.b, e.loc, a, cst(d)));
+  };
+  auto rem = [&](Value a, int64_t d) {
+    return Value(arith::RemUIOp::create(e.b, e.loc, a, cst(d)));
+  };
+  Value inBlock = rem(col, 64);
+  Value chunk = arith::XOrIOp::create(e.b, e.loc, div(inBlock, 8), rem(row, 8));
+  return e.add(e.add(e.mul(div(col, 64), cst(rows * 64)), e.mul(row, cst(64))),
+               e.add(e.mul(chunk, cst(8)), rem(inBlock, 8)));
+}
+
 /// cp.async of 16-byte chunks straight into the swizzled buffer (the
 /// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
 /// c / (cols / 8), 8 elements at column 8 (c mod (cols / 8)); chunks
@@ -749,16 +773,12 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
       auto copy = [&](OpBuilder &b, Location l) {
         Emitter ce(b, l, st);
         Value row = arith::DivUIOp::create(b, l, c, ce.i32(perRow));
-        Value chunk = arith::RemUIOp::create(b, l, c, ce.i32(perRow));
-        Value block = arith::DivUIOp::create(b, l, chunk, ce.i32(8));
-        Value swizzled = arith::XOrIOp::create(
-            b, l, arith::RemUIOp::create(b, l, chunk, ce.i32(8)),
-            arith::RemUIOp::create(b, l, row, ce.i32(8)));
-        Value dst = ce.add(ce.add(buffer, ce.mul(block, ce.i32(rows * 128))),
-                           ce.add(ce.mul(row, ce.i32(128)),
-                                  ce.mul(swizzled, ce.i32(16))));
+        Value col = ce.mul(arith::RemUIOp::create(b, l, c, ce.i32(perRow)),
+                           ce.i32(8));
+        Value dst = ce.add(buffer,
+                           ce.mul(swizzledIndex(ce, row, col, rows), ce.i32(2)));
         Value gRow = ce.add(row0, row);
-        Value gCol = ce.add(col0, ce.mul(chunk, ce.i32(8)));
+        Value gCol = ce.add(col0, col);
         Value zero = ce.i32(0);
         Value inside = ce.andI(
             ce.andI(ce.cmp(arith::CmpIPredicate::sge, gRow, zero),
@@ -1600,11 +1620,8 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   Type elt = aT.getElementType();
   int64_t m = aT.getDimSize(0), k = aT.getDimSize(1), n = bT.getDimSize(0);
   int64_t warps = st.warps();
-  // Swizzle atoms: 8 rows of 128 bytes (64 elements of k). Column block j
-  // (k in [64j, 64j + 64)) of an R-row operand holds R rows of 128 bytes;
-  // 16-byte chunk c of row x sits at chunk c ^ (x % 8). The descriptor's
-  // swizzle mode applies the same XOR to the addresses wgmma forms, and the
-  // stores below (a warp writes whole rows) hit 32 distinct banks.
+  // Operands in the layout of `swizzledIndex`; the descriptor's swizzle
+  // mode applies the same XOR to the addresses wgmma forms.
   Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
   Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
   // Operands already in shared memory (async_load buffers, same layout)
@@ -1620,19 +1637,8 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
       int64_t numel = rows * k, slots = st.slots(numel);
       Value elems = e.elementIndices(slots);
       SmallVector<Value> c = e.coords(elems, {rows, k});
-      auto v = [&](int64_t x) { return e.splat(e.i32(x), slots); };
-      auto div = [&](Value a, int64_t d) {
-        return Value(arith::DivUIOp::create(rw, loc, a, v(d)));
-      };
-      auto rem = [&](Value a, int64_t d) {
-        return Value(arith::RemUIOp::create(rw, loc, a, v(d)));
-      };
-      Value inBlock = rem(c[1], 64);
-      Value chunk = arith::XOrIOp::create(rw, loc, div(inBlock, 8), rem(c[0], 8));
-      Value index = e.add(e.add(e.mul(div(c[1], 64), v(rows * 64)),
-                                e.mul(c[0], v(64))),
-                          e.add(e.mul(chunk, v(8)), rem(inBlock, 8)));
-      e.storeSharedRuns(values, index, e.validSlots(elems, numel), base,
+      e.storeSharedRuns(values, swizzledIndex(e, c[0], c[1], rows),
+                        e.validSlots(elems, numel), base,
                         st.allSlotsValid(numel));
     };
     e.barrier(); // the previous dot's wgmma reads of these bytes are done
