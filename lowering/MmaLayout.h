@@ -66,6 +66,14 @@ struct MmaStrips {
   }
 };
 
+/// A `#hyla_tile.mma<warpgroup>` tile: wgmma's accumulator layout.
+inline bool isWarpgroupTile(mlir::Type t) {
+  auto tt = mlir::dyn_cast<mlir::RankedTensorType>(t);
+  auto enc = tt ? mlir::dyn_cast_or_null<tile::MmaLayoutAttr>(tt.getEncoding())
+                : nullptr;
+  return enc && enc.getWarpgroup();
+}
+
 /// The M x N x K of a dot, whatever its transposes.
 struct DotShape {
   int64_t m, n, k;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Tile/TileOps.h"
+#include "lowering/MmaLayout.h"
 #include "lowering/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -25,8 +26,6 @@ using namespace hyla;
 using namespace hyla::tile;
 
 namespace {
-
-constexpr int64_t kStages = 2;
 
 /// A load that async_load can replace: a 2-D 16-bit tile read along dims
 /// [0, 1] of a 2-D memref whose rows are whole 16-byte chunks, no bounds,
@@ -58,12 +57,6 @@ Value cloneInto(OpBuilder &b, Value value, Block *region, IRMapping &map) {
   return copy->getResult(cast<OpResult>(value).getResultNumber());
 }
 
-bool isWarpgroupAccumulator(Type t) {
-  auto tt = dyn_cast<RankedTensorType>(t);
-  auto enc = tt ? dyn_cast_or_null<MmaLayoutAttr>(tt.getEncoding()) : nullptr;
-  return enc && enc.getWarpgroup();
-}
-
 struct PipelineOperands : OpRewritePattern<scf::ForOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(scf::ForOp loop,
@@ -84,7 +77,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
         return failure(); // anything else might use shared memory
       }
     }
-    if (!dot || !isWarpgroupAccumulator(dot.getType()))
+    if (!dot || !isWarpgroupTile(dot.getType()))
       return failure();
     // The accumulator: a carried tile that the dot adds into and yields back.
     auto accArg = dyn_cast<BlockArgument>(dot.getAcc());
@@ -146,14 +139,14 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
                                  stages, offset);
     };
     // The offsets of the body's load (step iv + step) at the step of
-    // induction value `iv`, its index arithmetic cloned at the insertion
-    // point.
-    auto offsetsAt = [&](LoadOp next, Value iv) {
+    // induction value `iv` instead of `loopIv`, the index arithmetic of
+    // `region` cloned at the insertion point.
+    auto offsetsAt = [&](LoadOp next, Value loopIv, Value iv, Block *region) {
       IRMapping map;
-      map.map(loop.getInductionVar(), iv);
+      map.map(loopIv, iv);
       SmallVector<Value> offs;
       for (Value o : next.getOffsets())
-        offs.push_back(cloneInto(rw, o, body, map));
+        offs.push_back(cloneInto(rw, o, region, map));
       return offs;
     };
     auto constant = [&](int64_t v) {
@@ -182,7 +175,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
               rw, loc, loop.getLowerBound(),
               arith::MulIOp::create(rw, loc, loop.getStep(),
                                     constant(t - 1)));
-          offs = offsetsAt(nextLoads[j], iv);
+          offs = offsetsAt(nextLoads[j], loop.getInductionVar(), iv, body);
         }
         ring[j].push_back(asyncCopy(firstLoads[j], offs, stage, offsets[j]));
       }
@@ -233,12 +226,9 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
       LoadOp next = nextLoads[j];
       rw.setInsertionPoint(next);
-      IRMapping map;
-      map.map(newLoop.getInductionVar(), copyIv);
-      SmallVector<Value> offs;
-      for (Value o : next.getOffsets())
-        offs.push_back(cloneInto(rw, o, newBody, map));
-      Value copy = asyncCopy(next, offs, copyStage, offsets[j]);
+      Value copy = asyncCopy(
+          next, offsetsAt(next, newLoop.getInductionVar(), copyIv, newBody),
+          copyStage, offsets[j]);
       // Next step: the first later buffer (or this copy when S = 2).
       rotated[j].assign(later(j).begin(), later(j).end());
       rotated[j].push_back(copy);

@@ -82,14 +82,6 @@ bool isSharedTile(Type t) {
   return tt && isa_and_nonnull<SharedLayoutAttr>(tt.getEncoding());
 }
 
-/// A `#hyla_tile.mma<warpgroup>` tile: wgmma's accumulator layout.
-bool isWarpgroupTile(Type t) {
-  if (!isMmaTile(t))
-    return false;
-  return cast<MmaLayoutAttr>(cast<RankedTensorType>(t).getEncoding())
-      .getWarpgroup();
-}
-
 /// How a 2-D `#hyla_tile.mma` tile is cut into per-warp strips.
 MmaStrips fragmentGeometry(RankedTensorType t) {
   return MmaStrips::get(t.getDimSize(0), t.getDimSize(1), isWarpgroupTile(t));
