@@ -242,30 +242,30 @@ Value fromChunks(OpBuilder &b, Location loc, Value chunks,
       b, loc, type, flat, SmallVector<ReassociationIndices>{all}, sizes);
 }
 
-/// Replaces an elementwise op over same-shaped operands with a kernel over
-/// rows of chunkWidth(F) elements (every result has the operands' shape).
-void dispatchElementwise(PatternRewriter &rw, Operation *op,
-                         ArrayRef<Value> operands, StringRef baseName,
-                         RowBody body) {
+/// Replaces `op`, an elementwise `combine(lhs, rhs)` (in f32, rounded to
+/// the op's element type) of two same-shaped tensors, with a kernel over
+/// rows of chunkWidth(F) elements.
+void dispatchBinaryElementwise(
+    PatternRewriter &rw, Operation *op, Value lhs, Value rhs,
+    StringRef baseName, function_ref<Value(TileBuilder &, Value, Value)> combine) {
   Location loc = op->getLoc();
-  auto type = cast<RankedTensorType>(operands[0].getType());
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
   int64_t c = chunkWidth(type.getShape().back());
-  SmallVector<Value> chunks;
-  for (Value v : operands)
-    chunks.push_back(toChunks(rw, loc, v, c));
-  SmallVector<Type> resultTypes;
-  for (Type t : op->getResultTypes())
-    resultTypes.push_back(RankedTensorType::get(
-        cast<RankedTensorType>(chunks[0].getType()).getShape(),
-        cast<RankedTensorType>(t).getElementType()));
-  SmallVector<Value> results;
-  for (auto [res, t] : llvm::zip(
-           rowwiseDispatch(rw, op, chunks, {}, resultTypes, c,
-                           (baseName + "_c" + Twine(c)).str(), 4, body, 4096),
-           op->getResultTypes()))
-    results.push_back(
-        fromChunks(rw, loc, res, cast<RankedTensorType>(t), operands[0]));
-  rw.replaceOp(op, results);
+  Value chunks[2] = {toChunks(rw, loc, lhs, c), toChunks(rw, loc, rhs, c)};
+  Type resultType = RankedTensorType::get(
+      cast<RankedTensorType>(chunks[0].getType()).getShape(),
+      type.getElementType());
+  auto body = [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
+    Value c0 = tb.index(0);
+    Value x = tb.toF32(tb.load(a[0], {r0, c0}, {0, 1}, {rows, c}));
+    Value y = tb.toF32(tb.load(a[1], {r0, c0}, {0, 1}, {rows, c}));
+    tb.store(tb.castTo(combine(tb, x, y), type.getElementType()), a[2],
+             {r0, c0}, {0, 1});
+  };
+  Value result = rowwiseDispatch(rw, op, chunks, {}, resultType, c,
+                                 (baseName + "_c" + Twine(c)).str(), 4, body,
+                                 4096)[0];
+  rw.replaceOp(op, fromChunks(rw, loc, result, type, lhs));
 }
 
 Type elementOf(Value v) {
@@ -402,17 +402,9 @@ struct AddPattern : OpRewritePattern<AddOp> {
     int64_t f = op.getType().getShape().back();
     Type elt = op.getType().getElementType();
     std::string name = llvm::formatv("add_{0}_f{1}", typeTag(elt), f);
-    dispatchElementwise(rw, op, {op.getLhs(), op.getRhs()}, name,
-                    [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
-                      int64_t f = chunkWidth(op.getType().getShape().back());
-                      Value c0 = tb.index(0);
-                      Value x = tb.toF32(
-                          tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
-                      Value y = tb.toF32(
-                          tb.load(a[1], {r0, c0}, {0, 1}, {rows, f}));
-                      tb.store(tb.castTo(tb.add(x, y), elt), a[2], {r0, c0},
-                               {0, 1});
-                    });
+    dispatchBinaryElementwise(
+        rw, op, op.getLhs(), op.getRhs(), name,
+        [](TileBuilder &tb, Value x, Value y) { return tb.add(x, y); });
     return success();
   }
 };
@@ -424,17 +416,9 @@ struct SiluMulPattern : OpRewritePattern<SiluMulOp> {
     int64_t f = op.getType().getShape().back();
     Type elt = op.getType().getElementType();
     std::string name = llvm::formatv("silu_mul_{0}_f{1}", typeTag(elt), f);
-    dispatchElementwise(rw, op, {op.getGate(), op.getUp()}, name,
-                    [&](TileBuilder &tb, ValueRange a, Value r0, int64_t rows) {
-                      int64_t f = chunkWidth(op.getType().getShape().back());
-                      Value c0 = tb.index(0);
-                      Value g = tb.toF32(
-                          tb.load(a[0], {r0, c0}, {0, 1}, {rows, f}));
-                      Value u = tb.toF32(
-                          tb.load(a[1], {r0, c0}, {0, 1}, {rows, f}));
-                      tb.store(tb.castTo(tb.mul(tb.silu(g), u), elt), a[2],
-                               {r0, c0}, {0, 1});
-                    });
+    dispatchBinaryElementwise(
+        rw, op, op.getGate(), op.getUp(), name,
+        [](TileBuilder &tb, Value g, Value u) { return tb.mul(tb.silu(g), u); });
     return success();
   }
 };
