@@ -56,6 +56,24 @@ int64_t TileDialect::getNumStages(Operation *kernel) {
   return 2;
 }
 
+/// A kernel's i32 setting in [lo, hi] (and a power of two if asked).
+static LogicalResult verifyKernelInt(Operation *op, NamedAttribute attr,
+                                     int64_t lo, int64_t hi, bool powerOfTwo) {
+  StringRef name = attr.getName().getValue();
+  auto value = dyn_cast<IntegerAttr>(attr.getValue());
+  if (!value || !value.getType().isInteger(32))
+    return op->emitError() << "'" << name << "' must be an i32 attribute";
+  int64_t v = value.getInt();
+  if (v < lo || v > hi || (powerOfTwo && (v & (v - 1)) != 0))
+    return op->emitError() << "'" << name << "' must be "
+                           << (powerOfTwo ? "a power of two " : "") << "from "
+                           << lo << " to " << hi << ", got " << v;
+  if (!op->hasAttr(TileDialect::kKernelAttrName))
+    return op->emitError() << "'" << name
+                           << "' is set on an op that is not a kernel";
+  return success();
+}
+
 LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
   if (attr.getName() == kKernelAttrName) {
@@ -79,48 +97,12 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
     }
     return success();
   }
-  if (attr.getName() == kNumWarpsAttrName) {
-    auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!value || !value.getType().isInteger(32))
-      return op->emitError() << "'" << kNumWarpsAttrName
-                             << "' must be an i32 attribute";
-    int64_t w = value.getInt();
-    if (w < 1 || w > 16 || (w & (w - 1)) != 0)
-      return op->emitError() << "'" << kNumWarpsAttrName
-                             << "' must be a power of two from 1 to 16, got "
-                             << w;
-    if (!op->hasAttr(kKernelAttrName))
-      return op->emitError() << "'" << kNumWarpsAttrName
-                             << "' is set on an op that is not a kernel";
-    return success();
-  }
-  if (attr.getName() == kNumStagesAttrName) {
-    auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!value || !value.getType().isInteger(32))
-      return op->emitError() << "'" << kNumStagesAttrName
-                             << "' must be an i32 attribute";
-    if (value.getInt() < 2 || value.getInt() > 8)
-      return op->emitError() << "'" << kNumStagesAttrName
-                             << "' must be from 2 to 8, got " << value.getInt();
-    if (!op->hasAttr(kKernelAttrName))
-      return op->emitError() << "'" << kNumStagesAttrName
-                             << "' is set on an op that is not a kernel";
-    return success();
-  }
-  if (attr.getName() == kMinProgramsPerSMAttrName) {
-    auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!value || !value.getType().isInteger(32))
-      return op->emitError() << "'" << kMinProgramsPerSMAttrName
-                             << "' must be an i32 attribute";
-    if (value.getInt() < 1 || value.getInt() > 32)
-      return op->emitError() << "'" << kMinProgramsPerSMAttrName
-                             << "' must be from 1 to 32, got "
-                             << value.getInt();
-    if (!op->hasAttr(kKernelAttrName))
-      return op->emitError() << "'" << kMinProgramsPerSMAttrName
-                             << "' is set on an op that is not a kernel";
-    return success();
-  }
+  if (attr.getName() == kNumWarpsAttrName)
+    return verifyKernelInt(op, attr, 1, 16, /*powerOfTwo=*/true);
+  if (attr.getName() == kNumStagesAttrName)
+    return verifyKernelInt(op, attr, 2, 8, /*powerOfTwo=*/false);
+  if (attr.getName() == kMinProgramsPerSMAttrName)
+    return verifyKernelInt(op, attr, 1, 32, /*powerOfTwo=*/false);
   return op->emitError() << "unknown hyla_tile attribute '" << attr.getName().getValue()
                          << "'";
 }
