@@ -356,6 +356,16 @@ public:
   }
 
   void barrier() { gpu::BarrierOp::create(b, loc); }
+  /// This thread's shared-memory writes (stores or landed cp.async) made
+  /// visible to wgmma, which reads through the async proxy, then a barrier
+  /// so every thread's are.
+  void asyncProxyBarrier() {
+    NVVM::FenceProxyOp::create(
+        b, loc, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
+    barrier();
+  }
 
   /// Writes the valid slots of `values` (a thread's tile vector) to shared
   /// memory at byte `base`, element e at index `indexOf(e)`.
@@ -828,10 +838,7 @@ struct AsyncWaitLowering : TilePattern<AsyncWaitOp> {
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
     NVVM::CpAsyncWaitGroupOp::create(rw, loc, op.getPending());
-    NVVM::FenceProxyOp::create(
-        rw, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(rw.getContext(), NVVM::SharedSpace::shared_cta));
-    gpu::BarrierOp::create(rw, loc);
+    Emitter(rw, loc, st).asyncProxyBarrier();
     rw.eraseOp(op);
     return success();
   }
@@ -1636,11 +1643,7 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     e.barrier(); // the previous dot's wgmma reads of these bytes are done
     writeSwizzled(adaptor.getA(), m, 0);
     writeSwizzled(adaptor.getB(), n, bBase);
-    // Generic-proxy stores become visible to wgmma's async proxy.
-    NVVM::FenceProxyOp::create(
-        rw, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    e.barrier();
+    e.asyncProxyBarrier();
     aStart = smemAddr;
     bStart = e.add(smemAddr, e.i32(bBase));
   }
