@@ -87,19 +87,26 @@ void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
 void layoutTemporaries(const FunctionDesc &function, const BoundShapes &shapes,
                        Workspace &workspace) {
   size_t n = function.buffers.size();
+  auto isTemporary = [&](size_t id) {
+    return function.buffers[id].bufferKind() == BufferKind::Temporary;
+  };
+  // Every call checks this; the layout below runs when sizes change.
+  bool same = workspace.layoutBytes.size() == n;
+  for (size_t id = 0; same && id < n; ++id)
+    same = !isTemporary(id) || workspace.layoutBytes[id] == shapes.bytes[id];
+  if (same)
+    return;
   std::vector<uint64_t> bytes(n, 0);
   for (size_t id = 0; id < n; ++id)
-    if (function.buffers[id].bufferKind() == BufferKind::Temporary)
+    if (isTemporary(id))
       bytes[id] = shapes.bytes[id];
-  if (bytes == workspace.layoutBytes && workspace.layoutOffsets.size() == n)
-    return;
   struct Placed { uint64_t begin, end; uint32_t first, last; };
   std::vector<Placed> placed;
   std::vector<uint64_t> offsets(n, 0);
   uint64_t total = 0;
   std::vector<const Placed *> live;
   for (size_t id = 0; id < n; ++id) {
-    if (function.buffers[id].bufferKind() != BufferKind::Temporary)
+    if (!isTemporary(id))
       continue;
     uint32_t first = function.firstLaunch[id], last = function.lastLaunch[id];
     live.clear();
