@@ -19,13 +19,18 @@ events, logits for every position (transformers with use_cache=False).
 import argparse
 import copy
 import json
+import os
 import random
 import statistics
 import sys
 
 import torch
 
-import hyla
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, HERE)
+import hyla  # noqa: E402
+from check_gdn_attention import rel_err  # noqa: E402
 
 
 def median_ms(fn, iters):
@@ -41,11 +46,6 @@ def median_ms(fn, iters):
         end.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
-
-
-def rel_err(out, ref):
-    out, ref = out.double(), ref.double()
-    return ((out - ref).norm() / ref.norm()).item()
 
 
 def main():
@@ -132,7 +132,8 @@ def main():
             del ref_model
             torch.cuda.empty_cache()
             check = {"tokens": args.check_tokens,
-                     "hyla_err": rel_err(got, ref), "transformers_err": rel_err(peer, ref),
+                     "hyla_err": rel_err(got, ref.double()),
+                     "transformers_err": rel_err(peer, ref.double()),
                      "hyla_nonfinite": int((~torch.isfinite(got)).sum().item())}
             results["check"] = check
             print("check B=%d T=%d vs transformers float32: hyla %.3e, transformers bf16 %.3e,"
