@@ -22,8 +22,11 @@ using namespace mlir;
 
 namespace hyla {
 
-void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
+void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
+                             const GpuCompileOptions &options) {
   pm.addPass(createTileMmaAccumulators({targetId.str()}));
+  if (options.fragmentLayouts)
+    pm.addPass(createTileFragmentLayouts());
   pm.addPass(createTilePipelineOperands());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
@@ -38,7 +41,8 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId) {
 
 FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
     ModuleOp kernels, const GpuTarget &target,
-    const std::function<void(size_t, size_t, StringRef, double)> &progress) {
+    const std::function<void(size_t, size_t, StringRef, double)> &progress,
+    const GpuCompileOptions &options) {
   MLIRContext *ctx = kernels.getContext();
   SmallVector<func::FuncOp> fns;
   for (auto fn : kernels.getOps<func::FuncOp>())
@@ -54,7 +58,7 @@ FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
     b.clone(*fn.getOperation());
 
     PassManager lower(ctx);
-    buildTileToNVVMPipeline(lower, target.id);
+    buildTileToNVVMPipeline(lower, target.id, options);
     if (failed(lower.run(*one)))
       return fn.emitError() << "failed to lower kernel " << fn.getSymName()
                             << " for " << target.id;
@@ -101,6 +105,10 @@ void registerGpuPipelines() {
     Option<std::string> target{*this, "target",
                                llvm::cl::desc("GPU target"),
                                llvm::cl::init("sm_90a")};
+    Option<bool> fragmentLayouts{
+        *this, "fragment-layouts",
+        llvm::cl::desc("keep dot results in mma fragments"),
+        llvm::cl::init(true)};
   };
   PassPipelineRegistration<Options>(
       "hyla-tile-to-nvvm",
@@ -108,7 +116,9 @@ void registerGpuPipelines() {
       "dialects (then gpu-module-to-binary makes PTX)",
       [](OpPassManager &pm, const Options &options) {
         // An unknown target is reported by hyla-tile-to-gpu itself.
-        buildTileToNVVMPipeline(pm, options.target);
+        GpuCompileOptions gpu;
+        gpu.fragmentLayouts = options.fragmentLayouts;
+        buildTileToNVVMPipeline(pm, options.target, gpu);
       });
 }
 

@@ -23,10 +23,16 @@ struct CompiledKernel {
   bool programmaticLaunch = false;
 };
 
+/// How kernels are lowered, beyond the target.
+struct GpuCompileOptions {
+  /// Run hyla-tile-fragment-layouts (dot results stay in mma fragments).
+  bool fragmentLayouts = true;
+};
+
 /// The passes from a module of hyla_tile kernels to gpu.modules whose
 /// functions are in the LLVM/NVVM dialects, ready for serialization.
-void buildTileToNVVMPipeline(mlir::OpPassManager &pm,
-                             llvm::StringRef targetId);
+void buildTileToNVVMPipeline(mlir::OpPassManager &pm, llvm::StringRef targetId,
+                             const GpuCompileOptions &options = {});
 
 /// Compiles every hyla_tile kernel of `kernels` (a module holding only
 /// kernels) to PTX, one kernel at a time in module order. `progress` is
@@ -34,7 +40,8 @@ void buildTileToNVVMPipeline(mlir::OpPassManager &pm,
 mlir::FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
     mlir::ModuleOp kernels, const GpuTarget &target,
     const std::function<void(size_t, size_t, llvm::StringRef, double)>
-        &progress = {});
+        &progress = {},
+    const GpuCompileOptions &options = {});
 
 /// Registers `hyla-tile-to-nvvm` (target option) for hyla-opt.
 void registerGpuPipelines();

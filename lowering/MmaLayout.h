@@ -45,8 +45,24 @@ struct MmaStrips {
     s.strips = m / 16;
     return s;
   }
-  static MmaStrips get(int64_t m, int64_t n, bool warpgroupLayout) {
-    return warpgroupLayout ? warpgroup(m, n) : get(m, n);
+  /// The `#hyla_tile.mma` geometry held by `warps` warps: the widest strip
+  /// (4, 2 or 1 n tiles) whose strips split evenly over the warps; narrower
+  /// strips make small tiles (64x64 over 16 warps) fit.
+  static MmaStrips fragments(int64_t m, int64_t n, int64_t warps) {
+    MmaStrips widest = get(m, n);
+    for (int64_t strip = widest.strip; strip >= 1; strip /= 2) {
+      MmaStrips s = widest;
+      s.strip = strip;
+      s.stripsN = n / 8 / strip;
+      s.strips = (m / 16) * s.stripsN;
+      if (s.fitsFragments(warps))
+        return s;
+    }
+    return widest;
+  }
+  static MmaStrips get(int64_t m, int64_t n, bool warpgroupLayout,
+                       int64_t warps) {
+    return warpgroupLayout ? warpgroup(m, n) : fragments(m, n, warps);
   }
   /// wgmma shapes: whole warpgroups, m64 blocks shared evenly among them,
   /// N a multiple of 8 up to 256.

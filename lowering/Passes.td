@@ -12,9 +12,11 @@ def TileToCPU : Pass<"hyla-tile-to-cpu", "mlir::ModuleOp"> {
     each tile op becomes upstream IR (`tensor.generate`, `linalg.generic`,
     `linalg.reduce`, `linalg.broadcast`, `scf.for`). The result bufferizes
     and lowers to LLVM with MLIR's standard CPU pipeline; `hyla-cpu-runner`
-    JIT-compiles it and checks it against float64 references. Run it on a
-    module that holds only kernels: dispatches would no longer match the
-    new signatures.
+    JIT-compiles it and checks it against float64 references. Tile
+    encodings (`#hyla_tile.mma`, set by the GPU layout passes) are dropped
+    and `convert_layout` ops vanish, so kernels after those passes run too.
+    Run it on a module that holds only kernels: dispatches would no longer
+    match the new signatures.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -48,6 +50,34 @@ def TileMmaAccumulators : Pass<"hyla-tile-mma-accumulators", "mlir::ModuleOp"> {
     Option<"target", "target", "std::string", "\"sm_90a\"",
            "GPU target (see lowering/Targets.def): whether wgmma exists">
   ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def TileFragmentLayouts : Pass<"hyla-tile-fragment-layouts", "mlir::ModuleOp"> {
+  let summary = "Keep dot results in mma fragments through the ops that use them";
+  let description = [{
+    GPU only, after `hyla-tile-mma-accumulators`. A `hyla_tile.dot` whose
+    result (f32, thread layout) has a user that can take fragments
+    produces `#hyla_tile.mma` instead, with a `convert_layout` back to the
+    thread layout for the rest. The conversion then moves down the def-use
+    chains, so no exchange through shared memory remains where none is
+    needed:
+
+    * an elementwise arith or math op with a converted operand computes on
+      fragments when its other tile operands can be rebuilt in fragments:
+      splat constants, `tensor.splat`, `iota`, broadcasts of 1-D tiles,
+      single-use loads, and elementwise ops of those;
+    * a `store` or a dot operand (`a`, `b`, `acc`) of a converted value
+      takes the fragments directly;
+    * a loop-carried tile yielded as a converted value is carried as
+      fragments (converted once before and after the loop).
+
+    A round trip of conversions folds away; reductions, cumsums and the
+    other ops keep the thread layout behind one conversion. Tiles whose
+    16-row strips do not split evenly over the kernel's warps, and
+    `#hyla_tile.mma<warpgroup>` (wgmma) results, are left alone.
+  }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
 }

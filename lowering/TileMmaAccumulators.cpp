@@ -62,8 +62,9 @@ struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
         continue;
       auto plain = cast<RankedTensorType>(dot.getType());
       bool warpgroup = hasWgmma && fitsWgmma(dot, warps);
-      if (!warpgroup && !MmaStrips::get(plain.getDimSize(0), plain.getDimSize(1))
-                             .fitsFragments(warps))
+      if (!warpgroup &&
+          !MmaStrips::fragments(plain.getDimSize(0), plain.getDimSize(1), warps)
+               .fitsFragments(warps))
         continue;
       auto encoded = RankedTensorType::get(
           plain.getShape(), plain.getElementType(),

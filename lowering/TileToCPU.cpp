@@ -39,6 +39,38 @@ Value floatConst(OpBuilder &b, Location loc, Type t, double v) {
 }
 
 /// Where a tile element lands in the memref, and whether it is inside.
+/// Encodings say where a GPU keeps a tile (mma fragments); on the CPU a
+/// tile is one buffer, so they and their conversions go, and kernels after
+/// the GPU layout passes run here with the same meaning (which is how CI
+/// checks those passes' rewrites numerically).
+void dropLayoutEncodings(func::FuncOp fn) {
+  auto plain = [](Type t) -> Type {
+    auto tt = dyn_cast<RankedTensorType>(t);
+    if (!tt || !tt.getEncoding())
+      return t;
+    return RankedTensorType::get(tt.getShape(), tt.getElementType());
+  };
+  SmallVector<ConvertLayoutOp> conversions;
+  fn.walk([&](Operation *op) {
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          arg.setType(plain(arg.getType()));
+    for (OpResult result : op->getResults())
+      result.setType(plain(result.getType()));
+    if (auto c = dyn_cast<arith::ConstantOp>(op))
+      if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+          dense && dense.getType() != c.getType())
+        c.setValueAttr(dense.reshape(cast<ShapedType>(c.getType())));
+    if (auto cvt = dyn_cast<ConvertLayoutOp>(op))
+      conversions.push_back(cvt);
+  });
+  for (ConvertLayoutOp cvt : conversions) {
+    cvt.replaceAllUsesWith(cvt.getInput());
+    cvt.erase();
+  }
+}
+
 struct Access {
   SmallVector<Value> coords;
   Value inBounds;
@@ -385,6 +417,7 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
     for (auto fn : module.getOps<func::FuncOp>()) {
       if (!fn->hasAttr(TileDialect::kKernelAttrName))
         continue;
+      dropLayoutEncodings(fn);
       // Program ids become trailing index arguments.
       unsigned n = fn.getNumArguments();
       Type index = IndexType::get(&getContext());

@@ -82,9 +82,10 @@ bool isSharedTile(Type t) {
   return tt && isa_and_nonnull<SharedLayoutAttr>(tt.getEncoding());
 }
 
-/// How a 2-D `#hyla_tile.mma` tile is cut into per-warp strips.
-MmaStrips fragmentGeometry(RankedTensorType t) {
-  return MmaStrips::get(t.getDimSize(0), t.getDimSize(1), isWarpgroupTile(t));
+/// How a 2-D `#hyla_tile.mma` tile is cut into the strips of `warps` warps.
+MmaStrips fragmentGeometry(RankedTensorType t, int64_t warps) {
+  return MmaStrips::get(t.getDimSize(0), t.getDimSize(1), isWarpgroupTile(t),
+                        warps);
 }
 
 Type elementOf(Type t) { return cast<ShapedType>(t).getElementType(); }
@@ -424,6 +425,50 @@ public:
   KernelState &st;
 };
 
+/// The first row and column (i32) of strip `s32` of a dot result.
+std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
+                                    Value s32) {
+  Value stripsN = e.i32(geometry.stripsN);
+  return {e.mul(arith::DivUIOp::create(e.b, e.loc, s32, stripsN), e.i32(16)),
+          e.mul(arith::RemUIOp::create(e.b, e.loc, s32, stripsN),
+                e.i32(8 * geometry.strip))};
+}
+
+/// Row and column (i32 vectors) of each fragment value of this thread in a
+/// `#hyla_tile.mma` tile, in fragment order: strip i, n tile t, then
+/// (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1) as
+/// mma.sync lays out its result.
+std::pair<Value, Value> fragmentCoords(Emitter &e, RankedTensorType t) {
+  int64_t warps = e.st.warps();
+  MmaStrips geometry = fragmentGeometry(t, warps);
+  int64_t count = geometry.fragmentSlots(warps);
+  Value lane = arith::RemUIOp::create(e.b, e.loc, e.st.tidI32, e.i32(32));
+  Value warp = arith::DivUIOp::create(e.b, e.loc, e.st.tidI32, e.i32(32));
+  Value group = arith::DivUIOp::create(e.b, e.loc, lane, e.i32(4));
+  Value quad = arith::RemUIOp::create(e.b, e.loc, lane, e.i32(4));
+  // Per strip the thread's (row, col) is a scalar; the slots add constants.
+  SmallVector<int32_t> rowConst, colConst;
+  Value rows = e.splat(e.i32(0), count), cols = rows;
+  int64_t perStrip = 4 * geometry.strip;
+  for (int64_t i = 0; i < geometry.stripsPerWarp(warps); ++i) {
+    auto [mBase, nBase] =
+        stripOrigin(e, geometry, e.add(warp, e.i32(i * warps)));
+    Value row = e.add(mBase, group);
+    Value col = e.add(nBase, e.mul(quad, e.i32(2)));
+    SmallVector<int64_t> mask;
+    for (int64_t j = 0; j < count; ++j)
+      mask.push_back(j / perStrip == i ? count + j : j);
+    rows = vector::ShuffleOp::create(e.b, e.loc, rows, e.splat(row, count), mask);
+    cols = vector::ShuffleOp::create(e.b, e.loc, cols, e.splat(col, count), mask);
+    for (int64_t tile = 0; tile < geometry.strip; ++tile)
+      for (int64_t q = 0; q < 4; ++q) {
+        rowConst.push_back(q >= 2 ? 8 : 0);
+        colConst.push_back(static_cast<int32_t>(8 * tile + q % 2));
+      }
+  }
+  return {e.add(rows, e.constVec(rowConst)), e.add(cols, e.constVec(colConst))};
+}
+
 //===----------------------------------------------------------------------===//
 // Type conversion
 //===----------------------------------------------------------------------===//
@@ -436,7 +481,7 @@ public:
       if (isSharedTile(t))
         return IntegerType::get(t.getContext(), 32);
       if (isMmaTile(t))
-        return VectorType::get({fragmentGeometry(t).fragmentSlots(st.warps())},
+        return VectorType::get({fragmentGeometry(t, st.warps()).fragmentSlots(st.warps())},
                                t.getElementType());
       return VectorType::get({st.slots(t.getNumElements())},
                              t.getElementType());
@@ -466,15 +511,12 @@ struct GlobalAccess {
   Value ptrs, mask, linear;
 };
 
-GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
-                          ArrayRef<int64_t> dims, ArrayRef<int64_t> shape,
-                          Value elems) {
-  int64_t numel = 1;
-  for (int64_t s : shape)
-    numel *= s;
-  int64_t n = cast<VectorType>(elems.getType()).getNumElements();
-  Value mask = e.validSlots(elems, numel);
-  SmallVector<Value> tileCoords = e.coords(elems, shape);
+/// The access of tile elements at `tileCoords` (i32 vectors, one per tile
+/// dim) whose slots `mask` holds.
+GlobalAccess globalAccessAt(Emitter &e, const MemrefArg &m, ValueRange offsets,
+                            ArrayRef<int64_t> dims, ArrayRef<Value> tileCoords,
+                            Value mask) {
+  int64_t n = cast<VectorType>(mask.getType()).getNumElements();
   Value linear = e.splat(e.i64(0), n);
   Value zero = e.splat(e.i32(0), n);
   for (size_t d = 0; d < offsets.size(); ++d) {
@@ -495,6 +537,26 @@ GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
   return {ptrs, mask, linear};
 }
 
+GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
+                          ArrayRef<int64_t> dims, ArrayRef<int64_t> shape,
+                          Value elems) {
+  int64_t numel = 1;
+  for (int64_t s : shape)
+    numel *= s;
+  return globalAccessAt(e, m, offsets, dims, e.coords(elems, shape),
+                        e.validSlots(elems, numel));
+}
+
+/// Whether the (col, col + 1) pairs of a `#hyla_tile.mma` tile can move as
+/// single vector accesses: the tile's columns run along the memref's
+/// contiguous last dim, whose static size is even; a run-time check of
+/// bounds and alignment remains (`vectorAccessOK` with width 2).
+bool canPairFragments(MemRefType mt, ArrayRef<int64_t> dims) {
+  int64_t rank = mt.getRank();
+  return dims.size() == 2 && dims.back() == rank - 1 &&
+         !mt.isDynamicDim(rank - 1) && mt.getDimSize(rank - 1) % 2 == 0;
+}
+
 /// Whether the tile's runs of W slots can move as single vector accesses:
 /// its last dim runs along the memref's (contiguous) last dim, both are
 /// multiples of W, and no slot is padding. Then only a run-time check of
@@ -512,8 +574,10 @@ bool canVectorize(const KernelState &st, MemRefType mt, ArrayRef<int64_t> dims,
 /// The whole tile is inside the memref, its row starts are W-aligned and so
 /// is the base pointer: uniform across the CTA.
 Value vectorAccessOK(Emitter &e, const MemrefArg &m, ValueRange offsets,
-                     ArrayRef<int64_t> dims, ArrayRef<int64_t> shape) {
-  int64_t w = e.st.vectorWidth;
+                     ArrayRef<int64_t> dims, ArrayRef<int64_t> shape,
+                     int64_t w = 0) {
+  if (!w)
+    w = e.st.vectorWidth;
   Value ok = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
   Value zero = e.i32(0);
   for (size_t d = 0; d < offsets.size(); ++d) {
@@ -556,6 +620,8 @@ struct LoadLowering : TilePattern<LoadOp> {
       return rw.notifyMatchFailure(op, "source is not a kernel argument");
     Emitter e(rw, op.getLoc(), st);
     MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
+    if (isMmaTile(op.getType()))
+      return lowerFragmentLoad(op, adaptor, m, rw);
     ArrayRef<int64_t> shape = op.getType().getShape();
     int64_t n = st.slots(op.getType().getNumElements());
     Type elt = op.getType().getElementType();
@@ -603,6 +669,57 @@ struct LoadLowering : TilePattern<LoadOp> {
     rw.replaceOp(op, branch.getResult(0));
     return success();
   }
+
+  /// Each thread loads its own fragment values: (col, col + 1) pairs as one
+  /// access when the tile is in bounds and aligned, else a masked gather.
+  LogicalResult lowerFragmentLoad(LoadOp op, OpAdaptor adaptor,
+                                  const MemrefArg &m,
+                                  ConversionPatternRewriter &rw) const {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    RankedTensorType t = op.getType();
+    Type elt = t.getElementType();
+    auto [rows, cols] = fragmentCoords(e, t);
+    int64_t n = cast<VectorType>(rows.getType()).getNumElements();
+    int64_t eb = Emitter::elementBytes(elt);
+    ValueRange offsets = adaptor.getOffsets();
+    auto gather = [&](OpBuilder &b, Location l) {
+      Emitter g(b, l, st);
+      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(),
+                                      {rows, cols}, g.allTrue(n));
+      Value pad = g.splatConst(elt, op.getPadding().convertToDouble(), n);
+      return LLVM::masked_gather::create(b, l, g.vec(n, elt), a.ptrs, a.mask,
+                                         ValueRange{pad}, eb)
+          .getResult();
+    };
+    if (!canPairFragments(cast<MemRefType>(op.getSource().getType()),
+                          op.getDims())) {
+      rw.replaceOp(op, gather(rw, loc));
+      return success();
+    }
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), 2);
+    auto branch = scf::IfOp::create(
+        rw, loc, ok,
+        [&](OpBuilder &b, Location l) {
+          Emitter v(b, l, st);
+          GlobalAccess a = globalAccessAt(v, m, offsets, op.getDims(),
+                                          {rows, cols}, v.allTrue(n));
+          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          Value result = v.splatConst(elt, 0.0, n);
+          for (int64_t j = 0; j < n; j += 2) {
+            Value off = vector::ExtractOp::create(b, l, a.linear, j);
+            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr, ValueRange{off});
+            Value pair = LLVM::LoadOp::create(b, l, v.vec(2, elt), p, 2 * eb);
+            result = v.insertRun(pair, result, j);
+          }
+          scf::YieldOp::create(b, l, result);
+        },
+        [&](OpBuilder &b, Location l) {
+          scf::YieldOp::create(b, l, gather(b, l));
+        });
+    rw.replaceOp(op, branch.getResult(0));
+    return success();
+  }
 };
 
 struct StoreLowering : TilePattern<StoreOp> {
@@ -616,6 +733,8 @@ struct StoreLowering : TilePattern<StoreOp> {
     Emitter e(rw, op.getLoc(), st);
     MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
     RankedTensorType t = op.getValue().getType();
+    if (isMmaTile(t))
+      return lowerFragmentStore(op, adaptor, m, rw);
     int64_t n = st.slots(t.getNumElements());
     int64_t eb = Emitter::elementBytes(t.getElementType());
     Value value = adaptor.getValue();
@@ -646,6 +765,54 @@ struct StoreLowering : TilePattern<StoreOp> {
             Value p = LLVM::GEPOp::create(b, l, ptrTy, t.getElementType(),
                                           m.ptr, ValueRange{off});
             LLVM::StoreOp::create(b, l, v.extractRun(value, r, w), p, w * eb);
+          }
+          scf::YieldOp::create(b, l);
+        },
+        [&](OpBuilder &b, Location l) {
+          scatter(b, l);
+          scf::YieldOp::create(b, l);
+        });
+    rw.eraseOp(op);
+    return success();
+  }
+
+  /// The mirror of LoadLowering::lowerFragmentLoad.
+  LogicalResult lowerFragmentStore(StoreOp op, OpAdaptor adaptor,
+                                   const MemrefArg &m,
+                                   ConversionPatternRewriter &rw) const {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    RankedTensorType t = op.getValue().getType();
+    Type elt = t.getElementType();
+    auto [rows, cols] = fragmentCoords(e, t);
+    int64_t n = cast<VectorType>(rows.getType()).getNumElements();
+    int64_t eb = Emitter::elementBytes(elt);
+    Value value = adaptor.getValue();
+    ValueRange offsets = adaptor.getOffsets();
+    auto scatter = [&](OpBuilder &b, Location l) {
+      Emitter g(b, l, st);
+      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(),
+                                      {rows, cols}, g.allTrue(n));
+      LLVM::masked_scatter::create(b, l, value, a.ptrs, a.mask, eb);
+    };
+    if (!canPairFragments(cast<MemRefType>(op.getDest().getType()),
+                          op.getDims())) {
+      scatter(rw, loc);
+      rw.eraseOp(op);
+      return success();
+    }
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), 2);
+    scf::IfOp::create(
+        rw, loc, ok,
+        [&](OpBuilder &b, Location l) {
+          Emitter v(b, l, st);
+          GlobalAccess a = globalAccessAt(v, m, offsets, op.getDims(),
+                                          {rows, cols}, v.allTrue(n));
+          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          for (int64_t j = 0; j < n; j += 2) {
+            Value off = vector::ExtractOp::create(b, l, a.linear, j);
+            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr, ValueRange{off});
+            LLVM::StoreOp::create(b, l, v.extractRun(value, j, 2), p, 2 * eb);
           }
           scf::YieldOp::create(b, l);
         },
@@ -948,6 +1115,11 @@ struct IotaLowering : TilePattern<IotaOp> {
   matchAndRewrite(IotaOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
     Emitter e(rw, op.getLoc(), st);
+    if (isMmaTile(op.getType())) {
+      auto [rows, cols] = fragmentCoords(e, op.getType());
+      rw.replaceOp(op, op.getDim() == 0 ? rows : cols);
+      return success();
+    }
     int64_t n = st.slots(op.getType().getNumElements());
     SmallVector<Value> c = e.coords(e.elementIndices(n), op.getType().getShape());
     rw.replaceOp(op, c[op.getDim()]);
@@ -991,16 +1163,24 @@ struct BroadcastLowering : TilePattern<BroadcastOp> {
     RankedTensorType in = op.getInput().getType(), out = op.getType();
     st.needShared(tileToShared(e, adaptor.getInput(), in.getNumElements()));
     // Source index of each output element: its coords along `dims`.
-    int64_t n = st.slots(out.getNumElements());
-    Value elems = e.elementIndices(n);
-    SmallVector<Value> c = e.coords(elems, out.getShape());
+    SmallVector<Value> c;
+    Value mask;
+    if (isMmaTile(out)) {
+      auto [rows, cols] = fragmentCoords(e, out);
+      c = {rows, cols};
+      mask = e.allTrue(cast<VectorType>(rows.getType()).getNumElements());
+    } else {
+      Value elems = e.elementIndices(st.slots(out.getNumElements()));
+      c = e.coords(elems, out.getShape());
+      mask = e.validSlots(elems, out.getNumElements());
+    }
+    int64_t n = cast<VectorType>(mask.getType()).getNumElements();
     Value src = e.splat(e.i32(0), n);
     int64_t stride = 1;
     for (int64_t i = in.getRank() - 1; i >= 0; --i) {
       src = e.add(src, e.mul(c[op.getDims()[i]], e.splat(e.i32(stride), n)));
       stride *= in.getDimSize(i);
     }
-    Value mask = e.validSlots(elems, out.getNumElements());
     rw.replaceOp(op, e.gatherShared(in.getElementType(), src, mask, 0));
     return success();
   }
@@ -1597,14 +1777,6 @@ struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
 /// f16, or f32 rounded to tf32); each warp computes 16x8 output tiles and
 /// writes them to an f32 [M, N] buffer, which every thread reads back in
 /// its slot layout.
-/// The first row and column (i32) of strip `s32` of a dot result.
-std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
-                                    Value s32) {
-  Value stripsN = e.i32(geometry.stripsN);
-  return {e.mul(arith::DivUIOp::create(e.b, e.loc, s32, stripsN), e.i32(16)),
-          e.mul(arith::RemUIOp::create(e.b, e.loc, s32, stripsN),
-                e.i32(8 * geometry.strip))};
-}
 
 /// A dot into `#hyla_tile.mma<warpgroup>` fragments on wgmma (checked to
 /// fit before conversion): both operands go to shared memory K-major with
@@ -1744,6 +1916,25 @@ struct DotLowering : TilePattern<DotOp> {
 
     auto writeOperand = [&](Value values, RankedTensorType t, int64_t stride,
                             int64_t base) {
+      if (isMmaTile(t)) {
+        // Fragments (a product feeding the next one) go element by element;
+        // LLVM pairs the (col, col + 1) neighbours.
+        auto [rows, cols] = fragmentCoords(e, t);
+        int64_t count = cast<VectorType>(rows.getType()).getNumElements();
+        Value index = e.add(e.mul(rows, e.splat(e.i32(stride), count)), cols);
+        for (int64_t j = 0; j < count; ++j) {
+          Value x = vector::ExtractOp::create(rw, loc, values, j);
+          if (tf32)
+            x = NVVM::ConvertFloatToTF32Op::create(
+                rw, loc, rw.getI32Type(), x, NVVM::FPRoundingMode::RNA,
+                NVVM::SaturationMode::NONE, false);
+          LLVM::StoreOp::create(
+              rw, loc, x,
+              e.sharedPtr(base, smemElt,
+                          vector::ExtractOp::create(rw, loc, index, j)));
+        }
+        return;
+      }
       int64_t slots = st.slots(t.getNumElements());
       Value elems = e.elementIndices(slots);
       SmallVector<Value> c = e.coords(elems, t.getShape());
@@ -1769,7 +1960,11 @@ struct DotLowering : TilePattern<DotOp> {
 
     // Each warp computes 16 x (8 * strip) outputs: one A fragment feeds
     // `strip` mma.sync per k step.
-    MmaStrips geometry = MmaStrips::get(m, n);
+    // Fragments keep the geometry of their type; a product that goes back
+    // to the thread layout takes the widest strips.
+    MmaStrips geometry = isMmaTile(op.getType())
+                             ? fragmentGeometry(op.getType(), st.warps())
+                             : MmaStrips::get(m, n);
     int64_t strip = geometry.strip;
     int64_t strips = geometry.strips, warps = st.warps();
     // ldmatrix needs 16-byte aligned rows, and a transposing load exists
@@ -1994,31 +2189,16 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     RankedTensorType t = op.getType();
     int64_t m = t.getDimSize(0), n = t.getDimSize(1), nPad = n + 4;
     MmaStrips geometry = fragmentGeometry(
-        isMmaTile(t) ? t : op.getInput().getType());
+        isMmaTile(t) ? t : op.getInput().getType(), st.warps());
     int64_t warps = st.warps(), count = geometry.fragmentSlots(warps);
-    Type f32 = rw.getF32Type();
-    st.needShared(m * nPad * 4);
+    Type elt = t.getElementType();
+    st.needShared(m * nPad * Emitter::elementBytes(elt));
     // Shared-memory index of every fragment value of this thread, in
     // fragment order: strip i, n tile t, then (row, col), (row, col + 1),
     // (row + 8, col), (row + 8, col + 1) as mma.sync lays out its result.
-    Value lane = arith::RemUIOp::create(rw, loc, st.tidI32, e.i32(32));
-    Value warp = arith::DivUIOp::create(rw, loc, st.tidI32, e.i32(32));
-    Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
-    Value quad = arith::RemUIOp::create(rw, loc, lane, e.i32(4));
-    Value at = e.splat(e.i32(0), count);
-    int64_t j = 0;
-    for (int64_t i = 0; i < geometry.stripsPerWarp(warps); ++i) {
-      auto [mBase, nBase] = stripOrigin(e, geometry, e.add(warp, e.i32(i * warps)));
-      Value row = e.add(mBase, group);
-      Value col = e.add(nBase, e.mul(quad, e.i32(2)));
-      for (int64_t tile = 0; tile < geometry.strip; ++tile)
-        for (int64_t q = 0; q < 4; ++q, ++j)
-          at = vector::InsertOp::create(
-              rw, loc,
-              e.add(e.mul(e.add(row, e.i32(q >= 2 ? 8 : 0)), e.i32(nPad)),
-                    e.add(col, e.i32(8 * tile + q % 2))),
-              at, j);
-    }
+    auto [rows, cols] =
+        fragmentCoords(e, cast<RankedTensorType>(isMmaTile(t) ? t : op.getInput().getType()));
+    Value at = e.add(e.mul(rows, e.splat(e.i32(nPad), count)), cols);
     int64_t slots = st.slots(m * n);
     Value elems = e.elementIndices(slots);
     SmallVector<Value> c = e.coords(elems, {m, n});
@@ -2029,7 +2209,7 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
     // Scalar accesses per fragment value (not a masked scatter/gather):
     // LLVM pairs the (col, col + 1) neighbours into 8-byte accesses.
     auto fragmentPtr = [&](int64_t j) {
-      return e.sharedPtr(0, f32, vector::ExtractOp::create(rw, loc, at, j));
+      return e.sharedPtr(0, elt, vector::ExtractOp::create(rw, loc, at, j));
     };
     if (isMmaTile(op.getInput().getType())) {
       for (int64_t j = 0; j < count; ++j)
@@ -2037,15 +2217,15 @@ struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
             rw, loc, vector::ExtractOp::create(rw, loc, adaptor.getInput(), j),
             fragmentPtr(j));
       e.barrier();
-      rw.replaceOp(op, e.loadSharedRuns(f32, runs, valid, 0, vectorRuns));
+      rw.replaceOp(op, e.loadSharedRuns(elt, runs, valid, 0, vectorRuns));
       return success();
     }
     e.storeSharedRuns(adaptor.getInput(), runs, valid, 0, vectorRuns);
     e.barrier();
-    Value out = e.splatConst(f32, 0.0, count);
+    Value out = e.splatConst(elt, 0.0, count);
     for (int64_t j = 0; j < count; ++j)
       out = vector::InsertOp::create(
-          rw, loc, LLVM::LoadOp::create(rw, loc, f32, fragmentPtr(j)), out, j);
+          rw, loc, LLVM::LoadOp::create(rw, loc, elt, fragmentPtr(j)), out, j);
     rw.replaceOp(op, out);
     return success();
   }
@@ -2226,11 +2406,21 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                    llvm::any_of(op->getResultTypes(), isMmaTile);
         if (!mma)
           return WalkResult::advance();
-        if (!isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
-                 arith::ConstantOp>(op)) {
+        // Elementwise ops compute on the fragment values in place; loads,
+        // stores, iota and broadcasts address them by fragment coordinates.
+        bool elementwise =
+            isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) &&
+            (isa<arith::ConstantOp>(op) ||
+             op->hasTrait<OpTrait::Elementwise>());
+        auto broadcast = dyn_cast<BroadcastOp>(op);
+        if (!elementwise &&
+            !isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
+                 LoadOp, StoreOp, IotaOp, tensor::SplatOp>(op) &&
+            !(broadcast && !isMmaTile(broadcast.getInput().getType()))) {
           op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
-                          "dot accumulators, scf.for, scf.yield, splat "
-                          "constants and convert_layout can");
+                          "dot, elementwise arith and math ops, load, store, "
+                          "iota, splat, broadcast into fragments, scf.for, "
+                          "scf.yield and convert_layout can");
           return WalkResult::interrupt();
         }
         if (auto dot = dyn_cast<DotOp>(op); dot && isWarpgroupTile(dot.getType())) {
@@ -2255,7 +2445,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
             continue;
           auto tt = cast<RankedTensorType>(t);
           if (tt.getRank() == 2 && isWarpgroupTile(tt) &&
-              fragmentGeometry(tt).fitsWarpgroups(st.warps()))
+              fragmentGeometry(tt, st.warps()).fitsWarpgroups(st.warps()))
             continue;
           if (tt.getRank() == 2 && isWarpgroupTile(tt)) {
             op->emitOpError()
@@ -2264,7 +2454,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                    "64-row blocks evenly, N % 8 == 0 and N <= 256)";
             return WalkResult::interrupt();
           }
-          if (tt.getRank() == 2 && fragmentGeometry(tt).fitsFragments(st.warps()))
+          if (tt.getRank() == 2 && fragmentGeometry(tt, st.warps()).fitsFragments(st.warps()))
             continue;
           op->emitOpError() << "tile " << t << " cannot be held as mma "
                             << "fragments by " << st.warps()

@@ -22,6 +22,12 @@ hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w8.hyla" --quiet \
   --gdn-num-warps=8
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" --emit=ptx -o "$out/ptx" --quiet
+# Every product through shared memory into the thread layout (before
+# hyla-tile-fragment-layouts), to compare in one run.
+"$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench_nofrag.hyla" --quiet \
+  --fragment-layouts=false
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_nofrag.hyla" --quiet \
+  --fragment-layouts=false
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
 # Decode kernel shapes to compare: state columns per program, warps, and
 # programs per SM (0: no register cap).
@@ -46,6 +52,8 @@ for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
 done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
+"$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_nofrag.hyla" \
+  --quiet --fragment-layouts=false
 if [ $# -ge 1 ]; then
   # Only the package, from the fetched snapshot's newest commit.
   git -C "$1" archive HEAD fla | tar -x -C "$out"

@@ -227,5 +227,12 @@ LogicalResult ConvertLayoutOp::verify() {
   return success();
 }
 
+OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
+  if (auto back = getInput().getDefiningOp<ConvertLayoutOp>())
+    if (back.getInput().getType() == getType())
+      return back.getInput();
+  return {};
+}
+
 #define GET_OP_CLASSES
 #include "dialects/Tile/TileOps.cpp.inc"

@@ -16,11 +16,12 @@ def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
   let mnemonic = "mma";
   let summary = "Tile encoding: the tensor-core accumulator fragments";
   let description = [{
-    On a 2-D f32 tile, `#hyla_tile.mma` says the tile lives where `mma.sync`
+    On a 2-D tile, `#hyla_tile.mma` says the tile lives where `mma.sync`
     leaves its results: the tile is cut into strips of 16 rows by 8 * s
-    columns (s = 4, 2 or 1, the largest dividing N / 8), strip i belongs to
-    warp i mod num_warps, and inside a strip each lane holds the m16n8
-    accumulator elements of its group and quad.
+    columns (s = 4, 2 or 1: the largest dividing N / 8 whose strips split
+    evenly over the kernel's warps), strip i belongs to warp i mod
+    num_warps, and inside a strip each lane holds the m16n8 accumulator
+    elements of its group and quad.
 
     `#hyla_tile.mma<warpgroup>` is the layout `wgmma` (sm_90a) leaves: each
     strip is 16 rows by all N columns, so strip i (rows 16i..16i+15) belongs
@@ -28,10 +29,13 @@ def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
     64-row block. Inside a strip a lane holds the same m16n8 elements per
     8-column tile as with `mma.sync`.
 
-    Only `dot` accumulators carried by `scf.for` and `convert_layout` take
-    these encodings (the GPU-only `hyla-tile-mma-accumulators` pass sets
-    them), so a k loop adds into registers without a trip through shared
-    memory per step.
+    The GPU-only passes set these encodings: `hyla-tile-mma-accumulators`
+    on `dot` accumulators carried by `scf.for` (a k loop adds into registers
+    without a trip through shared memory per step), and
+    `hyla-tile-fragment-layouts` on dot results and the elementwise ops,
+    loads, stores, loops and dot operands that take them from there. On
+    fragments, elementwise ops compute per value; `load`, `store`, `iota`
+    and `broadcast` address each value by its (row, column).
   }];
   let parameters = (ins DefaultValuedParameter<"bool", "false",
                         "fragments of wgmma (whole 16-row strips per warp)">:$warpgroup);
@@ -304,10 +308,12 @@ def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure]> {
         : tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma>
     ```
   }];
-  let arguments = (ins Tile_F32Tile:$input);
-  let results = (outs Tile_F32Tile:$result);
+  let arguments = (ins Tile_Tile:$input);
+  let results = (outs Tile_Tile:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+  // A round trip (fragments -> thread layout -> the same fragments) folds.
+  let hasFolder = 1;
 }
 
 #endif // HYLA_TILE_OPS_TD

@@ -176,27 +176,62 @@ func.func @mma_accumulator(%x: memref<64x32xbf16>, %o: memref<64x64xf32>) attrib
 
 // -----
 
-// Elementwise math on mma fragments is not lowered: an error, not wrong code.
-func.func @mma_elementwise(%o: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+// Fragments computed on in place: the loaded tile arrives as (col, col + 1)
+// pairs (8-byte loads on the in-bounds path), the causal mask compares
+// per-value coordinates, the broadcast gathers its rows from shared memory,
+// the masked product feeds the next dot straight from registers, and the
+// f32 result is stored as pairs: no exchange into the thread layout.
+// CHECK-LABEL: gpu.func @fragments_in_place
+// CHECK:         llvm.load {{.*}} : !llvm.ptr<1> -> vector<2xf32>
+// CHECK:         arith.cmpi sge, {{.*}} : vector<16xi32>
+// CHECK:         nvvm.mma.sync
+// CHECK:         arith.select {{.*}} : vector<16xi1>, vector<16xf32>
+// CHECK:         nvvm.mma.sync
+// CHECK:         llvm.store {{.*}} : vector<2xf32>, !llvm.ptr<1>
+// CHECK:         gpu.return
+func.func @fragments_in_place(%q: memref<64x32xbf16>, %u: memref<64x64xf32>, %g: memref<64xf32>, %v: memref<64x64xbf16>, %o: memref<64x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
   %c0 = arith.constant 0 : index
-  %z = arith.constant dense<1.0> : tensor<64x64xf32, #hyla_tile.mma>
-  // expected-error @+1 {{cannot take a #hyla_tile.mma tile on the GPU}}
-  %s = arith.addf %z, %z : tensor<64x64xf32, #hyla_tile.mma>
-  %t = hyla_tile.convert_layout %s : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64x64xf32>
-  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma>
+  %a = hyla_tile.load %q[%c0, %c0] dims [0, 1] : memref<64x32xbf16> -> tensor<64x32xbf16>
+  %ut = hyla_tile.load %u[%c0, %c0] dims [0, 1] : memref<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma>
+  %gv = hyla_tile.load %g[%c0] dims [0] : memref<64xf32> -> tensor<64xf32>
+  %gs = hyla_tile.broadcast %gv dims [0] : tensor<64xf32> -> tensor<64x64xf32, #hyla_tile.mma>
+  %r = hyla_tile.iota dim 0 : tensor<64x64xi32, #hyla_tile.mma>
+  %c = hyla_tile.iota dim 1 : tensor<64x64xi32, #hyla_tile.mma>
+  %causal = arith.cmpi sge, %r, %c : tensor<64x64xi32, #hyla_tile.mma>
+  %d = hyla_tile.dot %a, %a, %z {transpose_b = true} : tensor<64x32xbf16>, tensor<64x32xbf16> -> tensor<64x64xf32, #hyla_tile.mma>
+  %s = arith.mulf %d, %gs : tensor<64x64xf32, #hyla_tile.mma>
+  %m = arith.select %causal, %s, %z : tensor<64x64xi1, #hyla_tile.mma>, tensor<64x64xf32, #hyla_tile.mma>
+  %p = arith.truncf %m : tensor<64x64xf32, #hyla_tile.mma> to tensor<64x64xbf16, #hyla_tile.mma>
+  %vt = hyla_tile.load %v[%c0, %c0] dims [0, 1] : memref<64x64xbf16> -> tensor<64x64xbf16>
+  %pv = hyla_tile.dot %p, %vt, %ut : tensor<64x64xbf16, #hyla_tile.mma>, tensor<64x64xbf16> -> tensor<64x64xf32, #hyla_tile.mma>
+  hyla_tile.store %pv, %o[%c0, %c0] dims [0, 1] : tensor<64x64xf32, #hyla_tile.mma>, memref<64x64xf32>
   return
 }
 
 // -----
 
-// 32 x 32 is two strips: too few for 4 warps to hold as fragments.
-func.func @mma_too_small(%x: memref<32x32xbf16>, %o: memref<32x32xf32>) attributes {hyla_tile.kernel} {
+// A reduction of mma fragments is not lowered: an error, not wrong code.
+func.func @mma_reduce(%o: memref<64xf32>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
-  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<32x32xbf16> -> tensor<32x32xbf16>
-  // expected-error @+1 {{tile 'tensor<32x32xf32, #hyla_tile.mma>' cannot be held as mma fragments by 4 warps}}
-  %z = arith.constant dense<0.0> : tensor<32x32xf32, #hyla_tile.mma>
-  %d = hyla_tile.dot %a, %a, %z : tensor<32x32xbf16>, tensor<32x32xbf16> -> tensor<32x32xf32, #hyla_tile.mma>
-  %t = hyla_tile.convert_layout %d : tensor<32x32xf32, #hyla_tile.mma> -> tensor<32x32xf32>
-  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<32x32xf32>, memref<32x32xf32>
+  %z = arith.constant dense<1.0> : tensor<64x64xf32, #hyla_tile.mma>
+  // expected-error @+1 {{cannot take a #hyla_tile.mma tile on the GPU}}
+  %s = hyla_tile.reduce sum %z axis 1 : tensor<64x64xf32, #hyla_tile.mma> -> tensor<64xf32>
+  hyla_tile.store %s, %o[%c0] dims [0] : tensor<64xf32>, memref<64xf32>
+  return
+}
+
+// -----
+
+// 16 x 16 is at most two strips of one n tile: too few for 4 warps to hold
+// as fragments.
+func.func @mma_too_small(%x: memref<16x16xbf16>, %o: memref<16x16xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<16x16xbf16> -> tensor<16x16xbf16>
+  // expected-error @+1 {{tile 'tensor<16x16xf32, #hyla_tile.mma>' cannot be held as mma fragments by 4 warps}}
+  %z = arith.constant dense<0.0> : tensor<16x16xf32, #hyla_tile.mma>
+  %d = hyla_tile.dot %a, %a, %z : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32, #hyla_tile.mma>
+  %t = hyla_tile.convert_layout %d : tensor<16x16xf32, #hyla_tile.mma> -> tensor<16x16xf32>
+  hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<16x16xf32>, memref<16x16xf32>
   return
 }

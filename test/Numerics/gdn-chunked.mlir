@@ -2,6 +2,7 @@
 // RUN: hyla-cpu-runner %s --gdn-fuse-qk-l2norm --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --gdn-parallel-chunks=false --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --gdn-fuse-qk-l2norm --gdn-parallel-chunks=false --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
+// RUN: hyla-cpu-runner %s --fragment-layouts --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: not hyla-cpu-runner %s --entry=gdn_t200_k96_v192 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=1e-12 | FileCheck %s --check-prefix=STRICT
 //
 // The chunked (UT-form) delta rule against the token-by-token float64
@@ -14,7 +15,9 @@
 // single kernel; the third shows the check can fail: no f32 computation
 // meets 1e-12. With --gdn-fuse-qk-l2norm the L2 norms of q and k fold
 // into the delta rule, and the entries with norms check the chunk kernels'
-// in-kernel norms; gdn_raw_qk_t130 has no norms (q and k drawn small
+// in-kernel norms; with --fragment-layouts the kernels first go through
+// the GPU layout passes (dot results in mma fragments, the state carried as
+// fragments), whose rewrites must not change what is computed; gdn_raw_qk_t130 has no norms (q and k drawn small
 // enough, |k|^2 ~ 0.7, that beta up to 2 keeps the recurrence stable).
 // STRICT: FAIL
 // CHECK: gdn_t1_k96_v192: output 0 {{.*}} nonfinite 0 PASS

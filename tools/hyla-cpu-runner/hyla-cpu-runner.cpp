@@ -13,6 +13,7 @@
 #include "dialects/Hyla/HylaDialect.h"
 #include "dialects/Hyla/HylaOps.h"
 #include "dialects/Tile/TileDialect.h"
+#include "lowering/Passes.h"
 #include "lowering/Pipelines.h"
 #include "passes/Pipelines.h"
 #include "tools/common/ToolSupport.h"
@@ -76,6 +77,13 @@ static cl::opt<bool> roundReference(
              "compare kernels rather than bf16 storage of intermediates"),
     cl::init(false), cl::cat(category));
 static PipelineFlags pipelineFlags(category);
+static cl::opt<bool> fragmentLayouts(
+    "fragment-layouts",
+    cl::desc("Before the CPU lowering, run the GPU layout passes "
+             "(hyla-tile-mma-accumulators, hyla-tile-fragment-layouts for "
+             "sm_90a) on the kernels, so their rewrites are checked against "
+             "the float64 reference"),
+    cl::init(false), cl::cat(category));
 static cl::opt<bool> printKernels("print-kernel-ir",
                                   cl::desc("Print the module after the "
                                            "graph-to-kernels pipeline"),
@@ -358,6 +366,10 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> kernels = extractKernels(*compiled);
   {
     PassManager pm(&context);
+    if (fragmentLayouts) {
+      pm.addPass(createTileMmaAccumulators({"sm_90a"}));
+      pm.addPass(createTileFragmentLayouts());
+    }
     buildTileToCPUPipeline(pm);
     if (failed(pm.run(*kernels)))
       return 1;

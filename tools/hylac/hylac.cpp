@@ -86,6 +86,13 @@ static cl::opt<std::string>
 static cl::opt<bool> summary("summary",
                              cl::desc("Print a table of the module's kernels"),
                              cl::init(false), cl::cat(category));
+static cl::opt<bool> fragmentLayouts(
+    "fragment-layouts",
+    cl::desc("Keep dot results in mma fragments through the elementwise ops, "
+             "stores, loops and dots that use them (default true; false: "
+             "every product goes through shared memory into the thread "
+             "layout)"),
+    cl::init(true), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::init(false), cl::cat(category));
 static PipelineFlags pipelineFlags(category);
@@ -296,12 +303,15 @@ int main(int argc, char **argv) {
     return writeIR(*module);
 
   // 3. Kernels to PTX.
+  GpuCompileOptions gpuOptions;
+  gpuOptions.fragmentLayouts = fragmentLayouts;
   auto compiled = compileKernelsToPTX(
       *kernelModule, *target,
       [](size_t done, size_t total, StringRef name, double secs) {
         progress(llvm::formatv("[{0}/{1}] {2} ({3:f2}s)", done, total, name,
                                secs));
-      });
+      },
+      gpuOptions);
   if (failed(compiled))
     return 1;
 

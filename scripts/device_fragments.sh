@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# On the GPU machine (see scripts/make_device_bundle.sh): dot results kept
+# in mma fragments (hyla-tile-fragment-layouts, the default) against every
+# product through shared memory (--fragment-layouts=false), side by side
+# with the same seeds: numerics against float64, GDN prefill against fla,
+# the 7B forward, and compute-sanitizer on small prefills and attention.
+set -uo pipefail
+source "$(dirname "$0")/device_env.sh"
+seed=${SEED:-$RANDOM$RANDOM}
+echo "seed $seed"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
+for m in bench bench_nofrag; do
+  limit 200 python3 bench/check_gdn_attention.py --module "$b/$m.hyla" --tokens 2048 \
+    --seed "$seed" --json "$out/check_$m.json"
+done
+for m in gdn_bench gdn_bench_nofrag; do
+  limit 240 python3 bench/bench_gdn.py --module "$b/$m.hyla" --check-tokens 1024 \
+    --no-varlen --seed "$seed" --json "$out/bench_$m.json"
+done
+for m in olmo-hybrid-7b olmo-hybrid-7b_nofrag; do
+  for t in 512 8192; do
+    limit 150 "$b/bin/hyla-run" "$b/$m.hyla" --sym batch=1 --sym tokens=$t \
+      --warmup 2 --iters 5
+  done
+done
+prof="python3 bench/profile_gdn_prefill.py --module $b/gdn_bench.hyla --no-fla"
+if command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+      --shape 1,300,30,96,192 --varlen 5
+    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+      --shape 2,130,30,96,192
+    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 "$b/bin/hyla-run" \
+      "$b/olmo-hybrid-tiny.hyla" --sym batch=2 --sym tokens=70 --warmup 0 --iters 1
+  done
+fi
+exit $status
