@@ -11,6 +11,10 @@
 
 #include "dialects/Tile/TileOps.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
 #include <cstdint>
 
 namespace hyla {
@@ -112,6 +116,39 @@ inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
          dot.getB().getType().getElementType() == elt && !dot.getTransposeA() &&
          dot.getTransposeB() && s.k % 64 == 0 &&
          MmaStrips::warpgroup(s.m, s.n).fitsWarpgroups(warps);
+}
+
+/// `value` (thread layout) as an `encoded` tile: an encoded constant for a
+/// splat, else a convert_layout, created at the rewriter's insertion point.
+inline mlir::Value toEncoded(mlir::PatternRewriter &rw, mlir::Value value,
+                             mlir::RankedTensorType encoded) {
+  mlir::DenseElementsAttr splat;
+  if (mlir::matchPattern(value, mlir::m_Constant(&splat)) && splat.isSplat())
+    return mlir::arith::ConstantOp::create(
+        rw, value.getLoc(), encoded,
+        mlir::DenseElementsAttr::get(encoded,
+                                     splat.getSplatValue<mlir::Attribute>()));
+  return tile::ConvertLayoutOp::create(rw, value.getLoc(), encoded, value);
+}
+
+/// Makes `loop` carry its value `i` as `encoded`: the start value is
+/// converted before the loop (toEncoded), and one conversion back after it
+/// replaces the other uses of the result. The body's uses of the carried
+/// value and its yield are the caller's to adapt.
+inline void carryEncoded(mlir::PatternRewriter &rw, mlir::scf::ForOp loop,
+                         unsigned i, mlir::RankedTensorType encoded) {
+  auto plain = mlir::cast<mlir::RankedTensorType>(loop.getResult(i).getType());
+  rw.setInsertionPoint(loop);
+  mlir::Value start = toEncoded(rw, loop.getInitArgs()[i], encoded);
+  rw.modifyOpInPlace(loop, [&] {
+    loop.getInitArgsMutable()[i].set(start);
+    loop.getRegionIterArg(i).setType(encoded);
+    loop.getResult(i).setType(encoded);
+  });
+  rw.setInsertionPointAfter(loop);
+  auto back = tile::ConvertLayoutOp::create(rw, loop.getLoc(), plain,
+                                            loop.getResult(i));
+  rw.replaceAllUsesExcept(loop.getResult(i), back, back);
 }
 
 } // namespace hyla

@@ -110,16 +110,11 @@ Value rebuild(PatternRewriter &rw, Value v, Attribute encoding) {
   if (Value src = fragmentSource(v))
     return src;
   auto type = withEncoding(cast<RankedTensorType>(v.getType()), encoding);
-  if (isLoopCarried(v)) {
+  if (isLoopCarried(v))
     rw.setInsertionPointToStart(cast<BlockArgument>(v).getOwner());
-    return ConvertLayoutOp::create(rw, v.getLoc(), type, v);
-  }
+  if (isLoopCarried(v) || matchPattern(v, m_Constant()))
+    return toEncoded(rw, v, type); // a splat when rebuildable
   Operation *def = v.getDefiningOp();
-  DenseElementsAttr value;
-  if (matchPattern(v, m_Constant(&value)))
-    return arith::ConstantOp::create(
-        rw, v.getLoc(), type,
-        DenseElementsAttr::get(type, value.getSplatValue<Attribute>()));
   rw.setInsertionPoint(def);
   IRMapping map;
   if (isElementwise(def))
@@ -150,15 +145,8 @@ struct DotIntoFragments : OpRewritePattern<DotOp> {
       return failure();
     auto encoding = MmaLayoutAttr::get(rw.getContext(), false);
     auto encoded = withEncoding(plain, encoding);
-    Value acc = dot.getAcc();
-    DenseElementsAttr value;
     rw.setInsertionPoint(dot);
-    if (matchPattern(acc, m_Constant(&value)) && value.isSplat())
-      acc = arith::ConstantOp::create(
-          rw, acc.getLoc(), encoded,
-          DenseElementsAttr::get(encoded, value.getSplatValue<Attribute>()));
-    else
-      acc = ConvertLayoutOp::create(rw, acc.getLoc(), encoded, acc);
+    Value acc = toEncoded(rw, dot.getAcc(), encoded);
     auto fragments = DotOp::create(rw, dot.getLoc(), encoded, dot.getA(),
                                    dot.getB(), acc, dot.getTransposeAAttr(),
                                    dot.getTransposeBAttr(), dot.getAsyncAttr());
@@ -270,31 +258,12 @@ struct CarryFragments : OpRewritePattern<scf::ForOp> {
       if (!src)
         continue;
       auto plain = cast<RankedTensorType>(loop.getResult(i).getType());
-      auto encoded = cast<RankedTensorType>(src.getType());
-      rw.setInsertionPoint(loop);
-      Value init = loop.getInitArgs()[i];
-      DenseElementsAttr value;
-      Value start =
-          matchPattern(init, m_Constant(&value)) && value.isSplat()
-              ? Value(arith::ConstantOp::create(
-                    rw, init.getLoc(), encoded,
-                    DenseElementsAttr::get(encoded,
-                                           value.getSplatValue<Attribute>())))
-              : Value(ConvertLayoutOp::create(rw, init.getLoc(), encoded, init));
       BlockArgument arg = loop.getRegionIterArg(i);
-      rw.modifyOpInPlace(loop, [&] {
-        loop.getInitArgsMutable()[i].set(start);
-        arg.setType(encoded);
-        loop.getResult(i).setType(encoded);
-      });
+      carryEncoded(rw, loop, i, cast<RankedTensorType>(src.getType()));
       rw.modifyOpInPlace(yield, [&] { yield->setOperand(i, src); });
       rw.setInsertionPointToStart(loop.getBody());
       auto inside = ConvertLayoutOp::create(rw, loop.getLoc(), plain, arg);
       rw.replaceAllUsesExcept(arg, inside, inside);
-      rw.setInsertionPointAfter(loop);
-      auto after = ConvertLayoutOp::create(rw, loop.getLoc(), plain,
-                                           loop.getResult(i));
-      rw.replaceAllUsesExcept(loop.getResult(i), after, after);
       return success();
     }
     return failure();

@@ -69,26 +69,8 @@ struct CarryAccumulatorInFragments : OpRewritePattern<scf::ForOp> {
       auto encoded = RankedTensorType::get(
           plain.getShape(), plain.getElementType(),
           MmaLayoutAttr::get(rw.getContext(), warpgroup));
-      rw.setInsertionPoint(loop);
-      Value init = loop.getInitArgs()[i];
-      Value start;
-      DenseElementsAttr value;
-      if (matchPattern(init, m_Constant(&value)) && value.isSplat())
-        start = arith::ConstantOp::create(
-            rw, init.getLoc(), encoded,
-            DenseElementsAttr::get(encoded, value.getSplatValue<Attribute>()));
-      else
-        start = ConvertLayoutOp::create(rw, init.getLoc(), encoded, init);
-      rw.modifyOpInPlace(loop, [&] {
-        loop.getInitArgsMutable()[i].set(start);
-        loop.getRegionIterArg(i).setType(encoded);
-        loop.getResult(i).setType(encoded);
-      });
+      carryEncoded(rw, loop, i, encoded);
       rw.modifyOpInPlace(dot, [&] { dot.getResult().setType(encoded); });
-      rw.setInsertionPointAfter(loop);
-      auto back = ConvertLayoutOp::create(rw, loop.getLoc(), plain,
-                                          loop.getResult(i));
-      rw.replaceAllUsesExcept(loop.getResult(i), back, back);
       return success();
     }
     return failure();
