@@ -571,6 +571,59 @@ bool canVectorize(const KernelState &st, MemRefType mt, ArrayRef<int64_t> dims,
          st.allSlotsValid(numel);
 }
 
+/// Where the slots of this thread's part of a tile sit, for its global
+/// loads and stores: in the thread layout, runs of W consecutive elements;
+/// as `#hyla_tile.mma` fragments, (col, col + 1) pairs. `all` gives every
+/// slot's coordinates and whether it holds an element (gathers, scatters);
+/// `runStarts` the coordinates of each run's first slot (the vector path,
+/// when `vectorizable` and a run-time check pass). Both emit at the
+/// emitter's insertion point, so each branch computes only what it uses.
+struct SlotPlacement {
+  int64_t slots = 0, width = 0;
+  bool vectorizable = false;
+  std::function<std::pair<SmallVector<Value>, Value>(Emitter &)> all;
+  std::function<SmallVector<Value>(Emitter &)> runStarts;
+};
+
+SlotPlacement placeSlots(KernelState &st, RankedTensorType t, MemRefType mt,
+                         ArrayRef<int64_t> dims) {
+  SlotPlacement p;
+  if (isMmaTile(t)) {
+    p.slots = fragmentGeometry(t, st.warps()).fragmentSlots(st.warps());
+    p.width = 2;
+    p.vectorizable = canPairFragments(mt, dims);
+    int64_t n = p.slots;
+    p.all = [t, n](Emitter &e) {
+      auto [rows, cols] = fragmentCoords(e, t);
+      return std::make_pair(SmallVector<Value>{rows, cols}, e.allTrue(n));
+    };
+    p.runStarts = [t, n](Emitter &e) {
+      auto [rows, cols] = fragmentCoords(e, t);
+      SmallVector<int64_t> even;
+      for (int64_t j = 0; j < n; j += 2)
+        even.push_back(j);
+      return SmallVector<Value>{
+          vector::ShuffleOp::create(e.b, e.loc, rows, rows, even),
+          vector::ShuffleOp::create(e.b, e.loc, cols, cols, even)};
+    };
+    return p;
+  }
+  int64_t n = st.slots(t.getNumElements());
+  p.slots = n;
+  p.width = st.vectorWidth;
+  p.vectorizable = canVectorize(st, mt, dims, t.getShape());
+  SmallVector<int64_t> shape(t.getShape());
+  int64_t numel = t.getNumElements();
+  p.all = [shape, n, numel](Emitter &e) {
+    Value elems = e.elementIndices(n);
+    return std::make_pair(e.coords(elems, shape), e.validSlots(elems, numel));
+  };
+  p.runStarts = [shape, n](Emitter &e) {
+    return e.coords(e.runStarts(n), shape);
+  };
+  return p;
+}
+
 /// The whole tile is inside the memref, its row starts are W-aligned and so
 /// is the base pointer: uniform across the CTA.
 Value vectorAccessOK(Emitter &e, const MemrefArg &m, ValueRange offsets,
@@ -620,38 +673,37 @@ struct LoadLowering : TilePattern<LoadOp> {
       return rw.notifyMatchFailure(op, "source is not a kernel argument");
     Emitter e(rw, op.getLoc(), st);
     MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
-    if (isMmaTile(op.getType()))
-      return lowerFragmentLoad(op, adaptor, m, rw);
-    ArrayRef<int64_t> shape = op.getType().getShape();
-    int64_t n = st.slots(op.getType().getNumElements());
-    Type elt = op.getType().getElementType();
-    VectorType vt = e.vec(n, elt);
+    RankedTensorType t = op.getType();
+    Type elt = t.getElementType();
+    SlotPlacement place = placeSlots(
+        st, t, cast<MemRefType>(op.getSource().getType()), op.getDims());
+    int64_t n = place.slots;
     int64_t eb = Emitter::elementBytes(elt);
     ValueRange offsets = adaptor.getOffsets();
     auto gather = [&](OpBuilder &b, Location l) {
       Emitter g(b, l, st);
-      GlobalAccess a = globalAccess(g, m, offsets, op.getDims(), shape,
-                                    g.elementIndices(n));
+      auto [coords, valid] = place.all(g);
+      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(), coords, valid);
       Value pad = g.splatConst(elt, op.getPadding().convertToDouble(), n);
-      return LLVM::masked_gather::create(b, l, vt, a.ptrs, a.mask,
+      return LLVM::masked_gather::create(b, l, g.vec(n, elt), a.ptrs, a.mask,
                                          ValueRange{pad}, eb)
           .getResult();
     };
-    if (!canVectorize(st, cast<MemRefType>(op.getSource().getType()),
-                      op.getDims(), shape)) {
+    if (!place.vectorizable) {
       rw.replaceOp(op, gather(rw, op.getLoc()));
       return success();
     }
     // In bounds and aligned (uniform over the CTA): one vector load per run,
     // addressed from the run's first element.
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), shape);
+    int64_t w = place.width;
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), w);
     auto branch = scf::IfOp::create(
         rw, op.getLoc(), ok,
         [&](OpBuilder &b, Location l) {
           Emitter v(b, l, st);
-          int64_t w = st.vectorWidth;
-          GlobalAccess runs =
-              globalAccess(v, m, offsets, op.getDims(), shape, v.runStarts(n));
+          SmallVector<Value> starts = place.runStarts(v);
+          GlobalAccess runs = globalAccessAt(v, m, offsets, op.getDims(), starts,
+                                             v.allTrue(n / w));
           Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
           Value result = v.splatConst(elt, 0.0, n);
           for (int64_t r = 0; r < n; r += w) {
@@ -660,57 +712,6 @@ struct LoadLowering : TilePattern<LoadOp> {
                                           ValueRange{off});
             Value run = LLVM::LoadOp::create(b, l, v.vec(w, elt), p, w * eb);
             result = v.insertRun(run, result, r);
-          }
-          scf::YieldOp::create(b, l, result);
-        },
-        [&](OpBuilder &b, Location l) {
-          scf::YieldOp::create(b, l, gather(b, l));
-        });
-    rw.replaceOp(op, branch.getResult(0));
-    return success();
-  }
-
-  /// Each thread loads its own fragment values: (col, col + 1) pairs as one
-  /// access when the tile is in bounds and aligned, else a masked gather.
-  LogicalResult lowerFragmentLoad(LoadOp op, OpAdaptor adaptor,
-                                  const MemrefArg &m,
-                                  ConversionPatternRewriter &rw) const {
-    Location loc = op.getLoc();
-    Emitter e(rw, loc, st);
-    RankedTensorType t = op.getType();
-    Type elt = t.getElementType();
-    auto [rows, cols] = fragmentCoords(e, t);
-    int64_t n = cast<VectorType>(rows.getType()).getNumElements();
-    int64_t eb = Emitter::elementBytes(elt);
-    ValueRange offsets = adaptor.getOffsets();
-    auto gather = [&](OpBuilder &b, Location l) {
-      Emitter g(b, l, st);
-      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(),
-                                      {rows, cols}, g.allTrue(n));
-      Value pad = g.splatConst(elt, op.getPadding().convertToDouble(), n);
-      return LLVM::masked_gather::create(b, l, g.vec(n, elt), a.ptrs, a.mask,
-                                         ValueRange{pad}, eb)
-          .getResult();
-    };
-    if (!canPairFragments(cast<MemRefType>(op.getSource().getType()),
-                          op.getDims())) {
-      rw.replaceOp(op, gather(rw, loc));
-      return success();
-    }
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), 2);
-    auto branch = scf::IfOp::create(
-        rw, loc, ok,
-        [&](OpBuilder &b, Location l) {
-          Emitter v(b, l, st);
-          GlobalAccess a = globalAccessAt(v, m, offsets, op.getDims(),
-                                          {rows, cols}, v.allTrue(n));
-          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
-          Value result = v.splatConst(elt, 0.0, n);
-          for (int64_t j = 0; j < n; j += 2) {
-            Value off = vector::ExtractOp::create(b, l, a.linear, j);
-            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr, ValueRange{off});
-            Value pair = LLVM::LoadOp::create(b, l, v.vec(2, elt), p, 2 * eb);
-            result = v.insertRun(pair, result, j);
           }
           scf::YieldOp::create(b, l, result);
         },
@@ -733,86 +734,38 @@ struct StoreLowering : TilePattern<StoreOp> {
     Emitter e(rw, op.getLoc(), st);
     MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
     RankedTensorType t = op.getValue().getType();
-    if (isMmaTile(t))
-      return lowerFragmentStore(op, adaptor, m, rw);
-    int64_t n = st.slots(t.getNumElements());
+    SlotPlacement place = placeSlots(
+        st, t, cast<MemRefType>(op.getDest().getType()), op.getDims());
+    int64_t n = place.slots;
     int64_t eb = Emitter::elementBytes(t.getElementType());
     Value value = adaptor.getValue();
     ValueRange offsets = adaptor.getOffsets();
     auto scatter = [&](OpBuilder &b, Location l) {
       Emitter g(b, l, st);
-      GlobalAccess a = globalAccess(g, m, offsets, op.getDims(), t.getShape(),
-                                    g.elementIndices(n));
+      auto [coords, valid] = place.all(g);
+      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(), coords, valid);
       LLVM::masked_scatter::create(b, l, value, a.ptrs, a.mask, eb);
     };
-    if (!canVectorize(st, cast<MemRefType>(op.getDest().getType()),
-                      op.getDims(), t.getShape())) {
+    if (!place.vectorizable) {
       scatter(rw, op.getLoc());
       rw.eraseOp(op);
       return success();
     }
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape());
+    int64_t w = place.width;
+    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), w);
     scf::IfOp::create(
         rw, op.getLoc(), ok,
         [&](OpBuilder &b, Location l) {
-          int64_t w = st.vectorWidth;
           Emitter v(b, l, st);
-          GlobalAccess runs = globalAccess(v, m, offsets, op.getDims(),
-                                           t.getShape(), v.runStarts(n));
+          SmallVector<Value> starts = place.runStarts(v);
+          GlobalAccess runs = globalAccessAt(v, m, offsets, op.getDims(), starts,
+                                             v.allTrue(n / w));
           Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
           for (int64_t r = 0; r < n; r += w) {
             Value off = vector::ExtractOp::create(b, l, runs.linear, r / w);
             Value p = LLVM::GEPOp::create(b, l, ptrTy, t.getElementType(),
                                           m.ptr, ValueRange{off});
             LLVM::StoreOp::create(b, l, v.extractRun(value, r, w), p, w * eb);
-          }
-          scf::YieldOp::create(b, l);
-        },
-        [&](OpBuilder &b, Location l) {
-          scatter(b, l);
-          scf::YieldOp::create(b, l);
-        });
-    rw.eraseOp(op);
-    return success();
-  }
-
-  /// The mirror of LoadLowering::lowerFragmentLoad.
-  LogicalResult lowerFragmentStore(StoreOp op, OpAdaptor adaptor,
-                                   const MemrefArg &m,
-                                   ConversionPatternRewriter &rw) const {
-    Location loc = op.getLoc();
-    Emitter e(rw, loc, st);
-    RankedTensorType t = op.getValue().getType();
-    Type elt = t.getElementType();
-    auto [rows, cols] = fragmentCoords(e, t);
-    int64_t n = cast<VectorType>(rows.getType()).getNumElements();
-    int64_t eb = Emitter::elementBytes(elt);
-    Value value = adaptor.getValue();
-    ValueRange offsets = adaptor.getOffsets();
-    auto scatter = [&](OpBuilder &b, Location l) {
-      Emitter g(b, l, st);
-      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(),
-                                      {rows, cols}, g.allTrue(n));
-      LLVM::masked_scatter::create(b, l, value, a.ptrs, a.mask, eb);
-    };
-    if (!canPairFragments(cast<MemRefType>(op.getDest().getType()),
-                          op.getDims())) {
-      scatter(rw, loc);
-      rw.eraseOp(op);
-      return success();
-    }
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), 2);
-    scf::IfOp::create(
-        rw, loc, ok,
-        [&](OpBuilder &b, Location l) {
-          Emitter v(b, l, st);
-          GlobalAccess a = globalAccessAt(v, m, offsets, op.getDims(),
-                                          {rows, cols}, v.allTrue(n));
-          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
-          for (int64_t j = 0; j < n; j += 2) {
-            Value off = vector::ExtractOp::create(b, l, a.linear, j);
-            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr, ValueRange{off});
-            LLVM::StoreOp::create(b, l, v.extractRun(value, j, 2), p, 2 * eb);
           }
           scf::YieldOp::create(b, l);
         },

@@ -1,7 +1,8 @@
 # Sourced by the device_*.sh scripts on the GPU machine: repository root as
 # the working directory, the carried bundle in $b, logs in $out, the runtime
 # library and Python wrapper on the paths, and `step`/`limit` to run a
-# command with a header, recording a failure in $status without stopping.
+# command with a header, recording a failure in $status without stopping;
+# `sanitize_prefill` (below) is their shared compute-sanitizer check.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 b=$PWD/.device
 out=${OUT:-$PWD/out}
@@ -11,3 +12,16 @@ export PYTHONPATH=$PWD/python:$b PYTHONUNBUFFERED=1
 status=0
 step() { echo; echo "=== $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
 limit() { local s=$1; shift; step timeout "$s" "$@"; }
+# compute-sanitizer memcheck and racecheck on the GDN prefill of module $1
+# (a packed prefill of 5 sequences and a dense B=2 T=130 one), when the
+# sanitizer exists.
+sanitize_prefill() {
+  command -v compute-sanitizer >/dev/null || return 0
+  local prof="python3 bench/profile_gdn_prefill.py --module $1 --no-fla" tool
+  for tool in memcheck racecheck; do
+    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+      --shape 1,300,30,96,192 --varlen 5
+    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
+      --shape 2,130,30,96,192
+  done
+}

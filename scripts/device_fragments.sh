@@ -23,13 +23,9 @@ for m in olmo-hybrid-7b olmo-hybrid-7b_nofrag; do
       --warmup 2 --iters 5
   done
 done
-prof="python3 bench/profile_gdn_prefill.py --module $b/gdn_bench.hyla --no-fla"
+sanitize_prefill "$b/gdn_bench.hyla"
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
-      --shape 1,300,30,96,192 --varlen 5
-    limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
-      --shape 2,130,30,96,192
     limit 150 compute-sanitizer --tool $tool --error-exitcode 9 "$b/bin/hyla-run" \
       "$b/olmo-hybrid-tiny.hyla" --sym batch=2 --sym tokens=70 --warmup 0 --iters 1
   done

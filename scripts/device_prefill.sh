@@ -48,15 +48,7 @@ elif [ "$stage" = bench ]; then
     --warmup 2 --iters 5
   limit 150 python3 bench/bench_gdn_decode.py --module "$b/gdn_decode.hyla" \
     --prefill-module "$b/gdn_bench.hyla" --batches 64 --no-fla --no-timing
-  prof="python3 bench/profile_gdn_prefill.py --module $b/gdn_bench.hyla --no-fla"
-  if command -v compute-sanitizer >/dev/null; then
-    for tool in memcheck racecheck; do
-      limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
-        --shape 1,300,30,96,192 --varlen 5
-      limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
-        --shape 2,130,30,96,192
-    done
-  fi
+  sanitize_prefill "$b/gdn_bench.hyla"
 else
   echo "usage: $0 profile|bench" >&2
   exit 2
