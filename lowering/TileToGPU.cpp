@@ -778,9 +778,12 @@ struct StoreLowering : TilePattern<StoreOp> {
   }
 };
 
-/// L2 prefetches of a tile's runs, when the tile is wholly in bounds and
-/// its runs are vector-aligned (a uniform check, as for the fast loads);
-/// otherwise nothing: a prefetch is only a hint.
+/// L2 prefetches of a tile: one bulk prefetch (cp.async.bulk.prefetch.L2)
+/// per tile row, rows spread over the threads, when the tile's rows run
+/// along the memref's contiguous last dim, the whole tile is in bounds and
+/// its rows start 16-byte aligned (a uniform check, as for the fast loads);
+/// otherwise nothing: a prefetch is only a hint. (A prefetch per run of W
+/// elements issued many times the instructions for the same lines.)
 struct PrefetchLowering : TilePattern<PrefetchOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -790,33 +793,55 @@ struct PrefetchLowering : TilePattern<PrefetchOp> {
     if (it == st.memrefs.end())
       return rw.notifyMatchFailure(op, "source is not a kernel argument");
     const MemrefArg &m = it->second;
-    ArrayRef<int64_t> shape = op.getShape();
-    int64_t numel = 1;
-    for (int64_t s : shape)
-      numel *= s;
-    if (!canVectorize(st, cast<MemRefType>(op.getSource().getType()),
-                      op.getDims(), shape)) {
+    auto mt = cast<MemRefType>(op.getSource().getType());
+    ArrayRef<int64_t> shape = op.getShape(), dims = op.getDims();
+    int64_t eltBytes = Emitter::elementBytes(m.elementType);
+    int64_t rowBytes = shape.back() * eltBytes, rank = mt.getRank();
+    int64_t alignElems = 16 / eltBytes;
+    if (dims.empty() || dims.back() != rank - 1 || rowBytes % 16 ||
+        mt.isDynamicDim(rank - 1) || mt.getDimSize(rank - 1) % alignElems) {
       rw.eraseOp(op);
       return success();
     }
+    int64_t rows = 1;
+    for (int64_t s : shape.drop_back())
+      rows *= s;
     Emitter e(rw, op.getLoc(), st);
     ValueRange offsets = adaptor.getOffsets();
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), shape);
-    int64_t n = st.slots(numel);
+    Value ok = vectorAccessOK(e, m, offsets, dims, shape, alignElems);
+    int64_t threads = st.numThreads, perThread = llvm::divideCeil(rows, threads);
     scf::IfOp::create(rw, op.getLoc(), ok, [&](OpBuilder &b, Location l) {
       Emitter v(b, l, st);
-      GlobalAccess runs =
-          globalAccess(v, m, offsets, op.getDims(), shape, v.runStarts(n));
+      // Row r of this thread: tid + r * threads; its first element.
+      SmallVector<int32_t> base;
+      for (int64_t r = 0; r < perThread; ++r)
+        base.push_back(static_cast<int32_t>(r * threads));
+      Value row = v.add(v.constVec(base), v.splat(st.tidI32, perThread));
+      Value valid = v.cmp(arith::CmpIPredicate::slt, row,
+                          v.splat(v.i32(rows), perThread));
+      Value elems = v.mul(row, v.splat(v.i32(shape.back()), perThread));
+      GlobalAccess access = globalAccessAt(v, m, offsets, dims,
+                                           v.coords(elems, shape), valid);
       Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
-      auto level = NVVM::PrefetchCacheLevelAttr::get(
-          b.getContext(), NVVM::PrefetchCacheLevel::L2);
-      for (int64_t r = 0; r < n / st.vectorWidth; ++r) {
-        Value off = vector::ExtractOp::create(b, l, runs.linear, r);
-        Value p = LLVM::GEPOp::create(b, l, ptrTy, m.elementType, m.ptr,
-                                      ValueRange{off});
-        NVVM::PrefetchOp::create(b, l, level, /*evictPriority=*/nullptr, p,
-                                 /*predicate=*/Value(), /*tensormap=*/false,
-                                 /*uniform=*/false, /*inParamSpace=*/false);
+      for (int64_t r = 0; r < perThread; ++r) {
+        auto issue = [&](OpBuilder &ib, Location il) {
+          Value off = vector::ExtractOp::create(ib, il, access.linear, r);
+          Value p = LLVM::GEPOp::create(ib, il, ptrTy, m.elementType, m.ptr,
+                                        ValueRange{off});
+          NVVM::CpAsyncBulkPrefetchOp::create(
+              ib, il, TypeRange{}, p,
+              arith::ConstantIntOp::create(ib, il, rowBytes, 32),
+              /*l2CacheHint=*/Value());
+        };
+        if ((r + 1) * threads <= rows) {
+          issue(b, l);
+          continue;
+        }
+        Value inRow = vector::ExtractOp::create(b, l, valid, r);
+        scf::IfOp::create(b, l, inRow, [&](OpBuilder &ib, Location il) {
+          issue(ib, il);
+          scf::YieldOp::create(ib, il);
+        });
       }
       scf::YieldOp::create(b, l);
     });

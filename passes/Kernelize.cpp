@@ -718,10 +718,10 @@ void poisonTokens(TileBuilder &tb, Value memref, Value batch,
 /// across the tokens and goes back to its slot at the end.
 struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
   GatedDeltaRuleCachedPattern(MLIRContext *ctx, int64_t blockV, int64_t warps,
-                              int64_t minPerSM)
+                              int64_t minPerSM, int64_t blocksPerProgram)
       : OpRewritePattern(ctx), blockV(blockV), numWarps(warps),
-        minProgramsPerSM(minPerSM) {}
-  int64_t blockV, numWarps, minProgramsPerSM;
+        minProgramsPerSM(minPerSM), blocksPerProgram(blocksPerProgram) {}
+  int64_t blockV, numWarps, minProgramsPerSM, blocksPerProgram;
 
   LogicalResult matchAndRewrite(GatedDeltaRuleCachedOp op,
                                 PatternRewriter &rw) const override {
@@ -730,6 +730,14 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
     int64_t h = qT.getDimSize(2), hv = vT.getDimSize(2), kd = qT.getDimSize(3),
             vd = vT.getDimSize(3);
     int64_t bv = vd % blockV == 0 ? blockV : vd, group = hv / h;
+    // A program updates `nb` value blocks one after another. Their states
+    // are prefetched into L2 together at its start, so the loads of all
+    // but the first overlap the work on the ones before (a program of one
+    // block waits on the full DRAM latency between its slot lookup and its
+    // arithmetic).
+    int64_t numBlocks = vd / bv, nb = std::min(blocksPerProgram, numBlocks);
+    while (numBlocks % nb)
+      --nb;
     // Latency-bound: occupancy matters more than a few spilled registers
     // while the state per thread is small. On H100, 8 programs of 2 warps
     // at [96, 16] (24 floats a thread) ran 14% faster than without the
@@ -743,12 +751,13 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
       normEps = eps->convertToDouble();
     Type outElt = op.getO().getType().getElementType();
     std::string name = llvm::formatv(
-        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}_w{7}{8}_s{9}{10}",
+        "gdn_decode_{0}_{1}_h{2}_hv{3}_k{4}_v{5}_bv{6}{11}_w{7}{8}_s{9}{10}",
         typeTag(qT.getElementType()), typeTag(vT.getElementType()), h, hv, kd,
         vd, bv, numWarps,
         minPerSM ? "_m" + std::to_string(minPerSM) : std::string(),
         floatTag(scale),
-        normEps ? "_l2e" + floatTag(*normEps) : std::string());
+        normEps ? "_l2e" + floatTag(*normEps) : std::string(),
+        nb > 1 ? "x" + std::to_string(nb) : std::string());
     SmallVector<Value> inputs = {op.getQ(),    op.getK(),     op.getV(),
                                  op.getG(),    op.getBeta(),  op.getCache(),
                                  op.getSlots()};
@@ -759,11 +768,26 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
         [&](TileBuilder &tb, ValueRange a) {
           Value qM = a[0], kM = a[1], vM = a[2], gM = a[3], betaM = a[4],
                 cacheM = a[5], slotsM = a[6], oM = a[7], newCacheM = a[8];
-          Value v0 = tb.muli(tb.programId(0), bv);
+          Value firstV = tb.muli(tb.programId(0), bv * nb);
           Value head = tb.programId(1), batch = tb.programId(2);
           Value keyHead = group == 1 ? head : tb.divi(head, group);
           Value c0 = tb.index(0);
-          auto step = [&](TileBuilder &tb, Value slot) {
+          // Runs `body` for the first value column of each of the program's
+          // blocks in turn.
+          auto forEachBlock = [&](TileBuilder &tb,
+                                  function_ref<void(TileBuilder &, Value)> body) {
+            if (nb == 1)
+              return body(tb, firstV);
+            scf::ForOp::create(
+                tb.builder(), tb.getLoc(), c0, tb.index(nb), tb.index(1),
+                ValueRange{},
+                [&](OpBuilder &nb, Location l, Value j, ValueRange) {
+                  TileBuilder x(nb, l);
+                  body(x, x.addi(firstV, x.muli(j, bv)));
+                  scf::YieldOp::create(nb, l);
+                });
+          };
+          auto updateBlock = [&](TileBuilder &tb, Value slot, Value v0) {
             Value init = tb.load(cacheM, {slot, head, c0, v0}, {2, 3}, {kd, bv});
             OpBuilder &b = tb.builder();
             auto loop = scf::ForOp::create(
@@ -813,8 +837,18 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
                 });
             tb.store(loop.getResult(0), newCacheM, {slot, head, c0, v0}, {2, 3});
           };
+          auto step = [&](TileBuilder &tb, Value slot) {
+            if (nb > 1)
+              tb.prefetch(cacheM, {slot, head, c0, firstV}, {2, 3},
+                          {kd, bv * nb});
+            forEachBlock(tb, [&](TileBuilder &tb, Value v0) {
+              updateBlock(tb, slot, v0);
+            });
+          };
           withSlot(tb, slotsM, cacheM, batch, step, [&](TileBuilder &x) {
-            poisonTokens(x, oM, batch, {head, v0}, {3}, {bv});
+            forEachBlock(x, [&](TileBuilder &x, Value v0) {
+              poisonTokens(x, oM, batch, {head, v0}, {3}, {bv});
+            });
           });
         });
     if (minPerSM)
@@ -840,7 +874,8 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
                          : SmallVector<Value>{});
     DispatchOp d = createDispatch(
         rw, loc, kernel,
-        {constIndex(rw, loc, vd / bv), constIndex(rw, loc, hv), batch}, inputs,
+        {constIndex(rw, loc, numBlocks / nb), constIndex(rw, loc, hv), batch},
+        inputs,
         inDims, op->getResultTypes(),
         {tokenDims(op.getO().getType()), inDims[5]}, {-1, 5});
     rw.replaceOp(op, d.getResults());
@@ -966,13 +1001,15 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     }
     if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
         (decodeNumWarps & (decodeNumWarps - 1)) || decodeMinProgramsPerSM < -1 ||
-        decodeMinProgramsPerSM > 32) {
+        decodeMinProgramsPerSM > 32 || decodeBlocksPerProgram < 1) {
       getOperation().emitError()
           << "hyla-kernelize: decode-block-v must be positive, "
-             "decode-num-warps a power of two from 1 to 16 and "
-             "decode-min-programs-per-sm from -1 to 32, got "
-          << int64_t(decodeBlockV) << ", " << int64_t(decodeNumWarps)
-          << " and " << int64_t(decodeMinProgramsPerSM);
+             "decode-num-warps a power of two from 1 to 16, "
+             "decode-min-programs-per-sm from -1 to 32 and "
+             "decode-blocks-per-program positive, got "
+          << int64_t(decodeBlockV) << ", " << int64_t(decodeNumWarps) << ", "
+          << int64_t(decodeMinProgramsPerSM) << " and "
+          << int64_t(decodeBlocksPerProgram);
       return signalPassFailure();
     }
     RewritePatternSet patterns(ctx);
@@ -981,7 +1018,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
                  CausalConv1DPattern, RopePattern, CausalConv1DCachedPattern>(
         ctx);
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
-                                              decodeMinProgramsPerSM);
+                                              decodeMinProgramsPerSM,
+                                              decodeBlocksPerProgram);
     patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK,
                                 gemmNumWarps, gemmStages);
     walkAndApplyPatterns(getOperation(), std::move(patterns));

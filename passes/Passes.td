@@ -121,7 +121,11 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"decodeMinProgramsPerSM", "decode-min-programs-per-sm", "int64_t",
            "-1", "decode delta rule: programs each SM must fit (caps "
            "registers; 0: no cap; -1: 8 when a thread holds at most 24 "
-           "state elements, else no cap)">
+           "state elements, else no cap)">,
+    Option<"decodeBlocksPerProgram", "decode-blocks-per-program", "int64_t",
+           "1", "decode delta rule: value blocks one program updates one "
+           "after another, their states prefetched into L2 at its start "
+           "(the largest divisor of the block count up to this)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -20,6 +20,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;
   kernelize.decodeMinProgramsPerSM = options.decodeMinProgramsPerSM;
+  kernelize.decodeBlocksPerProgram = options.decodeBlocksPerProgram;
   kernelize.gemmBlockM = options.gemmBlockM;
   kernelize.gemmBlockN = options.gemmBlockN;
   kernelize.gemmBlockK = options.gemmBlockK;

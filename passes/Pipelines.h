@@ -38,6 +38,11 @@ struct KernelPipelineOptions
       llvm::cl::desc("GDN decode: programs each SM must fit (0: no cap, "
                      "-1: by state size)"),
       llvm::cl::init(-1)};
+  Option<int64_t> decodeBlocksPerProgram{
+      *this, "decode-blocks-per-program",
+      llvm::cl::desc("GDN decode: value blocks a program updates in turn, "
+                     "prefetched into L2 at its start"),
+      llvm::cl::init(1)};
   Option<int64_t> mergeMaxParts{
       *this, "merge-max-parts",
       llvm::cl::desc("most independent dispatches run as one grid (1: "

@@ -7,6 +7,9 @@
 #                                    the layer without merged dispatches; the
 #                                    decode kernel variants; the 7B forward
 #                                    with and without programmatic launch
+#   scripts/device_decode.sh sweep   the decode core of every kernel variant
+#                                    of make_device_bundle.sh (fla beside
+#                                    the default module), ncu of two
 #   scripts/device_decode.sh check   prefill checks (check_gdn_attention.py),
 #                                    ncu durations of the B=1 layer kernels,
 #                                    compute-sanitizer on the decode path
@@ -29,6 +32,20 @@ if [ "$stage" = bench ]; then
     HYLA_PROGRAMMATIC_LAUNCH=$pdl limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" \
       --sym batch=1 --sym tokens=512 --warmup 2 --iters 5
   done
+elif [ "$stage" = sweep ]; then
+  limit 150 python3 $bench --module "$b/gdn_decode.hyla" --core-only \
+    --batches ${DECODE_BATCHES:-1,64,256} --json "$out/bench_gdn_decode_core.json"
+  for m in "$b"/gdn_decode_bv*.hyla; do
+    limit 60 python3 $bench --module "$m" --core-only --no-fla \
+      --batches ${DECODE_BATCHES:-1,64,256} --json "$out/$(basename "$m" .hyla).json"
+  done
+  if command -v ncu >/dev/null; then
+    for m in ${NCU_MODULES:-gdn_decode_bv16_w2_m-1_n1 gdn_decode_bv16_w2_m-1_n4}; do
+      limit 120 ncu -k regex:'^gdn_decode' --metrics \
+        gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,lts__t_sector_hit_rate.pct,launch__registers_per_thread,launch__grid_size \
+        python3 $bench --module "$b/$m.hyla" --batches 64 --core-only --no-fla --no-timing
+    done
+  fi
 elif [ "$stage" = check ]; then
   limit 240 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" --tokens 2048 \
     --json "$out/check_gdn_attention.json"
@@ -47,7 +64,7 @@ elif [ "$stage" = check ]; then
       --no-fla --no-timing
   fi
 else
-  echo "usage: $0 bench|check" >&2
+  echo "usage: $0 bench|sweep|check" >&2
   exit 2
 fi
 exit $status

@@ -29,13 +29,14 @@ hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_nofrag.hyla" --quiet \
   --fragment-layouts=false
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode.hyla" --quiet
-# Decode kernel shapes to compare: state columns per program, warps, and
-# programs per SM (0: no register cap).
-for v in "32 4 0" "16 2 0"; do
-  read -r bv w m <<<"$v"
+# Decode kernel shapes to compare: state columns per block, warps, programs
+# per SM (0: no register cap, -1: by state size) and blocks per program.
+for v in "16 2 -1 1" "16 2 -1 2" "16 2 -1 4"; do
+  read -r bv w m n <<<"$v"
   "$hylac" "$root/bench/graphs/gdn_decode.mlir" \
-    -o "$out/gdn_decode_bv${bv}_w${w}_m$m.hyla" --quiet --decode-block-v="$bv" \
-    --decode-num-warps="$w" --decode-min-programs-per-sm="$m"
+    -o "$out/gdn_decode_bv${bv}_w${w}_m${m}_n$n.hyla" --quiet --decode-block-v="$bv" \
+    --decode-num-warps="$w" --decode-min-programs-per-sm="$m" \
+    --decode-blocks-per-program="$n"
 done
 # The decode graphs without merged dispatches (one launch per op).
 "$hylac" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_nomerge.hyla" --quiet \

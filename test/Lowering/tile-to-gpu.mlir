@@ -79,11 +79,14 @@ func.func @bad_dot(%o: memref<8x8xf32>) attributes {hyla_tile.kernel} {
 
 // -----
 
-// A prefetch of a vector-aligned tile becomes L2 prefetches of its runs,
-// guarded by the same uniform bounds check as the fast loads.
+// A prefetch of a tile with 16-byte aligned rows becomes one bulk L2
+// prefetch per row (256 bytes) inside the same uniform bounds check as the
+// fast loads; 32 rows over 128 threads: threads 0-31 take one row each.
 // CHECK-LABEL: gpu.module @prefetch_module
 // CHECK:         scf.if
-// CHECK:           nvvm.prefetch level = L2, %{{.*}} : !llvm.ptr<1>
+// CHECK:           scf.if
+// CHECK:             nvvm.cp.async.bulk.prefetch %{{.*}}, %c256_i32 : <1>
+// CHECK-NOT:       nvvm.cp.async.bulk.prefetch
 func.func @prefetch(%a: memref<?x64xf32>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
   hyla_tile.prefetch %a[%c0, %c0] dims [0, 1] shape [32, 64] : memref<?x64xf32>

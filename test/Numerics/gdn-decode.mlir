@@ -1,5 +1,8 @@
 // RUN: hyla-cpu-runner %s --entry=decode_t1_gva --dist=6=distinct:0:5 --dist=3=neglog:0.01:20 --dist=4=uniform:0:2 | FileCheck %s --check-prefix=T1
 // RUN: hyla-cpu-runner %s --entry=decode_t3_spec --dist=6=distinct:0:7 --dist=3=neglog:0.01:5 --dist=4=uniform:0:1 | FileCheck %s --check-prefix=T3
+// RUN: hyla-cpu-runner %s --entry=decode_t3_spec --decode-blocks-per-program=4 --dist=6=distinct:0:7 --dist=3=neglog:0.01:5 --dist=4=uniform:0:1 | FileCheck %s --check-prefix=T3
+// RUN: hyla-cpu-runner %s --entry=decode_t1_gva --decode-blocks-per-program=2 --dist=6=distinct:0:5 --dist=3=neglog:0.01:20 --dist=4=uniform:0:2 | FileCheck %s --check-prefix=T1
+// RUN: not hyla-cpu-runner %s --entry=decode_t1_gva --decode-blocks-per-program=4 --dist=6=int:0:1 2>&1 | FileCheck %s --check-prefix=SHARED
 // RUN: hyla-cpu-runner %s --entry=decode_t2_raw_qk --dist=0=normal:0:0.2 --dist=1=normal:0:0.2 --dist=6=distinct:0:4 | FileCheck %s --check-prefix=RAW
 // RUN: hyla-cpu-runner %s --entry=prefill_then_decode --dist=2=neglog:0.01:5 --dist=3=uniform:0:1 --dist=8=neglog:0.01:5 --dist=9=uniform:0:1 --dist=10=int:0:1 | FileCheck %s --check-prefix=CHAIN
 // RUN: hyla-cpu-runner %s --entry=conv_decode --dist=3=distinct:0:6 | FileCheck %s --check-prefix=CONV

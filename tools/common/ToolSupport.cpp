@@ -44,6 +44,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "(0: no cap; default -1: 8 when a thread holds at most 24 "
                    "state elements)"),
           cl::init(-1), cl::cat(category)),
+      decodeBlocksPerProgram(
+          "decode-blocks-per-program",
+          cl::desc("GDN decode: value blocks one program updates one after "
+                   "another, all prefetched into L2 at its start (the "
+                   "largest divisor of V / decode-block-v up to this; "
+                   "default 1)"),
+          cl::init(1), cl::cat(category)),
       mergeMaxParts(
           "merge-max-parts",
           cl::desc("most independent dispatches run as one grid, e.g. a "
@@ -92,6 +99,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();
+  o.decodeBlocksPerProgram = decodeBlocksPerProgram.getValue();
   o.mergeMaxParts = mergeMaxParts.getValue();
   o.gemmBlockM = gemmBlockM.getValue();
   o.gemmBlockN = gemmBlockN.getValue();

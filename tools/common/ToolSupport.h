@@ -20,7 +20,8 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
-      decodeNumWarps, decodeMinProgramsPerSM, mergeMaxParts, gemmBlockM,
+      decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
+      mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm;
 };

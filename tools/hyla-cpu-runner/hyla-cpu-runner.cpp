@@ -26,6 +26,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -37,6 +38,20 @@
 #include <random>
 
 using namespace mlir;
+
+namespace {
+/// The soft-float f32 -> bf16 conversion (round to nearest even, NaN kept
+/// quiet) that LLVM's x86 backend calls for bf16 values it holds in
+/// registers (e.g. a masked bf16 load's phi); libgcc before GCC 13 lacks it.
+__bf16 truncFloatToBF16(float f) {
+  uint32_t bits = llvm::bit_cast<uint32_t>(f);
+  uint16_t out = (bits & 0x7fffffffu) > 0x7f800000u
+                     ? static_cast<uint16_t>((bits >> 16) | 0x40)
+                     : static_cast<uint16_t>(
+                           (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  return llvm::bit_cast<__bf16>(out);
+}
+} // namespace
 using namespace hyla;
 namespace cl = llvm::cl;
 
@@ -383,6 +398,13 @@ int main(int argc, char **argv) {
                  << llvm::toString(engine.takeError()) << "\n";
     return 1;
   }
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner("__truncsfbf2")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&truncFloatToBF16),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
 
   uint64_t seed = seedOpt ? seedOpt.getValue()
                           : (static_cast<uint64_t>(std::random_device{}()) << 32 |
