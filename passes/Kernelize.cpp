@@ -781,10 +781,10 @@ struct GatedDeltaRuleCachedPattern : OpRewritePattern<GatedDeltaRuleCachedOp> {
             scf::ForOp::create(
                 tb.builder(), tb.getLoc(), c0, tb.index(nb), tb.index(1),
                 ValueRange{},
-                [&](OpBuilder &nb, Location l, Value j, ValueRange) {
-                  TileBuilder x(nb, l);
+                [&](OpBuilder &lb, Location l, Value j, ValueRange) {
+                  TileBuilder x(lb, l);
                   body(x, x.addi(firstV, x.muli(j, bv)));
-                  scf::YieldOp::create(nb, l);
+                  scf::YieldOp::create(lb, l);
                 });
           };
           auto updateBlock = [&](TileBuilder &tb, Value slot, Value v0) {

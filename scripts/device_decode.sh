@@ -17,28 +17,31 @@ set -uo pipefail
 source "$(dirname "$0")/device_env.sh"
 stage=${1:-bench}
 bench=bench/bench_gdn_decode.py
+batches=${DECODE_BATCHES:-1,64,256}
+# The decode core of each kernel variant of make_device_bundle.sh, hyla only.
+decode_variants() {
+  local m
+  for m in "$b"/gdn_decode_bv*.hyla; do
+    limit 60 python3 $bench --module "$m" --core-only --no-fla \
+      --batches "$batches" --json "$out/$(basename "$m" .hyla).json"
+  done
+}
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 if [ "$stage" = bench ]; then
   limit 200 python3 $bench --module "$b/gdn_decode.hyla" --prefill-module "$b/gdn_bench.hyla" \
     --json "$out/bench_gdn_decode.json"
   limit 90 python3 $bench --module "$b/gdn_decode_nomerge.hyla" --no-fla \
-    --batches ${DECODE_BATCHES:-1,64,256} --json "$out/bench_gdn_decode_nomerge.json"
-  for m in "$b"/gdn_decode_bv*.hyla; do
-    limit 60 python3 $bench --module "$m" --core-only --no-fla \
-      --batches ${DECODE_BATCHES:-1,64,256} --json "$out/$(basename "$m" .hyla).json"
-  done
+    --batches "$batches" --json "$out/bench_gdn_decode_nomerge.json"
+  decode_variants
   for pdl in 1 0; do
     HYLA_PROGRAMMATIC_LAUNCH=$pdl limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" \
       --sym batch=1 --sym tokens=512 --warmup 2 --iters 5
   done
 elif [ "$stage" = sweep ]; then
   limit 150 python3 $bench --module "$b/gdn_decode.hyla" --core-only \
-    --batches ${DECODE_BATCHES:-1,64,256} --json "$out/bench_gdn_decode_core.json"
-  for m in "$b"/gdn_decode_bv*.hyla; do
-    limit 60 python3 $bench --module "$m" --core-only --no-fla \
-      --batches ${DECODE_BATCHES:-1,64,256} --json "$out/$(basename "$m" .hyla).json"
-  done
+    --batches "$batches" --json "$out/bench_gdn_decode_core.json"
+  decode_variants
   if command -v ncu >/dev/null; then
     for m in ${NCU_MODULES:-gdn_decode_bv16_w2_m-1_n1 gdn_decode_bv16_w2_m-1_n4}; do
       limit 120 ncu -k regex:'^gdn_decode' --metrics \

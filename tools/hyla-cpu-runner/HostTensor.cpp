@@ -2,6 +2,8 @@
 
 #include "HostTensor.h"
 
+#include "DTypes.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/Support/raw_ostream.h"
@@ -35,29 +37,13 @@ size_t elementBytes(Type t) {
   return (t.getIntOrFloatBitWidth() + 7) / 8;
 }
 
-static uint16_t toBF16Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) // NaN stays a quiet NaN
-    return static_cast<uint16_t>((u >> 16) | 0x40);
-  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>((u + rounding) >> 16);
-}
-
-static float fromBF16Bits(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 double roundTo(Type t, double v) {
   if (t.isF64())
     return v;
   if (t.isF32())
     return static_cast<float>(v);
   if (t.isBF16())
-    return fromBF16Bits(toBF16Bits(static_cast<float>(v)));
+    return hyla::bf16ToFloat(hyla::floatToBF16(static_cast<float>(v)));
   if (t.isF16()) {
     llvm::APFloat f(v);
     bool lost;
@@ -77,7 +63,7 @@ void writeElement(Type t, uint8_t *dst, double v) {
     float f = static_cast<float>(v);
     std::memcpy(dst, &f, 4);
   } else if (t.isBF16()) {
-    uint16_t h = toBF16Bits(static_cast<float>(v));
+    uint16_t h = hyla::floatToBF16(static_cast<float>(v));
     std::memcpy(dst, &h, 2);
   } else if (t.isF16()) {
     llvm::APFloat f(v);
@@ -112,7 +98,7 @@ double readElement(Type t, const uint8_t *src) {
   if (t.isBF16()) {
     uint16_t h;
     std::memcpy(&h, src, 2);
-    return fromBF16Bits(h);
+    return hyla::bf16ToFloat(h);
   }
   if (t.isF16()) {
     uint16_t h;

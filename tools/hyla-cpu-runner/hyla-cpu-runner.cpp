@@ -18,6 +18,8 @@
 #include "passes/Pipelines.h"
 #include "tools/common/ToolSupport.h"
 
+#include "DTypes.h"
+
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -40,16 +42,11 @@
 using namespace mlir;
 
 namespace {
-/// The soft-float f32 -> bf16 conversion (round to nearest even, NaN kept
-/// quiet) that LLVM's x86 backend calls for bf16 values it holds in
-/// registers (e.g. a masked bf16 load's phi); libgcc before GCC 13 lacks it.
+/// The soft-float f32 -> bf16 conversion that LLVM's x86 backend calls for
+/// bf16 values it holds in registers (e.g. a masked bf16 load's phi);
+/// libgcc before GCC 13 lacks it. The rounding is the runtime's.
 __bf16 truncFloatToBF16(float f) {
-  uint32_t bits = llvm::bit_cast<uint32_t>(f);
-  uint16_t out = (bits & 0x7fffffffu) > 0x7f800000u
-                     ? static_cast<uint16_t>((bits >> 16) | 0x40)
-                     : static_cast<uint16_t>(
-                           (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  return llvm::bit_cast<__bf16>(out);
+  return llvm::bit_cast<__bf16>(hyla::floatToBF16(f));
 }
 } // namespace
 using namespace hyla;
