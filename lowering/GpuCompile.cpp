@@ -27,7 +27,9 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   pm.addPass(createTileMmaAccumulators({targetId.str()}));
   if (options.fragmentLayouts)
     pm.addPass(createTileFragmentLayouts());
-  pm.addPass(createTilePipelineOperands());
+  const GpuTarget *target = lookupTarget(targetId);
+  pm.addPass(
+      createTilePipelineOperands({target && target->hasTma && options.tma}));
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -35,6 +37,7 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   pm.addPass(createSCFToControlFlowPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps(nvvm));
+  pm.addPass(createTensorMapParams());
   pm.addPass(createConvertNVVMToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
@@ -71,6 +74,15 @@ FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
         k.sharedMemBytes = smem.getInt();
       if (f->hasAttr(kProgrammaticLaunchAttr))
         k.programmaticLaunch = true;
+      if (auto maps = f->getAttrOfType<ArrayAttr>(kTensorMapsAttr))
+        for (auto map : maps.getAsRange<DictionaryAttr>()) {
+          CompiledKernel::TensorMap tm;
+          tm.arg = map.getAs<IntegerAttr>("arg").getInt();
+          auto box = map.getAs<DenseI64ArrayAttr>("box").asArrayRef();
+          tm.box.assign(box.begin(), box.end());
+          tm.swizzle = map.getAs<IntegerAttr>("swizzle").getInt();
+          k.tensorMaps.push_back(std::move(tm));
+        }
     });
 
     PassManager serialize(ctx);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace hyla {
 
@@ -21,12 +22,22 @@ struct CompiledKernel {
   int64_t sharedMemBytes = 0;
   /// Starts with griddepcontrol.wait: may overlap the launch before it.
   bool programmaticLaunch = false;
+  /// Memref argument `arg` also takes a tensor map (after its dims) that
+  /// tiles it by `box` (row-major), `swizzle` bytes swizzled.
+  struct TensorMap {
+    unsigned arg = 0;
+    std::vector<int64_t> box;
+    int64_t swizzle = 0;
+  };
+  std::vector<TensorMap> tensorMaps;
 };
 
 /// How kernels are lowered, beyond the target.
 struct GpuCompileOptions {
   /// Run hyla-tile-fragment-layouts (dot results stay in mma fragments).
   bool fragmentLayouts = true;
+  /// Copy pipelined operands through tensor maps where the target has TMA.
+  bool tma = true;
 };
 
 /// The passes from a module of hyla_tile kernels to gpu.modules whose

@@ -657,7 +657,18 @@ FailureOr<std::string> writeHylaModule(ModuleOp module,
       for (int64_t d = 0; d < mt.getRank(); ++d)
         if (mt.isDynamicDim(d))
           dyn.push_back(d);
-      params.push_back(fb::CreateKernelParamDirect(b, *dt, mt.getRank(), &dyn));
+      flatbuffers::Offset<fb::TensorMap> tensorMap;
+      unsigned arg = params.size();
+      auto tm = llvm::find_if(compiled->tensorMaps,
+                              [&](const CompiledKernel::TensorMap &m) {
+                                return m.arg == arg;
+                              });
+      if (tm != compiled->tensorMaps.end()) {
+        std::vector<uint32_t> box(tm->box.begin(), tm->box.end());
+        tensorMap = fb::CreateTensorMapDirect(b, &box, tm->swizzle);
+      }
+      params.push_back(fb::CreateKernelParamDirect(b, *dt, mt.getRank(), &dyn,
+                                                   tensorMap));
     }
     auto cubin = options.cubins.find(compiled->name);
     kernels.push_back(fb::CreateKernelDirect(
@@ -699,7 +710,7 @@ FailureOr<std::string> writeHylaModule(ModuleOp module,
   for (const auto &[k, v] : options.metadata)
     metadata.push_back(fb::CreateKeyValueDirect(b, k.c_str(), v.c_str()));
   auto root = fb::CreateModuleDirect(
-      b, /*version=*/1, options.producer.c_str(),
+      b, /*version=*/2, options.producer.c_str(),
       options.target->id.str().c_str(), &kernels, &weights, &functions,
       &metadata);
   fb::FinishModuleBuffer(b, root);

@@ -28,6 +28,20 @@ inline constexpr llvm::StringLiteral kSharedMemoryBytesAttr =
 inline constexpr llvm::StringLiteral kProgrammaticLaunchAttr =
     "hyla.programmatic_launch";
 
+/// Set by hyla-tile-to-gpu on a kernel whose TMA copies read some of its
+/// arguments through tensor maps: one dictionary per such argument, with
+/// `param` (the index of its tensor-map parameter), `arg` (the memref
+/// argument), `box` (the tile each copy moves, row-major) and `swizzle`
+/// (bytes). hyla-tensor-map-params turns those parameters into grid
+/// constants; the module writer tells the runtime what to encode.
+inline constexpr llvm::StringLiteral kTensorMapsAttr = "hyla.tensor_maps";
+
+/// How TMA copies tile one kernel argument (see kTensorMapsAttr).
+struct TensorMapBox {
+  llvm::SmallVector<int64_t, 2> box;
+  int64_t swizzle = 0;
+};
+
 #define GEN_PASS_DECL
 #include "lowering/Passes.h.inc"
 

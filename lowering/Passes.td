@@ -104,7 +104,20 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     two loads, the dot and index arithmetic, the memrefs are 2-D with rows
     in whole 16-byte chunks, and the loads read tile dims [0, 1] with no
     explicit bounds.
+
+    With `tma` (the target's tensor memory accelerator, sm_90a and later)
+    the copies go through tensor maps instead: the pass initializes one
+    mbarrier per stage and ring (`hyla_tile.init_barriers`, after both
+    rings), the copies carry `barriers at`, the loop also carries the
+    parity of the current stage's barrier phase (flipped each time the
+    ring wraps), each step waits on its stage's barriers
+    (`hyla_tile.barrier_wait`) instead of `async_wait`, and after the loop
+    the steps copied past its end are waited for the same way.
   }];
+  let options = [
+    Option<"tma", "tma", "bool", /*default=*/"false",
+           "copy through tensor maps on mbarriers (cp.async.bulk.tensor)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
 }
@@ -158,6 +171,19 @@ def MathToNVVM : Pass<"hyla-math-to-nvvm", "mlir::gpu::GPUModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def TensorMapParams : Pass<"hyla-tensor-map-params", "mlir::ModuleOp"> {
+  let summary = "Make kernels' tensor-map parameters 128-byte grid constants";
+  let description = [{
+    GPU only, after `convert-gpu-to-nvvm`. In an `llvm.func` kernel that
+    `hyla-tile-to-gpu` marked with `hyla.tensor_maps`, each listed
+    parameter becomes what the TMA needs and the runtime passes: a
+    128-byte, 64-byte-aligned `byval` parameter marked
+    `nvvm.grid_constant`, so that the kernel reads the tensor map where the
+    launch put it (its generic address is the parameter's) instead of a
+    local copy.
+  }];
 }
 
 #endif // HYLA_LOWERING_PASSES_TD

@@ -4,7 +4,10 @@
 // k computes still stores them into shared memory itself, between
 // barriers, before wgmma can read them. Copying them global -> shared with
 // cp.async into a ring of buffers takes the registers and the stores out:
-// step k + 1's copies run while step k's wgmma does.
+// step k + 1's copies run while step k's wgmma does. Where the target has
+// the tensor memory accelerator (`tma`), one thread starts each tile's copy
+// through a tensor map and the copy completes on an mbarrier of its stage,
+// instead of every thread copying 16-byte chunks into completion groups.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,7 +61,9 @@ Value cloneInto(OpBuilder &b, Value value, Block *region, IRMapping &map) {
 }
 
 struct PipelineOperands : OpRewritePattern<scf::ForOp> {
-  using OpRewritePattern::OpRewritePattern;
+  PipelineOperands(MLIRContext *ctx, bool tma)
+      : OpRewritePattern(ctx), tma(tma) {}
+  bool tma;
   LogicalResult matchAndRewrite(scf::ForOp loop,
                                 PatternRewriter &rw) const override {
     auto kernel = loop->getParentOfType<func::FuncOp>();
@@ -126,6 +131,9 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     };
     auto align = [](int64_t v) { return (v + 1023) / 1024 * 1024; };
     int64_t offsets[2] = {0, align(stages * bytes(dot.getA().getType()))};
+    // With TMA: each ring's S mbarriers after both rings, A's then B's.
+    int64_t barrierRing = offsets[1] + stages * bytes(dot.getB().getType());
+    int64_t barriers[2] = {barrierRing, barrierRing + 8 * stages};
 
     Location loc = loop.getLoc();
     auto sharedOf = [&](RankedTensorType t) {
@@ -133,10 +141,11 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
                                    SharedLayoutAttr::get(rw.getContext()));
     };
     auto asyncCopy = [&](LoadOp load, ValueRange offs, Value stage,
-                         int64_t offset) -> Value {
-      return AsyncLoadOp::create(rw, load.getLoc(), sharedOf(load.getType()),
-                                 load.getSource(), offs, load.getDims(), stage,
-                                 stages, offset);
+                         int j) -> Value {
+      return AsyncLoadOp::create(
+          rw, load.getLoc(), sharedOf(load.getType()), load.getSource(), offs,
+          load.getDims(), stage, stages, offsets[j],
+          tma ? rw.getI64IntegerAttr(barriers[j]) : IntegerAttr());
     };
     // The offsets of the body's load (step iv + step) at the step of
     // induction value `iv` instead of `loopIv`, the index arithmetic of
@@ -157,6 +166,8 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     // the loads before the loop, step j the body's loads at iv = lb + (j - 1)
     // step.
     rw.setInsertionPoint(loop);
+    if (tma)
+      InitBarriersOp::create(rw, loc, 2 * stages, barrierRing);
     LoadOp nextLoads[2], firstLoads[2];
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
       nextLoads[j] = yield.getOperand(i).getDefiningOp<LoadOp>();
@@ -177,19 +188,21 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
                                     constant(t - 1)));
           offs = offsetsAt(nextLoads[j], loop.getInductionVar(), iv, body);
         }
-        ring[j].push_back(asyncCopy(firstLoads[j], offs, stage, offsets[j]));
+        ring[j].push_back(asyncCopy(firstLoads[j], offs, stage, j));
       }
     }
 
     // Loop arguments: the old ones (operands now the current step's
     // buffers), then each operand's buffers of the steps after it, then the
-    // current step's stage.
+    // current step's stage (and with TMA the parity of its mbarriers' phase).
     SmallVector<Value> inits(loop.getInitArgs());
     for (auto [j, i] : llvm::enumerate(operandArgs))
       inits[i] = ring[j][0];
     for (int j = 0; j < 2; ++j)
       inits.append(ring[j].begin() + 1, ring[j].end());
     inits.push_back(constant(0));
+    if (tma)
+      inits.push_back(constant(0));
     unsigned oldCount = loop.getNumRegionIterArgs();
 
     auto newLoop = scf::ForOp::create(rw, loc, loop.getLowerBound(),
@@ -205,16 +218,36 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       return newBody->getArguments().slice(1 + oldCount + j * (ahead - 1),
                                            ahead - 1);
     };
-    Value stage = newBody->getArguments().back();
+    Value stage = newBody->getArguments()[1 + oldCount + 2 * (ahead - 1)];
+    Value phase = tma ? newBody->getArguments().back() : Value();
+    // Wait for the copies of the step at (stage, phase) on both rings.
+    auto waitStep = [&](Value st, Value ph) {
+      for (int j = 0; j < 2; ++j)
+        BarrierWaitOp::create(rw, loc, st, ph, barriers[j]);
+    };
+    // The parity of `st`'s barrier phase one round of the ring after `ph`.
+    auto flip = [&](Value ph) {
+      return Value(arith::SubIOp::create(rw, loc, constant(1), ph));
+    };
 
     // This step's copies landed (the later steps' 2 (S - 2) may still be in
     // flight), and every thread is past the previous step's product, whose
     // buffers the copies of step iv + (S - 1) step now reuse.
     rw.setInsertionPointToStart(newBody);
-    AsyncWaitOp::create(rw, loc, 2 * (ahead - 1));
+    if (tma)
+      waitStep(stage, phase);
+    else
+      AsyncWaitOp::create(rw, loc, 2 * (ahead - 1));
     Value nextStage = arith::RemUIOp::create(
         rw, loc, arith::AddIOp::create(rw, loc, stage, constant(1)),
         constant(stages));
+    Value nextPhase;
+    if (tma) // the ring wraps around: the next round of phases
+      nextPhase = arith::SelectOp::create(
+          rw, loc,
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, nextStage,
+                                constant(0)),
+          flip(phase), phase);
     Value copyStage = arith::RemUIOp::create(
         rw, loc, arith::AddIOp::create(rw, loc, stage, constant(ahead)),
         constant(stages));
@@ -228,7 +261,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       rw.setInsertionPoint(next);
       Value copy = asyncCopy(
           next, offsetsAt(next, newLoop.getInductionVar(), copyIv, newBody),
-          copyStage, offsets[j]);
+          copyStage, j);
       // Next step: the first later buffer (or this copy when S = 2).
       rotated[j].assign(later(j).begin(), later(j).end());
       rotated[j].push_back(copy);
@@ -238,6 +271,8 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     for (int j = 0; j < 2; ++j)
       yielded.append(rotated[j].begin() + 1, rotated[j].end());
     yielded.push_back(nextStage);
+    if (tma)
+      yielded.push_back(nextPhase);
     rw.setInsertionPoint(newYield);
     scf::YieldOp::create(rw, newYield.getLoc(), yielded);
     rw.eraseOp(newYield);
@@ -246,7 +281,24 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     // before anything else uses shared memory; an async last product must
     // be complete before anything but a dot reads it.
     rw.setInsertionPointAfter(newLoop);
-    AsyncWaitOp::create(rw, loc, 0);
+    if (tma) {
+      // Steps end .. end + ahead - 1 were copied into the stages after the
+      // one the loop ended at; those past the ring's end are a round later.
+      Value endStage = newLoop.getResults()[oldCount + 2 * (ahead - 1)];
+      Value endPhase = newLoop.getResults().back();
+      for (int64_t t = 0; t < ahead; ++t) {
+        Value s = arith::AddIOp::create(rw, loc, endStage, constant(t));
+        Value wraps = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::uge,
+                                            s, constant(stages));
+        waitStep(arith::RemUIOp::create(rw, loc, s, constant(stages)),
+                 arith::SelectOp::create(rw, loc, wraps, flip(endPhase),
+                                         endPhase));
+      }
+      // What follows may reuse the barriers' bytes.
+      InvalBarriersOp::create(rw, loc, 2 * stages, barrierRing);
+    } else {
+      AsyncWaitOp::create(rw, loc, 0);
+    }
     SmallVector<Value> results(newLoop.getResults().take_front(oldCount));
     if (asyncProducts) {
       auto newDot = cast<DotOp>(
@@ -265,9 +317,10 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
 
 struct TilePipelineOperandsPass
     : public hyla::impl::TilePipelineOperandsBase<TilePipelineOperandsPass> {
+  using TilePipelineOperandsBase::TilePipelineOperandsBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<PipelineOperands>(&getContext());
+    patterns.add<PipelineOperands>(&getContext(), tma);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

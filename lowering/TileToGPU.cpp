@@ -42,6 +42,9 @@ struct MemrefArg {
   SmallVector<Value> dimsI32;    // i32 (bounds checks)
   SmallVector<Value> stridesI64; // row-major element strides
   Type elementType;
+  /// The tensor map the runtime passes for this argument (a generic pointer
+  /// to a grid-constant parameter), where TMA copies read it; else null.
+  Value tensorMap;
 };
 
 /// What the patterns of one kernel share.
@@ -874,6 +877,36 @@ Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows) {
                e.add(e.mul(chunk, cst(8)), rem(inBlock, 8)));
 }
 
+/// The tensor map each kernel argument needs: the box of the TMA copies
+/// (`async_load ... barriers at`) that read it, a 64-column block of their
+/// tiles at a time, 128-byte swizzled. Copies of one argument must agree.
+FailureOr<DenseMap<unsigned, TensorMapBox>> tensorMapBoxes(func::FuncOp fn) {
+  DenseMap<unsigned, TensorMapBox> boxes;
+  WalkResult result = fn.walk([&](AsyncLoadOp op) {
+    if (!op.getBarriers())
+      return WalkResult::advance();
+    auto arg = dyn_cast<BlockArgument>(op.getSource());
+    if (!arg || arg.getOwner() != &fn.getBody().front()) {
+      op.emitOpError("copies through a tensor map only from a kernel "
+                     "argument");
+      return WalkResult::interrupt();
+    }
+    TensorMapBox box{{op.getType().getDimSize(0), 64}, 128};
+    auto [it, inserted] = boxes.try_emplace(arg.getArgNumber(), box);
+    if (!inserted && it->second.box != box.box) {
+      op.emitOpError() << "copies " << op.getType().getDimSize(0)
+                       << "-row boxes of argument " << arg.getArgNumber()
+                       << ", whose tensor map other copies tile by "
+                       << it->second.box[0] << " rows";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return failure();
+  return boxes;
+}
+
 /// cp.async of 16-byte chunks straight into the swizzled buffer (the
 /// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
 /// c / (cols / 8), 8 elements at column 8 (c mod (cols / 8)); chunks
@@ -899,6 +932,46 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
     Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
     Value buffer = e.add(e.add(smemAddr, e.i32(offset)),
                          e.mul(e.toI32(adaptor.getStage()), e.i32(bufBytes)));
+    if (std::optional<int64_t> barriers = op.getBarriers()) {
+      // One thread announces the bytes on the stage's mbarrier, then starts
+      // one TMA copy per 64-column block; the 128-byte swizzle of the
+      // tensor map is the swizzle `lowerWarpgroupDot` reads. Elements
+      // outside the memref arrive as zeros and count toward the bytes.
+      if (!m.tensorMap)
+        return rw.notifyMatchFailure(op, "argument has no tensor map");
+      Value barrier = e.add(
+          e.add(smemAddr, e.i32(*barriers)),
+          e.mul(e.toI32(adaptor.getStage()), e.i32(8)));
+      Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+      Value row0 = e.toI32(adaptor.getOffsets()[0]);
+      Value col0 = e.toI32(adaptor.getOffsets()[1]);
+      scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+        Emitter le(b, l, st);
+        Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
+        Value bar = LLVM::IntToPtrOp::create(b, l, sptrTy, barrier);
+        NVVM::MBarrierArriveExpectTxOp::create(b, l, Type(), bar,
+                                               le.i32(bufBytes),
+                                               NVVM::MemScopeKind::CTA,
+                                               /*relaxed=*/false, Value());
+        for (int64_t block = 0; block < cols / 64; ++block) {
+          // This CTA's shared memory, as the shared::cluster address the
+          // PTX 8.0 form of the copy takes.
+          Value dst = LLVM::AddrSpaceCastOp::create(
+              b, l, LLVM::LLVMPointerType::get(b.getContext(), 7),
+              LLVM::IntToPtrOp::create(
+                  b, l, sptrTy, le.add(buffer, le.i32(block * rows * 128))));
+          SmallVector<Value> box = {le.add(col0, le.i32(block * 64)), row0};
+          NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+              b, l, dst, m.tensorMap, box, bar, /*im2colOffsets=*/ValueRange{},
+              /*multicastMask=*/Value(), /*l2CacheHint=*/Value(),
+              NVVM::TMALoadMode::TILE, /*isCTAOnly=*/false,
+              /*group=*/NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+        }
+        scf::YieldOp::create(b, l);
+      });
+      rw.replaceOp(op, buffer);
+      return success();
+    }
     // cp.async needs 16-byte aligned sources: rows are whole chunks
     // (verified), so only the base pointer can break it. An unaligned
     // tensor stops the kernel (an error at the launch, never wrong values).
@@ -958,6 +1031,90 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
     }
     NVVM::CpAsyncCommitGroupOp::create(rw, loc);
     rw.replaceOp(op, buffer);
+    return success();
+  }
+};
+
+/// One thread initializes the mbarriers (one arrival per phase); the
+/// initialization is fenced for the async proxy (TMA completes on them)
+/// before every thread passes the barrier.
+struct InitBarriersLowering : TilePattern<InitBarriersOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(InitBarriersOp op, OpAdaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    st.needShared(op.getOffset() + 8 * op.getCount());
+    Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+    scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+      Emitter le(b, l, st);
+      Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
+      Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
+      for (int64_t i = 0; i < op.getCount(); ++i) {
+        Value bar = LLVM::IntToPtrOp::create(
+            b, l, sptrTy, le.add(base, le.i32(op.getOffset() + 8 * i)));
+        NVVM::MBarrierInitOp::create(b, l, bar, le.i32(1), Value());
+      }
+      NVVM::FenceMbarrierInitOp::create(b, l);
+      scf::YieldOp::create(b, l);
+    });
+    e.barrier();
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
+/// A barrier (every thread is past its last wait), one thread invalidates
+/// the mbarriers, and a barrier (nobody reuses their bytes before that).
+struct InvalBarriersLowering : TilePattern<InvalBarriersOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(InvalBarriersOp op, OpAdaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    e.barrier();
+    Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+    scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+      Emitter le(b, l, st);
+      Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
+      Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
+      for (int64_t i = 0; i < op.getCount(); ++i)
+        NVVM::MBarrierInvalOp::create(
+            b, l,
+            LLVM::IntToPtrOp::create(
+                b, l, sptrTy, le.add(base, le.i32(op.getOffset() + 8 * i))));
+      scf::YieldOp::create(b, l);
+    });
+    e.barrier();
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
+/// Every thread polls the mbarrier's phase parity (mbarrier.try_wait has
+/// acquire semantics: the TMA's bytes are visible after it), then a
+/// barrier.
+struct BarrierWaitLowering : TilePattern<BarrierWaitOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(BarrierWaitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    Type sptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kSharedSpace);
+    Value base = LLVM::PtrToIntOp::create(rw, loc, rw.getI32Type(), st.smem);
+    Value bar = LLVM::IntToPtrOp::create(
+        rw, loc, sptrTy,
+        e.add(e.add(base, e.i32(op.getOffset())),
+              e.mul(e.toI32(adaptor.getStage()), e.i32(8))));
+    // The suspend-time hint: 10 ms, far above a copy's latency.
+    NVVM::MBarrierTryWaitParityOp::create(rw, loc, bar,
+                                          e.toI32(adaptor.getPhase()),
+                                          e.i32(10000000));
+    e.barrier();
+    rw.eraseOp(op);
     return success();
   }
 };
@@ -2273,18 +2430,38 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     KernelState st;
     st.numThreads = 32 * TileDialect::getNumWarps(fn);
     st.hasWgmma = gpuTarget.hasWgmma;
+    // Arguments that TMA copies read: each gets a tensor map parameter
+    // after its dims, tiled like its copies (one box for all of them).
+    FailureOr<DenseMap<unsigned, TensorMapBox>> boxes = tensorMapBoxes(fn);
+    if (failed(boxes)) {
+      gpuModule.erase();
+      return failure();
+    }
     SmallVector<Type> params;
+    SmallVector<Attribute> tensorMaps;
     Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
-    for (Type t : fn.getArgumentTypes()) {
+    for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes())) {
       auto mt = cast<MemRefType>(t);
       params.push_back(gptr);
       for (int64_t d = 0; d < mt.getRank(); ++d)
         if (mt.isDynamicDim(d))
           params.push_back(b.getI64Type());
+      auto box = boxes->find(i);
+      if (box == boxes->end())
+        continue;
+      tensorMaps.push_back(b.getDictionaryAttr({
+          b.getNamedAttr("param", b.getI64IntegerAttr(params.size())),
+          b.getNamedAttr("arg", b.getI64IntegerAttr(i)),
+          b.getNamedAttr("box", b.getDenseI64ArrayAttr(box->second.box)),
+          b.getNamedAttr("swizzle", b.getI64IntegerAttr(box->second.swizzle)),
+      }));
+      params.push_back(LLVM::LLVMPointerType::get(ctx));
     }
     auto gpuFunc = gpu::GPUFuncOp::create(b, loc, fn.getSymName(),
                                           b.getFunctionType(params, {}));
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    if (!tensorMaps.empty())
+      gpuFunc->setAttr(kTensorMapsAttr, b.getArrayAttr(tensorMaps));
     gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
         {static_cast<int32_t>(st.numThreads), 1, 1}));
     if (auto minCtas = fn->getAttrOfType<IntegerAttr>(
@@ -2336,6 +2513,8 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
         stride = e.mul(stride, arith::IndexCastOp::create(
                                    b, loc, b.getI64Type(), arg.dims[d]));
       }
+      if (boxes->count(i))
+        arg.tensorMap = entry.getArgument(p++);
       SmallVector<Value> parts = {arg.ptr};
       auto cast = UnrealizedConversionCastOp::create(b, loc, t, parts);
       mapping.map(fn.getArgument(i), cast.getResult(0));
@@ -2468,7 +2647,9 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  IotaLowering, ReshapeLowering, BroadcastLowering,
                  ExtractLowering, ReduceLowering, CumsumLowering,
                  UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering,
-                 AsyncLoadLowering, AsyncWaitLowering, DotWaitLowering>(
+                 AsyncLoadLowering, AsyncWaitLowering, DotWaitLowering,
+                 InitBarriersLowering, BarrierWaitLowering,
+                 InvalBarriersLowering>(
         converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,

@@ -44,6 +44,7 @@ done
 # GEMM tile variants: rows, columns, k step, warps, stages (base: the
 # defaults, 128 128 64 8 3).
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
+"$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_notma.hyla" --quiet --tma=false
 for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
          "k128s3 128 128 128 8 3"; do
   read -r label bm bn bk w s <<<"$v"
@@ -55,6 +56,8 @@ done
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_nofrag.hyla" \
   --quiet --fragment-layouts=false
+"$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_notma.hyla" \
+  --quiet --tma=false
 if [ $# -ge 1 ]; then
   # Only the package, from the fetched snapshot's newest commit.
   git -C "$1" archive HEAD fla | tar -x -C "$out"

@@ -73,9 +73,47 @@ LogicalResult AsyncLoadOp::verify() {
     return emitOpError() << "buffer offset must be a non-negative multiple "
                             "of 1024 bytes (the swizzle atom), got "
                          << offset;
+  if (std::optional<int64_t> barriers = getBarriers()) {
+    if (*barriers < 0 || *barriers % 8 != 0)
+      return emitOpError() << "barriers offset must be a non-negative multiple "
+                              "of 8 bytes, got "
+                           << *barriers;
+    MemRefType mt = getSource().getType();
+    if (mt.getRank() != 2 || getDims() != ArrayRef<int64_t>{0, 1})
+      return emitOpError("copies through a tensor map read tile dims [0, 1] "
+                         "of a 2-D memref only");
+    if (t.getDimSize(0) > 256)
+      return emitOpError() << "copies through a tensor map take at most 256 "
+                              "rows, got "
+                           << t.getDimSize(0);
+  }
   auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
   return verifyTileAccess(*this, getSource().getType(), plain,
                           getOffsets().size(), getDims());
+}
+
+LogicalResult InitBarriersOp::verify() {
+  if (getOffset() < 0 || getOffset() % 8 != 0)
+    return emitOpError() << "offset must be a non-negative multiple of 8 "
+                            "bytes, got "
+                         << getOffset();
+  return success();
+}
+
+LogicalResult InvalBarriersOp::verify() {
+  if (getOffset() < 0 || getOffset() % 8 != 0)
+    return emitOpError() << "offset must be a non-negative multiple of 8 "
+                            "bytes, got "
+                         << getOffset();
+  return success();
+}
+
+LogicalResult BarrierWaitOp::verify() {
+  if (getOffset() < 0 || getOffset() % 8 != 0)
+    return emitOpError() << "offset must be a non-negative multiple of 8 "
+                            "bytes, got "
+                         << getOffset();
+  return success();
 }
 
 LogicalResult PrefetchOp::verify() {

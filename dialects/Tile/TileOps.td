@@ -63,23 +63,89 @@ def Tile_AsyncLoadOp : Tile_Op<"async_load", [MemoryEffects<[MemRead, MemWrite]>
     Starts an asynchronous copy of the tile at `offsets` (tile dims along
     memref dims `dims`, as `hyla_tile.load`) into buffer `stage` of a ring
     of `stages` buffers that begins `offset` bytes into shared memory. The
-    result names that buffer; its contents are defined only after a
-    `hyla_tile.async_wait` that covers this copy. Elements outside the
-    memref read as zero. Each copy is one completion group.
+    result names that buffer; its contents are defined only after the wait
+    that covers this copy. Elements outside the memref read as zero.
+
+    Without `barriers`, every thread copies 16-byte chunks (`cp.async`);
+    each copy is one completion group and `hyla_tile.async_wait` covers it.
+    With `barriers at B`, one thread hands the whole tile to the tensor
+    memory accelerator (TMA: `cp.async.bulk.tensor`, one copy per 64-column
+    block, through a tensor map of the memref that the runtime passes in)
+    and the copy completes on mbarrier `stage` of a ring of `stages`
+    mbarriers at byte offset B (made by `hyla_tile.init_barriers`);
+    `hyla_tile.barrier_wait` covers it.
 
     ```mlir
     %a = hyla_tile.async_load %x[%m0, %k] dims [0, 1] stage %s of 2 at 0
+        : memref<?x3840xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %b = hyla_tile.async_load %x[%m0, %k] dims [0, 1] stage %s of 2 at 0
+        barriers at 65536
         : memref<?x3840xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
     ```
   }];
   let arguments = (ins AnyMemRef:$source, Variadic<Index>:$offsets,
                        DenseI64ArrayAttr:$dims, Index:$stage, I64Attr:$stages,
-                       I64Attr:$offset);
+                       I64Attr:$offset, OptionalAttr<I64Attr>:$barriers);
   let results = (outs Tile_FloatTile:$result);
   let assemblyFormat = [{
     $source `[` $offsets `]` `dims` $dims `stage` $stage `of` $stages `at`
-    $offset attr-dict `:` type($source) `->` type($result)
+    $offset (`barriers` `at` $barriers^)? attr-dict `:` type($source) `->`
+    type($result)
   }];
+  let hasVerifier = 1;
+}
+
+def Tile_InitBarriersOp : Tile_Op<"init_barriers", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Initialize mbarriers in shared memory";
+  let description = [{
+    Makes `count` mbarriers (8 bytes each, one arrival per phase) starting
+    `offset` bytes into shared memory, visible to the whole program and to
+    the tensor memory accelerator before any thread goes on (a barrier).
+
+    ```mlir
+    hyla_tile.init_barriers 4 at 65536
+    ```
+  }];
+  let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<1>]>:$count,
+                       I64Attr:$offset);
+  let assemblyFormat = "$count `at` $offset attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_InvalBarriersOp : Tile_Op<"inval_barriers", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Invalidate mbarriers, so that their bytes may be reused";
+  let description = [{
+    Once every thread is done with the `count` mbarriers at byte offset
+    `offset` (no copy still arrives on them), invalidates them; a barrier
+    before and after, so that no thread waits on them any more and none
+    writes their bytes before they are invalid (PTX requires that before
+    the memory serves anything else).
+
+    ```mlir
+    hyla_tile.inval_barriers 4 at 65536
+    ```
+  }];
+  let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<1>]>:$count,
+                       I64Attr:$offset);
+  let assemblyFormat = "$count `at` $offset attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_BarrierWaitOp : Tile_Op<"barrier_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Wait for a phase of an mbarrier, then synchronize the program";
+  let description = [{
+    Every thread waits until mbarrier `stage` of the ring at byte offset
+    `offset` (see `hyla_tile.init_barriers`) has completed the phase whose
+    parity is `phase` (0 or 1): the `hyla_tile.async_load` copies that
+    arrive on it have landed. Then a barrier, so that every thread is past
+    what it did before (a buffer the next copy reuses is free).
+
+    ```mlir
+    hyla_tile.barrier_wait %stage phase %parity at 65536
+    ```
+  }];
+  let arguments = (ins Index:$stage, Index:$phase, I64Attr:$offset);
+  let assemblyFormat = "$stage `phase` $phase `at` $offset attr-dict";
   let hasVerifier = 1;
 }
 

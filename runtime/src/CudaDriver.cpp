@@ -69,6 +69,8 @@ DriverLoad loadDriver() {
   resolve(library, d.launchKernel, "cuLaunchKernel", e);
   d.launchKernelEx = reinterpret_cast<decltype(d.launchKernelEx)>(
       dlsym(library, "cuLaunchKernelEx"));
+  d.tensorMapEncodeTiled = reinterpret_cast<decltype(d.tensorMapEncodeTiled)>(
+      dlsym(library, "cuTensorMapEncodeTiled"));
   d.occupancyMaxActiveBlocksPerMultiprocessor =
       reinterpret_cast<decltype(d.occupancyMaxActiveBlocksPerMultiprocessor)>(
           dlsym(library, "cuOccupancyMaxActiveBlocksPerMultiprocessor"));

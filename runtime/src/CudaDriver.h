@@ -44,6 +44,14 @@ struct CudaDriver {
   /// used for programmatic dependent launch.
   CUresult (*launchKernelEx)(const CUlaunchConfig *config, CUfunction function,
                              void **kernelParams, void **extra);
+  /// Optional (null before CUDA 12.0): encodes a TMA tensor map.
+  CUresult (*tensorMapEncodeTiled)(
+      CUtensorMap *tensorMap, CUtensorMapDataType dataType, cuuint32_t rank,
+      void *globalAddress, const cuuint64_t *globalDim,
+      const cuuint64_t *globalStrides, const cuuint32_t *boxDim,
+      const cuuint32_t *elementStrides, CUtensorMapInterleave interleave,
+      CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion,
+      CUtensorMapFloatOOBfill oobFill);
   /// Optional: CTAs of `function` one SM holds at once.
   CUresult (*occupancyMaxActiveBlocksPerMultiprocessor)(
       int *numBlocks, CUfunction function, int blockSize,

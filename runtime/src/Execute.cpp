@@ -214,24 +214,100 @@ std::vector<CUdeviceptr> resolveBuffers(hyla_module &module, int32_t fn,
 struct PlannedLaunch {
   size_t launch;
   unsigned grid[3];
-  size_t firstValue; // into LaunchPlan::values
-  size_t numValues;
+  size_t firstParam; // into LaunchPlan::params
+  size_t numParams;
+};
+
+/// One kernel parameter: entry `index` of LaunchPlan::values, or of
+/// LaunchPlan::tensorMaps.
+struct ParamRef {
+  bool tensorMap;
+  size_t index;
 };
 
 /// Grids and kernel parameter values for every launch that runs.
 struct LaunchPlan {
   std::vector<PlannedLaunch> launches;
-  std::vector<uint64_t> values; // pointer, then dynamic dims, per param
+  std::vector<ParamRef> params; // per param: pointer, dynamic dims, [map]
+  std::vector<uint64_t> values;
+  std::vector<CUtensorMap> tensorMaps; // 64-byte aligned, as CUDA needs
+  void *param(size_t i) {
+    const ParamRef &ref = params[i];
+    return ref.tensorMap ? static_cast<void *>(&tensorMaps[ref.index])
+                         : static_cast<void *>(&values[ref.index]);
+  }
 };
 
-LaunchPlan planLaunches(const hyla_module &module, const FunctionDesc &function,
-                        const BoundShapes &shapes,
+CUtensorMapDataType tensorMapType(int32_t dtype) {
+  switch (dtype) {
+  case HYLA_BF16:
+    return CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  case HYLA_F16:
+    return CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  case HYLA_I32:
+    return CU_TENSOR_MAP_DATA_TYPE_INT32;
+  default: // validation admits only 2- and 4-byte dtypes
+    return CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+  }
+}
+
+/// The tensor map of a param's buffer at `address` with row-major `dims`:
+/// CUDA lists dims innermost first and strides in bytes for all but the
+/// innermost. Out-of-bounds elements read as zero (no NaN fill).
+CUtensorMap encodeTensorMap(const CudaDriver &cu, const std::string &where,
+                            const KernelParamDesc &param, CUdeviceptr address,
+                            const Dims &dims) {
+  if (!cu.tensorMapEncodeTiled)
+    fail(HYLA_ERROR_CUDA, where, ": the kernel reads through a tensor map, "
+         "but the CUDA driver has no cuTensorMapEncodeTiled (CUDA 12.0+)");
+  const uint32_t rank = param.rank;
+  const uint64_t elementBytes = dtypeSize(param.dtype);
+  cuuint64_t globalDim[5], globalStrides[4];
+  cuuint32_t box[5], elementStrides[5];
+  uint64_t stride = elementBytes;
+  for (uint32_t i = 0; i < rank; ++i) {
+    const uint32_t d = rank - 1 - i; // row-major dim of CUDA's dim i
+    globalDim[i] = static_cast<cuuint64_t>(dims[d]);
+    box[i] = param.tensorMapBox[d];
+    elementStrides[i] = 1;
+    if (i > 0)
+      globalStrides[i - 1] = stride;
+    stride *= static_cast<uint64_t>(dims[d]);
+  }
+  CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
+  switch (param.tensorMapSwizzle) {
+  case 32: swizzle = CU_TENSOR_MAP_SWIZZLE_32B; break;
+  case 64: swizzle = CU_TENSOR_MAP_SWIZZLE_64B; break;
+  case 128: swizzle = CU_TENSOR_MAP_SWIZZLE_128B; break;
+  default: break;
+  }
+  CUtensorMap map;
+  CUresult result = cu.tensorMapEncodeTiled(
+      &map, tensorMapType(param.dtype), rank,
+      reinterpret_cast<void *>(static_cast<uintptr_t>(address)), globalDim,
+      globalStrides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+      swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (result != CUDA_SUCCESS) {
+    std::string shape;
+    for (uint32_t d = 0; d < rank; ++d)
+      shape += (d ? "x" : "") + std::to_string(dims[d]);
+    fail(HYLA_ERROR_CUDA, where, ": cuTensorMapEncodeTiled rejected the ",
+         shape, " ", dtypeName(param.dtype), " tensor at 0x", std::hex,
+         address, std::dec, " (TMA needs a 16-byte aligned address, rows of a "
+         "multiple of 16 bytes and dims in 1..2^32): ", cu.describe(result));
+  }
+  return map;
+}
+
+LaunchPlan planLaunches(const CudaDriver &cu, const hyla_module &module,
+                        const FunctionDesc &function, const BoundShapes &shapes,
                         const std::vector<CUdeviceptr> &addresses) {
   LaunchPlan plan;
   for (size_t l = 0; l < function.launches.size(); ++l) {
     const LaunchDesc &launch = function.launches[l];
     const KernelDesc &kernel = module.desc.kernels[launch.kernel];
-    PlannedLaunch planned{l, {0, 0, 0}, plan.values.size(), 0};
+    PlannedLaunch planned{l, {0, 0, 0}, plan.params.size(), 0};
     bool empty = false;
     int64_t grid[3];
     for (int axis = 0; axis < 3; ++axis) {
@@ -253,14 +329,28 @@ LaunchPlan planLaunches(const hyla_module &module, const FunctionDesc &function,
              symbolContext(function, shapes.symbols));
       planned.grid[axis] = static_cast<unsigned>(grid[axis]);
     }
-    // Kernel ABI: per param, the 64-bit pointer, then each dynamic dim.
+    // Kernel ABI: per param, the 64-bit pointer, then each dynamic dim,
+    // then its tensor map if it has one.
+    auto value = [&](uint64_t v) {
+      plan.params.push_back({false, plan.values.size()});
+      plan.values.push_back(v);
+    };
     for (size_t a = 0; a < launch.args.size(); ++a) {
       uint32_t id = launch.args[a];
-      plan.values.push_back(addresses[id]);
-      for (uint32_t dim : kernel.params[a].dynamicDims)
-        plan.values.push_back(static_cast<uint64_t>(shapes.dims[id][dim]));
+      const KernelParamDesc &param = kernel.params[a];
+      value(addresses[id]);
+      for (uint32_t dim : param.dynamicDims)
+        value(static_cast<uint64_t>(shapes.dims[id][dim]));
+      if (param.hasTensorMap) {
+        plan.params.push_back({true, plan.tensorMaps.size()});
+        plan.tensorMaps.push_back(encodeTensorMap(
+            cu,
+            strCat("function ", quoted(function.name), " launch ", l,
+                   " (kernel ", quoted(kernel.name), ") param ", a),
+            param, addresses[id], shapes.dims[id]));
+      }
     }
-    planned.numValues = plan.values.size() - planned.firstValue;
+    planned.numParams = plan.params.size() - planned.firstParam;
     plan.launches.push_back(planned);
   }
   return plan;
@@ -328,7 +418,7 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
   ContextScope scope(state);
   std::vector<CUdeviceptr> addresses =
       resolveBuffers(module, fn, shapes, inputs, outputs);
-  LaunchPlan plan = planLaunches(module, function, shapes, addresses);
+  LaunchPlan plan = planLaunches(*state.cu, module, function, shapes, addresses);
 
   const CudaDriver &cu = *state.cu;
   auto cuStream = static_cast<CUstream>(stream);
@@ -348,9 +438,9 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
     const PlannedLaunch &planned = plan.launches[p];
     const LaunchDesc &launch = function.launches[planned.launch];
     const KernelDesc &kernel = module.desc.kernels[launch.kernel];
-    params.resize(planned.numValues);
-    for (size_t v = 0; v < planned.numValues; ++v)
-      params[v] = &plan.values[planned.firstValue + v];
+    params.resize(planned.numParams);
+    for (size_t v = 0; v < planned.numParams; ++v)
+      params[v] = plan.param(planned.firstParam + v);
     if (timed)
       checkCuda(cu, cu.eventRecord(events.events[2 * p], cuStream),
                 "cuEventRecord");

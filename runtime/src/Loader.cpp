@@ -91,6 +91,11 @@ KernelDesc convertKernel(const fb::Kernel &kernel) {
       p.dtype = static_cast<int32_t>(param->dtype());
       p.rank = param->rank();
       p.dynamicDims = convertScalars(param->dynamic_dims());
+      if (const fb::TensorMap *map = param->tensor_map()) {
+        p.hasTensorMap = true;
+        p.tensorMapBox = convertScalars(map->box());
+        p.tensorMapSwizzle = map->swizzle();
+      }
       desc.params.push_back(std::move(p));
     }
   }

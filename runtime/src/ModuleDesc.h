@@ -53,6 +53,10 @@ struct KernelParamDesc {
   int32_t dtype = 0;
   uint32_t rank = 0;
   std::vector<uint32_t> dynamicDims;
+  /// A tensor map of the param follows its dims, tiled by this box.
+  bool hasTensorMap = false;
+  std::vector<uint32_t> tensorMapBox;
+  uint32_t tensorMapSwizzle = 0;
 };
 
 struct KernelDesc {

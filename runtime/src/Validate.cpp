@@ -63,6 +63,35 @@ void checkExpr(const std::string &where, const SizeExpr &expr,
     reject(where, problem);
 }
 
+/// What cuTensorMapEncodeTiled accepts for a tiled map of 2- or 4-byte
+/// elements, checked once at load so that a bad module is a load error.
+void validateTensorMap(const std::string &where, const KernelParamDesc &param) {
+  const std::vector<uint32_t> &box = param.tensorMapBox;
+  if (param.rank < 1 || param.rank > 5)
+    reject(where, strCat("has a tensor map but rank ", param.rank,
+                         "; tensor maps take ranks 1..5"));
+  if (box.size() != param.rank)
+    reject(where, strCat("tensor map box has ", box.size(),
+                         " entries for rank ", param.rank));
+  for (uint32_t b : box)
+    if (b < 1 || b > 256)
+      reject(where, strCat("tensor map box entry ", b, " is outside 1..256"));
+  size_t bytes = dtypeSize(param.dtype);
+  if (bytes != 2 && bytes != 4)
+    reject(where, strCat("tensor map of ", dtypeName(param.dtype),
+                         " elements; only 2- and 4-byte elements are tiled"));
+  uint32_t swizzle = param.tensorMapSwizzle;
+  if (swizzle != 0 && swizzle != 32 && swizzle != 64 && swizzle != 128)
+    reject(where, strCat("tensor map swizzle ", swizzle,
+                         " is not 0, 32, 64 or 128 bytes"));
+  size_t rowBytes = box.back() * bytes;
+  if (rowBytes % 16 != 0 || (swizzle != 0 && rowBytes > swizzle))
+    reject(where, strCat("tensor map box rows of ", rowBytes, " bytes must be ",
+                         "a multiple of 16", swizzle ? " and at most " : "",
+                         swizzle ? std::to_string(swizzle) : std::string(),
+                         swizzle ? " (the swizzle)" : ""));
+}
+
 void validateKernel(const ModuleDesc &module, size_t k) {
   const KernelDesc &kernel = module.kernels[k];
   std::string where = strCat("kernel ", k);
@@ -92,6 +121,8 @@ void validateKernel(const ModuleDesc &module, size_t k) {
       if (i > 0 && dim <= param.dynamicDims[i - 1])
         reject(paramWhere, "dynamic_dims must be strictly increasing");
     }
+    if (param.hasTensorMap)
+      validateTensorMap(paramWhere, param);
   }
 }
 

@@ -646,6 +646,52 @@ void testProgrammaticLaunch() {
                HYLA_ERROR_INVALID_ARGUMENT);
 }
 
+void testTensorMaps() {
+  // Only the mock: the probe kernel's PTX does nothing.
+  if (!mock)
+    return;
+  hyla_module *module = loadPrepared(tensorMapModule());
+  {
+    const int64_t rows = 100;
+    DeviceBuffer x(module, rows * 64 * 2 + 16), y(module, rows * 64 * 2);
+    hyla_tensor in = tensor(x.data, HYLA_BF16, {rows, 64});
+    hyla_tensor out = tensor(y.data, HYLA_BF16, {rows, 64});
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &out, 1, nullptr));
+    // CUDA's order: dims innermost first, byte strides of the outer dims,
+    // the box likewise; 128-byte swizzle; zeros out of bounds.
+    CHECK(mock->tensorMaps.size() == 1);
+    if (!mock->tensorMaps.empty()) {
+      const MockTensorMap &m = mock->tensorMaps.back();
+      CHECK(m.dataType == CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 && m.rank == 2);
+      CHECK(m.address == reinterpret_cast<uint64_t>(x.data));
+      CHECK((m.dims == std::vector<uint64_t>{64, uint64_t(rows)}));
+      CHECK((m.strides == std::vector<uint64_t>{128}));
+      CHECK((m.box == std::vector<unsigned>{64, 32}));
+      CHECK(m.swizzle == CU_TENSOR_MAP_SWIZZLE_128B);
+      CHECK(m.oobFill == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    }
+    // The map is passed by value after x's pointer and dim, before y's.
+    const MockLaunch &launch = mock->launches.back();
+    CHECK(launch.kernel == "tma_probe" && launch.grid[0] == 4);
+    CHECK(launch.params.size() == 5 &&
+          launch.params[0] == reinterpret_cast<uint64_t>(x.data) &&
+          launch.params[1] == uint64_t(rows) &&
+          launch.params[2] == reinterpret_cast<uint64_t>(x.data) &&
+          launch.params[3] == reinterpret_cast<uint64_t>(y.data) &&
+          launch.params[4] == uint64_t(rows));
+
+    // A tensor the TMA cannot address is an error naming the launch, not a
+    // launch that faults.
+    in.data = static_cast<char *>(x.data) + 2;
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &out, 1, nullptr),
+                 HYLA_ERROR_CUDA);
+    CHECK_ERROR_HAS("launch 0 (kernel 'tma_probe') param 0: "
+                    "cuTensorMapEncodeTiled rejected the 100x64 bf16 tensor");
+    CHECK_ERROR_HAS("16-byte aligned address");
+  }
+  hyla_module_free(module);
+}
+
 void testContextHygiene() {
   if (!ctxGetCurrent)
     return;
@@ -704,6 +750,7 @@ int main() {
       {"temporary reuse", testTemporaryReuse},
       {"prepare errors", testPrepareErrors},
       {"programmatic launch", testProgrammaticLaunch},
+      {"tensor maps", testTensorMaps},
       {"context hygiene", testContextHygiene},
   };
   for (const auto &test : tests) {

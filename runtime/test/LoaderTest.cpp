@@ -277,16 +277,19 @@ TEST(Loader, RejectsWrongIdentifier) {
 
 TEST(Loader, RejectsOtherVersions) {
   ModuleSpec spec = languageModelModule();
-  spec.version = 2;
+  spec.version = 3;
   auto loaded = load(spec);
   ASSERT_EQ(loaded->status, HYLA_ERROR_BAD_MODULE);
-  EXPECT_NE(loaded->error.find("version 2"), std::string::npos)
+  EXPECT_NE(loaded->error.find("version 3"), std::string::npos)
       << loaded->error;
-  EXPECT_NE(loaded->error.find("reads version 1"), std::string::npos)
+  EXPECT_NE(loaded->error.find("reads version 2"), std::string::npos)
       << loaded->error;
 
   spec.version = 0; // absent field
   expectRejected(spec, {"version 0"});
+  // Version 1 modules lack the tensor maps some kernels now take.
+  spec.version = 1;
+  expectRejected(spec, {"version 1"});
 }
 
 TEST(Loader, RejectsGarbageAndEmpty) {
@@ -378,6 +381,33 @@ TEST(Validate, ParamRankAndDType) {
         m.kernels[1].params[1].dtype = static_cast<fb::DType>(7);
       },
       {"param 1", "unknown dtype 7"});
+}
+
+TEST(Validate, TensorMaps) {
+  // Kernel 1 ('rmsnorm') param 0 is 2-D bf16: give it a tensor map and
+  // break one rule at a time.
+  auto withMap = [](std::vector<uint32_t> box, uint32_t swizzle,
+                    fb::DType dtype = fb::DType::BF16) {
+    return [=](ModuleSpec &m) {
+      ParamSpec &p = m.kernels[1].params[0];
+      p.dtype = dtype;
+      p.tensorMap = true;
+      p.tensorMapBox = box;
+      p.tensorMapSwizzle = swizzle;
+    };
+  };
+  rejectEdit(withMap({64}, 128),
+             {"kernel 1 ('rmsnorm') param 0", "tensor map box has 1 entries",
+              "rank 2"});
+  rejectEdit(withMap({}, 128), {"tensor map box has 0 entries"});
+  rejectEdit(withMap({300, 64}, 128), {"box entry 300", "1..256"});
+  rejectEdit(withMap({0, 64}, 128), {"box entry 0", "1..256"});
+  rejectEdit(withMap({64, 64}, 48), {"swizzle 48", "0, 32, 64 or 128"});
+  rejectEdit(withMap({64, 128}, 128),
+             {"box rows of 256 bytes", "at most 128 (the swizzle)"});
+  rejectEdit(withMap({64, 4}, 0), {"box rows of 8 bytes", "multiple of 16"});
+  rejectEdit(withMap({64, 16}, 0, fb::DType::F64),
+             {"tensor map of f64 elements", "2- and 4-byte"});
 }
 
 TEST(Validate, InputPositions) {

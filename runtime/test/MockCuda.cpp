@@ -46,7 +46,7 @@ std::set<uintptr_t> allocations;
 bool initialized = false;
 
 const std::map<std::string, int> kParamCounts = {
-    {"add_bias", 5}, {"scale2", 4}, {"copy_u16", 4}};
+    {"add_bias", 5}, {"scale2", 4}, {"copy_u16", 4}, {"tma_probe", 5}};
 
 bool needContext() {
   if (current == &primaryContext)
@@ -105,6 +105,7 @@ __attribute__((visibility("default"))) MockState *hyla_mock_state() {
 __attribute__((visibility("default"))) void hyla_mock_reset() {
   std::lock_guard<std::mutex> lock(mutex);
   state.launches.clear();
+  state.tensorMaps.clear();
   state.sharedMemAttributes.clear();
   state.callsWithoutContext = 0;
   state.failNextLaunch = 0;
@@ -284,6 +285,44 @@ static CUresult mockLaunch(CUfunction function, const unsigned grid[3],
       launch.params.push_back(param<uint64_t>(params, i));
   state.launches.push_back(launch);
   runKernel(function->name, uint64_t(grid[0]) * block[0], params);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuTensorMapEncodeTiled(
+    CUtensorMap *map, CUtensorMapDataType dataType, cuuint32_t rank,
+    void *address, const cuuint64_t *dims, const cuuint64_t *strides,
+    const cuuint32_t *box, const cuuint32_t *elementStrides,
+    CUtensorMapInterleave, CUtensorMapSwizzle swizzle, CUtensorMapL2promotion,
+    CUtensorMapFloatOOBfill oobFill) {
+  // CUDA's rules for tiled maps: rank 1..5, a 16-byte aligned address,
+  // strides multiples of 16, boxes of 1..256.
+  if (!map || rank < 1 || rank > 5 ||
+      reinterpret_cast<uintptr_t>(address) % 16 != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  MockTensorMap m{static_cast<int>(dataType),
+                  rank,
+                  reinterpret_cast<uint64_t>(address),
+                  {},
+                  {},
+                  {},
+                  static_cast<int>(swizzle),
+                  static_cast<int>(oobFill)};
+  for (cuuint32_t i = 0; i < rank; ++i) {
+    if (dims[i] == 0 || box[i] < 1 || box[i] > 256 || elementStrides[i] != 1)
+      return CUDA_ERROR_INVALID_VALUE;
+    m.dims.push_back(dims[i]);
+    m.box.push_back(box[i]);
+    if (i + 1 < rank) {
+      if (strides[i] % 16 != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+      m.strides.push_back(strides[i]);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  std::memset(map, 0, sizeof(*map));
+  map->opaque[0] = m.address;
+  map->opaque[1] = state.tensorMaps.size();
+  state.tensorMaps.push_back(std::move(m));
   return CUDA_SUCCESS;
 }
 

@@ -26,7 +26,21 @@ struct MockLaunch {
   bool programmatic = false;
 };
 
+/// One cuTensorMapEncodeTiled call (dims innermost first, as CUDA's).
+struct MockTensorMap {
+  int dataType;
+  unsigned rank;
+  uint64_t address;
+  std::vector<uint64_t> dims, strides; // strides: bytes, rank - 1 of them
+  std::vector<unsigned> box;
+  int swizzle, oobFill;
+};
+
 struct MockState {
+  /// Every tensor map encoded. The mock writes the map's address field as
+  /// its first 8 bytes and its index here as the next 8, so a launch's
+  /// params show which map it got.
+  std::vector<MockTensorMap> tensorMaps;
   std::vector<MockLaunch> launches;
   int computeMajor = 9;
   int computeMinor = 0;

@@ -89,6 +89,9 @@ struct ParamSpec {
   fb::DType dtype = fb::DType::F32;
   uint32_t rank = 0;
   std::vector<uint32_t> dynamicDims;
+  bool tensorMap = false; // then a TensorMap with this box and swizzle
+  std::vector<uint32_t> tensorMapBox;
+  uint32_t tensorMapSwizzle = 0;
 };
 
 struct KernelSpec {
@@ -129,7 +132,7 @@ struct WeightSpec {
 };
 
 struct ModuleSpec {
-  uint32_t version = 1;
+  uint32_t version = 2;
   std::string producer = "hyla-test";
   std::string target = "sm_90a";
   std::vector<KernelSpec> kernels;
@@ -148,9 +151,14 @@ struct ModuleSpec {
     std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets;
     for (const KernelSpec &k : kernels) {
       std::vector<flatbuffers::Offset<fb::KernelParam>> params;
-      for (const ParamSpec &p : k.params)
-        params.push_back(
-            fb::CreateKernelParamDirect(b, p.dtype, p.rank, &p.dynamicDims));
+      for (const ParamSpec &p : k.params) {
+        flatbuffers::Offset<fb::TensorMap> map;
+        if (p.tensorMap)
+          map = fb::CreateTensorMapDirect(b, &p.tensorMapBox,
+                                          p.tensorMapSwizzle);
+        params.push_back(fb::CreateKernelParamDirect(b, p.dtype, p.rank,
+                                                     &p.dynamicDims, map));
+      }
       // CreateString(std::string) keeps embedded NULs (tests use them).
       kernelOffsets.push_back(fb::CreateKernel(
           b, b.CreateString(k.name), b.CreateString(k.ptx),
@@ -403,6 +411,37 @@ inline ModuleSpec elementwiseModule() {
   readWeights.launches = {{2, {8, 1, 1}, {1, 2}}, {2, {1, 1, 1}, {3, 4}}};
 
   m.functions = {forward, readWeights};
+  return m;
+}
+
+/// A kernel that reads its input through a tensor map, as hyla's TMA copies
+/// do (the PTX only declares the entry: the mock runs nothing for it):
+///   tma_probe(x: bf16[m, 64]) -> y: bf16[m, 64], x tiled by 32 x 64 boxes,
+///   128-byte swizzled.
+inline ModuleSpec tensorMapModule() {
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec m;
+  m.producer = "hyla-test tensor-map";
+  KernelSpec probe{"tma_probe",
+                   ".version 8.0\n.target sm_90a\n.address_size 64\n"
+                   ".visible .entry tma_probe(.param .u64 x, .param .u64 m,\n"
+                   "  .param .align 64 .b8 xmap[128], .param .u64 y,\n"
+                   "  .param .u64 ym)\n{\n  ret;\n}\n",
+                   {}, 128, 0, {}};
+  probe.params = {{DType::BF16, 2, {0}, true, {32, 64}, 128},
+                  {DType::BF16, 2, {0}}};
+  m.kernels = {probe};
+  Expr rows = Expr::sym(0);
+  FunctionSpec copy;
+  copy.name = "copy";
+  copy.symbols = {{"m", 0, 0}};
+  copy.buffers = {{BufferKind::Input, 0, DType::BF16, {rows, 64}},
+                  {BufferKind::Output, 0, DType::BF16, {rows, 64}}};
+  copy.inputs = {0};
+  copy.outputs = {1};
+  copy.launches = {{0, {ceilDiv(rows, 32), 1, 1}, {0, 1}}};
+  m.functions = {copy};
   return m;
 }
 

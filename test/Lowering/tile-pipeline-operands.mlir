@@ -1,4 +1,5 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands=tma=true | FileCheck %s --check-prefix=TMA
 
 // The GEMM k loop as Kernelize writes it once its accumulator is in wgmma
 // fragments: operands loaded one step ahead. The loads become copies into
@@ -24,6 +25,39 @@
 // CHECK:         hyla_tile.async_wait 0
 // CHECK-NEXT:    hyla_tile.convert_layout %[[LOOP]]#0
 // CHECK-NOT:     hyla_tile.load
+// Through tensor maps, four mbarriers after both rings (A's two at 65536, B's two at
+// 65552) initialized before the first copies; the loop also carries the
+// phase parity, waits on both rings' barriers of its stage, flips the
+// parity when the next stage wraps to 0, and after the loop waits for the
+// step copied past the end (stage end mod 2, a round later if it wrapped),
+// then invalidates the barriers (the epilogue may reuse their bytes).
+// TMA-LABEL: func.func @gemm_k_loop
+// TMA-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// TMA-DAG:     %[[C1:.*]] = arith.constant 1 : index
+// TMA-DAG:     %[[C2:.*]] = arith.constant 2 : index
+// TMA:         hyla_tile.init_barriers 4 at 65536
+// TMA-NEXT:    %[[A0:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 0 barriers at 65536
+// TMA-NEXT:    %[[B0:.*]] = hyla_tile.async_load %arg1[%[[C0]], %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 32768 barriers at 65552
+// TMA:         %[[LOOP:.*]]:5 = scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]], %[[S:.*]] = %[[C0]], %[[P:.*]] = %[[C0]])
+// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65536
+// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65552
+// TMA-NEXT:      %[[S1:.*]] = arith.addi %[[S]], %[[C1]]
+// TMA-NEXT:      %[[NS:.*]] = arith.remui %[[S1]], %[[C2]]
+// TMA-NEXT:      %[[WRAP:.*]] = arith.cmpi eq, %[[NS]], %[[C0]]
+// TMA-NEXT:      %[[FLIP:.*]] = arith.subi %[[C1]], %[[P]]
+// TMA-NEXT:      %[[NP:.*]] = arith.select %[[WRAP]], %[[FLIP]], %[[P]]
+// TMA:           %[[AN:.*]] = hyla_tile.async_load %arg0[{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 0 barriers at 65536
+// TMA:           %[[BN:.*]] = hyla_tile.async_load %arg1[{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 32768 barriers at 65552
+// TMA:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]]
+// TMA-NEXT:      scf.yield %[[D]], %[[AN]], %[[BN]], %[[NS]], %[[NP]]
+// TMA:         %[[PAST:.*]] = arith.cmpi uge, %[[LOOP]]#3, %[[C2]]
+// TMA-NEXT:    %[[ES:.*]] = arith.remui %[[LOOP]]#3, %[[C2]]
+// TMA-NEXT:    %[[EF:.*]] = arith.subi %[[C1]], %[[LOOP]]#4
+// TMA-NEXT:    %[[EP:.*]] = arith.select %[[PAST]], %[[EF]], %[[LOOP]]#4
+// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65536
+// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65552
+// TMA-NEXT:    hyla_tile.inval_barriers 4 at 65536
+// TMA-NOT:     hyla_tile.async_wait
 func.func @gemm_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
   %c0 = arith.constant 0 : index
   %c64 = arith.constant 64 : index
@@ -68,6 +102,16 @@ func.func @gemm_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: mem
 // CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]]
 // CHECK:           scf.yield %[[D]], %[[AL]], %[[BL]], %[[AN]], %[[BN]], %[[NS]] :
 // CHECK:         hyla_tile.async_wait 0
+// TMA-LABEL: func.func @three_stages
+// TMA:         hyla_tile.init_barriers 6 at 98304
+// TMA-COUNT-2: hyla_tile.async_load {{.*}} barriers at 98304
+// TMA:         scf.for
+// TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98304
+// TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98328
+// TMA:         scf.yield
+// Two steps past the end: stages end and end + 1 (mod 3).
+// TMA-COUNT-2: hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98328
+// TMA-NEXT:    hyla_tile.inval_barriers 6 at 98304
 func.func @three_stages(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32, hyla_tile.num_stages = 3 : i32} {
   %c0 = arith.constant 0 : index
   %c64 = arith.constant 64 : index

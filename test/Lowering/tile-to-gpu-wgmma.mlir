@@ -140,6 +140,80 @@ func.func @async_operands(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: 
   return
 }
 
+
+// -----
+
+// Operands copied through tensor maps: each memref a TMA copy reads gets a
+// tensor-map parameter after its dims (listed in hyla.tensor_maps with its
+// 128 x 64 box); thread 0 initializes the four mbarriers and fences them
+// for the async proxy before a barrier; each copy is thread 0 announcing
+// 16 KiB on its stage's barrier, then one cp.async.bulk.tensor of the
+// 64-column block into the buffer (as a shared::cluster address) with the
+// column, row coordinates; each wait polls the parity then synchronizes;
+// invalidation sits between two barriers.
+// CHECK-LABEL: gpu.func @tma_operands
+// CHECK-SAME:    (%{{.*}}: !llvm.ptr<1>, %{{.*}}: i64, %[[XMAP:.*]]: !llvm.ptr, %{{.*}}: !llvm.ptr<1>, %[[WMAP:.*]]: !llvm.ptr, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64)
+// CHECK-SAME:    hyla.tensor_maps = [{arg = 0 : i64, box = array<i64: 128, 64>, param = 2 : i64, swizzle = 128 : i64}, {arg = 1 : i64, box = array<i64: 128, 64>, param = 4 : i64, swizzle = 128 : i64}]
+// CHECK:         scf.if
+// CHECK-COUNT-4:   nvvm.mbarrier.init
+// CHECK-NEXT:      nvvm.fence.mbarrier.init
+// CHECK:         gpu.barrier
+// CHECK:         scf.if
+// CHECK:           nvvm.mbarrier.arrive.expect_tx %[[BAR:.*]], %{{.*}} : !llvm.ptr<3>, i32
+// CHECK:           llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr<7>
+// CHECK:           nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[XMAP]], %[[BAR]], box[%{{.*}}, %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// CHECK:           nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[WMAP]]
+// CHECK:         scf.for
+// CHECK:           nvvm.mbarrier.try_wait.parity
+// CHECK-NEXT:      gpu.barrier
+// CHECK:           nvvm.mbarrier.try_wait.parity
+// CHECK-NEXT:      gpu.barrier
+// CHECK-NOT:       nvvm.cp.async.shared.global
+// CHECK:           nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK:           nvvm.wgmma.mma_async
+// CHECK:         nvvm.mbarrier.try_wait.parity
+// CHECK:         gpu.barrier
+// CHECK:         scf.if
+// CHECK-COUNT-4:   nvvm.mbarrier.inval
+// CHECK:         gpu.barrier
+func.func @tma_operands(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+  hyla_tile.init_barriers 4 at 65536
+  %a0 = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 65536 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+  %b0 = hyla_tile.async_load %w[%c0, %c0] dims [0, 1] stage %c0 of 2 at 32768 barriers at 65552 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+  %r:5 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %a = %a0, %b = %b0, %s = %c0, %p = %c0) -> (tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared>, index, index) {
+    hyla_tile.barrier_wait %s phase %p at 65536
+    hyla_tile.barrier_wait %s phase %p at 65552
+    %ns = arith.subi %c1, %s : index
+    %next = arith.addi %k, %c64 : index
+    %an = hyla_tile.async_load %x[%c0, %next] dims [0, 1] stage %ns of 2 at 0 barriers at 65536 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %bn = hyla_tile.async_load %w[%c0, %next] dims [0, 1] stage %ns of 2 at 32768 barriers at 65552 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<128x128xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %d, %an, %bn, %ns, %p : tensor<128x128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared>, index, index
+  }
+  hyla_tile.barrier_wait %r#3 phase %r#4 at 65536
+  hyla_tile.inval_barriers 4 at 65536
+  %t = hyla_tile.convert_layout %r#0 : tensor<128x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
+// One tensor map per argument: copies of one memref must share a box.
+func.func @tma_two_boxes(%x: memref<?x256xbf16>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
+  %c0 = arith.constant 0 : index
+  hyla_tile.init_barriers 2 at 65536
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 0 barriers at 65536 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+  // expected-error @+1 {{copies 64-row boxes of argument 0, whose tensor map other copies tile by 128 rows}}
+  %b = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 16384 barriers at 65544 : memref<?x256xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
 // -----
 
 // An async dot leaves its own wgmma group in flight (wait_group 1: the one

@@ -93,6 +93,12 @@ static cl::opt<bool> fragmentLayouts(
              "every product goes through shared memory into the thread "
              "layout)"),
     cl::init(true), cl::cat(category));
+static cl::opt<bool> tma(
+    "tma",
+    cl::desc("Copy GEMM k-loop operands with the tensor memory accelerator "
+             "(tensor maps, mbarriers) where the target has one (default "
+             "true; false: every thread copies with cp.async)"),
+    cl::init(true), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::init(false), cl::cat(category));
 static PipelineFlags pipelineFlags(category);
@@ -305,6 +311,7 @@ int main(int argc, char **argv) {
   // 3. Kernels to PTX.
   GpuCompileOptions gpuOptions;
   gpuOptions.fragmentLayouts = fragmentLayouts;
+  gpuOptions.tma = tma;
   auto compiled = compileKernelsToPTX(
       *kernelModule, *target,
       [](size_t done, size_t total, StringRef name, double secs) {

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define HYLA_MODULE_FORMAT_VERSION 1
+#define HYLA_MODULE_FORMAT_VERSION 2
 #define HYLA_MAX_RANK 8
 
 typedef enum hyla_status {

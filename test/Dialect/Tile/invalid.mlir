@@ -464,3 +464,62 @@ func.func @dot_wait_layout(%z: tensor<64x64xf32, #hyla_tile.mma>) {
   %d = hyla_tile.dot_wait %z pending 0 : tensor<64x64xf32, #hyla_tile.mma>
   return
 }
+
+// -----
+
+func.func @async_load_barriers(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{barriers offset must be a non-negative multiple of 8 bytes, got 12}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 12 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_tensor_map_rows(%x: memref<?x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{copies through a tensor map take at most 256 rows, got 512}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 0 : memref<?x128xbf16> -> tensor<512x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_tensor_map_rank(%x: memref<?x4x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{copies through a tensor map read tile dims [0, 1] of a 2-D memref only}}
+  %a = hyla_tile.async_load %x[%c0, %c0, %c0] dims [0, 2] stage %c0 of 2 at 0 barriers at 0 : memref<?x4x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @init_barriers_offset() {
+  // expected-error @+1 {{offset must be a non-negative multiple of 8 bytes, got 4}}
+  hyla_tile.init_barriers 2 at 4
+  return
+}
+
+// -----
+
+func.func @init_barriers_count() {
+  // expected-error @+1 {{attribute 'count' failed to satisfy constraint}}
+  hyla_tile.init_barriers 0 at 8
+  return
+}
+
+// -----
+
+func.func @barrier_wait_offset(%s: index) {
+  // expected-error @+1 {{offset must be a non-negative multiple of 8 bytes, got 3}}
+  hyla_tile.barrier_wait %s phase %s at 3
+  return
+}
+
+// -----
+
+func.func @inval_barriers_offset() {
+  // expected-error @+1 {{offset must be a non-negative multiple of 8 bytes, got 20}}
+  hyla_tile.inval_barriers 2 at 20
+  return
+}

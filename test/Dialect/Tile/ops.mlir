@@ -38,6 +38,20 @@ func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
   return
 }
 
+// CHECK-LABEL: func.func @tma_copies
+// CHECK: hyla_tile.init_barriers 4 at 32768
+// CHECK: %[[A:.*]] = hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 0 barriers at 32768 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+// CHECK: hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 32768
+// CHECK: hyla_tile.inval_barriers 4 at 32768
+func.func @tma_copies(%x: memref<?x128xbf16>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  hyla_tile.init_barriers 4 at 32768
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 32768 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  hyla_tile.barrier_wait %c0 phase %c0 at 32768
+  hyla_tile.inval_barriers 4 at 32768
+  return
+}
+
 // CHECK-LABEL: func.func @async_copies
 // CHECK: %[[A:.*]] = hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 1024 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
 // CHECK: hyla_tile.async_wait 0
