@@ -540,16 +540,6 @@ GlobalAccess globalAccessAt(Emitter &e, const MemrefArg &m, ValueRange offsets,
   return {ptrs, mask, linear};
 }
 
-GlobalAccess globalAccess(Emitter &e, const MemrefArg &m, ValueRange offsets,
-                          ArrayRef<int64_t> dims, ArrayRef<int64_t> shape,
-                          Value elems) {
-  int64_t numel = 1;
-  for (int64_t s : shape)
-    numel *= s;
-  return globalAccessAt(e, m, offsets, dims, e.coords(elems, shape),
-                        e.validSlots(elems, numel));
-}
-
 /// Whether the (col, col + 1) pairs of a `#hyla_tile.mma` tile can move as
 /// single vector accesses: the tile's columns run along the memref's
 /// contiguous last dim, whose static size is even; a run-time check of
@@ -1035,6 +1025,28 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
   }
 };
 
+/// On thread 0: `each` on the address of every one of `count` mbarriers at
+/// byte `offset` of shared memory, then `last`.
+void onLeaderForBarriers(
+    OpBuilder &rw, Location loc, KernelState &st, int64_t offset,
+    int64_t count, function_ref<void(OpBuilder &, Location, Value)> each,
+    function_ref<void(OpBuilder &, Location)> last = {}) {
+  Emitter e(rw, loc, st);
+  Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+  scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+    Emitter le(b, l, st);
+    Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
+    Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
+    for (int64_t i = 0; i < count; ++i)
+      each(b, l,
+           LLVM::IntToPtrOp::create(b, l, sptrTy,
+                                    le.add(base, le.i32(offset + 8 * i))));
+    if (last)
+      last(b, l);
+    scf::YieldOp::create(b, l);
+  });
+}
+
 /// One thread initializes the mbarriers (one arrival per phase); the
 /// initialization is fenced for the async proxy (TMA completes on them)
 /// before every thread passes the barrier.
@@ -1044,22 +1056,15 @@ struct InitBarriersLowering : TilePattern<InitBarriersOp> {
   matchAndRewrite(InitBarriersOp op, OpAdaptor,
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
-    Emitter e(rw, loc, st);
     st.needShared(op.getOffset() + 8 * op.getCount());
-    Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
-    scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
-      Emitter le(b, l, st);
-      Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
-      Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
-      for (int64_t i = 0; i < op.getCount(); ++i) {
-        Value bar = LLVM::IntToPtrOp::create(
-            b, l, sptrTy, le.add(base, le.i32(op.getOffset() + 8 * i)));
-        NVVM::MBarrierInitOp::create(b, l, bar, le.i32(1), Value());
-      }
-      NVVM::FenceMbarrierInitOp::create(b, l);
-      scf::YieldOp::create(b, l);
-    });
-    e.barrier();
+    onLeaderForBarriers(
+        rw, loc, st, op.getOffset(), op.getCount(),
+        [](OpBuilder &b, Location l, Value bar) {
+          NVVM::MBarrierInitOp::create(b, l, bar, arith::ConstantIntOp::create(b, l, 1, 32),
+                                       Value());
+        },
+        [](OpBuilder &b, Location l) { NVVM::FenceMbarrierInitOp::create(b, l); });
+    Emitter(rw, loc, st).barrier();
     rw.eraseOp(op);
     return success();
   }
@@ -1075,18 +1080,10 @@ struct InvalBarriersLowering : TilePattern<InvalBarriersOp> {
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
     e.barrier();
-    Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
-    scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
-      Emitter le(b, l, st);
-      Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
-      Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
-      for (int64_t i = 0; i < op.getCount(); ++i)
-        NVVM::MBarrierInvalOp::create(
-            b, l,
-            LLVM::IntToPtrOp::create(
-                b, l, sptrTy, le.add(base, le.i32(op.getOffset() + 8 * i))));
-      scf::YieldOp::create(b, l);
-    });
+    onLeaderForBarriers(rw, loc, st, op.getOffset(), op.getCount(),
+                        [](OpBuilder &b, Location l, Value bar) {
+                          NVVM::MBarrierInvalOp::create(b, l, bar);
+                        });
     e.barrier();
     rw.eraseOp(op);
     return success();

@@ -92,28 +92,25 @@ LogicalResult AsyncLoadOp::verify() {
                           getOffsets().size(), getDims());
 }
 
-LogicalResult InitBarriersOp::verify() {
-  if (getOffset() < 0 || getOffset() % 8 != 0)
-    return emitOpError() << "offset must be a non-negative multiple of 8 "
-                            "bytes, got "
-                         << getOffset();
+/// mbarriers are 8 bytes, 8-byte aligned.
+static LogicalResult verifyBarrierOffset(Operation *op, int64_t offset) {
+  if (offset < 0 || offset % 8 != 0)
+    return op->emitOpError() << "offset must be a non-negative multiple of 8 "
+                                "bytes, got "
+                             << offset;
   return success();
+}
+
+LogicalResult InitBarriersOp::verify() {
+  return verifyBarrierOffset(*this, getOffset());
 }
 
 LogicalResult InvalBarriersOp::verify() {
-  if (getOffset() < 0 || getOffset() % 8 != 0)
-    return emitOpError() << "offset must be a non-negative multiple of 8 "
-                            "bytes, got "
-                         << getOffset();
-  return success();
+  return verifyBarrierOffset(*this, getOffset());
 }
 
 LogicalResult BarrierWaitOp::verify() {
-  if (getOffset() < 0 || getOffset() % 8 != 0)
-    return emitOpError() << "offset must be a non-negative multiple of 8 "
-                            "bytes, got "
-                         << getOffset();
-  return success();
+  return verifyBarrierOffset(*this, getOffset());
 }
 
 LogicalResult PrefetchOp::verify() {
