@@ -897,6 +897,27 @@ FailureOr<DenseMap<unsigned, TensorMapBox>> tensorMapBoxes(func::FuncOp fn) {
   return boxes;
 }
 
+/// `body` on thread 0 only.
+void onLeader(OpBuilder &b, Location loc, KernelState &st,
+              function_ref<void(OpBuilder &, Location)> body) {
+  Emitter e(b, loc, st);
+  Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+  scf::IfOp::create(b, loc, leader, [&](OpBuilder &ib, Location l) {
+    body(ib, l);
+    scf::YieldOp::create(ib, l);
+  });
+}
+
+/// The shared-memory address of mbarrier `index` (i32) of the ring that
+/// starts `offset` bytes into shared memory (8 bytes a barrier).
+Value barrierAddress(Emitter &e, int64_t offset, Value index) {
+  Value base =
+      LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI32Type(), e.st.smem);
+  return LLVM::IntToPtrOp::create(
+      e.b, e.loc, LLVM::LLVMPointerType::get(e.b.getContext(), kSharedSpace),
+      e.add(e.add(base, e.i32(offset)), e.mul(index, e.i32(8))));
+}
+
 /// cp.async of 16-byte chunks straight into the swizzled buffer (the
 /// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
 /// c / (cols / 8), 8 elements at column 8 (c mod (cols / 8)); chunks
@@ -929,16 +950,13 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
       // outside the memref arrive as zeros and count toward the bytes.
       if (!m.tensorMap)
         return rw.notifyMatchFailure(op, "argument has no tensor map");
-      Value barrier = e.add(
-          e.add(smemAddr, e.i32(*barriers)),
-          e.mul(e.toI32(adaptor.getStage()), e.i32(8)));
-      Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
+      Value bar =
+          barrierAddress(e, *barriers, e.toI32(adaptor.getStage()));
       Value row0 = e.toI32(adaptor.getOffsets()[0]);
       Value col0 = e.toI32(adaptor.getOffsets()[1]);
-      scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+      onLeader(rw, loc, st, [&](OpBuilder &b, Location l) {
         Emitter le(b, l, st);
         Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
-        Value bar = LLVM::IntToPtrOp::create(b, l, sptrTy, barrier);
         NVVM::MBarrierArriveExpectTxOp::create(b, l, Type(), bar,
                                                le.i32(bufBytes),
                                                NVVM::MemScopeKind::CTA,
@@ -957,7 +975,6 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
               NVVM::TMALoadMode::TILE, /*isCTAOnly=*/false,
               /*group=*/NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
         }
-        scf::YieldOp::create(b, l);
       });
       rw.replaceOp(op, buffer);
       return success();
@@ -1031,19 +1048,12 @@ void onLeaderForBarriers(
     OpBuilder &rw, Location loc, KernelState &st, int64_t offset,
     int64_t count, function_ref<void(OpBuilder &, Location, Value)> each,
     function_ref<void(OpBuilder &, Location)> last = {}) {
-  Emitter e(rw, loc, st);
-  Value leader = e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(0));
-  scf::IfOp::create(rw, loc, leader, [&](OpBuilder &b, Location l) {
+  onLeader(rw, loc, st, [&](OpBuilder &b, Location l) {
     Emitter le(b, l, st);
-    Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
-    Value base = LLVM::PtrToIntOp::create(b, l, b.getI32Type(), st.smem);
     for (int64_t i = 0; i < count; ++i)
-      each(b, l,
-           LLVM::IntToPtrOp::create(b, l, sptrTy,
-                                    le.add(base, le.i32(offset + 8 * i))));
+      each(b, l, barrierAddress(le, offset, le.i32(i)));
     if (last)
       last(b, l);
-    scf::YieldOp::create(b, l);
   });
 }
 
@@ -1060,10 +1070,12 @@ struct InitBarriersLowering : TilePattern<InitBarriersOp> {
     onLeaderForBarriers(
         rw, loc, st, op.getOffset(), op.getCount(),
         [](OpBuilder &b, Location l, Value bar) {
-          NVVM::MBarrierInitOp::create(b, l, bar, arith::ConstantIntOp::create(b, l, 1, 32),
-                                       Value());
+          NVVM::MBarrierInitOp::create(
+              b, l, bar, arith::ConstantIntOp::create(b, l, 1, 32), Value());
         },
-        [](OpBuilder &b, Location l) { NVVM::FenceMbarrierInitOp::create(b, l); });
+        [](OpBuilder &b, Location l) {
+          NVVM::FenceMbarrierInitOp::create(b, l);
+        });
     Emitter(rw, loc, st).barrier();
     rw.eraseOp(op);
     return success();
@@ -1100,12 +1112,8 @@ struct BarrierWaitLowering : TilePattern<BarrierWaitOp> {
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
-    Type sptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kSharedSpace);
-    Value base = LLVM::PtrToIntOp::create(rw, loc, rw.getI32Type(), st.smem);
-    Value bar = LLVM::IntToPtrOp::create(
-        rw, loc, sptrTy,
-        e.add(e.add(base, e.i32(op.getOffset())),
-              e.mul(e.toI32(adaptor.getStage()), e.i32(8))));
+    Value bar =
+        barrierAddress(e, op.getOffset(), e.toI32(adaptor.getStage()));
     // The suspend-time hint: 10 ms, far above a copy's latency.
     NVVM::MBarrierTryWaitParityOp::create(rw, loc, bar,
                                           e.toI32(adaptor.getPhase()),

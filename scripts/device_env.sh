@@ -2,7 +2,8 @@
 # the working directory, the carried bundle in $b, logs in $out, the runtime
 # library and Python wrapper on the paths, and `step`/`limit` to run a
 # command with a header, recording a failure in $status without stopping;
-# `sanitize_prefill` (below) is their shared compute-sanitizer check.
+# `sanitize_prefill` and `time_7b` (below) are their shared compute-sanitizer
+# check and whole-model timing.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 b=$PWD/.device
 out=${OUT:-$PWD/out}
@@ -12,6 +13,17 @@ export PYTHONPATH=$PWD/python:$b PYTHONUNBUFFERED=1
 status=0
 step() { echo; echo "=== $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
 limit() { local s=$1; shift; step timeout "$s" "$@"; }
+# The whole 7B forward (B=1, T=512 and 8192, median of 5 after 2 warm-up
+# calls) through hyla-run, for each bundle module named (without .hyla).
+time_7b() {
+  local m t
+  for m in "$@"; do
+    for t in 512 8192; do
+      limit 150 "$b/bin/hyla-run" "$b/$m.hyla" --sym batch=1 --sym tokens=$t \
+        --warmup 2 --iters 5
+    done
+  done
+}
 # compute-sanitizer memcheck and racecheck on the GDN prefill of module $1
 # (a packed prefill of 5 sequences and a dense B=2 T=130 one), when the
 # sanitizer exists.

@@ -17,12 +17,7 @@ for m in gdn_bench gdn_bench_nofrag; do
   limit 240 python3 bench/bench_gdn.py --module "$b/$m.hyla" --check-tokens 1024 \
     --no-varlen --seed "$seed" --json "$out/bench_$m.json"
 done
-for m in olmo-hybrid-7b olmo-hybrid-7b_nofrag; do
-  for t in 512 8192; do
-    limit 150 "$b/bin/hyla-run" "$b/$m.hyla" --sym batch=1 --sym tokens=$t \
-      --warmup 2 --iters 5
-  done
-done
+time_7b olmo-hybrid-7b olmo-hybrid-7b_nofrag
 sanitize_prefill "$b/gdn_bench.hyla"
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do

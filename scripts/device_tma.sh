@@ -28,12 +28,7 @@ gemm)
 model)
   limit 150 python3 bench/check_gdn_attention.py --module "$b/bench.hyla" \
     --tokens 2048 --seed "$seed"
-  for m in olmo-hybrid-7b olmo-hybrid-7b_notma; do
-    for t in 512 8192; do
-      limit 100 "$b/bin/hyla-run" "$b/$m.hyla" --sym batch=1 --sym tokens=$t \
-        --warmup 2 --iters 5
-    done
-  done
+  time_7b olmo-hybrid-7b olmo-hybrid-7b_notma
   ;;
 esac
 exit $status
