@@ -14,6 +14,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <chrono>
@@ -42,11 +43,24 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+/// NVPTX addresses shared memory with 32-bit registers when its
+/// `nvptx-short-ptr` option is set (as nvcc's and Triton's PTX do); by
+/// default every shared address is 64-bit, which costs the chunk kernels
+/// registers they spill. A command line that names the option wins.
+static void useShortSharedPointers() {
+  auto &options =
+      llvm::cl::getRegisteredOptions();
+  auto it = options.find("nvptx-short-ptr");
+  if (it != options.end() && it->second->getNumOccurrences() == 0)
+    (void)it->second->addOccurrence(0, "nvptx-short-ptr", "true");
+}
+
 FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
     ModuleOp kernels, const GpuTarget &target,
     const std::function<void(size_t, size_t, StringRef, double)> &progress,
     const GpuCompileOptions &options) {
   MLIRContext *ctx = kernels.getContext();
+  useShortSharedPointers();
   SmallVector<func::FuncOp> fns;
   for (auto fn : kernels.getOps<func::FuncOp>())
     if (fn->hasAttr(tile::TileDialect::kKernelAttrName))

@@ -135,7 +135,8 @@ def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
     `mma.sync` on the tensor cores (bf16/f16 as m16n8k16, f32 as tf32
     m16n8k8, f32 accumulation), its fragments read with `ldmatrix` where
     rows are 16-byte aligned (transposed for 16-bit types; a tf32 operand
-    strided along k falls back to word loads); `reduce` splits each row over a group of
+    strided along k is stored transposed, in a swizzled layout of one
+    region per k step); `reduce` splits each row over a group of
     lanes and finishes with warp shuffles; `broadcast`, `cumsum`,
     `unit_lower_inverse` and `tensor.extract` exchange values through it.
     Global loads and stores are masked gathers/scatters, so out-of-bounds

@@ -428,6 +428,47 @@ public:
   KernelState &st;
 };
 
+/// The layout of a tf32 dot operand stored transposed (k-contiguous, for
+/// ldmatrix) with `rows` rows (the operand's m or n): one region of
+/// `rows` x 8 words a k step, so k steps are constant offsets; in a region,
+/// row x sits at x ^ ((x >> 3) & 3) and its two 16-byte units swap when bit
+/// 2 of x is set. ldmatrix (8 consecutive rows, one unit each) then reads
+/// without bank conflicts, and a warp storing a row segment of the
+/// untransposed tile (every 4th x, or fragment pairs) hits each bank at
+/// most twice (4 times for rows of 128 columns).
+struct SwizzledOperand {
+  int64_t rows;
+  /// An i32 constant, splat when `like` is a vector.
+  static Value constantLike(Emitter &e, Value like, int64_t v) {
+    if (auto vt = dyn_cast<VectorType>(like.getType()))
+      return e.splat(e.i32(v), vt.getNumElements());
+    return e.i32(v);
+  }
+  /// The part of the word of (x, kk) that does not depend on kk / 8; kk may
+  /// be kk % 8 or kk itself (the high bits are added by the caller).
+  static Value rowPart(Emitter &e, Value x, Value kk) {
+    auto cst = [&](int64_t v) { return constantLike(e, x, v); };
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value placed = arith::XOrIOp::create(
+        b, loc, x,
+        e.andI(arith::ShRUIOp::create(b, loc, x, cst(3)), cst(3)));
+    Value unit = arith::XOrIOp::create(
+        b, loc, e.andI(arith::ShRUIOp::create(b, loc, kk, cst(2)), cst(1)),
+        e.andI(arith::ShRUIOp::create(b, loc, x, cst(2)), cst(1)));
+    return e.add(e.add(e.mul(placed, cst(8)),
+                       arith::ShLIOp::create(b, loc, unit, cst(2))),
+                 e.andI(kk, cst(3)));
+  }
+  /// The word of element kk of row x.
+  Value word(Emitter &e, Value x, Value kk) const {
+    auto cst = [&](int64_t v) { return constantLike(e, x, v); };
+    Value region = e.mul(arith::ShRUIOp::create(e.b, e.loc, kk, cst(3)),
+                         cst(rows * 8));
+    return e.add(region, rowPart(e, x, kk));
+  }
+};
+
 /// The first row and column (i32) of strip `s32` of a dot result.
 std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
                                     Value s32) {
@@ -2046,22 +2087,38 @@ struct DotLowering : TilePattern<DotOp> {
     Type smemElt = tf32 ? Type(rw.getI32Type()) : elt;
     int64_t eb = Emitter::elementBytes(smemElt);
     int64_t rowPad = tf32 ? 4 : 8;
-    int64_t aStride = aT.getDimSize(1) + rowPad, bStride = bT.getDimSize(1) + rowPad;
+    bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
+    // A tf32 operand strided along k has no transposing ldmatrix; it goes to
+    // shared memory transposed instead (rows along k, swizzled: see
+    // SwizzledOperand), where ldmatrix reads it.
+    bool aSwizzled = tf32 && !aKLast;
+    bool bSwizzled = tf32 && !bKLast;
+    // (A swizzled operand's "stride" is its row count, the words of a
+    // k step's region over 8.)
+    int64_t aStride = aSwizzled ? m : aT.getDimSize(1) + rowPad;
+    int64_t bStride = bSwizzled ? n : bT.getDimSize(1) + rowPad;
+    int64_t aWords = aSwizzled ? m * k : aT.getDimSize(0) * aStride;
+    int64_t bWords = bSwizzled ? n * k : bT.getDimSize(0) * bStride;
     int64_t nPad = n + 4;
-    int64_t aBase = 0, bBase = alignUp(aT.getDimSize(0) * aStride * eb, 16);
-    int64_t cBase = alignUp(bBase + bT.getDimSize(0) * bStride * eb, 16);
+    int64_t aBase = 0, bBase = alignUp(aWords * eb, 16);
+    int64_t cBase = alignUp(bBase + bWords * eb, 16);
     // The product goes through shared memory into the thread layout unless
     // it stays in mma fragments.
     st.needShared(isMmaTile(op.getType()) ? cBase : cBase + m * nPad * 4);
 
     auto writeOperand = [&](Value values, RankedTensorType t, int64_t stride,
-                            int64_t base) {
+                            int64_t base, bool swizzled) {
+      // A [k][x] tile stored transposed: element (row, col) is x = col,
+      // kk = row.
+      SwizzledOperand layout{t.getDimSize(1)};
       if (isMmaTile(t)) {
         // Fragments (a product feeding the next one) go element by element;
         // LLVM pairs the (col, col + 1) neighbours.
         auto [rows, cols] = fragmentCoords(e, t);
         int64_t count = cast<VectorType>(rows.getType()).getNumElements();
-        Value index = e.add(e.mul(rows, e.splat(e.i32(stride), count)), cols);
+        Value index =
+            swizzled ? layout.word(e, cols, rows)
+                     : e.add(e.mul(rows, e.splat(e.i32(stride), count)), cols);
         for (int64_t j = 0; j < count; ++j) {
           Value x = vector::ExtractOp::create(rw, loc, values, j);
           if (tf32)
@@ -2078,7 +2135,9 @@ struct DotLowering : TilePattern<DotOp> {
       int64_t slots = st.slots(t.getNumElements());
       Value elems = e.elementIndices(slots);
       SmallVector<Value> c = e.coords(elems, t.getShape());
-      Value index = e.add(e.mul(c[0], e.splat(e.i32(stride), slots)), c[1]);
+      Value index = swizzled ? Value()
+                             : e.add(e.mul(c[0], e.splat(e.i32(stride), slots)),
+                                     c[1]);
       if (tf32) {
         Value words = e.splatConst(rw.getI32Type(), 0, slots);
         for (int64_t j = 0; j < slots; ++j) {
@@ -2090,12 +2149,31 @@ struct DotLowering : TilePattern<DotOp> {
         }
         values = words;
       }
-      e.storeSharedRuns(values, index, e.validSlots(elems, t.getNumElements()),
-                        base, st.allSlotsValid(t.getNumElements()));
+      Value valid = e.validSlots(elems, t.getNumElements());
+      if (!swizzled)
+        return e.storeSharedRuns(values, index, valid, base,
+                                 st.allSlotsValid(t.getNumElements()));
+      int64_t w = st.vectorWidth;
+      if (w > 4 || t.getDimSize(1) % w || !st.allSlotsValid(t.getNumElements()))
+        return e.scatterShared(values, layout.word(e, c[1], c[0]), valid, base);
+      // A run of w <= 4 columns (x = x0 + j, x0 % w == 0) lands in rows
+      // p(x0) ^ j of one group of 4: word(x0) ^ 8j. The XOR (not an
+      // offset) keeps the lanes of each store on different banks.
+      for (int64_t r = 0; r < slots; r += w) {
+        Value at = layout.word(e, vector::ExtractOp::create(rw, loc, c[1], r),
+                               vector::ExtractOp::create(rw, loc, c[0], r));
+        for (int64_t j = 0; j < w; ++j)
+          LLVM::StoreOp::create(
+              rw, loc, vector::ExtractOp::create(rw, loc, values, r + j),
+              e.sharedPtr(base, smemElt,
+                          j ? Value(arith::XOrIOp::create(rw, loc, at,
+                                                          e.i32(8 * j)))
+                            : at));
+      }
     };
     e.barrier();
-    writeOperand(adaptor.getA(), aT, aStride, aBase);
-    writeOperand(adaptor.getB(), bT, bStride, bBase);
+    writeOperand(adaptor.getA(), aT, aStride, aBase, aSwizzled);
+    writeOperand(adaptor.getB(), bT, bStride, bBase, bSwizzled);
     e.barrier();
 
     // Each warp computes 16 x (8 * strip) outputs: one A fragment feeds
@@ -2109,9 +2187,10 @@ struct DotLowering : TilePattern<DotOp> {
     int64_t strips = geometry.strips, warps = st.warps();
     // ldmatrix needs 16-byte aligned rows, and a transposing load exists
     // for 16-bit elements only.
-    bool aKLast = !op.getTransposeA(), bKLast = op.getTransposeB();
-    bool aLdmatrix = (aStride * eb) % 16 == 0 && (aKLast || !tf32);
-    bool bLdmatrix = (bStride * eb) % 16 == 0 && (bKLast || !tf32);
+    bool aLdmatrix =
+        aSwizzled || ((aStride * eb) % 16 == 0 && (aKLast || !tf32));
+    bool bLdmatrix =
+        bSwizzled || ((bStride * eb) % 16 == 0 && (bKLast || !tf32));
     Value warp = arith::DivUIOp::create(rw, loc, st.tid, e.idx(32));
     Value lane = arith::RemUIOp::create(rw, loc, st.tidI32, e.i32(32));
     Value group = arith::DivUIOp::create(rw, loc, lane, e.i32(4));
@@ -2199,8 +2278,14 @@ struct DotLowering : TilePattern<DotOp> {
                 // of B) from x0, `kBit` the half of the k step, in an
                 // operand stored [x][k] (`kLast`) or [k][x].
                 auto ldmatrixRow = [&](Value x0, int64_t stride, bool kLast,
-                                       Value xBit, Value kBit) {
+                                       bool swizzled, Value xBit, Value kBit) {
                   Value eight = ke.i32(8), h = ke.i32(half);
+                  if (swizzled) // k steps are regions `stride` rows apart
+                    return ke.add(
+                        ke.mul(k0, ke.i32(stride)),
+                        SwizzledOperand::rowPart(
+                            ke, ke.add(x0, ke.add(lane8, ke.mul(xBit, eight))),
+                            ke.mul(kBit, h)));
                   if (kLast)
                     return ke.add(ke.mul(ke.add(x0, ke.add(lane8, ke.mul(xBit, eight))),
                                          ke.i32(stride)),
@@ -2213,8 +2298,9 @@ struct DotLowering : TilePattern<DotOp> {
                 if (aLdmatrix) {
                   // Matrix j (lanes 8j..8j+7): rows 8 (j & 1), k half j >> 1.
                   a = ldmatrix(aBase,
-                               ldmatrixRow(mBase, aStride, aKLast, laneBit0, laneBit1),
-                               4, !aKLast);
+                               ldmatrixRow(mBase, aStride, aKLast, aSwizzled,
+                                           laneBit0, laneBit1),
+                               4, !aKLast && !aSwizzled);
                 } else {
                   a = {aWord(row0, kc), aWord(row1, kc), aWord(row0, kc2),
                        aWord(row1, kc2)};
@@ -2233,8 +2319,9 @@ struct DotLowering : TilePattern<DotOp> {
                   // Matrix j: n tile t + (j >> 1), k half j & 1.
                   Value n = ke.add(nBase, ke.i32(8 * t));
                   return ldmatrix(bBase,
-                                  ldmatrixRow(n, bStride, bKLast, laneBit1, laneBit0),
-                                  pair ? 4 : 2, !bKLast);
+                                  ldmatrixRow(n, bStride, bKLast, bSwizzled,
+                                              laneBit1, laneBit0),
+                                  pair ? 4 : 2, !bKLast && !bSwizzled);
                 };
                 auto resTy = LLVM::LLVMStructType::getLiteral(
                     kb.getContext(), {f32, f32, f32, f32});

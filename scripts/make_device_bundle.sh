@@ -5,7 +5,7 @@
 # GDN comparisons. Then `device run` with carry [".device"] and
 # scripts/device_check.sh.
 #
-#   scripts/make_device_bundle.sh [PATH_TO_FLA_REPO]
+#   [BASE_HYLAC=path/to/older/hylac] scripts/make_device_bundle.sh [PATH_TO_FLA_REPO]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HYLA_BUILD_DIR:-$root/build}
@@ -58,6 +58,18 @@ done
   --quiet --fragment-layouts=false
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_notma.hyla" \
   --quiet --tma=false
+# With BASE_HYLAC (an older build's hylac), the same graphs compiled by it
+# as *_base.hyla, to compare two compilers in one run (device_operands.sh);
+# and this checkout with 64-bit shared-memory addresses.
+if [ -n "${BASE_HYLAC:-}" ]; then
+  "$BASE_HYLAC" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench_base.hyla" --quiet
+  "$BASE_HYLAC" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_base.hyla" --quiet
+  "$BASE_HYLAC" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_base.hyla" --quiet
+  "$BASE_HYLAC" "$root/examples/olmo-hybrid-7b/config.json" \
+    -o "$out/olmo-hybrid-7b_base.hyla" --quiet
+  "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_longptr.hyla" --quiet \
+    --nvptx-short-ptr=false
+fi
 if [ $# -ge 1 ]; then
   # Only the package, from the fetched snapshot's newest commit.
   git -C "$1" archive HEAD fla | tar -x -C "$out"

@@ -66,6 +66,31 @@ func.func @tf32(%o: memref<64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_
 
 // -----
 
+// tf32 operands strided along k (A given as [k][m], B as [k][n]) go to
+// shared memory transposed, a thread's run of 4 words stored word by word
+// at its swizzled address XOR 8 j, so that ldmatrix (row layout, no
+// transposition) reads their fragments.
+// CHECK-LABEL: gpu.func @tf32_strided
+// CHECK:         llvm.getelementptr %{{.*}}[%[[ADDR:.*]]] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i32
+// CHECK-NEXT:    llvm.store {{.*}} : i32, !llvm.ptr<3>
+// CHECK-NEXT:    vector.extract
+// CHECK-NEXT:    arith.constant 8 : i32
+// CHECK-NEXT:    arith.xori %[[ADDR]], %{{.*}} : i32
+// CHECK:         nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<row>, num = 4
+// CHECK-NOT:     mma_layout<col>
+// CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+func.func @tf32_strided(%o: memref<32x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %x = arith.constant dense<1.0> : tensor<64x32xf32>
+  %y = arith.constant dense<1.0> : tensor<64x64xf32>
+  %z = arith.constant dense<0.0> : tensor<32x64xf32>
+  %s = hyla_tile.dot %x, %y, %z {transpose_a = true} : tensor<64x32xf32>, tensor<64x64xf32> -> tensor<32x64xf32>
+  hyla_tile.store %s, %o[%c0, %c0] dims [0, 1] : tensor<32x64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
 // The tensor cores need M % 16, N % 8, K % 16 (bf16).
 func.func @bad_dot(%o: memref<8x8xf32>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
