@@ -69,6 +69,11 @@ def main():
     import transformers
 
     config = OlmoHybridConfig.from_json_file(args.config)
+    # A small test config (examples/olmo-hybrid-tiny) keeps the released
+    # model's special token ids, which lie outside its vocabulary; the
+    # embedding's padding row only matters for training.
+    if config.pad_token_id is not None and config.pad_token_id >= config.vocab_size:
+        config.pad_token_id = None
     torch.set_default_dtype(torch.bfloat16)  # initialize in bf16 directly
     with torch.device("cuda"):
         model = OlmoHybridForCausalLM(config).eval()

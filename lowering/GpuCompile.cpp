@@ -31,6 +31,7 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   const GpuTarget *target = lookupTarget(targetId);
   pm.addPass(
       createTilePipelineOperands({target && target->hasTma && options.tma}));
+  pm.addPass(createTileGridDependency());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

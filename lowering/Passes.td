@@ -122,6 +122,28 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
                            "::mlir::scf::SCFDialect"];
 }
 
+def TileGridDependency : Pass<"hyla-tile-grid-dependency", "mlir::ModuleOp"> {
+  let summary = "Place each kernel's wait for the grid before it";
+  let description = [{
+    GPU only. Under programmatic dependent launch a kernel may start while
+    the grid before it in the stream still runs, so it must wait
+    (`hyla_tile.wait_prior_grid`) before it writes any memory or reads an
+    argument that grid may write. Arguments listed in the kernel's
+    `hyla_tile.early_args` (set by `hyla-early-inputs`) may be read before
+    the wait, so their loads overlap the previous grid: the pass puts the
+    wait before the first op, in program order, that stores or reads another
+    argument (any op with a memref operand other than a load, an async copy,
+    a prefetch or `memref.dim` counts as a write), and moves loads of early
+    arguments that follow it in its block above it where their operands
+    allow. It looks into `scf.if` branches (a wait
+    in each branch that needs one, and one after the `scf.if` if later ops
+    need it) and stops at any other op with regions that needs a wait (the
+    wait goes before it, not into a loop). Without `hyla_tile.early_args`
+    the wait is the kernel's first op.
+  }];
+  let dependentDialects = ["::hyla::tile::TileDialect"];
+}
+
 def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
   let summary = "Lower hyla_tile kernels to gpu.func kernels for NVIDIA GPUs";
   let description = [{

@@ -380,6 +380,16 @@ struct ReshapeLowering : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// Programs run one after another on the CPU: nothing to wait for.
+struct WaitPriorGridLowering : OpRewritePattern<WaitPriorGridOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(WaitPriorGridOp op,
+                                PatternRewriter &rw) const override {
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
 /// A prefetch is only a hint: nothing to do on the CPU.
 struct PrefetchLowering : OpRewritePattern<PrefetchOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -433,13 +443,14 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
       fn->removeAttr(TileDialect::kNumWarpsAttrName);
       fn->removeAttr(TileDialect::kMinProgramsPerSMAttrName);
       fn->removeAttr(TileDialect::kNumStagesAttrName);
+      fn->removeAttr(TileDialect::kEarlyArgsAttrName);
     }
 
     RewritePatternSet patterns(&getContext());
     patterns.add<LoadLowering, StoreLowering, DotLowering, ReduceLowering,
                  BroadcastLowering, IotaLowering, CumsumLowering,
                  UnitLowerInverseLowering, ReshapeLowering, SplatLowering,
-                 PrefetchLowering>(
+                 PrefetchLowering, WaitPriorGridLowering>(
         &getContext());
     walkAndApplyPatterns(module, std::move(patterns));
 

@@ -58,6 +58,7 @@ struct KernelState {
   Value smem;     // !llvm.ptr<3>, the dynamic shared memory
   int64_t sharedBytes = 0;
   bool hasWgmma = false;
+  bool gridDependency = false; // the target has griddepcontrol
   DenseMap<Value, MemrefArg> memrefs;
 
   int64_t slots(int64_t numel) const {
@@ -1097,6 +1098,31 @@ void onLeaderForBarriers(
       last(b, l);
   });
 }
+
+/// Waits for the grid before this one (and its memory), then lets the next
+/// grid launch early. Inline asm with a memory clobber: the NVVM intrinsics
+/// are IntrNoMem, which would let LLVM move loads above the wait.
+void emitWaitPriorGrid(OpBuilder &b, Location loc) {
+  for (StringRef action : {"wait", "launch_dependents"})
+    LLVM::InlineAsmOp::create(
+        b, loc, TypeRange{}, ValueRange{},
+        ("griddepcontrol." + action + ";").str(), "~{memory}",
+        /*has_side_effects=*/true, /*is_align_stack=*/false,
+        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+        ArrayAttr());
+}
+
+struct WaitPriorGridLowering : TilePattern<WaitPriorGridOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(WaitPriorGridOp op, OpAdaptor,
+                  ConversionPatternRewriter &rw) const override {
+    if (st.gridDependency)
+      emitWaitPriorGrid(rw, op.getLoc());
+    rw.eraseOp(op);
+    return success();
+  }
+};
 
 /// One thread initializes the mbarriers (one arrival per phase); the
 /// initialization is fenced for the async proxy (TMA completes on them)
@@ -2564,19 +2590,15 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     b.setInsertionPointToStart(&entry);
     if (gpuTarget.hasGridDependencyControl) {
       // Programmatic dependent launch: the runtime may start this grid while
-      // the one before it in the stream drains. Wait for that grid (and its
-      // memory) before touching any, then let the next grid launch early.
-      // Inline asm with a memory clobber: the NVVM intrinsics are IntrNoMem,
-      // which would let LLVM move loads above the wait.
-      for (StringRef action : {"wait", "launch_dependents"})
-        LLVM::InlineAsmOp::create(
-            b, loc, TypeRange{}, ValueRange{},
-            ("griddepcontrol." + action + ";").str(), "~{memory}",
-            /*has_side_effects=*/true, /*is_align_stack=*/false,
-            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-            ArrayAttr());
+      // the one before it in the stream drains. Without the waits that
+      // hyla-tile-grid-dependency places, wait at the start.
+      bool placed = false;
+      fn.walk([&](WaitPriorGridOp) { placed = true; });
+      if (!placed)
+        emitWaitPriorGrid(b, loc);
       gpuFunc->setAttr(kProgrammaticLaunchAttr, b.getUnitAttr());
     }
+    st.gridDependency = gpuTarget.hasGridDependencyControl;
     Emitter e(b, loc, st);
     st.tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     st.tidI32 = e.toI32(st.tid);
@@ -2741,7 +2763,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering,
                  AsyncLoadLowering, AsyncWaitLowering, DotWaitLowering,
                  InitBarriersLowering, BarrierWaitLowering,
-                 InvalBarriersLowering>(
+                 InvalBarriersLowering, WaitPriorGridLowering>(
         converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,

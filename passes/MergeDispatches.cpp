@@ -11,6 +11,7 @@
 
 #include "dialects/Hyla/HylaOps.h"
 #include "dialects/Tile/TileOps.h"
+#include "passes/Buffers.h"
 #include "passes/Passes.h"
 #include "passes/TileBuilder.h"
 
@@ -118,21 +119,6 @@ bool canSplitGrid(DispatchOp op) {
 bool canEndGrid(DispatchOp op) {
   return llvm::all_of(op.getGrid(),
                       [&](Value v) { return isKernelComputable(op, v); });
-}
-
-/// The buffer a tensor aliases: through reshapes, its source.
-Value rootBuffer(Value v) {
-  while (Operation *def = v.getDefiningOp()) {
-    if (auto e = dyn_cast<tensor::ExpandShapeOp>(def))
-      v = e.getSrc();
-    else if (auto c = dyn_cast<tensor::CollapseShapeOp>(def))
-      v = c.getSrc();
-    else if (auto c = dyn_cast<tensor::CastOp>(def))
-      v = c.getSource();
-    else
-      break;
-  }
-  return v;
 }
 
 /// The merged kernel, built from the kernels of `parts` in order.

@@ -165,4 +165,24 @@ def MergeDispatches : Pass<"hyla-merge-dispatches", "mlir::ModuleOp"> {
                            "::hyla::tile::TileDialect"];
 }
 
+def EarlyInputs : Pass<"hyla-early-inputs", "mlir::ModuleOp"> {
+  let summary = "Mark kernel inputs the grid before never writes";
+  let description = [{
+    Under programmatic dependent launch a kernel may start while the grid
+    launched before it still runs. For each `hyla.dispatch` of a function
+    body, in order, the inputs whose buffers (through reshapes) the
+    dispatch just before it does not produce or update in place may be
+    read before waiting for that grid: the kernel's weights, a decode
+    step's cached state. The first dispatch of a function has none (the
+    grid before it is unknown, e.g. the previous call's last kernel), nor
+    has a dispatch after any other op with memory effects or regions. The
+    kernel gets the argument numbers as `hyla_tile.early_args` (where
+    non-empty); dispatches of one kernel that disagree get copies of it,
+    named with the list (`_early0_5`). `hyla-tile-grid-dependency` then
+    places the kernel's wait after the loads of those arguments that come
+    first.
+  }];
+  let dependentDialects = ["::hyla::tile::TileDialect"];
+}
+
 #endif // HYLA_PASSES_TD

@@ -34,6 +34,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
   }
+  pm.addPass(createEarlyInputs());
 }
 
 void hyla::registerHylaPipelines() {

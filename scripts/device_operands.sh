@@ -8,16 +8,17 @@
 # of the prefill chunk kernels, GDN decode, the 7B forward, and
 # compute-sanitizer on small prefills. `prefill` runs the checks, prefill
 # benchmarks and ncu; `rest` the decode, 7B and sanitizer steps (each fits
-# one device call); no argument runs both.
+# one device call); `model` the tiny model against transformers (every
+# launch small enough to overlap the one before); no argument runs all.
 #
-#   scripts/device_operands.sh [prefill|rest]
+#   scripts/device_operands.sh [prefill|rest|model]
 set -uo pipefail
 part=${1:-all}
 source "$(dirname "$0")/device_env.sh"
 seed=${SEED:-$RANDOM$RANDOM}
 echo "seed $seed"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
-if [ "$part" != rest ]; then
+if [ "$part" = all ] || [ "$part" = prefill ]; then
 for m in bench bench_base; do
   limit 200 python3 bench/check_gdn_attention.py --module "$b/$m.hyla" --tokens 2048 \
     --seed "$seed" --json "$out/check_$m.json"
@@ -33,12 +34,19 @@ if command -v ncu >/dev/null; then
   done
 fi
 fi
-if [ "$part" != prefill ]; then
+if [ "$part" = all ] || [ "$part" = rest ]; then
 for m in gdn_decode gdn_decode_base; do
   limit 150 python3 bench/bench_gdn_decode.py --module "$b/$m.hyla" --batches 1,64,256 \
     --seed "$seed" --json "$out/decode_$m.json"
 done
 time_7b olmo-hybrid-7b olmo-hybrid-7b_base
 sanitize_prefill "$b/gdn_bench.hyla"
+fi
+if [ "$part" = all ] || [ "$part" = model ]; then
+for m in olmo-hybrid-tiny olmo-hybrid-tiny_base; do
+  limit 200 python3 bench/bench_model.py --module "$b/$m.hyla" \
+    --config examples/olmo-hybrid-tiny/config.json --tokens 64,512 --check-tokens 512 \
+    --iters 5 --seed "$seed" --json "$out/model_$m.json"
+done
 fi
 exit $status

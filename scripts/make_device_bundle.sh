@@ -67,6 +67,8 @@ if [ -n "${BASE_HYLAC:-}" ]; then
   "$BASE_HYLAC" "$root/bench/graphs/gdn_decode.mlir" -o "$out/gdn_decode_base.hyla" --quiet
   "$BASE_HYLAC" "$root/examples/olmo-hybrid-7b/config.json" \
     -o "$out/olmo-hybrid-7b_base.hyla" --quiet
+  "$BASE_HYLAC" "$root/examples/olmo-hybrid-tiny/config.json" \
+    -o "$out/olmo-hybrid-tiny_base.hyla" --quiet
   "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_longptr.hyla" --quiet \
     --nvptx-short-ptr=false
 fi

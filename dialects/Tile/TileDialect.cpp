@@ -103,6 +103,26 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
     return verifyKernelInt(op, attr, 2, 8, /*powerOfTwo=*/false);
   if (attr.getName() == kMinProgramsPerSMAttrName)
     return verifyKernelInt(op, attr, 1, 32, /*powerOfTwo=*/false);
+  if (attr.getName() == kEarlyArgsAttrName) {
+    auto args = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!args || !op->hasAttr(kKernelAttrName))
+      return op->emitError() << "'" << kEarlyArgsAttrName
+                             << "' must be an array<i64> on a kernel";
+    // Argument numbers of the kernel as a func.func (lowerings change the
+    // argument list).
+    auto fn = dyn_cast<func::FuncOp>(op);
+    int64_t limit = fn ? int64_t(fn.getNumArguments()) : INT64_MAX;
+    int64_t previous = -1;
+    for (int64_t i : args.asArrayRef()) {
+      if (i <= previous || i >= limit)
+        return op->emitError()
+               << "'" << kEarlyArgsAttrName
+               << "' must list argument numbers in increasing order, below "
+               << limit << ", got " << i;
+      previous = i;
+    }
+    return success();
+  }
   return op->emitError() << "unknown hyla_tile attribute '" << attr.getName().getValue()
                          << "'";
 }

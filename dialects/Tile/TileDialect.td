@@ -47,6 +47,10 @@ def Tile_Dialect : Dialect {
         "hyla_tile.min_programs_per_sm";
     static constexpr ::llvm::StringLiteral kNumStagesAttrName =
         "hyla_tile.num_stages";
+    /// Kernel arguments no grid launched just before this one writes: the
+    /// kernel may read them before it waits for that grid.
+    static constexpr ::llvm::StringLiteral kEarlyArgsAttrName =
+        "hyla_tile.early_args";
     /// Buffers per pipelined operand (the attribute, or the default 2).
     static int64_t getNumStages(::mlir::Operation *kernel);
     /// The CTA size of a kernel in warps (the attribute, or the default 4).

@@ -95,6 +95,26 @@ def Tile_AsyncLoadOp : Tile_Op<"async_load", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_WaitPriorGridOp : Tile_Op<"wait_prior_grid",
+                                    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Wait for the grid launched before this one";
+  let description = [{
+    With programmatic dependent launch the runtime may start a kernel while
+    the grid before it in the stream still runs. This op waits until that
+    grid has completed and its writes are visible, then lets the grid after
+    this one start (which in turn waits for this one before it reads what
+    this one writes). A kernel must pass it before it writes any memory or
+    reads an argument the grid before it may write;
+    `hyla-tile-grid-dependency` places it. Running it again is harmless. On
+    targets without grid dependency control and on the CPU it does nothing.
+
+    ```mlir
+    hyla_tile.wait_prior_grid
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 def Tile_InitBarriersOp : Tile_Op<"init_barriers", [MemoryEffects<[MemWrite]>]> {
   let summary = "Initialize mbarriers in shared memory";
   let description = [{

@@ -104,6 +104,27 @@ func.func @bad_dot(%o: memref<8x8xf32>) attributes {hyla_tile.kernel} {
 
 // -----
 
+// A placed hyla_tile.wait_prior_grid becomes the griddepcontrol pair where it
+// stands (after the early load here), and the kernel does not also wait at
+// its start.
+// CHECK-LABEL: gpu.module @placed_wait_module
+// CHECK:         gpu.func @placed_wait
+// CHECK-NOT:       griddepcontrol
+// CHECK:           llvm.intr.masked.gather
+// CHECK:           llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT:      llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
+// CHECK-NOT:       griddepcontrol
+// CHECK:           gpu.return
+func.func @placed_wait(%w: memref<128xf32>, %o: memref<128xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %v = hyla_tile.load %w[%c0] dims [0] : memref<128xf32> -> tensor<128xf32>
+  hyla_tile.wait_prior_grid
+  hyla_tile.store %v, %o[%c0] dims [0] : tensor<128xf32>, memref<128xf32>
+  return
+}
+
+// -----
+
 // A prefetch of a tile with 16-byte aligned rows becomes one bulk L2
 // prefetch per row (256 bytes) inside the same uniform bounds check as the
 // fast loads; 32 rows over 128 threads: threads 0-31 take one row each.

@@ -22,6 +22,27 @@ func.func @k(%a: tensor<4xf32>) attributes {hyla_tile.kernel} {
 
 // -----
 
+// expected-error @+1 {{'hyla_tile.early_args' must list argument numbers in increasing order, below 2, got 2}}
+func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.early_args = array<i64: 0, 2>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.early_args' must list argument numbers in increasing order, below 2, got 0}}
+func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.early_args = array<i64: 1, 0>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.early_args' must be an array<i64> on a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.early_args = array<i64: 0>} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{'hyla_tile.num_warps' must be a power of two from 1 to 16, got 3}}
 func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 3 : i32} {
   return

@@ -38,6 +38,13 @@ func.func @all_ops(%a: memref<?x?x4x32xbf16>, %o: memref<?x64xf32>)
   return
 }
 
+// CHECK-LABEL: func.func @wait_prior_grid
+// CHECK: hyla_tile.wait_prior_grid
+func.func @wait_prior_grid(%x: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.early_args = array<i64: 0>} {
+  hyla_tile.wait_prior_grid
+  return
+}
+
 // CHECK-LABEL: func.func @tma_copies
 // CHECK: hyla_tile.init_barriers 4 at 32768
 // CHECK: %[[A:.*]] = hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 0 barriers at 32768 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
