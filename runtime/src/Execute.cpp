@@ -447,7 +447,16 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
     void **kernelParams = params.empty() ? nullptr : params.data();
     const int64_t ctas = int64_t(planned.grid[0]) * planned.grid[1] *
                          planned.grid[2];
+    // A kernel may read, before its wait, what the launch just before it
+    // in the list does not write (hylac's early inputs), relying on every
+    // launch before that one having finished. That holds only when the
+    // launch ahead of it in the stream is that one: after a skipped (empty)
+    // launch, launch normally.
+    const bool predecessorRan =
+        p == 0 ? planned.launch == 0
+               : plan.launches[p - 1].launch + 1 == planned.launch;
     const bool overlap = programmatic && kernel.programmaticLaunch &&
+                         predecessorRan &&
                          ctas <= state.oneWaveCtas[launch.kernel];
     CUresult result;
     if (overlap) {

@@ -627,6 +627,26 @@ void testProgrammaticLaunch() {
   }
   hyla_module_free(module);
 
+  // After a launch skipped for an empty grid, the next one launches
+  // normally: it may read early what the skipped launch would not have
+  // written but the one before it did.
+  {
+    ModuleSpec chain = chainModule();
+    chain.kernels[0].programmaticLaunch = true;
+    chain.functions[0].launches[1].grid = {Expr(1), Expr(0), Expr(1)};
+    hyla_module *skipping = loadPrepared(chain);
+    DeviceBuffer x(skipping, 64), y(skipping, 64);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {16});
+    hyla_tensor out = tensor(y.data, HYLA_F32, {16});
+    size_t before = mock->launches.size();
+    CHECK_OK(hyla_function_call(skipping, 0, &in, 1, &out, 1, nullptr));
+    CHECK(mock->launches.size() == before + 3);
+    CHECK(mock->launches[before].programmatic);      // launch 0
+    CHECK(!mock->launches[before + 1].programmatic); // launch 2, after 1
+    CHECK(mock->launches[before + 2].programmatic);  // launch 3
+    hyla_module_free(skipping);
+  }
+
   // A failing cuLaunchKernelEx is reported under its name.
   spec.kernels[0].programmaticLaunch = true;
   module = loadPrepared(spec);
