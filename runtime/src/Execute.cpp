@@ -77,13 +77,43 @@ void checkOutputs(const FunctionDesc &function, const BoundShapes &shapes,
       fail(HYLA_ERROR_INVALID_ARGUMENT, fn, " output ", i, " is input ",
            buffer.index, " updated in place: pass the same tensor for both");
   }
+  // Any other output must not share bytes with an input or another
+  // output: kernels read inputs while others write outputs (and may read
+  // them before waiting for the kernel ahead of them).
+  auto overlaps = [](const void *a, uint64_t aBytes, const void *b,
+                     uint64_t bBytes) {
+    auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+    return aBytes && bBytes && x < y + bBytes && y < x + aBytes;
+  };
+  for (size_t i = 0; i < function.outputs.size(); ++i) {
+    uint32_t id = function.outputs[i];
+    if (function.buffers[id].bufferKind() == BufferKind::Input)
+      continue; // updated in place, checked above
+    uint64_t bytes = shapes.bytes[id];
+    for (size_t j = 0; j < function.inputs.size(); ++j)
+      if (overlaps(outputs[i].data, bytes, inputs[j].data,
+                   shapes.bytes[function.inputs[j]]))
+        fail(HYLA_ERROR_INVALID_ARGUMENT, fn, " output ", i,
+             " overlaps input ", j,
+             " in memory; only outputs the function updates in place may "
+             "share an input's memory");
+    for (size_t k = 0; k < i; ++k)
+      if (function.buffers[function.outputs[k]].bufferKind() !=
+              BufferKind::Input &&
+          overlaps(outputs[i].data, bytes, outputs[k].data,
+                   shapes.bytes[function.outputs[k]]))
+        fail(HYLA_ERROR_INVALID_ARGUMENT, fn, " outputs ", k, " and ", i,
+             " overlap in memory");
+  }
 }
 
 /// Places the temporaries in the workspace: each at the lowest offset that
 /// overlaps no temporary whose launches overlap its own (first fit in
 /// buffer order), so a value dead before another is born lends it its
 /// bytes. Launches run in stream order and every kernel waits for the one
-/// before it before touching memory, so disjoint spans never run at once.
+/// before it before it writes memory; what it reads before that wait is
+/// live across the launch ahead of it, so never shares bytes with what
+/// that launch writes or last reads.
 void layoutTemporaries(const FunctionDesc &function, const BoundShapes &shapes,
                        Workspace &workspace) {
   size_t n = function.buffers.size();

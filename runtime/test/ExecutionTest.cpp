@@ -493,6 +493,30 @@ void testInPlaceOutputs() {
   hyla_module_free(module);
 }
 
+/// An output that is not updated in place must not share memory with an
+/// input or another output.
+void testOverlappingOutputs() {
+  hyla_module *module = loadPrepared(chainModule());
+  {
+    DeviceBuffer x(module, 4 * 256);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {128});
+    hyla_tensor same = tensor(x.data, HYLA_F32, {128});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &same, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("function 'times16' output 0 overlaps input 0 in memory");
+    // Half-overlapping ranges count too; adjacent ones do not.
+    hyla_tensor shifted =
+        tensor(static_cast<char *>(x.data) + 4 * 64, HYLA_F32, {128});
+    CHECK_STATUS(hyla_function_call(module, 0, &in, 1, &shifted, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    hyla_tensor after =
+        tensor(static_cast<char *>(x.data) + 4 * 128, HYLA_F32, {128});
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &after, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+  }
+  hyla_module_free(module);
+}
+
 /// Temporaries whose launches do not overlap share workspace bytes, and the
 /// result is unchanged; a new shape lays the workspace out again.
 void testTemporaryReuse() {
@@ -770,6 +794,7 @@ int main() {
       {"temporary reuse", testTemporaryReuse},
       {"prepare errors", testPrepareErrors},
       {"programmatic launch", testProgrammaticLaunch},
+      {"overlapping outputs", testOverlappingOutputs},
       {"tensor maps", testTensorMaps},
       {"context hygiene", testContextHygiene},
   };
