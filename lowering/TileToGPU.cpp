@@ -2185,16 +2185,34 @@ struct DotLowering : TilePattern<DotOp> {
       // A run of w <= 4 columns (x = x0 + j, x0 % w == 0) lands in rows
       // p(x0) ^ j of one group of 4: word(x0) ^ 8j. The XOR (not an
       // offset) keeps the lanes of each store on different banks.
+      // A run whose first element lies a multiple of 8 rows after run 0's,
+      // in the same column, is run 0's words plus that element distance (8
+      // rows of the tile are one region of the layout), so its addresses
+      // are constant offsets rather than registers live across loops.
+      std::optional<SmallVector<int64_t>> offsets = e.slotOffsets(elems);
+      int64_t regionElems = 8 * t.getDimSize(1);
+      SmallVector<Value> firstRun; // run 0's word ^ 8j
       for (int64_t r = 0; r < slots; r += w) {
-        Value at = layout.word(e, vector::ExtractOp::create(rw, loc, c[1], r),
-                               vector::ExtractOp::create(rw, loc, c[0], r));
-        for (int64_t j = 0; j < w; ++j)
+        int64_t distance = offsets ? (*offsets)[r] - (*offsets)[0] : -1;
+        bool shifted = r > 0 && distance > 0 && distance % regionElems == 0;
+        Value at;
+        if (!shifted)
+          at = layout.word(e, vector::ExtractOp::create(rw, loc, c[1], r),
+                           vector::ExtractOp::create(rw, loc, c[0], r));
+        for (int64_t j = 0; j < w; ++j) {
+          Value word;
+          if (shifted) {
+            word = e.add(firstRun[j], e.i32(distance));
+          } else {
+            word = j ? Value(arith::XOrIOp::create(rw, loc, at, e.i32(8 * j)))
+                     : at;
+            if (r == 0)
+              firstRun.push_back(word);
+          }
           LLVM::StoreOp::create(
               rw, loc, vector::ExtractOp::create(rw, loc, values, r + j),
-              e.sharedPtr(base, smemElt,
-                          j ? Value(arith::XOrIOp::create(rw, loc, at,
-                                                          e.i32(8 * j)))
-                            : at));
+              e.sharedPtr(base, smemElt, word));
+        }
       }
     };
     e.barrier();

@@ -69,13 +69,14 @@ func.func @tf32(%o: memref<64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_
 // tf32 operands strided along k (A given as [k][m], B as [k][n]) go to
 // shared memory transposed, a thread's run of 4 words stored word by word
 // at its swizzled address XOR 8 j, so that ldmatrix (row layout, no
-// transposition) reads their fragments.
+// transposition) reads their fragments. A's next run (512 elements on, 16
+// rows of 32) stores at the first run's words plus 512.
 // CHECK-LABEL: gpu.func @tf32_strided
 // CHECK:         llvm.getelementptr %{{.*}}[%[[ADDR:.*]]] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i32
 // CHECK-NEXT:    llvm.store {{.*}} : i32, !llvm.ptr<3>
-// CHECK-NEXT:    vector.extract
-// CHECK-NEXT:    arith.constant 8 : i32
-// CHECK-NEXT:    arith.xori %[[ADDR]], %{{.*}} : i32
+// CHECK:         %[[X8:.*]] = arith.xori %[[ADDR]], %{{.*}} : i32
+// CHECK:         arith.addi %[[ADDR]], %c512_i32
+// CHECK:         arith.addi %[[X8]], %c512_i32
 // CHECK:         nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<row>, num = 4
 // CHECK-NOT:     mma_layout<col>
 // CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
