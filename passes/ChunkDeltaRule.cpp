@@ -458,9 +458,11 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 
 struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
   ChunkDeltaRulePattern(MLIRContext *ctx, int64_t chunk, int64_t blockV,
-                        int64_t numWarps, bool parallelChunks)
+                        int64_t outputBlockV, int64_t numWarps,
+                        bool parallelChunks)
       : OpRewritePattern(ctx), chunk(chunk), blockV(blockV),
-        numWarps(numWarps), parallelChunks(parallelChunks) {}
+        outputBlockV(outputBlockV), numWarps(numWarps),
+        parallelChunks(parallelChunks) {}
 
   LogicalResult matchAndRewrite(GatedDeltaRuleOp op,
                                 PatternRewriter &rw) const override {
@@ -528,15 +530,16 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
       return dims;
     };
     auto kernel = [&](StringRef name, ArrayRef<Value> inputs,
-                      TypeRange results, auto build) {
+                      TypeRange results, auto build,
+                      const ChunkParams &params) {
       SmallVector<Type> argTypes;
       for (Value v : inputs)
         argTypes.push_back(memrefFor(cast<RankedTensorType>(v.getType())));
       for (Type t : results)
         argTypes.push_back(memrefFor(cast<RankedTensorType>(t)));
       return getOrCreateKernel(
-          rw, op->getParentOfType<ModuleOp>(), name, argTypes, p.numWarps,
-          [&](TileBuilder &tb, ValueRange args) { build(tb, p, args); });
+          rw, op->getParentOfType<ModuleOp>(), name, argTypes, params.numWarps,
+          [&](TileBuilder &tb, ValueRange args) { build(tb, params, args); });
     };
     std::string h0 = p.hasInitialState ? "_h0" : "";
     std::string vl = p.varlen ? "_varlen" : "";
@@ -554,7 +557,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
         inputs.push_back(cu);
       func::FuncOp k = kernel("gdn_chunk_" + p.tag() + "_" +
                                   typeTag(p.outputType) + bv + w + sc + h0 + vl,
-                              inputs, op->getResultTypes(), buildFusedKernel);
+                              inputs, op->getResultTypes(), buildFusedKernel, p);
       DispatchOp d = createDispatch(
           rw, loc, k, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
           inputs, inputDims(inputs), op->getResultTypes(),
@@ -588,7 +591,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     if (p.normEps)
       prepOut.push_back(perToken(p.keyDim));
     func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w + vl, prepIn, prepOut,
-                               buildPrepKernel);
+                               buildPrepKernel, p);
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
         inputDims(prepIn), prepOut,
@@ -606,7 +609,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     SmallVector<Type> stateOut = {perToken(p.valueDim), statesT,
                                   op.getFinalState().getType()};
     func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + w + h0 + vl,
-                                stateIn, stateOut, buildStateKernel);
+                                stateIn, stateOut, buildStateKernel, p);
     DispatchOp stateD = createDispatch(
         rw, loc, state, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
         stateIn, inputDims(stateIn), stateOut,
@@ -616,14 +619,19 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     SmallVector<Value> outIn =
         withCu({op.getQ(), op.getK(), op.getG(), stateD.getResult(0),
                 stateD.getResult(1)});
+    // The output programs may span more value columns than the state's
+    // (each chunk's Q K^T is then shared by more of them).
+    ChunkParams po = p;
+    if (outputBlockV > 0 && p.valueDim % outputBlockV == 0)
+      po.blockV = outputBlockV;
     func::FuncOp out =
-        kernel("gdn_output_" + p.tag() + "_" + typeTag(p.outputType) + bv + w +
-                   sc + vl,
-               outIn, {op.getO().getType()}, buildOutputKernel);
+        kernel("gdn_output_" + p.tag() + "_" + typeTag(p.outputType) + "_bv" +
+                   std::to_string(po.blockV) + w + sc + vl,
+               outIn, {op.getO().getType()}, buildOutputKernel, po);
     SmallVector<SmallVector<Value>> outInDims = inputDims(outIn);
     outInDims[4] = {batch, numChunks}; // the states
     Value batchBlocks =
-        arith::MulIOp::create(rw, loc, batch, idx(p.valueBlocks()));
+        arith::MulIOp::create(rw, loc, batch, idx(po.valueBlocks()));
     DispatchOp outD = createDispatch(
         rw, loc, out, {numChunks, idx(p.valueHeads), batchBlocks}, outIn,
         outInDims, {op.getO().getType()}, {tokenDims(op.getO().getType())});
@@ -631,7 +639,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     return success();
   }
 
-  int64_t chunk, blockV, numWarps;
+  int64_t chunk, blockV, outputBlockV, numWarps;
   bool parallelChunks;
 };
 
@@ -640,15 +648,15 @@ struct ChunkDeltaRulePass
   using ChunkDeltaRuleBase::ChunkDeltaRuleBase;
 
   void runOnOperation() override {
-    if (chunkSize < 1 || blockV < 1 || numWarps < 1) {
+    if (chunkSize < 1 || blockV < 1 || outputBlockV < 0 || numWarps < 1) {
       getOperation().emitError()
           << "hyla-chunk-delta-rule: chunk-size, block-v and num-warps must "
-             "be positive";
+             "be positive, output-block-v positive or 0";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<ChunkDeltaRulePattern>(&getContext(), chunkSize, blockV,
-                                        numWarps, parallelChunks);
+                                        outputBlockV, numWarps, parallelChunks);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

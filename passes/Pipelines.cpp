@@ -11,9 +11,9 @@ using namespace mlir;
 void hyla::buildKernelPipeline(OpPassManager &pm,
                                const KernelPipelineOptions &options) {
   pm.addPass(createFuseQKL2Norm({options.gdnFuseQKL2Norm}));
-  pm.addPass(createChunkDeltaRule({options.chunkSize, options.gdnBlockV,
-                                   options.gdnNumWarps,
-                                   options.gdnParallelChunks}));
+  pm.addPass(createChunkDeltaRule(
+      {options.chunkSize, options.gdnBlockV, options.gdnOutputBlockV,
+       options.gdnNumWarps, options.gdnParallelChunks}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
   KernelizeOptions kernelize;

@@ -15,6 +15,11 @@ struct KernelPipelineOptions
   Option<int64_t> gdnBlockV{*this, "gdn-block-v",
                             llvm::cl::desc("GDN state columns per program"),
                             llvm::cl::init(64)};
+  Option<int64_t> gdnOutputBlockV{
+      *this, "gdn-output-block-v",
+      llvm::cl::desc("GDN output columns per program where they divide V "
+                     "(else, or 0: gdn-block-v)"),
+      llvm::cl::init(192)};
   Option<int64_t> gdnNumWarps{*this, "gdn-num-warps",
                               llvm::cl::desc("warps per GDN program"),
                               llvm::cl::init(16)};

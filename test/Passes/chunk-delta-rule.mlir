@@ -1,6 +1,7 @@
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule | FileCheck %s
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="parallel-chunks=false" | FileCheck %s --check-prefix=FUSED
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="chunk-size=32 block-v=32 num-warps=4 parallel-chunks=false" | FileCheck %s --check-prefix=OPTS
+// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="block-v=32 output-block-v=64" | FileCheck %s --check-prefix=OUTV
 
 // By default the delta rule becomes three dispatches: prep (UT transform,
 // parallel over chunks), state (sequential over chunks, per value block)
@@ -15,6 +16,13 @@
 // CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
 // CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
 // CHECK:         return %[[O]], %[[ST]]#2
+// The output programs may span more value columns than the state's: 2
+// state blocks of 32, the output over all 64 (grid z = batch x 1).
+// OUTV-LABEL: func.func @dynamic
+// OUTV-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
+// OUTV:         hyla.dispatch @gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv32_w16[%c2,
+// OUTV:         %[[Z:.*]] = arith.muli %[[B]], %c1
+// OUTV:         hyla.dispatch @gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3[%{{.*}}, %{{.*}}, %[[Z]]]
 // CHECK-NOT:     hyla.gated_delta_rule
 // CHECK:       func.func @[[PREP]](
 // CHECK:         hyla_tile.cumsum {{.*}} : tensor<64xf32>

@@ -28,6 +28,12 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       gdnBlockV("gdn-block-v",
                 cl::desc("GDN state columns per program (default 64)"),
                 cl::init(64), cl::cat(category)),
+      gdnOutputBlockV(
+          "gdn-output-block-v",
+          cl::desc("GDN prefill: value columns per output program where "
+                   "they divide V, else (or 0) as --gdn-block-v (default "
+                   "192)"),
+          cl::init(192), cl::cat(category)),
       gdnNumWarps("gdn-num-warps",
                   cl::desc("warps per GDN prefill program (default 16)"),
                   cl::init(16), cl::cat(category)),
@@ -95,6 +101,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   KernelPipelineOptions o;
   o.chunkSize = chunkSize.getValue();
   o.gdnBlockV = gdnBlockV.getValue();
+  o.gdnOutputBlockV = gdnOutputBlockV.getValue();
   o.gdnNumWarps = gdnNumWarps.getValue();
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();

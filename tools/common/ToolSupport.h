@@ -19,7 +19,8 @@ struct PipelineFlags {
   /// Adds the graph-to-kernels pipeline with these sizes to `pm`.
   void addPipeline(mlir::OpPassManager &pm) const;
 
-  llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnNumWarps, decodeBlockV,
+  llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnOutputBlockV, gdnNumWarps,
+      decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;
