@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace hyla {
 #define GEN_PASS_DEF_TILEGRIDDEPENDENCY
@@ -53,7 +54,8 @@ struct Placement {
 
   /// Moves the loads of early arguments that follow `wait` in its block,
   /// and whose operands are ready before it, above it (a kernel may load a
-  /// late input first and an early one after).
+  /// late input first and an early one after), up to the first op with
+  /// other memory effects.
   void hoistEarlyLoads(Operation *wait) const {
     Block *block = wait->getBlock();
     auto readyBefore = [&](Value v) {
@@ -64,8 +66,12 @@ struct Placement {
     for (Operation &op :
          llvm::make_early_inc_range(llvm::make_range(
              std::next(wait->getIterator()), block->end()))) {
-      if (!isa<LoadOp, AsyncLoadOp, PrefetchOp, memref::LoadOp>(op) ||
-          touchesLate(&op) ||
+      bool read = isa<LoadOp, AsyncLoadOp, PrefetchOp, memref::LoadOp>(op);
+      // Never across an op with other effects (e.g. the mbarrier
+      // initialization an async copy completes on).
+      if (!read && !isMemoryEffectFree(&op))
+        return;
+      if (!read || touchesLate(&op) ||
           !llvm::all_of(op.getOperands(), readyBefore))
         continue;
       op.moveBefore(wait);

@@ -69,3 +69,23 @@ func.func @branches(%x: memref<4x64xf32>, %cache: memref<64xf32>, %slots: memref
   }
   return
 }
+
+// -----
+
+// An early load is not moved above an op with other memory effects between
+// it and the wait: here the async copy's mbarriers are initialized after
+// the late load.
+// CHECK-LABEL: func.func @not_across_effects
+// CHECK:         hyla_tile.wait_prior_grid
+// CHECK-NEXT:    hyla_tile.load %arg0
+// CHECK-NEXT:    hyla_tile.init_barriers
+// CHECK-NEXT:    hyla_tile.async_load %arg1
+func.func @not_across_effects(%x: memref<64xf32>, %w: memref<64x64xbf16>, %o: memref<64xf32>)
+    attributes {hyla_tile.kernel, hyla_tile.early_args = array<i64: 1>} {
+  %c0 = arith.constant 0 : index
+  %v = hyla_tile.load %x[%c0] dims [0] : memref<64xf32> -> tensor<64xf32>
+  hyla_tile.init_barriers 2 at 16384
+  %a = hyla_tile.async_load %w[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 16384 : memref<64x64xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  hyla_tile.store %v, %o[%c0] dims [0] : tensor<64xf32>, memref<64xf32>
+  return
+}
