@@ -29,6 +29,12 @@ using namespace hyla::tile;
 
 namespace {
 
+/// Ops that only read their memref operand (async copies read global
+/// memory and write only shared memory).
+bool isRead(Operation *op) {
+  return isa<LoadOp, AsyncLoadOp, PrefetchOp, memref::LoadOp>(op);
+}
+
 struct Placement {
   DenseSet<Value> earlyArgs;
 
@@ -39,7 +45,7 @@ struct Placement {
   bool touchesLate(Operation *op) const {
     if (isa<memref::DimOp>(op))
       return false;
-    bool read = isa<LoadOp, AsyncLoadOp, PrefetchOp, memref::LoadOp>(op);
+    bool read = isRead(op);
     for (Value v : op->getOperands())
       if (isa<MemRefType>(v.getType()) && (!read || !earlyArgs.contains(v)))
         return true;
@@ -66,7 +72,7 @@ struct Placement {
     for (Operation &op :
          llvm::make_early_inc_range(llvm::make_range(
              std::next(wait->getIterator()), block->end()))) {
-      bool read = isa<LoadOp, AsyncLoadOp, PrefetchOp, memref::LoadOp>(op);
+      bool read = isRead(&op);
       // Never across an op with other effects (e.g. the mbarrier
       // initialization an async copy completes on).
       if (!read && !isMemoryEffectFree(&op))
