@@ -27,7 +27,7 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
                              const GpuCompileOptions &options) {
   pm.addPass(createTileMmaAccumulators({targetId.str()}));
   if (options.fragmentLayouts)
-    pm.addPass(createTileFragmentLayouts());
+    pm.addPass(createTileFragmentLayouts({targetId.str()}));
   const GpuTarget *target = lookupTarget(targetId);
   pm.addPass(
       createTilePipelineOperands({target && target->hasTma && options.tma}));

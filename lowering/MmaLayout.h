@@ -105,17 +105,32 @@ struct DotShape {
   }
 };
 
-/// Whether wgmma can run `dot` from 128-byte-swizzled shared memory into
-/// `#hyla_tile.mma<warpgroup>` fragments held by `warps` warps: bf16/f16
-/// operands, both contiguous along k (A [m][k], B [n][k]), K in whole
-/// 64-element swizzle rows.
-inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
+/// Elements of a dot operand in one 128-byte swizzle row of wgmma's
+/// shared-memory layout: 64 of 16 bits, 32 of tf32.
+inline int64_t wgmmaRowElements(mlir::Type elt) {
+  return 128 * 8 / elt.getIntOrFloatBitWidth();
+}
+
+/// Whether wgmma can run `dot` into `#hyla_tile.mma<warpgroup>` fragments
+/// held by `warps` warps with operands it writes to shared memory itself
+/// (from registers, in either orientation): bf16/f16 operands, or f32 ones
+/// rounded to tf32; K in whole 128-byte swizzle rows.
+inline bool fitsWgmmaFromRegisters(tile::DotOp dot, int64_t warps) {
   mlir::Type elt = dot.getA().getType().getElementType();
   DotShape s = DotShape::of(dot);
-  return (elt.isBF16() || elt.isF16()) &&
-         dot.getB().getType().getElementType() == elt && !dot.getTransposeA() &&
-         dot.getTransposeB() && s.k % 64 == 0 &&
+  return (elt.isBF16() || elt.isF16() || elt.isF32()) &&
+         dot.getB().getType().getElementType() == elt &&
+         s.k % wgmmaRowElements(elt) == 0 &&
          MmaStrips::warpgroup(s.m, s.n).fitsWarpgroups(warps);
+}
+
+/// Whether wgmma can run `dot` with operands that copies place in
+/// 128-byte-swizzled shared memory as they are in global memory: 16-bit
+/// operands both contiguous along k (A [m][k], B [n][k]).
+inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
+  mlir::Type elt = dot.getA().getType().getElementType();
+  return (elt.isBF16() || elt.isF16()) && !dot.getTransposeA() &&
+         dot.getTransposeB() && fitsWgmmaFromRegisters(dot, warps);
 }
 
 /// `value` (thread layout) as an `encoded` tile: an encoded constant for a

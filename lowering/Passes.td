@@ -75,9 +75,22 @@ def TileFragmentLayouts : Pass<"hyla-tile-fragment-layouts", "mlir::ModuleOp"> {
 
     A round trip of conversions folds away; reductions, cumsums and the
     other ops keep the thread layout behind one conversion. Tiles whose
-    16-row strips do not split evenly over the kernel's warps, and
-    `#hyla_tile.mma<warpgroup>` (wgmma) results, are left alone.
+    16-row strips do not split evenly over the kernel's warps are left
+    alone.
+
+    Where the target has wgmma, a dot whose M x N fits whole warpgroups
+    (64-row blocks shared evenly by the kernel's warps, N a multiple of 8
+    up to 256) and whose K fills whole 128-byte swizzle rows (64 16-bit or
+    32 f32 elements) produces `#hyla_tile.mma<warpgroup>` instead, whatever
+    its operands' orientation: the lowering writes them to shared memory
+    k-contiguous itself (f32 rounded to tf32). The same propagation then
+    applies to those fragments; an elementwise op mixing the two kinds
+    keeps the thread layout.
   }];
+  let options = [
+    Option<"target", "target", "std::string", "\"sm_90a\"",
+           "GPU target (see lowering/Targets.def): whether wgmma exists">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
 }

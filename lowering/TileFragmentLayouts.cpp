@@ -12,6 +12,7 @@
 #include "dialects/Tile/TileOps.h"
 #include "lowering/MmaLayout.h"
 #include "lowering/Passes.h"
+#include "lowering/Targets.h"
 
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -54,13 +55,14 @@ bool fitsFragments(Type type, int64_t warps) {
          (strips.strip >= 2 || MmaStrips::get(m, n).strip == 1);
 }
 
-/// The mma.sync fragments (not wgmma's) a value converts from, if any.
-Value fragmentSource(Value v) {
+/// The fragments (mma.sync's or wgmma's) a value converts from, if any;
+/// with `encoding`, only fragments of that layout.
+Value fragmentSource(Value v, Attribute encoding = {}) {
   auto cvt = v.getDefiningOp<ConvertLayoutOp>();
   if (!cvt)
     return {};
   auto enc = dyn_cast_or_null<MmaLayoutAttr>(cvt.getInput().getType().getEncoding());
-  if (!enc || enc.getWarpgroup())
+  if (!enc || (encoding && enc != encoding))
     return {};
   return cvt.getInput();
 }
@@ -79,12 +81,13 @@ bool isLoopCarried(Value v) {
   return loop && arg.getArgNumber() > 0;
 }
 
-/// Whether `v` (thread layout) can be rebuilt as fragments without a trip
-/// through shared memory of its own: constants, splats, iota, broadcasts
-/// of 1-D tiles, single-use loads, elementwise ops of those, and
-/// loop-carried tiles.
-bool rebuildable(Value v, int depth = 0) {
-  if (fragmentSource(v) || isLoopCarried(v))
+/// Whether `v` (thread layout) can be rebuilt as fragments of `encoding`
+/// without a trip through shared memory of its own: constants, splats,
+/// iota, broadcasts of 1-D tiles, single-use loads, elementwise ops of
+/// those, loop-carried tiles, and conversions from fragments of that
+/// layout.
+bool rebuildable(Value v, Attribute encoding, int depth = 0) {
+  if (fragmentSource(v, encoding) || isLoopCarried(v))
     return true;
   Operation *def = v.getDefiningOp();
   if (!def || depth > 8)
@@ -100,14 +103,15 @@ bool rebuildable(Value v, int depth = 0) {
     return v.hasOneUse();
   if (isElementwise(def))
     return llvm::all_of(def->getOperands(), [&](Value o) {
-      return !isa<RankedTensorType>(o.getType()) || rebuildable(o, depth + 1);
+      return !isa<RankedTensorType>(o.getType()) ||
+             rebuildable(o, encoding, depth + 1);
     });
   return false;
 }
 
-/// `v` as fragments of `encoding` (rebuildable(v) holds).
+/// `v` as fragments of `encoding` (rebuildable(v, encoding) holds).
 Value rebuild(PatternRewriter &rw, Value v, Attribute encoding) {
-  if (Value src = fragmentSource(v))
+  if (Value src = fragmentSource(v, encoding))
     return src;
   auto type = withEncoding(cast<RankedTensorType>(v.getType()), encoding);
   if (isLoopCarried(v))
@@ -128,14 +132,20 @@ Value rebuild(PatternRewriter &rw, Value v, Attribute encoding) {
 }
 
 /// A dot into the thread layout with a user that takes fragments becomes a
-/// dot into fragments and a conversion back.
+/// dot into fragments and a conversion back: wgmma's where the target has
+/// it and the dot fits whole warpgroups, else mma.sync's.
 struct DotIntoFragments : OpRewritePattern<DotOp> {
-  using OpRewritePattern::OpRewritePattern;
+  DotIntoFragments(MLIRContext *ctx, bool hasWgmma)
+      : OpRewritePattern(ctx), hasWgmma(hasWgmma) {}
+  bool hasWgmma;
   LogicalResult matchAndRewrite(DotOp dot,
                                 PatternRewriter &rw) const override {
     int64_t warps = kernelWarps(dot);
     RankedTensorType plain = dot.getType();
-    if (!plain.getElementType().isF32() || !fitsFragments(plain, warps))
+    if (!plain.getElementType().isF32() || plain.getEncoding())
+      return failure();
+    bool warpgroup = hasWgmma && fitsWgmmaFromRegisters(dot, warps);
+    if (!warpgroup && !fitsFragments(plain, warps))
       return failure();
     bool wanted = llvm::any_of(dot->getUsers(), [](Operation *user) {
       return isElementwise(user) ||
@@ -143,7 +153,7 @@ struct DotIntoFragments : OpRewritePattern<DotOp> {
     });
     if (!wanted)
       return failure();
-    auto encoding = MmaLayoutAttr::get(rw.getContext(), false);
+    auto encoding = MmaLayoutAttr::get(rw.getContext(), warpgroup);
     auto encoded = withEncoding(plain, encoding);
     rw.setInsertionPoint(dot);
     Value acc = toEncoded(rw, dot.getAcc(), encoded);
@@ -171,7 +181,7 @@ struct ElementwiseOnFragments : RewritePattern {
       return failure();
     Attribute encoding = cast<RankedTensorType>(src.getType()).getEncoding();
     for (Value o : op->getOperands())
-      if (isa<RankedTensorType>(o.getType()) && !rebuildable(o))
+      if (isa<RankedTensorType>(o.getType()) && !rebuildable(o, encoding))
         return failure();
     auto plain = cast<RankedTensorType>(op->getResult(0).getType());
     IRMapping map;
@@ -194,8 +204,8 @@ struct BuildInFragments : OpRewritePattern<ConvertLayoutOp> {
                                 PatternRewriter &rw) const override {
     auto enc = dyn_cast_or_null<MmaLayoutAttr>(cvt.getType().getEncoding());
     Value in = cvt.getInput();
-    if (!enc || enc.getWarpgroup() || isLoopCarried(in) ||
-        fragmentSource(in) || !rebuildable(in))
+    if (!enc || isLoopCarried(in) || fragmentSource(in) ||
+        !rebuildable(in, enc))
       return failure();
     rw.replaceOp(cvt, rebuild(rw, in, enc));
     return success();
@@ -223,10 +233,10 @@ struct DotOperandsFromFragments : OpRewritePattern<DotOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DotOp dot,
                                 PatternRewriter &rw) const override {
-    // wgmma reads its operands from swizzled shared memory it lays out
-    // itself.
-    if (isWarpgroupTile(dot.getType()))
+    // Operands in shared memory already (async copies for wgmma) stay.
+    if (isa_and_nonnull<SharedLayoutAttr>(dot.getA().getType().getEncoding()))
       return failure();
+    // Fragments of either kind go to shared memory from where they are.
     Value a = fragmentSource(dot.getA()), b = fragmentSource(dot.getB());
     // The accumulator must arrive in the result's own layout.
     Value acc = fragmentSource(dot.getAcc());
@@ -272,10 +282,16 @@ struct CarryFragments : OpRewritePattern<scf::ForOp> {
 
 struct TileFragmentLayoutsPass
     : public hyla::impl::TileFragmentLayoutsBase<TileFragmentLayoutsPass> {
+  using TileFragmentLayoutsBase::TileFragmentLayoutsBase;
   void runOnOperation() override {
+    const GpuTarget *gpu = lookupTarget(target);
+    if (!gpu) {
+      getOperation().emitError() << "unknown GPU target '" << target << "'";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
-    patterns.add<DotIntoFragments, ElementwiseOnFragments, BuildInFragments,
-                 StoreFragments,
+    patterns.add<DotIntoFragments>(&getContext(), gpu->hasWgmma);
+    patterns.add<ElementwiseOnFragments, BuildInFragments, StoreFragments,
                  DotOperandsFromFragments, CarryFragments>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();

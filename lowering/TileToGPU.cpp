@@ -886,11 +886,14 @@ struct PrefetchLowering : TilePattern<PrefetchOp> {
 };
 
 /// The element index of (row, col) (i32 scalars, or vectors of them) in a
-/// 16-bit wgmma operand buffer of `rows` rows, 128-byte swizzled: column
-/// block col / 64 holds every row at 128 bytes, and 16-byte chunk c of row
-/// r sits at chunk c ^ (r mod 8). wgmma's swizzle mode 1 reads this layout
-/// (`lowerWarpgroupDot`); a warp storing whole rows hits 32 distinct banks.
-Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows) {
+/// wgmma operand buffer of `rows` rows, 128-byte swizzled, with
+/// `rowElements` elements in 128 bytes (64 of 16 bits, 32 of 32): column
+/// block col / rowElements holds every row at 128 bytes, and 16-byte chunk
+/// c of row r sits at chunk c ^ (r mod 8). wgmma's swizzle mode 1 reads
+/// this layout (`lowerWarpgroupDot`); a warp storing whole rows hits 32
+/// distinct banks.
+Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows,
+                    int64_t rowElements = 64) {
   auto cst = [&](int64_t v) {
     Value c = e.i32(v);
     if (auto vt = dyn_cast<VectorType>(row.getType()))
@@ -903,10 +906,11 @@ Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows) {
   auto rem = [&](Value a, int64_t d) {
     return Value(arith::RemUIOp::create(e.b, e.loc, a, cst(d)));
   };
-  Value inBlock = rem(col, 64);
-  Value chunk = arith::XOrIOp::create(e.b, e.loc, div(inBlock, 8), rem(row, 8));
-  return e.add(e.add(e.mul(div(col, 64), cst(rows * 64)), e.mul(row, cst(64))),
-               e.add(e.mul(chunk, cst(8)), rem(inBlock, 8)));
+  int64_t r = rowElements, c = rowElements / 8; // elements in a chunk
+  Value inBlock = rem(col, r);
+  Value chunk = arith::XOrIOp::create(e.b, e.loc, div(inBlock, c), rem(row, 8));
+  return e.add(e.add(e.mul(div(col, r), cst(rows * r)), e.mul(row, cst(r))),
+               e.add(e.mul(chunk, cst(c)), rem(inBlock, c)));
 }
 
 /// The tensor map each kernel argument needs: the box of the TMA copies
@@ -1987,8 +1991,11 @@ struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
 
 /// A dot into `#hyla_tile.mma<warpgroup>` fragments on wgmma (checked to
 /// fit before conversion): both operands go to shared memory K-major with
-/// the 128-byte swizzle, then each warpgroup issues m64nNk16 wgmma for its
-/// 64-row blocks, reading them through matrix descriptors.
+/// the 128-byte swizzle, then each warpgroup issues m64nNk16 (16-bit) or
+/// m64nNk8 (tf32) wgmma for its 64-row blocks, reading them through matrix
+/// descriptors. Operands come from async copies (already in place), or
+/// from registers in the thread layout or as fragments, in either
+/// orientation: this writes them K-major, f32 rounded to tf32.
 LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
                                 ConversionPatternRewriter &rw, KernelState &st) {
   Location loc = op.getLoc();
@@ -1996,8 +2003,12 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   Emitter e(rw, loc, st);
   RankedTensorType aT = op.getA().getType(), bT = op.getB().getType();
   Type elt = aT.getElementType();
-  int64_t m = aT.getDimSize(0), k = aT.getDimSize(1), n = bT.getDimSize(0);
+  bool tf32 = elt.isF32();
+  DotShape shape = DotShape::of(op);
+  int64_t m = shape.m, k = shape.k, n = shape.n;
   int64_t warps = st.warps();
+  int64_t eb = tf32 ? 4 : 2, rowElems = wgmmaRowElements(elt);
+  Type smemElt = tf32 ? Type(rw.getI32Type()) : elt;
   // Operands in the layout of `swizzledIndex`; the descriptor's swizzle
   // mode applies the same XOR to the addresses wgmma forms.
   Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
@@ -2009,19 +2020,62 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     aStart = adaptor.getA();
     bStart = adaptor.getB();
   } else {
-    int64_t bBase = alignUp(m * k * 2, 1024);
-    st.needShared(bBase + n * k * 2);
-    auto writeSwizzled = [&](Value values, int64_t rows, int64_t base) {
-      int64_t numel = rows * k, slots = st.slots(numel);
-      Value elems = e.elementIndices(slots);
-      SmallVector<Value> c = e.coords(elems, {rows, k});
-      e.storeSharedRuns(values, swizzledIndex(e, c[0], c[1], rows),
-                        e.validSlots(elems, numel), base,
-                        st.allSlotsValid(numel));
+    int64_t bBase = alignUp(m * k * eb, 1024);
+    st.needShared(bBase + n * k * eb);
+    // Operand `values` of tile type `t` as `rows` K-major rows: tile
+    // element (r, c) is row c, column r when `kFirst` (a [k][x] tile).
+    auto writeSwizzled = [&](Value values, RankedTensorType t, bool kFirst,
+                             int64_t rows, int64_t base) {
+      auto toWords = [&](Value v) -> Value {
+        if (!tf32)
+          return v;
+        int64_t count = cast<VectorType>(v.getType()).getNumElements();
+        Value words = e.splatConst(i32, 0, count);
+        for (int64_t j = 0; j < count; ++j)
+          words = vector::InsertOp::create(
+              rw, loc,
+              NVVM::ConvertFloatToTF32Op::create(
+                  rw, loc, i32, vector::ExtractOp::create(rw, loc, v, j),
+                  NVVM::FPRoundingMode::RNA, NVVM::SaturationMode::NONE,
+                  false),
+              words, j);
+        return words;
+      };
+      Value words = toWords(values);
+      int64_t count = cast<VectorType>(words.getType()).getNumElements();
+      Value r, c, valid;
+      bool allValid = true;
+      if (isMmaTile(t)) {
+        std::tie(r, c) = fragmentCoords(e, t);
+        valid = e.allTrue(count);
+      } else {
+        int64_t numel = t.getNumElements();
+        Value elems = e.elementIndices(count);
+        SmallVector<Value> coords = e.coords(elems, t.getShape());
+        r = coords[0];
+        c = coords[1];
+        valid = e.validSlots(elems, numel);
+        allValid = st.allSlotsValid(numel);
+      }
+      Value index = kFirst ? swizzledIndex(e, c, r, rows, rowElems)
+                           : swizzledIndex(e, r, c, rows, rowElems);
+      // Thread-layout runs along k stay inside one 16-byte chunk: one
+      // vector store each.
+      int64_t w = st.vectorWidth;
+      if (!kFirst && !isMmaTile(t) && allValid && w * eb <= 16 &&
+          (16 / eb) % w == 0)
+        return e.storeSharedRuns(words, index, valid, base, true);
+      if (!allValid)
+        return e.scatterShared(words, index, valid, base);
+      for (int64_t j = 0; j < count; ++j)
+        LLVM::StoreOp::create(
+            rw, loc, vector::ExtractOp::create(rw, loc, words, j),
+            e.sharedPtr(base, smemElt,
+                        vector::ExtractOp::create(rw, loc, index, j)));
     };
-    e.barrier(); // the previous dot's wgmma reads of these bytes are done
-    writeSwizzled(adaptor.getA(), m, 0);
-    writeSwizzled(adaptor.getB(), n, bBase);
+    e.barrier(); // the previous dot's reads of these bytes are done
+    writeSwizzled(adaptor.getA(), aT, op.getTransposeA(), m, 0);
+    writeSwizzled(adaptor.getB(), bT, !op.getTransposeB(), n, bBase);
     e.asyncProxyBarrier();
     aStart = smemAddr;
     bStart = e.add(smemAddr, e.i32(bBase));
@@ -2058,18 +2112,22 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
           j);
     frags.push_back(fs);
   }
-  auto wgmmaType = elt.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-  auto shape = NVVM::MMAShapeAttr::get(ctx, 64, n, 16);
+  auto wgmmaType = tf32          ? NVVM::WGMMATypes::tf32
+                   : elt.isBF16() ? NVVM::WGMMATypes::bf16
+                                  : NVVM::WGMMATypes::f16;
+  int64_t kStep = tf32 ? 8 : 16;
+  auto mmaShape = NVVM::MMAShapeAttr::get(ctx, 64, n, kStep);
   NVVM::WgmmaFenceAlignedOp::create(rw, loc);
-  for (int64_t ks = 0; ks < k / 16; ++ks) {
-    // k step ks: column block ks / 4, 32 bytes (16 elements) into its rows.
+  for (int64_t ks = 0; ks < k / kStep; ++ks) {
+    // k step ks: column block ks / 4, 32 bytes (one k step) into its rows.
     int64_t block = ks / 4, kBytes = (ks % 4) * 32;
     Value bDesc = descriptor(e.add(bStart, e.i32(block * n * 128 + kBytes)));
     for (int64_t i = 0; i < blocks; ++i) {
       Value aDesc = descriptor(e.add(
           aGroup, e.i32(i * groups * rowBlock + block * m * 128 + kBytes)));
       frags[i] = NVVM::WgmmaMmaAsyncOp::create(
-          rw, loc, structTy, frags[i], aDesc, bDesc, shape, wgmmaType, wgmmaType,
+          rw, loc, structTy, frags[i], aDesc, bDesc, mmaShape, wgmmaType,
+          wgmmaType,
           NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
           NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
           NVVM::MMALayout::row, NVVM::MMALayout::col,
@@ -2718,13 +2776,19 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                               << gpuTarget.id << " has no wgmma";
             return WalkResult::interrupt();
           }
-          if (!fitsWgmma(dot, st.warps())) {
+          bool copied = isSharedTile(dot.getA().getType());
+          if (copied ? !fitsWgmma(dot, st.warps())
+                     : !fitsWgmmaFromRegisters(dot, st.warps())) {
             DotShape s = DotShape::of(dot);
             dot.emitOpError()
-                << "cannot run on wgmma: needs bf16/f16 operands contiguous "
-                   "along k (transpose_b, not transpose_a), K % 64 == 0, and "
-                   "M x N fitting whole warpgroups; got M=" << s.m << " N="
-                << s.n << " K=" << s.k << " with " << st.warps() << " warps";
+                << "cannot run on wgmma: needs "
+                << (copied ? "bf16/f16 operands contiguous along k "
+                             "(transpose_b, not transpose_a), K % 64 == 0"
+                           : "bf16/f16 (K % 64 == 0) or f32 (K % 32 == 0) "
+                             "operands")
+                << ", and M x N fitting whole warpgroups; got M=" << s.m
+                << " N=" << s.n << " K=" << s.k << " with " << st.warps()
+                << " warps";
             return WalkResult::interrupt();
           }
         }

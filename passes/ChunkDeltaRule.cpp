@@ -12,14 +12,18 @@
 //   S' = exp(gc[C-1]) S + (diag(exp(gc[C-1] - gc)) K)^T D
 //
 // which is the recurrence S = exp(g) S; S += k beta (v - S^T k)^T unrolled
-// over the chunk. Every decay factor is exp of a non-positive number, masked
+// over the chunk. The kernels hold the state transposed, S^T [V, K]: both
+// state products then have 64 rows (a value block), the shape of one wgmma
+// warpgroup, whatever K is; only the initial and final states, in the
+// graph's [K, V] layout, are read and written transposed. Every decay factor is exp of a non-positive number, masked
 // before the exp, so g down to any negative value gives no inf or NaN.
 //
 // Only S' depends on the previous chunk. By default the rewrite uses three
 // kernels so that everything else runs in parallel over chunks:
 //   prep   (chunk, head, batch):        W, U
 //   state  (value block, head, batch):  sequential over chunks: D, the state
-//                                       at every chunk start (f32), final S
+//                                       S^T at every chunk start (f32),
+//                                       final S
 //   output (chunk, head, batch x value block): O
 // With parallel-chunks=false, one kernel does all of it chunk after chunk.
 //
@@ -44,7 +48,7 @@ using namespace hyla;
 namespace {
 
 struct ChunkParams {
-  int64_t chunk, blockV, numWarps;
+  int64_t chunk, blockV, numWarps, stateNumWarps;
   int64_t heads, valueHeads, keyDim, valueDim;
   float scale;
   std::optional<double> normEps; // q and k L2-normalized as loaded
@@ -211,27 +215,36 @@ ChunkWU chunkWU(TileBuilder &t, int64_t c, int64_t kDim, int64_t cols,
   return {w, u, decay};
 }
 
-/// S' = exp(gc_last) S + (diag(exp(gc_last - gc)) K)^T D. Padding tokens have
-/// g = 0, so gc[C-1] is the cumulative decay up to the last real token.
-Value nextState(TileBuilder &tb, Value state, Value k, Value d, Value gc,
-                int64_t c, int64_t kDim, int64_t bv) {
+/// S'^T = exp(gc_last) S^T + D^T diag(exp(gc_last - gc)) K, the state
+/// transposed ([BV, K]). Padding tokens have g = 0, so gc[C-1] is the
+/// cumulative decay up to the last real token.
+Value nextStateT(TileBuilder &tb, Value stateT, Value k, Value d, Value gc,
+                 int64_t c, int64_t kDim, int64_t bv) {
   Value gLast = tb.extract(gc, {c - 1});
   Value kDecay = tb.exp(tb.sub(tb.splat(gLast, {c}), gc));
   Value kDecayed = tb.mul(k, tb.broadcast(kDecay, {0}, {c, kDim}));
   Value stateDecay = tb.splat(
-      math::ExpOp::create(tb.builder(), tb.getLoc(), gLast), {kDim, bv});
-  Value update = tb.dot(kDecayed, d, tb.constant(0.0, {kDim, bv}),
+      math::ExpOp::create(tb.builder(), tb.getLoc(), gLast), {bv, kDim});
+  Value update = tb.dot(d, kDecayed, tb.constant(0.0, {bv, kDim}),
                         /*transposeA=*/true, /*transposeB=*/false);
-  return tb.add(tb.mul(state, stateDecay), update);
+  return tb.add(tb.mul(stateT, stateDecay), update);
 }
 
-/// O = scale (diag(exp(gc)) Q S + (Q K^T * Gamma_incl) D).
+/// D = U - W S, from S^T.
+Value correctedValues(TileBuilder &tb, Value u, Value w, Value stateT,
+                      int64_t c, int64_t bv) {
+  return tb.sub(u, tb.dot(w, stateT, tb.constant(0.0, {c, bv}),
+                          /*transposeA=*/false, /*transposeB=*/true));
+}
+
+/// O = scale (diag(exp(gc)) Q S + (Q K^T * Gamma_incl) D), from S^T.
 Value chunkOutput(TileBuilder &tb, const ChunkParams &p, Value q, Value k,
-                  Value state, Value d, Value gc, Value decayIncl) {
+                  Value stateT, Value d, Value gc, Value decayIncl) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
   Value qs = tb.mul(q, static_cast<double>(p.scale));
   Value qDecayed = tb.mul(qs, tb.broadcast(tb.exp(gc), {0}, {C, K}));
-  Value oInter = tb.dot(qDecayed, state, tb.constant(0.0, {C, BV}));
+  Value oInter = tb.dot(qDecayed, stateT, tb.constant(0.0, {C, BV}),
+                        /*transposeA=*/false, /*transposeB=*/true);
   Value qk = tb.mul(tb.dot(qs, k, tb.constant(0.0, {C, C}), false, true),
                     decayIncl);
   return tb.dot(qk, d, oInter);
@@ -273,8 +286,8 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
   Value init = p.hasInitialState
-                   ? tb.load(args[5], {seq, head, c0, v0}, {2, 3}, {K, BV})
-                   : tb.constant(0.0, {K, BV});
+                   ? tb.load(args[5], {seq, head, c0, v0}, {3, 2}, {BV, K})
+                   : tb.constant(0.0, {BV, K});
   Value batch = seq, begin = c0, end = tb.dim(qM, 1);
   if (p.varlen) {
     batch = c0;
@@ -297,14 +310,14 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
                             tokenBounds(t, p, betaM, span));
         Value gc = chunkCumDecay(t, p, gM, span, head);
         ChunkWU wu = chunkWU(t, C, K, BV, k, v, beta, gc);
-        Value d = t.sub(wu.u, t.dot(wu.w, state, t.constant(0.0, {C, BV})));
+        Value d = correctedValues(t, wu.u, wu.w, state, C, BV);
         Value o = chunkOutput(t, p, q, k, state, d, gc, wu.decay.inclusive);
         t.store(t.castTo(o, p.outputType), oM, {batch, span.t0, head, v0},
                 {1, 3}, tokenBounds(t, p, oM, span));
         scf::YieldOp::create(nb, loc,
-                             nextState(t, state, k, d, gc, C, K, BV));
+                             nextStateT(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {2, 3});
+  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {3, 2});
 }
 
 //===----------------------------------------------------------------------===//
@@ -362,8 +375,8 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 }
 
 // state: W, U, k (prep's normalized keys when the norms are fused), g,
-// [h0], [cu_seqlens] -> D [B, T, HV, V], states
-// [B, chunk slots, HV, K, V], final [B or sequences, HV, K, V] (all f32).
+// [h0], [cu_seqlens] -> D [B, T, HV, V], states transposed
+// [B, chunk slots, HV, V, K], final [B or sequences, HV, K, V] (all f32).
 void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
   Value wM = args[0], uM = args[1], kM = args[2], gM = args[3];
@@ -376,8 +389,8 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
   Value init = p.hasInitialState
-                   ? tb.load(args[4], {seq, head, c0, v0}, {2, 3}, {K, BV})
-                   : tb.constant(0.0, {K, BV});
+                   ? tb.load(args[4], {seq, head, c0, v0}, {3, 2}, {BV, K})
+                   : tb.constant(0.0, {BV, K});
   Value batch = seq, begin = c0, end = tb.dim(kM, 1), firstSlot = c0;
   if (p.varlen) {
     batch = c0;
@@ -399,7 +412,7 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         // Normalized keys from prep are per value head and f32.
         Value kHead = p.normEps ? head : keyHead;
         t.prefetch(kM, {batch, t1, kHead, c0}, {1, 3}, {C, K});
-        t.store(state, statesM, {batch, t.addi(firstSlot, chunk), head, c0, v0},
+        t.store(state, statesM, {batch, t.addi(firstSlot, chunk), head, v0, c0},
                 {3, 4});
         Value w = t.load(wM, {batch, span.t0, head, c0}, {1, 3}, {C, K},
                          tokenBounds(t, p, wM, span));
@@ -409,12 +422,12 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
                                      {C, K}, tokenBounds(t, p, kM, span))
                             : loadKeys(t, p, kM, span, keyHead);
         Value gc = chunkCumDecay(t, p, gM, span, head);
-        Value d = t.sub(u, t.dot(w, state, t.constant(0.0, {C, BV})));
+        Value d = correctedValues(t, u, w, state, C, BV);
         t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
                 tokenBounds(t, p, dM, span));
-        scf::YieldOp::create(nb, loc, nextState(t, state, k, d, gc, C, K, BV));
+        scf::YieldOp::create(nb, loc, nextStateT(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {2, 3});
+  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {3, 2});
 }
 
 // output: q, k, g, D, states, [cu_seqlens] -> O [B, T, HV, V] (the value
@@ -442,7 +455,7 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
     // The states of chunk slot `slot` (packed or not, the slot numbers the
     // chunk in the states tensor).
     Value state =
-        t.load(statesM, {span.batch, slot, head, c0, v0}, {3, 4}, {K, BV});
+        t.load(statesM, {span.batch, slot, head, v0, c0}, {3, 4}, {BV, K});
     Value d = t.load(dM, {span.batch, span.t0, head, v0}, {1, 3}, {C, BV},
                      tokenBounds(t, p, dM, span));
     Value o = chunkOutput(t, p, q, k, state, d, gc,
@@ -459,10 +472,10 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
   ChunkDeltaRulePattern(MLIRContext *ctx, int64_t chunk, int64_t blockV,
                         int64_t outputBlockV, int64_t numWarps,
-                        bool parallelChunks)
+                        int64_t stateNumWarps, bool parallelChunks)
       : OpRewritePattern(ctx), chunk(chunk), blockV(blockV),
         outputBlockV(outputBlockV), numWarps(numWarps),
-        parallelChunks(parallelChunks) {}
+        stateNumWarps(stateNumWarps), parallelChunks(parallelChunks) {}
 
   LogicalResult matchAndRewrite(GatedDeltaRuleOp op,
                                 PatternRewriter &rw) const override {
@@ -470,6 +483,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     ChunkParams p;
     p.chunk = chunk;
     p.numWarps = numWarps;
+    p.stateNumWarps = stateNumWarps;
     p.heads = qT.getDimSize(2);
     p.keyDim = qT.getDimSize(3);
     p.valueHeads = vT.getDimSize(2);
@@ -605,11 +619,14 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
       stateIn.push_back(op.getInitialState());
     stateIn = withCu(stateIn);
     auto statesT = RankedTensorType::get(
-        {dyn, dyn, p.valueHeads, p.keyDim, p.valueDim}, f32);
+        {dyn, dyn, p.valueHeads, p.valueDim, p.keyDim}, f32);
     SmallVector<Type> stateOut = {perToken(p.valueDim), statesT,
                                   op.getFinalState().getType()};
-    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + w + h0 + vl,
-                                stateIn, stateOut, buildStateKernel, p);
+    ChunkParams ps = p;
+    ps.numWarps = p.stateNumWarps;
+    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + "_w" +
+                                    std::to_string(ps.numWarps) + h0 + vl,
+                                stateIn, stateOut, buildStateKernel, ps);
     DispatchOp stateD = createDispatch(
         rw, loc, state, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
         stateIn, inputDims(stateIn), stateOut,
@@ -639,7 +656,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     return success();
   }
 
-  int64_t chunk, blockV, outputBlockV, numWarps;
+  int64_t chunk, blockV, outputBlockV, numWarps, stateNumWarps;
   bool parallelChunks;
 };
 
@@ -648,15 +665,17 @@ struct ChunkDeltaRulePass
   using ChunkDeltaRuleBase::ChunkDeltaRuleBase;
 
   void runOnOperation() override {
-    if (chunkSize < 1 || blockV < 1 || outputBlockV < 0 || numWarps < 1) {
+    if (chunkSize < 1 || blockV < 1 || outputBlockV < 0 || numWarps < 1 ||
+        stateNumWarps < 1) {
       getOperation().emitError()
-          << "hyla-chunk-delta-rule: chunk-size, block-v and num-warps must "
-             "be positive, output-block-v positive or 0";
+          << "hyla-chunk-delta-rule: chunk-size, block-v, num-warps and "
+             "state-num-warps must be positive, output-block-v positive or 0";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<ChunkDeltaRulePattern>(&getContext(), chunkSize, blockV,
-                                        outputBlockV, numWarps, parallelChunks);
+                                        outputBlockV, numWarps, stateNumWarps,
+                                        parallelChunks);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -46,7 +46,9 @@ def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
     rewrite makes three kernels: `prep` computes W and U for every chunk in
     parallel; `state` walks the chunks of one (batch, value head, value
     block) in order, computing `D = U - W S` and the next state and storing
-    the f32 state at every chunk start; `output` computes every chunk's
+    the f32 state at every chunk start (transposed, `[V, K]`: the kernels
+    carry `S^T`, so that both state products have a value block's rows);
+    `output` computes every chunk's
     outputs in parallel from those states. With `parallel-chunks=false` a
     single kernel does all of it, one (batch, value head, value block) per
     program.
@@ -60,7 +62,12 @@ def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
            "0: block-v); wider blocks share each chunk's Q K^T over more "
            "columns (192 measured 6-8% faster than 64 at V=192 on H100)">,
     Option<"numWarps", "num-warps", "int64_t", "16",
-           "warps per program (16 measured 1-5% faster than 8 on H100)">,
+           "warps per prep and output program (16 measured 1-5% faster "
+           "than 8 on H100)">,
+    Option<"stateNumWarps", "state-num-warps", "int64_t", "16",
+           "warps per state program; at 4 its two products (64-row value "
+           "blocks) are one wgmma warpgroup each on sm_90a, measured 2.1x "
+           "slower on H100 than 16 warps of mma.sync (register spills)">,
     Option<"parallelChunks", "parallel-chunks", "bool", "true",
            "split into prep/state/output kernels (parallel over chunks)">
   ];

@@ -13,7 +13,8 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   pm.addPass(createFuseQKL2Norm({options.gdnFuseQKL2Norm}));
   pm.addPass(createChunkDeltaRule(
       {options.chunkSize, options.gdnBlockV, options.gdnOutputBlockV,
-       options.gdnNumWarps, options.gdnParallelChunks}));
+       options.gdnNumWarps, options.gdnStateNumWarps,
+       options.gdnParallelChunks}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
   KernelizeOptions kernelize;

@@ -23,6 +23,10 @@ struct KernelPipelineOptions
   Option<int64_t> gdnNumWarps{*this, "gdn-num-warps",
                               llvm::cl::desc("warps per GDN program"),
                               llvm::cl::init(16)};
+  Option<int64_t> gdnStateNumWarps{
+      *this, "gdn-state-num-warps",
+      llvm::cl::desc("warps per GDN prefill state program"),
+      llvm::cl::init(16)};
   Option<bool> gdnFuseQKL2Norm{
       *this, "gdn-fuse-qk-l2norm",
       llvm::cl::desc("fold q/k L2 norms into the prefill chunk kernels"),

@@ -9,8 +9,8 @@ using namespace mlir;
 using namespace hyla::tile;
 
 /// Shared checks of load and store: one offset per memref dim, `dims` maps
-/// each tile dim to a distinct memref dim in increasing order, and the
-/// element types agree.
+/// each tile dim to a distinct memref dim (in any order: a decreasing pair
+/// reads or writes the tile transposed), and the element types agree.
 static LogicalResult verifyTileAccess(Operation *op, MemRefType memref,
                                       RankedTensorType tile,
                                       size_t numOffsets,
@@ -28,9 +28,9 @@ static LogicalResult verifyTileAccess(Operation *op, MemRefType memref,
       return op->emitOpError() << "dims[" << i << "] = " << d
                                << " is not a dim of the rank-"
                                << memref.getRank() << " memref";
-    if (i > 0 && d <= dims[i - 1])
-      return op->emitOpError() << "dims must be strictly increasing, got "
-                               << d << " after " << dims[i - 1];
+    if (llvm::is_contained(dims.take_front(i), d))
+      return op->emitOpError() << "dims[" << i << "] = " << d
+                               << " names a memref dim already mapped";
   }
   if (memref.getElementType() != tile.getElementType())
     return op->emitOpError() << "tile element type " << tile.getElementType()

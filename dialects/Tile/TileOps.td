@@ -197,7 +197,9 @@ def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>,
   let description = [{
     Reads a tile whose origin is `offsets` (one per memref dim). Tile dim `i`
     runs along memref dim `dims[i]`; the memref dims not in `dims` stay at
-    their offset. Elements outside the memref (any coordinate below 0 or at
+    their offset. `dims` are distinct but in any order: `dims [3, 2]` reads
+    the tile transposed (only tiles whose last dim runs along the memref's
+    contiguous last dim move as vectors on the GPU). Elements outside the memref (any coordinate below 0 or at
     or past its size) read as `padding`. Optional `bounds` (one per memref
     dim, each at most that dim's size) take the place of the sizes in that
     test: a variable-length sequence packed among others reads its own

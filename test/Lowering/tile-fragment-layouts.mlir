@@ -1,4 +1,5 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-fragment-layouts | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-tile-fragment-layouts=target=sm_100a | FileCheck %s --check-prefix=SM100
 
 // A product masked by a causal iota comparison, scaled by a broadcast
 // vector and stored as f32: every op computes on the fragments (the mask,
@@ -131,5 +132,37 @@ func.func @narrow_strips(%k: memref<64x96xf32>, %v: memref<64x64xf32>, %o: memre
   %b = hyla_tile.load %v[%c0, %c0] dims [0, 1] : memref<64x64xf32> -> tensor<64x64xf32>
   %d = hyla_tile.dot %a, %b, %z {transpose_a = true} : tensor<64x96xf32>, tensor<64x64xf32> -> tensor<96x64xf32>
   hyla_tile.store %d, %o[%c0, %c0] dims [0, 1] : tensor<96x64xf32>, memref<96x64xf32>
+  return
+}
+
+// -----
+
+// On sm_90a a dot that fits one warpgroup (64 rows over 4 warps, K = 96 f32
+// in whole 32-element swizzle rows) produces wgmma fragments whatever its
+// operands' orientation, and its uses follow as for mma.sync fragments:
+// the loaded U is built in them, the difference stored from them and fed
+// as the next dot's operand. sm_100a has no wgmma: mma.sync fragments.
+// CHECK-LABEL: func.func @warpgroup_chain
+// CHECK-NOT:     convert_layout
+// CHECK-DAG:     %[[D:.*]] = hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK-DAG:     %[[U:.*]] = hyla_tile.load {{.*}} -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:         %[[X:.*]] = arith.subf %[[U]], %[[D]] : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:         hyla_tile.store %[[X]], {{.*}} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, memref<64x64xf32>
+// CHECK:         hyla_tile.dot %[[X]], {{.*}} {transpose_a = true} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, tensor<64x96xf32> -> tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+// SM100-LABEL: func.func @warpgroup_chain
+// SM100-NOT:     warpgroup
+// SM100:         hyla_tile.dot {{.*}} -> tensor<64x64xf32, #hyla_tile.mma>
+func.func @warpgroup_chain(%w: memref<64x96xf32>, %s: memref<64x96xf32>, %u: memref<64x64xf32>, %d: memref<64x64xf32>, %o: memref<64x96xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %z2 = arith.constant dense<0.0> : tensor<64x96xf32>
+  %wt = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<64x96xf32> -> tensor<64x96xf32>
+  %st = hyla_tile.load %s[%c0, %c0] dims [0, 1] : memref<64x96xf32> -> tensor<64x96xf32>
+  %ut = hyla_tile.load %u[%c0, %c0] dims [0, 1] : memref<64x64xf32> -> tensor<64x64xf32>
+  %p = hyla_tile.dot %wt, %st, %z {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32> -> tensor<64x64xf32>
+  %x = arith.subf %ut, %p : tensor<64x64xf32>
+  hyla_tile.store %x, %d[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  %n = hyla_tile.dot %x, %wt, %z2 {transpose_a = true} : tensor<64x64xf32>, tensor<64x96xf32> -> tensor<64x96xf32>
+  hyla_tile.store %n, %o[%c0, %c0] dims [0, 1] : tensor<64x96xf32>, memref<64x96xf32>
   return
 }

@@ -65,15 +65,38 @@ func.func @wgmma_two_blocks(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>, %y:
 
 // -----
 
-// wgmma reads B contiguous along k only (transpose_b): an error, not a
-// silently different layout.
-func.func @wgmma_b_strided_along_k(%x: memref<64x64xbf16>, %w: memref<64x64xbf16>, %y: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+// Operands from registers may lie either way along k: the lowering writes
+// them k-contiguous (here A given [k][m], B [k][n], f32 rounded to tf32)
+// and runs m64n64k8 tf32 wgmma, 64 / 8 = 8 k steps.
+// CHECK-LABEL: gpu.func @wgmma_tf32_transposed
+// CHECK-COUNT-64: nvvm.convert.float.to.tf32 {{.*}}<rna>
+// CHECK:         nvvm.fence.proxy
+// CHECK:         nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 8>, D[<f32>, <one>], A[<tf32>, <one>, <row>], B[<tf32>, <one>, <col>]
+// CHECK:         nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT:     nvvm.wgmma.mma_async
+func.func @wgmma_tf32_transposed(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %y: memref<64x64xf32>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
-  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<64x64xbf16> -> tensor<64x64xbf16>
-  %b = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<64x64xbf16> -> tensor<64x64xbf16>
+  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<64x64xf32> -> tensor<64x64xf32>
+  %b = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<64x64xf32> -> tensor<64x64xf32>
   %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
-  // expected-error @+1 {{cannot run on wgmma: needs bf16/f16 operands contiguous along k (transpose_b, not transpose_a), K % 64 == 0, and M x N fitting whole warpgroups; got M=64 N=64 K=64 with 4 warps}}
-  %d = hyla_tile.dot %a, %b, %z : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %d = hyla_tile.dot %a, %b, %z {transpose_a = true} : tensor<64x64xf32>, tensor<64x64xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %t = hyla_tile.convert_layout %d : tensor<64x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
+  return
+}
+
+// -----
+
+// A tf32 k step is 8 elements, but the swizzled rows hold 32: K = 48 is an
+// error, not a silently partial product.
+func.func @wgmma_tf32_partial_row(%x: memref<64x48xf32>, %w: memref<64x48xf32>, %y: memref<64x64xf32>) attributes {hyla_tile.kernel} {
+  %c0 = arith.constant 0 : index
+  %a = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<64x48xf32> -> tensor<64x48xf32>
+  %b = hyla_tile.load %w[%c0, %c0] dims [0, 1] : memref<64x48xf32> -> tensor<64x48xf32>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  // expected-error @+1 {{cannot run on wgmma: needs bf16/f16 (K % 64 == 0) or f32 (K % 32 == 0) operands, and M x N fitting whole warpgroups; got M=64 N=64 K=48 with 4 warps}}
+  %d = hyla_tile.dot %a, %b, %z {transpose_b = true} : tensor<64x48xf32>, tensor<64x48xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
   %t = hyla_tile.convert_layout %d : tensor<64x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32>
   hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x64xf32>, memref<64x64xf32>
   return

@@ -3,6 +3,7 @@
 // RUN: hyla-cpu-runner %s --gdn-parallel-chunks=false --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --gdn-fuse-qk-l2norm --gdn-parallel-chunks=false --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --fragment-layouts --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
+// RUN: hyla-cpu-runner %s --fragment-layouts --gdn-state-num-warps=4 --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --gdn-output-block-v=192 --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --gdn-output-block-v=128 --dist=0=uniform:-0.15:0.15 --dist=1=uniform:-0.15:0.15 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=2e-5 | FileCheck %s
 // RUN: not hyla-cpu-runner %s --entry=gdn_t200_k96_v192 --dist=3=neglog:1e-4:20 --dist=4=uniform:0:2 --tolerance=1e-12 | FileCheck %s --check-prefix=STRICT
@@ -19,7 +20,9 @@
 // into the delta rule, and the entries with norms check the chunk kernels'
 // in-kernel norms; with --fragment-layouts the kernels first go through
 // the GPU layout passes (dot results in mma fragments, the state carried as
-// fragments), whose rewrites must not change what is computed; with
+// fragments), whose rewrites must not change what is computed (with
+// --gdn-state-num-warps=4 the state kernel's products become wgmma
+// fragments, which its elementwise ops and stores then use); with
 // --gdn-output-block-v the output kernel spans 192 (or 128) value columns
 // where V allows, more than the state kernel's 64; gdn_raw_qk_t130 has no norms (q and k drawn small
 // enough, |k|^2 ~ 0.7, that beta up to 2 keeps the recurrence stable).

@@ -1,7 +1,7 @@
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule | FileCheck %s
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="parallel-chunks=false" | FileCheck %s --check-prefix=FUSED
 // RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="chunk-size=32 block-v=32 num-warps=4 parallel-chunks=false" | FileCheck %s --check-prefix=OPTS
-// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="block-v=32 output-block-v=64" | FileCheck %s --check-prefix=OUTV
+// RUN: hyla-opt %s -split-input-file -hyla-chunk-delta-rule="block-v=32 output-block-v=64 state-num-warps=4" | FileCheck %s --check-prefix=OUTV
 
 // By default the delta rule becomes three dispatches: prep (UT transform,
 // parallel over chunks), state (sequential over chunks, per value block)
@@ -13,14 +13,15 @@
 // CHECK:         %[[WU:.*]]:2 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w16]][%[[NC]], %{{.*}}, %[[B]]]
 // CHECK-SAME:      -> (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]})
 // CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w16]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %arg1, %arg3)
-// CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
+// CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64x32xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
 // CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
 // CHECK:         return %[[O]], %[[ST]]#2
 // The output programs may span more value columns than the state's: 2
-// state blocks of 32, the output over all 64 (grid z = batch x 1).
+// state blocks of 32, the output over all 64 (grid z = batch x 1); the
+// state kernel has warps of its own (state-num-warps).
 // OUTV-LABEL: func.func @dynamic
 // OUTV-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
-// OUTV:         hyla.dispatch @gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv32_w16[%c2,
+// OUTV:         hyla.dispatch @gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv32_w4[%c2,
 // OUTV:         %[[Z:.*]] = arith.muli %[[B]], %c1
 // OUTV:         hyla.dispatch @gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3[%{{.*}}, %{{.*}}, %[[Z]]]
 // CHECK-NOT:     hyla.gated_delta_rule
@@ -28,14 +29,19 @@
 // CHECK:         hyla_tile.cumsum {{.*}} : tensor<64xf32>
 // CHECK:         hyla_tile.unit_lower_inverse {{.*}} : tensor<64x64xf32>
 // CHECK-COUNT-2: hyla_tile.store
+// The state kernel carries the state transposed (S^T, [V, K]): its
+// products are D = U - W (S^T)^T and S'^T = D^T K~ + decay S^T, each with
+// a value block's 64 rows; the per-chunk states stay transposed for the
+// output kernel, and the final state is stored back as [K, V].
 // CHECK:       func.func @[[STATE]](
-// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<32x64xf32>)
-// CHECK:           hyla_tile.store {{.*}} dims [3, 4] : tensor<32x64xf32>, memref<?x?x4x32x64xf32>
-// CHECK:           hyla_tile.dot {{.*}} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
-// CHECK:           hyla_tile.dot {{.*}} {transpose_a = true} : tensor<64x32xf32>, tensor<64x64xf32> -> tensor<32x64xf32>
-// CHECK:         hyla_tile.store {{.*}} dims [2, 3] : tensor<32x64xf32>, memref<?x4x32x64xf32>
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<64x32xf32>)
+// CHECK:           hyla_tile.store {{.*}} dims [3, 4] : tensor<64x32xf32>, memref<?x?x4x64x32xf32>
+// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+// CHECK:           hyla_tile.dot {{.*}} {transpose_a = true} : tensor<64x64xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+// CHECK:         hyla_tile.store {{.*}} dims [3, 2] : tensor<64x32xf32>, memref<?x4x32x64xf32>
 // CHECK:       func.func @[[OUT]](
-// CHECK:         hyla_tile.load {{.*}} dims [3, 4] : memref<?x?x4x32x64xf32> -> tensor<32x64xf32>
+// CHECK:         hyla_tile.load {{.*}} dims [3, 4] : memref<?x?x4x64x32xf32> -> tensor<64x32xf32>
+// CHECK:         hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
 // CHECK:         arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
 
 // The single-kernel form loops over chunks with the state as loop-carried
@@ -45,7 +51,7 @@
 // FUSED-NOT:     hyla.gated_delta_rule
 // FUSED:       func.func @[[K]](
 // FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 16 : i32}
-// FUSED:         scf.for {{.*}} -> (tensor<32x64xf32>)
+// FUSED:         scf.for {{.*}} -> (tensor<64x32xf32>)
 // FUSED:           hyla_tile.cumsum
 // FUSED:           hyla_tile.unit_lower_inverse
 // FUSED:           hyla_tile.store {{.*}} : tensor<64x64xbf16>, memref<?x?x4x64xbf16>
@@ -67,12 +73,12 @@ func.func @dynamic(%q: tensor<?x?x2x32xf32>, %k: tensor<?x?x2x32xf32>, %v: tenso
 // CHECK:         hyla.dispatch @gdn_prep_bf16_bf16_h2_hv2_k32_v96_c64_w16
 // CHECK:         hyla.dispatch @[[K:gdn_state_bf16_bf16_h2_hv2_k32_v96_c64_bv96_w16_h0]]
 // CHECK:       func.func @[[K]](
-// CHECK:         %[[H0:.*]] = hyla_tile.load %arg4{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
+// CHECK:         %[[H0:.*]] = hyla_tile.load %arg4{{.*}} dims [3, 2] : memref<1x2x32x96xf32> -> tensor<96x32xf32>
 // CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[H0]])
 // FUSED-LABEL: func.func @initial_state
 // FUSED:         hyla.dispatch @[[K:gdn_chunk_bf16_bf16_h2_hv2_k32_v96_c64_bf16_bv96_w16_s0x3e800000_h0]]
 // FUSED:       func.func @[[K]](
-// FUSED:         %[[H0:.*]] = hyla_tile.load %arg5{{.*}} dims [2, 3] : memref<1x2x32x96xf32> -> tensor<32x96xf32>
+// FUSED:         %[[H0:.*]] = hyla_tile.load %arg5{{.*}} dims [3, 2] : memref<1x2x32x96xf32> -> tensor<96x32xf32>
 func.func @initial_state(%q: tensor<1x5x2x32xbf16>, %v: tensor<1x5x2x96xbf16>, %g: tensor<1x5x2xf32>, %h0: tensor<1x2x32x96xf32>) -> (tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>) {
   %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g initial_state(%h0 : tensor<1x2x32x96xf32>) {scale = 0.25 : f64} : tensor<1x5x2x32xbf16>, tensor<1x5x2x32xbf16>, tensor<1x5x2x96xbf16>, tensor<1x5x2xf32>, tensor<1x5x2xf32> -> tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>
   return %o, %s : tensor<1x5x2x96xbf16>, tensor<1x2x32x96xf32>

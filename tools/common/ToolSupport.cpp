@@ -35,8 +35,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "192)"),
           cl::init(192), cl::cat(category)),
       gdnNumWarps("gdn-num-warps",
-                  cl::desc("warps per GDN prefill program (default 16)"),
+                  cl::desc("warps per GDN prefill prep and output program (default 16)"),
                   cl::init(16), cl::cat(category)),
+      gdnStateNumWarps(
+          "gdn-state-num-warps",
+          cl::desc("warps per GDN prefill state program (default 16; 4: "
+                   "its products on tf32 wgmma on sm_90a, one warpgroup)"),
+          cl::init(16), cl::cat(category)),
       decodeBlockV("decode-block-v",
                    cl::desc("GDN decode: state columns per program "
                             "(default 16)"),
@@ -103,6 +108,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
   o.gdnBlockV = gdnBlockV.getValue();
   o.gdnOutputBlockV = gdnOutputBlockV.getValue();
   o.gdnNumWarps = gdnNumWarps.getValue();
+  o.gdnStateNumWarps = gdnStateNumWarps.getValue();
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();

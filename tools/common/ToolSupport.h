@@ -20,7 +20,7 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnOutputBlockV, gdnNumWarps,
-      decodeBlockV,
+      gdnStateNumWarps, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;

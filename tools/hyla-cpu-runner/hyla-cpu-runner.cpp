@@ -380,7 +380,7 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (fragmentLayouts) {
       pm.addPass(createTileMmaAccumulators({"sm_90a"}));
-      pm.addPass(createTileFragmentLayouts());
+      pm.addPass(createTileFragmentLayouts({"sm_90a"}));
     }
     buildTileToCPUPipeline(pm);
     if (failed(pm.run(*kernels)))

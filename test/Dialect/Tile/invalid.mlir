@@ -98,10 +98,10 @@ func.func @load_dims_range(%a: memref<?x64xf32>) {
 
 // -----
 
-func.func @load_dims_order(%a: memref<?x64xf32>) {
+func.func @load_dims_repeated(%a: memref<?x64xf32>) {
   %c0 = arith.constant 0 : index
-  // expected-error @+1 {{dims must be strictly increasing, got 0 after 1}}
-  %t = hyla_tile.load %a[%c0, %c0] dims [1, 0] : memref<?x64xf32> -> tensor<64x8xf32>
+  // expected-error @+1 {{dims[1] = 1 names a memref dim already mapped}}
+  %t = hyla_tile.load %a[%c0, %c0] dims [1, 1] : memref<?x64xf32> -> tensor<64x64xf32>
   return
 }
 
