@@ -380,6 +380,30 @@ public:
     LLVM::masked_scatter::create(b, loc, values, ptrs, mask,
                                  elementBytes(elt));
   }
+  /// Writes every slot of `values` to shared memory at byte `base`, slot j
+  /// at element `indices[j]`, one store each.
+  void storeSharedEach(Value values, Value indices, int64_t base) {
+    Type elt = elementOf(values.getType());
+    int64_t n = cast<VectorType>(values.getType()).getNumElements();
+    for (int64_t j = 0; j < n; ++j)
+      LLVM::StoreOp::create(
+          b, loc, vector::ExtractOp::create(b, loc, values, j),
+          sharedPtr(base, elt, vector::ExtractOp::create(b, loc, indices, j)));
+  }
+  /// f32 `values` as the i32 words of their tf32 roundings (to nearest,
+  /// ties away), which mma.sync and wgmma read as tf32 operands.
+  Value tf32Words(Value values) {
+    int64_t n = cast<VectorType>(values.getType()).getNumElements();
+    Value words = splatConst(b.getI32Type(), 0, n);
+    for (int64_t j = 0; j < n; ++j)
+      words = vector::InsertOp::create(
+          b, loc,
+          NVVM::ConvertFloatToTF32Op::create(
+              b, loc, b.getI32Type(), vector::ExtractOp::create(b, loc, values, j),
+              NVVM::FPRoundingMode::RNA, NVVM::SaturationMode::NONE, false),
+          words, j);
+    return words;
+  }
   /// Like scatterShared, for indices whose runs of W slots are consecutive
   /// and start at multiples of W: one vector store per run when every slot
   /// is valid.
@@ -2008,7 +2032,6 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   int64_t m = shape.m, k = shape.k, n = shape.n;
   int64_t warps = st.warps();
   int64_t eb = tf32 ? 4 : 2, rowElems = wgmmaRowElements(elt);
-  Type smemElt = tf32 ? Type(rw.getI32Type()) : elt;
   // Operands in the layout of `swizzledIndex`; the descriptor's swizzle
   // mode applies the same XOR to the addresses wgmma forms.
   Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
@@ -2026,22 +2049,7 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     // element (r, c) is row c, column r when `kFirst` (a [k][x] tile).
     auto writeSwizzled = [&](Value values, RankedTensorType t, bool kFirst,
                              int64_t rows, int64_t base) {
-      auto toWords = [&](Value v) -> Value {
-        if (!tf32)
-          return v;
-        int64_t count = cast<VectorType>(v.getType()).getNumElements();
-        Value words = e.splatConst(i32, 0, count);
-        for (int64_t j = 0; j < count; ++j)
-          words = vector::InsertOp::create(
-              rw, loc,
-              NVVM::ConvertFloatToTF32Op::create(
-                  rw, loc, i32, vector::ExtractOp::create(rw, loc, v, j),
-                  NVVM::FPRoundingMode::RNA, NVVM::SaturationMode::NONE,
-                  false),
-              words, j);
-        return words;
-      };
-      Value words = toWords(values);
+      Value words = tf32 ? e.tf32Words(values) : values;
       int64_t count = cast<VectorType>(words.getType()).getNumElements();
       Value r, c, valid;
       bool allValid = true;
@@ -2067,11 +2075,7 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
         return e.storeSharedRuns(words, index, valid, base, true);
       if (!allValid)
         return e.scatterShared(words, index, valid, base);
-      for (int64_t j = 0; j < count; ++j)
-        LLVM::StoreOp::create(
-            rw, loc, vector::ExtractOp::create(rw, loc, words, j),
-            e.sharedPtr(base, smemElt,
-                        vector::ExtractOp::create(rw, loc, index, j)));
+      e.storeSharedEach(words, index, base);
     };
     e.barrier(); // the previous dot's reads of these bytes are done
     writeSwizzled(adaptor.getA(), aT, op.getTransposeA(), m, 0);
@@ -2203,17 +2207,7 @@ struct DotLowering : TilePattern<DotOp> {
         Value index =
             swizzled ? layout.word(e, cols, rows)
                      : e.add(e.mul(rows, e.splat(e.i32(stride), count)), cols);
-        for (int64_t j = 0; j < count; ++j) {
-          Value x = vector::ExtractOp::create(rw, loc, values, j);
-          if (tf32)
-            x = NVVM::ConvertFloatToTF32Op::create(
-                rw, loc, rw.getI32Type(), x, NVVM::FPRoundingMode::RNA,
-                NVVM::SaturationMode::NONE, false);
-          LLVM::StoreOp::create(
-              rw, loc, x,
-              e.sharedPtr(base, smemElt,
-                          vector::ExtractOp::create(rw, loc, index, j)));
-        }
+        e.storeSharedEach(tf32 ? e.tf32Words(values) : values, index, base);
         return;
       }
       int64_t slots = st.slots(t.getNumElements());
@@ -2222,17 +2216,8 @@ struct DotLowering : TilePattern<DotOp> {
       Value index = swizzled ? Value()
                              : e.add(e.mul(c[0], e.splat(e.i32(stride), slots)),
                                      c[1]);
-      if (tf32) {
-        Value words = e.splatConst(rw.getI32Type(), 0, slots);
-        for (int64_t j = 0; j < slots; ++j) {
-          Value x = vector::ExtractOp::create(rw, loc, values, j);
-          Value w = NVVM::ConvertFloatToTF32Op::create(
-              rw, loc, rw.getI32Type(), x, NVVM::FPRoundingMode::RNA,
-              NVVM::SaturationMode::NONE, false);
-          words = vector::InsertOp::create(rw, loc, w, words, j);
-        }
-        values = words;
-      }
+      if (tf32)
+        values = e.tf32Words(values);
       Value valid = e.validSlots(elems, t.getNumElements());
       if (!swizzled)
         return e.storeSharedRuns(values, index, valid, base,
