@@ -15,8 +15,9 @@
 // over the chunk. The kernels hold the state transposed, S^T [V, K]: both
 // state products then have 64 rows (a value block), the shape of one wgmma
 // warpgroup, whatever K is; only the initial and final states, in the
-// graph's [K, V] layout, are read and written transposed. Every decay factor is exp of a non-positive number, masked
-// before the exp, so g down to any negative value gives no inf or NaN.
+// graph's [K, V] layout, are read and written transposed. Every decay
+// factor is exp of a non-positive number, masked before the exp, so g down
+// to any negative value gives no inf or NaN.
 //
 // Only S' depends on the previous chunk. By default the rewrite uses three
 // kernels so that everything else runs in parallel over chunks:
@@ -230,6 +231,22 @@ Value nextStateT(TileBuilder &tb, Value stateT, Value k, Value d, Value gc,
   return tb.add(tb.mul(stateT, stateDecay), update);
 }
 
+/// The initial state of (sequence, head, value block from v0) as S^T
+/// [BV, K]: the graph's [K, V] state read transposed, or zeros.
+Value initialStateT(TileBuilder &tb, const ChunkParams &p, Value h0M,
+                    Value seq, Value head, Value v0) {
+  if (!h0M)
+    return tb.constant(0.0, {p.blockV, p.keyDim});
+  return tb.load(h0M, {seq, head, tb.index(0), v0}, {3, 2},
+                 {p.blockV, p.keyDim});
+}
+
+/// Stores S^T as the graph's [K, V] final state (written transposed).
+void storeFinalStateT(TileBuilder &tb, Value stateT, Value finalM, Value seq,
+                      Value head, Value v0) {
+  tb.store(stateT, finalM, {seq, head, tb.index(0), v0}, {3, 2});
+}
+
 /// D = U - W S, from S^T.
 Value correctedValues(TileBuilder &tb, Value u, Value w, Value stateT,
                       int64_t c, int64_t bv) {
@@ -285,9 +302,8 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
-  Value init = p.hasInitialState
-                   ? tb.load(args[5], {seq, head, c0, v0}, {3, 2}, {BV, K})
-                   : tb.constant(0.0, {BV, K});
+  Value init = initialStateT(tb, p, p.hasInitialState ? args[5] : Value(),
+                             seq, head, v0);
   Value batch = seq, begin = c0, end = tb.dim(qM, 1);
   if (p.varlen) {
     batch = c0;
@@ -317,7 +333,7 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         scf::YieldOp::create(nb, loc,
                              nextStateT(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {3, 2});
+  storeFinalStateT(tb, loop.getResult(0), finalM, seq, head, v0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -388,9 +404,8 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
-  Value init = p.hasInitialState
-                   ? tb.load(args[4], {seq, head, c0, v0}, {3, 2}, {BV, K})
-                   : tb.constant(0.0, {BV, K});
+  Value init = initialStateT(tb, p, p.hasInitialState ? args[4] : Value(),
+                             seq, head, v0);
   Value batch = seq, begin = c0, end = tb.dim(kM, 1), firstSlot = c0;
   if (p.varlen) {
     batch = c0;
@@ -427,7 +442,7 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
                 tokenBounds(t, p, dM, span));
         scf::YieldOp::create(nb, loc, nextStateT(t, state, k, d, gc, C, K, BV));
       });
-  tb.store(loop.getResult(0), finalM, {seq, head, c0, v0}, {3, 2});
+  storeFinalStateT(tb, loop.getResult(0), finalM, seq, head, v0);
 }
 
 // output: q, k, g, D, states, [cu_seqlens] -> O [B, T, HV, V] (the value
