@@ -21,7 +21,10 @@
 //
 // Only S' depends on the previous chunk. By default the rewrite uses three
 // kernels so that everything else runs in parallel over chunks:
-//   prep   (chunk, head, batch):        W, U
+//   prep   (chunk, head, batch):        W, U, and the keys decayed to the
+//                                       chunk's end, transposed per chunk
+//                                       (K~^T [K, C], the state update's
+//                                       operand, contiguous along tokens)
 //   state  (value block, head, batch):  sequential over chunks: D, the state
 //                                       S^T at every chunk start (f32),
 //                                       final S
@@ -216,18 +219,41 @@ ChunkWU chunkWU(TileBuilder &t, int64_t c, int64_t kDim, int64_t cols,
   return {w, u, decay};
 }
 
+Value keysDecayedToChunkEnd(TileBuilder &tb, Value k, Value gc, int64_t c,
+                            int64_t kDim);
+
 /// S'^T = exp(gc_last) S^T + D^T diag(exp(gc_last - gc)) K, the state
 /// transposed ([BV, K]). Padding tokens have g = 0, so gc[C-1] is the
 /// cumulative decay up to the last real token.
 Value nextStateT(TileBuilder &tb, Value stateT, Value k, Value d, Value gc,
                  int64_t c, int64_t kDim, int64_t bv) {
   Value gLast = tb.extract(gc, {c - 1});
-  Value kDecay = tb.exp(tb.sub(tb.splat(gLast, {c}), gc));
-  Value kDecayed = tb.mul(k, tb.broadcast(kDecay, {0}, {c, kDim}));
+  Value kDecayed = keysDecayedToChunkEnd(tb, k, gc, c, kDim);
   Value stateDecay = tb.splat(
       math::ExpOp::create(tb.builder(), tb.getLoc(), gLast), {bv, kDim});
   Value update = tb.dot(d, kDecayed, tb.constant(0.0, {bv, kDim}),
                         /*transposeA=*/true, /*transposeB=*/false);
+  return tb.add(tb.mul(stateT, stateDecay), update);
+}
+
+/// diag(exp(gc_last - gc)) K, the keys decayed to the chunk's end (rows of
+/// padding tokens stay zero).
+Value keysDecayedToChunkEnd(TileBuilder &tb, Value k, Value gc, int64_t c,
+                            int64_t kDim) {
+  Value gLast = tb.extract(gc, {c - 1});
+  Value kDecay = tb.exp(tb.sub(tb.splat(gLast, {c}), gc));
+  return tb.mul(k, tb.broadcast(kDecay, {0}, {c, kDim}));
+}
+
+/// nextStateT with the decayed keys already transposed (K~^T [K, C], from
+/// prep) and the chunk's total log decay: S'^T = exp(g_sum) S^T + D^T K~.
+Value nextStateTFromDecayedKeys(TileBuilder &tb, Value stateT, Value kDecayedT,
+                                Value d, Value gSum, int64_t kDim,
+                                int64_t bv) {
+  Value stateDecay = tb.splat(
+      math::ExpOp::create(tb.builder(), tb.getLoc(), gSum), {bv, kDim});
+  Value update = tb.dot(d, kDecayedT, tb.constant(0.0, {bv, kDim}),
+                        /*transposeA=*/true, /*transposeB=*/true);
   return tb.add(tb.mul(stateT, stateDecay), update);
 }
 
@@ -359,18 +385,20 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
                     });
 }
 
-// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V],
-// and with the q/k norms fused the normalized keys [B, T, HV, K] (all f32),
-// so that the sequential state kernel does not normalize them again.
+// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V]
+// and the keys decayed to their chunk's end, transposed per chunk: K~^T
+// [B, chunk slots, HV, K, C] (all f32). The state kernel reads only the
+// last: its products then take W and K~^T contiguous along their shared
+// dim (what wgmma reads from shared memory), and the sequential loop does
+// not normalize or decay keys.
 void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, V = p.valueDim;
   Value kM = args[0], vM = args[1], gM = args[2], betaM = args[3];
   unsigned n = 4;
   Value cuM = p.varlen ? args[n++] : Value();
-  Value wM = args[n], uM = args[n + 1];
-  Value knM = p.normEps ? args[n + 2] : Value();
-  Value head = tb.programId(1);
-  forChunk(tb, p, cuM, tb.programId(0), tb.programId(2), tb.dim(kM, 1),
+  Value wM = args[n], uM = args[n + 1], kdM = args[n + 2];
+  Value head = tb.programId(1), slot = tb.programId(0);
+  forChunk(tb, p, cuM, slot, tb.programId(2), tb.dim(kM, 1),
            [&](TileBuilder &t, const ChunkSpan &span) {
     Value c0 = t.index(0);
     Value k = loadKeys(t, p, kM, span, keyHeadOf(t, p, head));
@@ -384,29 +412,28 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
             tokenBounds(t, p, wM, span));
     t.store(wu.u, uM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, uM, span));
-    if (knM)
-      t.store(k, knM, {span.batch, span.t0, head, c0}, {1, 3},
-              tokenBounds(t, p, knM, span));
+    // Whole chunks, padding tokens as zero columns.
+    t.store(keysDecayedToChunkEnd(t, k, gc, C, K), kdM,
+            {span.batch, slot, head, c0, c0}, {4, 3});
   });
 }
 
-// state: W, U, k (prep's normalized keys when the norms are fused), g,
-// [h0], [cu_seqlens] -> D [B, T, HV, V], states transposed
-// [B, chunk slots, HV, V, K], final [B or sequences, HV, K, V] (all f32).
+// state: W, U, K~^T (prep's), g, [h0], [cu_seqlens] -> D [B, T, HV, V],
+// states transposed [B, chunk slots, HV, V, K], final [B or sequences, HV,
+// K, V] (all f32).
 void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
-  Value wM = args[0], uM = args[1], kM = args[2], gM = args[3];
+  Value wM = args[0], uM = args[1], kdM = args[2], gM = args[3];
   unsigned n = 4 + p.hasInitialState;
   Value cuM = p.varlen ? args[n++] : Value();
   Value dM = args[n], statesM = args[n + 1], finalM = args[n + 2];
   Value vBlock = tb.programId(0), head = tb.programId(1),
         seq = tb.programId(2);
-  Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
   Value init = initialStateT(tb, p, p.hasInitialState ? args[4] : Value(),
                              seq, head, v0);
-  Value batch = seq, begin = c0, end = tb.dim(kM, 1), firstSlot = c0;
+  Value batch = seq, begin = c0, end = tb.dim(wM, 1), firstSlot = c0;
   if (p.varlen) {
     batch = c0;
     std::tie(begin, end) = sequenceRange(tb, cuM, seq);
@@ -419,28 +446,31 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         TileBuilder t(nb, loc);
         Value state = it[0];
         ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end};
+        Value slot = t.addi(firstSlot, chunk);
         // The next chunk's inputs do not depend on the state: start moving
         // them while this chunk's products run.
         Value t1 = t.addi(span.t0, t.index(C));
         t.prefetch(wM, {batch, t1, head, c0}, {1, 3}, {C, K});
         t.prefetch(uM, {batch, t1, head, v0}, {1, 3}, {C, BV});
-        // Normalized keys from prep are per value head and f32.
-        Value kHead = p.normEps ? head : keyHead;
-        t.prefetch(kM, {batch, t1, kHead, c0}, {1, 3}, {C, K});
-        t.store(state, statesM, {batch, t.addi(firstSlot, chunk), head, v0, c0},
-                {3, 4});
-        Value w = t.load(wM, {batch, span.t0, head, c0}, {1, 3}, {C, K},
-                         tokenBounds(t, p, wM, span));
+        t.prefetch(kdM, {batch, t.addi(slot, t.index(1)), head, c0, c0}, {3, 4},
+                   {K, C});
+        t.store(state, statesM, {batch, slot, head, v0, c0}, {3, 4});
+        // W rows past a packed sequence's end (the next sequence's) only
+        // reach rows of D that are not stored and that meet zero columns of
+        // K~^T, so W loads without the sequence bound (whole chunks, as an
+        // asynchronous tile copy moves them).
+        Value w = t.load(wM, {batch, span.t0, head, c0}, {1, 3}, {C, K});
         Value u = t.load(uM, {batch, span.t0, head, v0}, {1, 3}, {C, BV},
                          tokenBounds(t, p, uM, span));
-        Value k = p.normEps ? t.load(kM, {batch, span.t0, head, c0}, {1, 3},
-                                     {C, K}, tokenBounds(t, p, kM, span))
-                            : loadKeys(t, p, kM, span, keyHead);
-        Value gc = chunkCumDecay(t, p, gM, span, head);
+        Value kdT = t.load(kdM, {batch, slot, head, c0, c0}, {3, 4}, {K, C});
+        // Padding tokens have g = 0: the sum is the decay to the last real
+        // token.
+        Value gSum = t.extract(chunkCumDecay(t, p, gM, span, head), {C - 1});
         Value d = correctedValues(t, u, w, state, C, BV);
         t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
                 tokenBounds(t, p, dM, span));
-        scf::YieldOp::create(nb, loc, nextStateT(t, state, k, d, gc, C, K, BV));
+        scf::YieldOp::create(
+            nb, loc, nextStateTFromDecayedKeys(t, state, kdT, d, gSum, K, BV));
       });
   storeFinalStateT(tb, loop.getResult(0), finalM, seq, head, v0);
 }
@@ -616,20 +646,20 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     // prep
     SmallVector<Value> prepIn =
         withCu({op.getK(), op.getV(), op.getG(), op.getBeta()});
-    SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim)};
-    if (p.normEps)
-      prepOut.push_back(perToken(p.keyDim));
+    auto keysDecayedT =
+        RankedTensorType::get({dyn, dyn, p.valueHeads, p.keyDim, p.chunk}, f32);
+    SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim),
+                                 keysDecayedT};
     func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w + vl, prepIn, prepOut,
                                buildPrepKernel, p);
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
         inputDims(prepIn), prepOut,
-        llvm::map_to_vector(prepOut, [&](Type t) { return tokenDims(t); }));
+        {tokenDims(prepOut[0]), tokenDims(prepOut[1]), {batch, numChunks}});
 
     // state
-    Value stateKeys = p.normEps ? prepD.getResult(2) : op.getK();
     SmallVector<Value> stateIn = {prepD.getResult(0), prepD.getResult(1),
-                                  stateKeys, op.getG()};
+                                  prepD.getResult(2), op.getG()};
     if (p.hasInitialState)
       stateIn.push_back(op.getInitialState());
     stateIn = withCu(stateIn);
@@ -642,9 +672,11 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + "_w" +
                                     std::to_string(ps.numWarps) + h0 + vl,
                                 stateIn, stateOut, buildStateKernel, ps);
+    SmallVector<SmallVector<Value>> stateInDims = inputDims(stateIn);
+    stateInDims[2] = {batch, numChunks}; // K~^T
     DispatchOp stateD = createDispatch(
         rw, loc, state, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
-        stateIn, inputDims(stateIn), stateOut,
+        stateIn, stateInDims, stateOut,
         {tokenDims(stateOut[0]), {batch, numChunks}, batchDims(stateOut[2])});
 
     // output

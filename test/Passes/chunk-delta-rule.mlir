@@ -10,9 +10,10 @@
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
 // CHECK-DAG:     %[[T:.*]] = tensor.dim %arg0, %c1
 // CHECK:         %[[NC:.*]] = arith.ceildivui %[[T]], %c64
-// CHECK:         %[[WU:.*]]:2 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w16]][%[[NC]], %{{.*}}, %[[B]]]
-// CHECK-SAME:      -> (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]})
-// CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w16]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %arg1, %arg3)
+// CHECK:         %[[WU:.*]]:3 = hyla.dispatch @[[PREP:gdn_prep_f32_bf16_h2_hv4_k32_v64_c64_w16]][%[[NC]], %{{.*}}, %[[B]]]
+// CHECK-SAME:      -> (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]})
+// CHECK:         %[[ST:.*]]:3 = hyla.dispatch @[[STATE:gdn_state_f32_bf16_h2_hv4_k32_v64_c64_bv64_w16]][%{{.*}}, %{{.*}}, %[[B]]](%[[WU]]#0, %[[WU]]#1, %[[WU]]#2, %arg3)
+// CHECK-SAME:      (tensor<?x?x4x32xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x32x64xf32>{%[[B]], %[[NC]]}, tensor<?x?x4xf32>{%[[B]], %[[T]]})
 // CHECK-SAME:      -> (tensor<?x?x4x64xf32>{%[[B]], %[[T]]}, tensor<?x?x4x64x32xf32>{%[[B]], %[[NC]]}, tensor<?x4x32x64xf32>{%[[B]]})
 // CHECK:         %[[O:.*]] = hyla.dispatch @[[OUT:gdn_output_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%[[NC]], %{{.*}}, %{{.*}}](%arg0, %arg1, %arg3, %[[ST]]#0, %[[ST]]#1)
 // CHECK:         return %[[O]], %[[ST]]#2
@@ -29,15 +30,23 @@
 // CHECK:         hyla_tile.cumsum {{.*}} : tensor<64xf32>
 // CHECK:         hyla_tile.unit_lower_inverse {{.*}} : tensor<64x64xf32>
 // CHECK-COUNT-2: hyla_tile.store
+// prep also writes the keys decayed to the chunk's end, transposed per
+// chunk (K~^T [K, C], tokens contiguous), at the chunk's slot.
+// CHECK:         %[[KD:.*]] = arith.mulf {{.*}} : tensor<64x32xf32>
+// CHECK:         hyla_tile.store %[[KD]], %arg6[%{{.*}}, %{{.*}}, %{{.*}}, %c0, %c0] dims [4, 3] : tensor<64x32xf32>, memref<?x?x4x32x64xf32>
 // The state kernel carries the state transposed (S^T, [V, K]): its
 // products are D = U - W (S^T)^T and S'^T = D^T K~ + decay S^T, each with
-// a value block's 64 rows; the per-chunk states stay transposed for the
-// output kernel, and the final state is stored back as [K, V].
+// a value block's 64 rows, the second reading prep's K~^T as it lies
+// ([K, C], transpose_b); the per-chunk states stay transposed for the
+// output kernel, and the final state is stored back as [K, V]. W loads
+// whole chunks (no bounds).
 // CHECK:       func.func @[[STATE]](
 // CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<64x32xf32>)
 // CHECK:           hyla_tile.store {{.*}} dims [3, 4] : tensor<64x32xf32>, memref<?x?x4x64x32xf32>
-// CHECK:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
-// CHECK:           hyla_tile.dot {{.*}} {transpose_a = true} : tensor<64x64xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+// CHECK:           %[[W:.*]] = hyla_tile.load %arg0[{{.*}}] dims [1, 3] : memref<?x?x4x32xf32> -> tensor<64x32xf32>
+// CHECK:           %[[KT:.*]] = hyla_tile.load %arg2[{{.*}}] dims [3, 4] : memref<?x?x4x32x64xf32> -> tensor<32x64xf32>
+// CHECK:           hyla_tile.dot %[[W]], {{.*}} {transpose_b = true} : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+// CHECK:           hyla_tile.dot {{.*}}, %[[KT]], {{.*}} {transpose_a = true, transpose_b = true} : tensor<64x64xf32>, tensor<32x64xf32> -> tensor<64x32xf32>
 // CHECK:         hyla_tile.store {{.*}} dims [3, 2] : tensor<64x32xf32>, memref<?x4x32x64xf32>
 // CHECK:       func.func @[[OUT]](
 // CHECK:         hyla_tile.load {{.*}} dims [3, 4] : memref<?x?x4x64x32xf32> -> tensor<64x32xf32>
@@ -101,10 +110,9 @@ func.func @shared(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf32>, %g: tensor
 // -----
 
 // With the q/k L2 norms folded in, prep and output normalize each chunk
-// row of q and k (sum of squares, rsqrt) right after the load; prep also
-// stores the normalized keys (f32), which the sequential state kernel reads
-// instead of normalizing them again in its loop. The kernel names carry the
-// epsilon.
+// row of q and k (sum of squares, rsqrt) right after the load; the state
+// kernel reads prep's decayed keys, normalized, and normalizes nothing in
+// its loop. The kernel names carry the epsilon.
 // CHECK-LABEL: func.func @fused_norms
 // CHECK:         %[[WU:.*]]:3 = hyla.dispatch @[[P:gdn_prep_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_w16]][
 // CHECK:         hyla.dispatch @[[S:gdn_state_bf16_f32_h1_hv1_k16_v16_c64_l2e0x358637bd_bv16_w16]][{{.*}}](%[[WU]]#0, %[[WU]]#1, %[[WU]]#2, %arg2)
