@@ -94,6 +94,13 @@ inline bool isWarpgroupTile(mlir::Type t) {
   return enc && enc.getWarpgroup();
 }
 
+/// A `#hyla_tile.shared` tile: a buffer in shared memory (held as its
+/// 32-bit shared-memory address on the GPU).
+inline bool isSharedTile(mlir::Type t) {
+  auto tt = mlir::dyn_cast<mlir::RankedTensorType>(t);
+  return tt && mlir::isa_and_nonnull<tile::SharedLayoutAttr>(tt.getEncoding());
+}
+
 /// The M x N x K of a dot, whatever its transposes.
 struct DotShape {
   int64_t m, n, k;
@@ -131,6 +138,17 @@ inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
   mlir::Type elt = dot.getA().getType().getElementType();
   return (elt.isBF16() || elt.isF16()) && !dot.getTransposeA() &&
          dot.getTransposeB() && fitsWgmmaFromRegisters(dot, warps);
+}
+
+/// Whether wgmma can run `dot` with operand A (`aShared`) and B
+/// (`bShared`) read where copies placed them, as they lie in global memory,
+/// and the others written by the lowering: the copied ones contiguous
+/// along k (A [m][k], B [n][k]).
+inline bool fitsWgmmaOperands(tile::DotOp dot, int64_t warps, bool aShared,
+                              bool bShared) {
+  return (!aShared || !dot.getTransposeA()) &&
+         (!bShared || dot.getTransposeB()) &&
+         fitsWgmmaFromRegisters(dot, warps);
 }
 
 /// `value` (thread layout) as an `encoded` tile: an encoded constant for a

@@ -126,6 +126,16 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     ring wraps), each step waits on its stage's barriers
     (`hyla_tile.barrier_wait`) instead of `async_wait`, and after the loop
     the steps copied past its end are waited for the same way.
+
+    A sequential loop whose body loads dot operands itself (the GDN state
+    kernel's chunk loop) gets the same treatment for each load that feeds a
+    dot into `#hyla_tile.mma<warpgroup>` as its k-contiguous operand (A not
+    transposed, B transposed), 16- or 32-bit, rows along the memref's last
+    dim, no bounds: a ring of two buffers, step 0's copy before the loop,
+    step i + 1's started at the top of step i (after the wait for step i's)
+    when step i + 1 runs. The other ops of the body keep their scratch:
+    the rings and mbarriers take the first bytes of shared memory, recorded
+    as the kernel's `hyla_tile.reserved_shared`.
   }];
   let options = [
     Option<"tma", "tma", "bool", /*default=*/"false",

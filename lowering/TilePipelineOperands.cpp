@@ -315,12 +315,242 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
   }
 };
 
+/// Whether `value` can be computed at the top of `body` for another
+/// induction value: defined outside the body, the induction variable, or
+/// pure index arithmetic of the body on such values.
+bool recomputable(Value value, Block *body, Value iv) {
+  if (value == iv)
+    return true;
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return value.getParentBlock() != body;
+  if (def->getBlock() != body)
+    return true;
+  if (def->getDialect()->getNamespace() != "arith" || !isPure(def))
+    return false;
+  return llvm::all_of(def->getOperands(),
+                      [&](Value o) { return recomputable(o, body, iv); });
+}
+
+/// A load of the loop body that wgmma could read where a copy puts it: a
+/// 2-D 16- or 32-bit tile in whole 128-byte swizzle rows, its rows along
+/// the memref's contiguous last dim (whole 16-byte chunks), no bounds, zero
+/// padding, offsets computable for the next step, used once, as the
+/// k-contiguous operand of a dot into warpgroup fragments.
+bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
+  Block *body = loop.getBody();
+  MemRefType mt = load.getSource().getType();
+  RankedTensorType t = load.getType();
+  if (load->getBlock() != body || !load->hasOneUse() || t.getRank() != 2 ||
+      t.getEncoding() || !load.getBounds().empty() ||
+      !load.getPadding().isZero())
+    return false;
+  Type elt = t.getElementType();
+  unsigned bits = elt.getIntOrFloatBitWidth();
+  int64_t rank = mt.getRank();
+  if ((bits != 16 && bits != 32) || t.getDimSize(1) % wgmmaRowElements(elt) ||
+      load.getDims()[1] != rank - 1 || mt.isDynamicDim(rank - 1) ||
+      mt.getDimSize(rank - 1) * bits % 128 ||
+      (tma && (rank > 5 || t.getDimSize(0) > 256)))
+    return false;
+  auto dot = dyn_cast<DotOp>(*load->getUsers().begin());
+  if (!dot || dot->getBlock() != body || !isWarpgroupTile(dot.getType()) ||
+      dot.getA() == dot.getB())
+    return false;
+  bool isA = dot.getA() == load.getResult();
+  if (!fitsWgmmaOperands(dot, warps,
+                         isA || isSharedTile(dot.getA().getType()),
+                         !isA || isSharedTile(dot.getB().getType())))
+    return false;
+  return llvm::all_of(load.getOffsets(), [&](Value o) {
+    return recomputable(o, body, loop.getInductionVar());
+  });
+}
+
+/// A sequential loop whose body loads wgmma operands itself (the GDN state
+/// kernel's chunk loop: W and the decayed keys, next to products with
+/// operands from registers, and stores): each such load becomes a copy
+/// into a ring of two shared-memory buffers started one step ahead, so
+/// step i + 1's operands move while step i computes and never pass
+/// through registers. The rings take the first bytes of shared memory
+/// (`hyla_tile.reserved_shared`), since the body's other ops use shared
+/// memory as scratch.
+struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
+  StageLoopOperands(MLIRContext *ctx, bool tma)
+      : OpRewritePattern(ctx), tma(tma) {}
+  bool tma;
+  LogicalResult matchAndRewrite(scf::ForOp loop,
+                                PatternRewriter &rw) const override {
+    auto kernel = loop->getParentOfType<func::FuncOp>();
+    if (!kernel || !kernel->hasAttr(TileDialect::kKernelAttrName) ||
+        kernel->hasAttr(TileDialect::kReservedSharedAttrName))
+      return failure();
+    int64_t warps = TileDialect::getNumWarps(kernel);
+    SmallVector<LoadOp> loads;
+    for (Operation &op : loop.getBody()->without_terminator())
+      if (auto load = dyn_cast<LoadOp>(op);
+          load && stageable(load, loop, tma, warps))
+        loads.push_back(load);
+    if (loads.empty())
+      return failure();
+
+    // Rings of 2 buffers, each 1024-aligned; with TMA two mbarriers per
+    // ring after them.
+    constexpr int64_t stages = 2;
+    SmallVector<int64_t> offsets;
+    int64_t end = 0;
+    for (LoadOp load : loads) {
+      RankedTensorType t = load.getType();
+      offsets.push_back(end);
+      int64_t bytes = stages * t.getNumElements() *
+                      t.getElementType().getIntOrFloatBitWidth() / 8;
+      end += (bytes + 1023) / 1024 * 1024;
+    }
+    int64_t barrierBase = end;
+    if (tma)
+      end += 8 * stages * static_cast<int64_t>(loads.size());
+    int64_t reserved = (end + 1023) / 1024 * 1024;
+
+    Location loc = loop.getLoc();
+    Block *body = loop.getBody();
+    Value iv = loop.getInductionVar();
+    auto constant = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rw, loc, v).getResult();
+    };
+    SmallVector<Type> bufferTypes;
+    for (LoadOp l : loads)
+      bufferTypes.push_back(RankedTensorType::get(
+          l.getType().getShape(), l.getType().getElementType(),
+          SharedLayoutAttr::get(rw.getContext())));
+    auto barriersOf = [&](size_t j) -> int64_t {
+      return barrierBase + 8 * stages * static_cast<int64_t>(j);
+    };
+    // Load j's copy at induction value `at` into `stage`, its offsets'
+    // arithmetic recomputed at the insertion point.
+    auto copyAt = [&](size_t j, Value at, Value stage) {
+      IRMapping map;
+      map.map(iv, at);
+      SmallVector<Value> offs;
+      for (Value o : loads[j].getOffsets())
+        offs.push_back(cloneInto(rw, o, body, map));
+      return Value(AsyncLoadOp::create(
+          rw, loads[j].getLoc(), bufferTypes[j], loads[j].getSource(), offs,
+          loads[j].getDims(), stage, stages, offsets[j],
+          tma ? rw.getI64IntegerAttr(barriersOf(j)) : IntegerAttr()));
+    };
+    // Every load's copy at `at` into `stage` where `runs`, else `otherwise`
+    // (buffers nothing reads): copies start only for steps the loop runs.
+    auto copiesIf = [&](Value runs, Value at, Value stage,
+                        function_ref<SmallVector<Value>()> otherwise) {
+      auto guard = scf::IfOp::create(rw, loc, bufferTypes, runs,
+                                     /*withElseRegion=*/true);
+      rw.setInsertionPointToStart(guard.thenBlock());
+      SmallVector<Value> copies;
+      for (size_t j = 0; j < loads.size(); ++j)
+        copies.push_back(copyAt(j, at, stage));
+      scf::YieldOp::create(rw, loc, copies);
+      rw.setInsertionPointToStart(guard.elseBlock());
+      scf::YieldOp::create(rw, loc, otherwise());
+      rw.setInsertionPointAfter(guard);
+      return SmallVector<Value>(guard.getResults());
+    };
+
+    // Step 0's copies into stage 0 before the loop.
+    rw.setInsertionPoint(loop);
+    rw.modifyOpInPlace(kernel, [&] {
+      kernel->setAttr(TileDialect::kReservedSharedAttrName,
+                      rw.getI32IntegerAttr(reserved));
+    });
+    if (tma)
+      InitBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
+    Value c0 = constant(0), c1 = constant(1);
+    // (Started even if the loop runs no step; then waited for after it.)
+    SmallVector<Value> first;
+    for (size_t j = 0; j < loads.size(); ++j)
+      first.push_back(copyAt(j, loop.getLowerBound(), c0));
+
+    // The loop carries each load's current buffer, the current stage and
+    // (TMA) the parity of its barriers' phase.
+    SmallVector<Value> inits(loop.getInitArgs());
+    unsigned oldCount = inits.size();
+    inits.append(first.begin(), first.end());
+    inits.push_back(c0);
+    if (tma)
+      inits.push_back(c0);
+    auto newLoop = scf::ForOp::create(rw, loc, loop.getLowerBound(),
+                                      loop.getUpperBound(), loop.getStep(),
+                                      inits);
+    Block *newBody = newLoop.getBody();
+    SmallVector<Value> argMap(newBody->getArguments().take_front(oldCount + 1));
+    if (!newBody->empty())
+      rw.eraseOp(newBody->getTerminator());
+    rw.mergeBlocks(body, newBody, argMap);
+    body = newBody;
+    iv = newLoop.getInductionVar();
+    SmallVector<Value> buffers(
+        newBody->getArguments().slice(1 + oldCount, loads.size()));
+    Value stage = newBody->getArgument(1 + oldCount + loads.size());
+    Value phase = tma ? newBody->getArguments().back() : Value();
+
+    // This step's copies have landed and every thread is past the previous
+    // step (whose buffers the next copies reuse); then the next step's
+    // copies start.
+    rw.setInsertionPointToStart(newBody);
+    if (tma) {
+      for (size_t j = 0; j < loads.size(); ++j)
+        BarrierWaitOp::create(rw, loc, stage, phase, barriersOf(j));
+    } else {
+      AsyncWaitOp::create(rw, loc, 0);
+    }
+    Value nextStage = arith::SubIOp::create(rw, loc, c1, stage);
+    Value next = arith::AddIOp::create(rw, loc, iv, newLoop.getStep());
+    Value runsNext = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
+                                           next, newLoop.getUpperBound());
+    SmallVector<Value> nextBuffers =
+        copiesIf(runsNext, next, nextStage, [&] { return buffers; });
+    for (auto [j, load] : llvm::enumerate(loads))
+      rw.replaceOp(load, buffers[j]);
+    auto yield = cast<scf::YieldOp>(newBody->getTerminator());
+    SmallVector<Value> yielded(yield.getOperands());
+    yielded.append(nextBuffers.begin(), nextBuffers.end());
+    yielded.push_back(nextStage);
+    if (tma) {
+      // Stage 0 comes round again: the next phase of its barriers.
+      rw.setInsertionPoint(yield);
+      Value wraps = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                          nextStage, c0);
+      yielded.push_back(arith::SelectOp::create(
+          rw, loc, wraps, arith::SubIOp::create(rw, loc, c1, phase), phase));
+    }
+    rw.modifyOpInPlace(yield, [&] { yield->setOperands(yielded); });
+
+    // Every copy started in the loop was waited for in it; step 0's are
+    // still in flight if the loop ran no step.
+    rw.setInsertionPointAfter(newLoop);
+    if (tma) {
+      Value ranNone = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge,
+                                            newLoop.getLowerBound(),
+                                            newLoop.getUpperBound());
+      scf::IfOp::create(rw, loc, ranNone, [&](OpBuilder &b, Location l) {
+        for (size_t j = 0; j < loads.size(); ++j)
+          BarrierWaitOp::create(b, l, c0, c0, barriersOf(j));
+        scf::YieldOp::create(b, l);
+      });
+      InvalBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
+    } else {
+      AsyncWaitOp::create(rw, loc, 0);
+    }
+    rw.replaceOp(loop, newLoop.getResults().take_front(oldCount));
+    return success();
+  }
+};
+
 struct TilePipelineOperandsPass
     : public hyla::impl::TilePipelineOperandsBase<TilePipelineOperandsPass> {
   using TilePipelineOperandsBase::TilePipelineOperandsBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<PipelineOperands>(&getContext(), tma);
+    patterns.add<PipelineOperands, StageLoopOperands>(&getContext(), tma);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

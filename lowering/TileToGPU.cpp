@@ -57,6 +57,10 @@ struct KernelState {
   Value tidI32;   // i32
   Value smem;     // !llvm.ptr<3>, the dynamic shared memory
   int64_t sharedBytes = 0;
+  /// Scratch (operand staging, exchanges) starts here: the bytes before it
+  /// are the async copy rings and mbarriers (`hyla_tile.reserved_shared`),
+  /// which live across the ops that use scratch.
+  int64_t scratchBase = 0;
   bool hasWgmma = false;
   bool gridDependency = false; // the target has griddepcontrol
   DenseMap<Value, MemrefArg> memrefs;
@@ -70,20 +74,16 @@ struct KernelState {
   bool allSlotsValid(int64_t numel) const {
     return numel % (numThreads * vectorWidth) == 0;
   }
-  void needShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
+  /// Scratch of `bytes` (from scratchBase).
+  void needShared(int64_t bytes) { needSharedUpTo(scratchBase + bytes); }
+  /// Shared memory up to byte `end`, counted from its start.
+  void needSharedUpTo(int64_t end) { sharedBytes = std::max(sharedBytes, end); }
   int64_t warps() const { return numThreads / 32; }
 };
 
 bool isMmaTile(Type t) {
   auto tt = dyn_cast<RankedTensorType>(t);
   return tt && isa_and_nonnull<MmaLayoutAttr>(tt.getEncoding());
-}
-
-/// A `#hyla_tile.shared` tile: a buffer in shared memory, held as its
-/// 32-bit shared-memory address.
-bool isSharedTile(Type t) {
-  auto tt = dyn_cast<RankedTensorType>(t);
-  return tt && isa_and_nonnull<SharedLayoutAttr>(tt.getEncoding());
 }
 
 /// How a 2-D `#hyla_tile.mma` tile is cut into the strips of `warps` warps.
@@ -349,15 +349,32 @@ public:
   }
 
   /// Pointer(s) to element(s) `index` (i32 or vector of i32) of type `elt`
-  /// in shared memory, starting at byte `base`.
+  /// in scratch shared memory, starting at byte `base` of the scratch.
   Value sharedPtr(int64_t base, Type elt, Value index) {
     Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
-    Value region = LLVM::GEPOp::create(b, loc, ptrTy, b.getI8Type(), st.smem,
-                                       ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(base)});
+    Value region = LLVM::GEPOp::create(
+        b, loc, ptrTy, b.getI8Type(), st.smem,
+        ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(st.scratchBase + base)});
     Type resTy = ptrTy;
     if (auto v = dyn_cast<VectorType>(index.getType()))
       resTy = VectorType::get(v.getShape(), ptrTy);
     return LLVM::GEPOp::create(b, loc, resTy, elt, region, ValueRange{index});
+  }
+
+  /// The thread index (i32). In kernels that keep copy rings across a
+  /// loop (`scratchBase` > 0) it is read again where it is used, by an
+  /// instruction LLVM may not hoist: otherwise LICM hoists every per-slot
+  /// address and coordinate derived from it out of the loop, and a 4-warp
+  /// kernel spills them (recomputing them costs a few integer ops a slot).
+  Value threadId() {
+    if (!st.scratchBase)
+      return st.tidI32;
+    return LLVM::InlineAsmOp::create(
+               b, loc, b.getI32Type(), ValueRange{}, "mov.u32 $0, %tid.x;",
+               "=r", /*has_side_effects=*/true, /*is_align_stack=*/false,
+               LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+               ArrayAttr())
+        .getResult(0);
   }
 
   void barrier() { gpu::BarrierOp::create(b, loc); }
@@ -503,39 +520,61 @@ std::pair<Value, Value> stripOrigin(Emitter &e, const MmaStrips &geometry,
                 e.i32(8 * geometry.strip))};
 }
 
-/// Row and column (i32 vectors) of each fragment value of this thread in a
-/// `#hyla_tile.mma` tile, in fragment order: strip i, n tile t, then
-/// (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1) as
-/// mma.sync lays out its result.
-std::pair<Value, Value> fragmentCoords(Emitter &e, RankedTensorType t) {
+/// Where this thread's fragment values of a `#hyla_tile.mma` tile sit, as
+/// per-strip scalars plus per-slot constants: slot j is at
+/// (stripRow[strip[j]] + rowConst[j], stripCol[strip[j]] + colConst[j]).
+/// Slots run in fragment order: strip i, n tile t, then (row, col),
+/// (row, col + 1), (row + 8, col), (row + 8, col + 1) as mma.sync lays out
+/// its result.
+struct FragmentParts {
+  SmallVector<Value> stripRow, stripCol; // i32
+  SmallVector<int64_t> strip, rowConst, colConst;
+};
+
+FragmentParts fragmentParts(Emitter &e, RankedTensorType t) {
   int64_t warps = e.st.warps();
   MmaStrips geometry = fragmentGeometry(t, warps);
-  int64_t count = geometry.fragmentSlots(warps);
-  Value lane = arith::RemUIOp::create(e.b, e.loc, e.st.tidI32, e.i32(32));
-  Value warp = arith::DivUIOp::create(e.b, e.loc, e.st.tidI32, e.i32(32));
+  Value tid = e.threadId();
+  Value lane = arith::RemUIOp::create(e.b, e.loc, tid, e.i32(32));
+  Value warp = arith::DivUIOp::create(e.b, e.loc, tid, e.i32(32));
   Value group = arith::DivUIOp::create(e.b, e.loc, lane, e.i32(4));
   Value quad = arith::RemUIOp::create(e.b, e.loc, lane, e.i32(4));
-  // Per strip the thread's (row, col) is a scalar; the slots add constants.
-  SmallVector<int32_t> rowConst, colConst;
-  Value rows = e.splat(e.i32(0), count), cols = rows;
-  int64_t perStrip = 4 * geometry.strip;
+  FragmentParts parts;
   for (int64_t i = 0; i < geometry.stripsPerWarp(warps); ++i) {
     auto [mBase, nBase] =
         stripOrigin(e, geometry, e.add(warp, e.i32(i * warps)));
-    Value row = e.add(mBase, group);
-    Value col = e.add(nBase, e.mul(quad, e.i32(2)));
-    SmallVector<int64_t> mask;
-    for (int64_t j = 0; j < count; ++j)
-      mask.push_back(j / perStrip == i ? count + j : j);
-    rows = vector::ShuffleOp::create(e.b, e.loc, rows, e.splat(row, count), mask);
-    cols = vector::ShuffleOp::create(e.b, e.loc, cols, e.splat(col, count), mask);
+    parts.stripRow.push_back(e.add(mBase, group));
+    parts.stripCol.push_back(e.add(nBase, e.mul(quad, e.i32(2))));
     for (int64_t tile = 0; tile < geometry.strip; ++tile)
       for (int64_t q = 0; q < 4; ++q) {
-        rowConst.push_back(q >= 2 ? 8 : 0);
-        colConst.push_back(static_cast<int32_t>(8 * tile + q % 2));
+        parts.strip.push_back(i);
+        parts.rowConst.push_back(q >= 2 ? 8 : 0);
+        parts.colConst.push_back(8 * tile + q % 2);
       }
   }
-  return {e.add(rows, e.constVec(rowConst)), e.add(cols, e.constVec(colConst))};
+  return parts;
+}
+
+/// Row and column (i32 vectors) of each fragment value of this thread in a
+/// `#hyla_tile.mma` tile, in fragment order (see FragmentParts).
+std::pair<Value, Value> fragmentCoords(Emitter &e, RankedTensorType t) {
+  FragmentParts parts = fragmentParts(e, t);
+  int64_t count = parts.strip.size();
+  Value rows = e.splat(e.i32(0), count), cols = rows;
+  for (size_t i = 0; i < parts.stripRow.size(); ++i) {
+    SmallVector<int64_t> mask;
+    for (int64_t j = 0; j < count; ++j)
+      mask.push_back(parts.strip[j] == static_cast<int64_t>(i) ? count + j : j);
+    rows = vector::ShuffleOp::create(e.b, e.loc, rows,
+                                     e.splat(parts.stripRow[i], count), mask);
+    cols = vector::ShuffleOp::create(e.b, e.loc, cols,
+                                     e.splat(parts.stripCol[i], count), mask);
+  }
+  auto consts = [](ArrayRef<int64_t> v) {
+    return llvm::map_to_vector(v, [](int64_t x) { return int32_t(x); });
+  };
+  return {e.add(rows, e.constVec(consts(parts.rowConst))),
+          e.add(cols, e.constVec(consts(parts.colConst)))};
 }
 
 //===----------------------------------------------------------------------===//
@@ -683,6 +722,55 @@ SlotPlacement placeSlots(KernelState &st, RankedTensorType t, MemRefType mt,
   return p;
 }
 
+/// Pointers to the first element of each run of W slots, for the vector
+/// path. For fragments: a base per strip plus a constant per (col, col + 1)
+/// pair (with static strides), which folds into the access's immediate
+/// offset, so a loop keeps no per-pair 64-bit address live across its body
+/// (LICM would hoist each one).
+SmallVector<Value> runPointers(Emitter &v, const MemrefArg &m,
+                               ValueRange offsets, ArrayRef<int64_t> dims,
+                               RankedTensorType t, const SlotPlacement &place) {
+  Type ptrTy = LLVM::LLVMPointerType::get(v.b.getContext(), kGlobalSpace);
+  int64_t n = place.slots, w = place.width;
+  SmallVector<Value> ptrs;
+  if (isMmaTile(t)) {
+    FragmentParts parts = fragmentParts(v, t);
+    auto wide = [&](Value x) {
+      return Value(arith::ExtSIOp::create(v.b, v.loc, v.b.getI64Type(), x));
+    };
+    Value fixed = v.i64(0);
+    for (size_t d = 0; d < offsets.size(); ++d)
+      fixed = v.add(fixed,
+                    v.mul(wide(v.toI32(offsets[d])), m.stridesI64[d]));
+    Value rowStride = m.stridesI64[dims[0]], colStride = m.stridesI64[dims[1]];
+    SmallVector<Value> bases;
+    for (size_t i = 0; i < parts.stripRow.size(); ++i) {
+      Value linear =
+          v.add(fixed, v.add(v.mul(wide(parts.stripRow[i]), rowStride),
+                             v.mul(wide(parts.stripCol[i]), colStride)));
+      bases.push_back(LLVM::GEPOp::create(v.b, v.loc, ptrTy, m.elementType,
+                                          m.ptr, ValueRange{linear}));
+    }
+    for (int64_t j = 0; j < n; j += w) {
+      Value off = v.add(v.mul(v.i64(parts.rowConst[j]), rowStride),
+                        v.mul(v.i64(parts.colConst[j]), colStride));
+      ptrs.push_back(LLVM::GEPOp::create(v.b, v.loc, ptrTy, m.elementType,
+                                         bases[parts.strip[j]],
+                                         ValueRange{off}));
+    }
+    return ptrs;
+  }
+  SmallVector<Value> starts = place.runStarts(v);
+  GlobalAccess runs =
+      globalAccessAt(v, m, offsets, dims, starts, v.allTrue(n / w));
+  for (int64_t r = 0; r < n; r += w) {
+    Value off = vector::ExtractOp::create(v.b, v.loc, runs.linear, r / w);
+    ptrs.push_back(LLVM::GEPOp::create(v.b, v.loc, ptrTy, m.elementType,
+                                       m.ptr, ValueRange{off}));
+  }
+  return ptrs;
+}
+
 /// The whole tile is inside the memref, its row starts are W-aligned and so
 /// is the base pointer: uniform across the CTA.
 Value vectorAccessOK(Emitter &e, const MemrefArg &m, ValueRange offsets,
@@ -760,15 +848,11 @@ struct LoadLowering : TilePattern<LoadOp> {
         rw, op.getLoc(), ok,
         [&](OpBuilder &b, Location l) {
           Emitter v(b, l, st);
-          SmallVector<Value> starts = place.runStarts(v);
-          GlobalAccess runs = globalAccessAt(v, m, offsets, op.getDims(), starts,
-                                             v.allTrue(n / w));
-          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          SmallVector<Value> ptrs =
+              runPointers(v, m, offsets, op.getDims(), t, place);
           Value result = v.splatConst(elt, 0.0, n);
           for (int64_t r = 0; r < n; r += w) {
-            Value off = vector::ExtractOp::create(b, l, runs.linear, r / w);
-            Value p = LLVM::GEPOp::create(b, l, ptrTy, elt, m.ptr,
-                                          ValueRange{off});
+            Value p = ptrs[r / w];
             Value run = LLVM::LoadOp::create(b, l, v.vec(w, elt), p, w * eb);
             result = v.insertRun(run, result, r);
           }
@@ -793,16 +877,43 @@ struct StoreLowering : TilePattern<StoreOp> {
     Emitter e(rw, op.getLoc(), st);
     MemrefArg m = withBounds(e, it->second, adaptor.getBounds());
     RankedTensorType t = op.getValue().getType();
-    SlotPlacement place = placeSlots(
-        st, t, cast<MemRefType>(op.getDest().getType()), op.getDims());
+    auto mt = cast<MemRefType>(op.getDest().getType());
+    Value value = adaptor.getValue();
+    SmallVector<int64_t> dims(op.getDims());
+    // A thread-layout tile whose first dim runs along the memref's
+    // contiguous last dim: stored as it is, each warp's stores would hit
+    // one memref row per element. It goes through shared memory instead
+    // (rows padded by one element: no bank conflicts either way) and
+    // comes back transposed, whose runs the vector path stores.
+    int64_t rank = mt.getRank();
+    if (!isMmaTile(t) && t.getRank() == 2 && dims.size() == 2 &&
+        dims[0] == rank - 1 && st.allSlotsValid(t.getNumElements()) &&
+        canVectorize(st, mt, {dims[1], dims[0]},
+                     {t.getDimSize(1), t.getDimSize(0)})) {
+      int64_t rows = t.getDimSize(0), cols = t.getDimSize(1);
+      int64_t n = st.slots(t.getNumElements());
+      Type elt = t.getElementType();
+      auto paddedIndex = [&](Value r, Value c) {
+        return e.add(e.mul(r, e.splat(e.i32(cols + 1), n)), c);
+      };
+      e.barrier(); // earlier reads of the scratch are done
+      SmallVector<Value> in = e.coords(e.elementIndices(n), t.getShape());
+      e.storeSharedEach(value, paddedIndex(in[0], in[1]), 0);
+      e.barrier();
+      SmallVector<Value> out = e.coords(e.elementIndices(n), {cols, rows});
+      value = e.gatherShared(elt, paddedIndex(out[1], out[0]), e.allTrue(n), 0);
+      st.needShared(rows * (cols + 1) * Emitter::elementBytes(elt));
+      t = RankedTensorType::get({cols, rows}, elt);
+      std::swap(dims[0], dims[1]);
+    }
+    SlotPlacement place = placeSlots(st, t, mt, dims);
     int64_t n = place.slots;
     int64_t eb = Emitter::elementBytes(t.getElementType());
-    Value value = adaptor.getValue();
     ValueRange offsets = adaptor.getOffsets();
     auto scatter = [&](OpBuilder &b, Location l) {
       Emitter g(b, l, st);
       auto [coords, valid] = place.all(g);
-      GlobalAccess a = globalAccessAt(g, m, offsets, op.getDims(), coords, valid);
+      GlobalAccess a = globalAccessAt(g, m, offsets, dims, coords, valid);
       LLVM::masked_scatter::create(b, l, value, a.ptrs, a.mask, eb);
     };
     if (!place.vectorizable) {
@@ -811,19 +922,14 @@ struct StoreLowering : TilePattern<StoreOp> {
       return success();
     }
     int64_t w = place.width;
-    Value ok = vectorAccessOK(e, m, offsets, op.getDims(), t.getShape(), w);
+    Value ok = vectorAccessOK(e, m, offsets, dims, t.getShape(), w);
     scf::IfOp::create(
         rw, op.getLoc(), ok,
         [&](OpBuilder &b, Location l) {
           Emitter v(b, l, st);
-          SmallVector<Value> starts = place.runStarts(v);
-          GlobalAccess runs = globalAccessAt(v, m, offsets, op.getDims(), starts,
-                                             v.allTrue(n / w));
-          Type ptrTy = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+          SmallVector<Value> ptrs = runPointers(v, m, offsets, dims, t, place);
           for (int64_t r = 0; r < n; r += w) {
-            Value off = vector::ExtractOp::create(b, l, runs.linear, r / w);
-            Value p = LLVM::GEPOp::create(b, l, ptrTy, t.getElementType(),
-                                          m.ptr, ValueRange{off});
+            Value p = ptrs[r / w];
             LLVM::StoreOp::create(b, l, v.extractRun(value, r, w), p, w * eb);
           }
           scf::YieldOp::create(b, l);
@@ -937,9 +1043,21 @@ Value swizzledIndex(Emitter &e, Value row, Value col, int64_t rows,
                e.add(e.mul(chunk, cst(c)), rem(inBlock, c)));
 }
 
+/// The box of one TMA copy of `op` (row-major over the memref's dims): the
+/// tile's rows along dims[0], one 128-byte swizzle row of columns along the
+/// last dim, 1 along every other dim.
+SmallVector<int64_t, 2> tmaBox(AsyncLoadOp op) {
+  RankedTensorType t = op.getType();
+  SmallVector<int64_t, 2> box(op.getSource().getType().getRank(), 1);
+  box[op.getDims()[0]] = t.getDimSize(0);
+  box.back() = wgmmaRowElements(t.getElementType());
+  return box;
+}
+
 /// The tensor map each kernel argument needs: the box of the TMA copies
-/// (`async_load ... barriers at`) that read it, a 64-column block of their
-/// tiles at a time, 128-byte swizzled. Copies of one argument must agree.
+/// (`async_load ... barriers at`) that read it, a 128-byte column block of
+/// their tiles at a time, 128-byte swizzled. Copies of one argument must
+/// agree.
 FailureOr<DenseMap<unsigned, TensorMapBox>> tensorMapBoxes(func::FuncOp fn) {
   DenseMap<unsigned, TensorMapBox> boxes;
   WalkResult result = fn.walk([&](AsyncLoadOp op) {
@@ -951,13 +1069,19 @@ FailureOr<DenseMap<unsigned, TensorMapBox>> tensorMapBoxes(func::FuncOp fn) {
                      "argument");
       return WalkResult::interrupt();
     }
-    TensorMapBox box{{op.getType().getDimSize(0), 64}, 128};
+    TensorMapBox box{tmaBox(op), 128};
     auto [it, inserted] = boxes.try_emplace(arg.getArgNumber(), box);
     if (!inserted && it->second.box != box.box) {
-      op.emitOpError() << "copies " << op.getType().getDimSize(0)
-                       << "-row boxes of argument " << arg.getArgNumber()
+      auto str = [](ArrayRef<int64_t> b) {
+        std::string text;
+        for (int64_t v : b)
+          text += (text.empty() ? "" : "x") + std::to_string(v);
+        return text;
+      };
+      op.emitOpError() << "copies " << str(box.box) << " boxes of argument "
+                       << arg.getArgNumber()
                        << ", whose tensor map other copies tile by "
-                       << it->second.box[0] << " rows";
+                       << str(it->second.box);
       return WalkResult::interrupt();
     }
     return WalkResult::advance();
@@ -990,9 +1114,9 @@ Value barrierAddress(Emitter &e, int64_t offset, Value index) {
 
 /// cp.async of 16-byte chunks straight into the swizzled buffer (the
 /// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
-/// c / (cols / 8), 8 elements at column 8 (c mod (cols / 8)); chunks
-/// outside the memref copy zero bytes and zero-fill. The result is the
-/// buffer's shared-memory address.
+/// c / (cols / E), E elements at column E (c mod (cols / E)) (E: a chunk's
+/// elements, 8 of 16 bits or 4 of 32); chunks outside the memref copy zero
+/// bytes and zero-fill. The result is the buffer's shared-memory address.
 struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -1005,25 +1129,30 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
     RankedTensorType t = op.getType();
+    Type elt = t.getElementType();
+    int64_t eb = Emitter::elementBytes(elt);
+    int64_t rowElems = wgmmaRowElements(elt), chunkElems = 16 / eb;
     int64_t rows = t.getDimSize(0), cols = t.getDimSize(1);
-    int64_t bufBytes = rows * cols * 2, stages = op.getStages();
+    int64_t bufBytes = rows * cols * eb, stages = op.getStages();
     int64_t offset = op.getOffset();
-    st.needShared(offset + stages * bufBytes);
+    st.needSharedUpTo(offset + stages * bufBytes);
+    int64_t rank = op.getSource().getType().getRank();
+    int64_t rowDim = op.getDims()[0], colDim = rank - 1;
     Type i32 = rw.getI32Type(), i64 = rw.getI64Type();
     Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
     Value buffer = e.add(e.add(smemAddr, e.i32(offset)),
                          e.mul(e.toI32(adaptor.getStage()), e.i32(bufBytes)));
+    SmallVector<Value> offs = llvm::map_to_vector(
+        adaptor.getOffsets(), [&](Value v) { return e.toI32(v); });
     if (std::optional<int64_t> barriers = op.getBarriers()) {
       // One thread announces the bytes on the stage's mbarrier, then starts
-      // one TMA copy per 64-column block; the 128-byte swizzle of the
+      // one TMA copy per 128-byte column block; the 128-byte swizzle of the
       // tensor map is the swizzle `lowerWarpgroupDot` reads. Elements
       // outside the memref arrive as zeros and count toward the bytes.
       if (!m.tensorMap)
         return rw.notifyMatchFailure(op, "argument has no tensor map");
       Value bar =
           barrierAddress(e, *barriers, e.toI32(adaptor.getStage()));
-      Value row0 = e.toI32(adaptor.getOffsets()[0]);
-      Value col0 = e.toI32(adaptor.getOffsets()[1]);
       onLeader(rw, loc, st, [&](OpBuilder &b, Location l) {
         Emitter le(b, l, st);
         Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
@@ -1031,14 +1160,19 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
                                                le.i32(bufBytes),
                                                NVVM::MemScopeKind::CTA,
                                                /*relaxed=*/false, Value());
-        for (int64_t block = 0; block < cols / 64; ++block) {
+        for (int64_t block = 0; block < cols / rowElems; ++block) {
           // This CTA's shared memory, as the shared::cluster address the
           // PTX 8.0 form of the copy takes.
           Value dst = LLVM::AddrSpaceCastOp::create(
               b, l, LLVM::LLVMPointerType::get(b.getContext(), 7),
               LLVM::IntToPtrOp::create(
                   b, l, sptrTy, le.add(buffer, le.i32(block * rows * 128))));
-          SmallVector<Value> box = {le.add(col0, le.i32(block * 64)), row0};
+          // Coordinates innermost dim first.
+          SmallVector<Value> box;
+          for (int64_t d = rank - 1; d >= 0; --d)
+            box.push_back(d == colDim
+                              ? le.add(offs[d], le.i32(block * rowElems))
+                              : offs[d]);
           NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
               b, l, dst, m.tensorMap, box, bar, /*im2colOffsets=*/ValueRange{},
               /*multicastMask=*/Value(), /*l2CacheHint=*/Value(),
@@ -1050,19 +1184,40 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
       return success();
     }
     // cp.async needs 16-byte aligned sources: rows are whole chunks
-    // (verified), so only the base pointer can break it. An unaligned
-    // tensor stops the kernel (an error at the launch, never wrong values).
+    // (verified), so only the base pointer and the column offset can break
+    // it. An unaligned copy stops the kernel (an error at the launch, never
+    // wrong values).
     Value base = LLVM::PtrToIntOp::create(rw, loc, i64, m.ptr);
-    Value misaligned = e.cmp(arith::CmpIPredicate::ne,
-                             arith::AndIOp::create(rw, loc, base, e.i64(15)),
-                             e.i64(0));
+    Value misaligned = e.cmp(
+        arith::CmpIPredicate::ne,
+        arith::OrIOp::create(
+            rw, loc, arith::AndIOp::create(rw, loc, base, e.i64(15)),
+            arith::ExtUIOp::create(
+                rw, loc, i64,
+                arith::AndIOp::create(rw, loc, offs[colDim],
+                                      e.i32(chunkElems - 1)))),
+        e.i64(0));
     scf::IfOp::create(rw, loc, misaligned, [&](OpBuilder &b, Location l) {
       LLVM::Trap::create(b, l);
       scf::YieldOp::create(b, l);
     });
-    Value row0 = e.toI32(adaptor.getOffsets()[0]);
-    Value col0 = e.toI32(adaptor.getOffsets()[1]);
-    int64_t perRow = cols / 8, chunks = rows * perRow;
+    // The offsets along the dims the tile does not span: inside the memref
+    // or the whole tile reads zeros; their part of the address.
+    Value zero = e.i32(0);
+    Value fixedInside = e.cmp(arith::CmpIPredicate::eq, zero, zero);
+    Value fixedLinear = e.i64(0);
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == rowDim || d == colDim)
+        continue;
+      fixedInside = e.andI(
+          fixedInside,
+          e.andI(e.cmp(arith::CmpIPredicate::sge, offs[d], zero),
+                 e.cmp(arith::CmpIPredicate::slt, offs[d], m.dimsI32[d])));
+      fixedLinear = e.add(
+          fixedLinear,
+          e.mul(arith::ExtSIOp::create(rw, loc, i64, offs[d]), m.stridesI64[d]));
+    }
+    int64_t perRow = cols / chunkElems, chunks = rows * perRow;
     Type ptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kGlobalSpace);
     Type sptrTy = LLVM::LLVMPointerType::get(rw.getContext(), kSharedSpace);
     for (int64_t first = 0; first < chunks; first += st.numThreads) {
@@ -1071,24 +1226,31 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
         Emitter ce(b, l, st);
         Value row = arith::DivUIOp::create(b, l, c, ce.i32(perRow));
         Value col = ce.mul(arith::RemUIOp::create(b, l, c, ce.i32(perRow)),
-                           ce.i32(8));
-        Value dst = ce.add(buffer,
-                           ce.mul(swizzledIndex(ce, row, col, rows), ce.i32(2)));
-        Value gRow = ce.add(row0, row);
-        Value gCol = ce.add(col0, col);
-        Value zero = ce.i32(0);
+                           ce.i32(chunkElems));
+        Value dst = ce.add(
+            buffer,
+            ce.mul(swizzledIndex(ce, row, col, rows, rowElems), ce.i32(eb)));
+        Value gRow = ce.add(offs[rowDim], row);
+        Value gCol = ce.add(offs[colDim], col);
         Value inside = ce.andI(
-            ce.andI(ce.cmp(arith::CmpIPredicate::sge, gRow, zero),
-                    ce.cmp(arith::CmpIPredicate::slt, gRow, m.dimsI32[0])),
-            ce.andI(ce.cmp(arith::CmpIPredicate::sge, gCol, zero),
-                    ce.cmp(arith::CmpIPredicate::slt, gCol, m.dimsI32[1])));
+            fixedInside,
+            ce.andI(
+                ce.andI(ce.cmp(arith::CmpIPredicate::sge, gRow, zero),
+                        ce.cmp(arith::CmpIPredicate::slt, gRow,
+                               m.dimsI32[rowDim])),
+                ce.andI(ce.cmp(arith::CmpIPredicate::sge, gCol, zero),
+                        ce.cmp(arith::CmpIPredicate::slt, gCol,
+                               m.dimsI32[colDim]))));
         // Outside: read nothing (size 0) from the base pointer.
         auto wide = [&](Value v) {
           return Value(arith::ExtSIOp::create(
               b, l, i64, arith::SelectOp::create(b, l, inside, v, zero)));
         };
-        Value linear = ce.add(ce.mul(wide(gRow), m.stridesI64[0]),
-                              ce.mul(wide(gCol), m.stridesI64[1]));
+        Value linear = arith::SelectOp::create(
+            b, l, inside,
+            ce.add(fixedLinear,
+                   ce.add(ce.mul(wide(gRow), m.stridesI64[rowDim]), wide(gCol))),
+            ce.i64(0));
         Value src = LLVM::GEPOp::create(b, l, ptrTy, m.elementType, m.ptr,
                                         ValueRange{linear});
         Value dstPtr = LLVM::IntToPtrOp::create(b, l, sptrTy, dst);
@@ -1161,7 +1323,7 @@ struct InitBarriersLowering : TilePattern<InitBarriersOp> {
   matchAndRewrite(InitBarriersOp op, OpAdaptor,
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
-    st.needShared(op.getOffset() + 8 * op.getCount());
+    st.needSharedUpTo(op.getOffset() + 8 * op.getCount());
     onLeaderForBarriers(
         rw, loc, st, op.getOffset(), op.getCount(),
         [](OpBuilder &b, Location l, Value bar) {
@@ -2037,14 +2199,14 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   Type i32 = rw.getI32Type(), i64 = rw.getI64Type(), f32 = rw.getF32Type();
   Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
   // Operands already in shared memory (async_load buffers, same layout)
-  // are read where they are; others are stored here first.
-  Value aStart, bStart;
-  if (isSharedTile(aT)) {
-    aStart = adaptor.getA();
-    bStart = adaptor.getB();
-  } else {
-    int64_t bBase = alignUp(m * k * eb, 1024);
-    st.needShared(bBase + n * k * eb);
+  // are read where they are; the others are written to scratch first.
+  bool aShared = isSharedTile(aT), bShared = isSharedTile(bT);
+  Value aStart = aShared ? adaptor.getA() : Value();
+  Value bStart = bShared ? adaptor.getB() : Value();
+  if (!aShared || !bShared) {
+    int64_t aBytes = aShared ? 0 : alignUp(m * k * eb, 1024);
+    int64_t bBase = aBytes;
+    st.needShared(bBase + (bShared ? 0 : n * k * eb));
     // Operand `values` of tile type `t` as `rows` K-major rows: tile
     // element (r, c) is row c, column r when `kFirst` (a [k][x] tile).
     auto writeSwizzled = [&](Value values, RankedTensorType t, bool kFirst,
@@ -2078,11 +2240,16 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
       e.storeSharedEach(words, index, base);
     };
     e.barrier(); // the previous dot's reads of these bytes are done
-    writeSwizzled(adaptor.getA(), aT, op.getTransposeA(), m, 0);
-    writeSwizzled(adaptor.getB(), bT, !op.getTransposeB(), n, bBase);
+    Value scratch = e.add(smemAddr, e.i32(st.scratchBase));
+    if (!aShared) {
+      writeSwizzled(adaptor.getA(), aT, op.getTransposeA(), m, 0);
+      aStart = scratch;
+    }
+    if (!bShared) {
+      writeSwizzled(adaptor.getB(), bT, !op.getTransposeB(), n, bBase);
+      bStart = e.add(scratch, e.i32(bBase));
+    }
     e.asyncProxyBarrier();
-    aStart = smemAddr;
-    bStart = e.add(smemAddr, e.i32(bBase));
   }
 
   // Descriptor: start address >> 4 (bits 0-13), leading byte offset unused
@@ -2609,6 +2776,8 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     KernelState st;
     st.numThreads = 32 * TileDialect::getNumWarps(fn);
     st.hasWgmma = gpuTarget.hasWgmma;
+    st.scratchBase = TileDialect::getReservedShared(fn);
+    st.needSharedUpTo(st.scratchBase);
     // Arguments that TMA copies read: each gets a tensor map parameter
     // after its dims, tiled like its copies (one box for all of them).
     FailureOr<DenseMap<unsigned, TensorMapBox>> boxes = tensorMapBoxes(fn);
@@ -2719,19 +2888,18 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     // conversions only (hyla-tile-mma-accumulators makes no others).
     if (!unsupported.wasInterrupted())
       unsupported = fn.walk([&](Operation *op) {
-        // `#hyla_tile.shared` tiles only travel from async_load through a
-        // loop into a wgmma dot (hyla-tile-pipeline-operands makes no more).
+        // `#hyla_tile.shared` tiles only travel from async_load through
+        // loops and ifs into a wgmma dot (hyla-tile-pipeline-operands makes
+        // no more).
         bool shared = llvm::any_of(op->getOperandTypes(), isSharedTile) ||
                       llvm::any_of(op->getResultTypes(), isSharedTile);
         auto dot = dyn_cast<DotOp>(op);
-        if (shared && !isa<AsyncLoadOp, scf::ForOp, scf::YieldOp>(op) &&
-            !(dot && isWarpgroupTile(dot.getType()) &&
-              isSharedTile(dot.getA().getType()) &&
-              isSharedTile(dot.getB().getType()))) {
+        if (shared &&
+            !isa<AsyncLoadOp, scf::ForOp, scf::IfOp, scf::YieldOp>(op) &&
+            !(dot && isWarpgroupTile(dot.getType()))) {
           op->emitOpError("cannot take a #hyla_tile.shared tile on the GPU: "
-                          "only async_load, scf.for, scf.yield and a dot into "
-                          "#hyla_tile.mma<warpgroup> with both operands "
-                          "shared can");
+                          "only async_load, scf.for, scf.if, scf.yield and a "
+                          "dot into #hyla_tile.mma<warpgroup> can");
           return WalkResult::interrupt();
         }
         bool mma = llvm::any_of(op->getOperandTypes(), isMmaTile) ||
@@ -2761,17 +2929,18 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                               << gpuTarget.id << " has no wgmma";
             return WalkResult::interrupt();
           }
-          bool copied = isSharedTile(dot.getA().getType());
-          if (copied ? !fitsWgmma(dot, st.warps())
-                     : !fitsWgmmaFromRegisters(dot, st.warps())) {
+          bool aCopied = isSharedTile(dot.getA().getType());
+          bool bCopied = isSharedTile(dot.getB().getType());
+          if (!fitsWgmmaOperands(dot, st.warps(), aCopied, bCopied)) {
             DotShape s = DotShape::of(dot);
             dot.emitOpError()
-                << "cannot run on wgmma: needs "
-                << (copied ? "bf16/f16 operands contiguous along k "
-                             "(transpose_b, not transpose_a), K % 64 == 0"
-                           : "bf16/f16 (K % 64 == 0) or f32 (K % 32 == 0) "
-                             "operands")
-                << ", and M x N fitting whole warpgroups; got M=" << s.m
+                << "cannot run on wgmma: needs bf16/f16 (K % 64 == 0) or f32 "
+                   "(K % 32 == 0) operands, "
+                << (aCopied || bCopied
+                        ? "those in shared memory contiguous along k (A not "
+                          "transpose_a, B transpose_b), "
+                        : "")
+                << "and M x N fitting whole warpgroups; got M=" << s.m
                 << " N=" << s.n << " K=" << s.k << " with " << st.warps()
                 << " warps";
             return WalkResult::interrupt();

@@ -21,6 +21,12 @@ hylac="$build/bin/hylac"
   --gdn-parallel-chunks=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w8.hyla" --quiet \
   --gdn-num-warps=8
+# The state kernel on one warpgroup: W and K~^T copied one chunk ahead
+# into shared memory (TMA, or cp.async), its products on tf32 wgmma.
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_state4.hyla" --quiet \
+  --gdn-state-num-warps=4
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_state4_notma.hyla" \
+  --quiet --gdn-state-num-warps=4 --tma=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" --emit=ptx -o "$out/ptx" --quiet
 # Every product through shared memory into the thread layout (before
 # hyla-tile-fragment-layouts), to compare in one run.

@@ -56,6 +56,12 @@ int64_t TileDialect::getNumStages(Operation *kernel) {
   return 2;
 }
 
+int64_t TileDialect::getReservedShared(Operation *kernel) {
+  if (auto attr = kernel->getAttrOfType<IntegerAttr>(kReservedSharedAttrName))
+    return attr.getInt();
+  return 0;
+}
+
 /// A kernel's i32 setting in [lo, hi] (and a power of two if asked).
 static LogicalResult verifyKernelInt(Operation *op, NamedAttribute attr,
                                      int64_t lo, int64_t hi, bool powerOfTwo) {
@@ -103,6 +109,16 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
     return verifyKernelInt(op, attr, 2, 8, /*powerOfTwo=*/false);
   if (attr.getName() == kMinProgramsPerSMAttrName)
     return verifyKernelInt(op, attr, 1, 32, /*powerOfTwo=*/false);
+  if (attr.getName() == kReservedSharedAttrName) {
+    if (failed(verifyKernelInt(op, attr, 0, 1 << 20, /*powerOfTwo=*/false)))
+      return failure();
+    if (int64_t v = cast<IntegerAttr>(attr.getValue()).getInt(); v % 1024)
+      return op->emitError() << "'" << kReservedSharedAttrName
+                             << "' must be a multiple of 1024 (the swizzle "
+                                "atom), got "
+                             << v;
+    return success();
+  }
   if (attr.getName() == kEarlyArgsAttrName) {
     auto args = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
     if (!args || !op->hasAttr(kKernelAttrName))

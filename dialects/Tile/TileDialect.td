@@ -35,6 +35,10 @@ def Tile_Dialect : Dialect {
     `hyla_tile.num_stages` (i32, 2 to 8, optional, default 2) sets how many
     shared-memory buffers `hyla-tile-pipeline-operands` gives each operand
     of a pipelined k loop: up to num_stages - 1 steps' copies in flight.
+    `hyla_tile.reserved_shared` (i32, a multiple of 1024, optional) keeps
+    the first that many bytes of shared memory for `async_load` rings and
+    their mbarriers, which live across the ops that use shared memory as
+    scratch (those start after it); `hyla-tile-pipeline-operands` sets it.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -49,10 +53,14 @@ def Tile_Dialect : Dialect {
         "hyla_tile.num_stages";
     /// Kernel arguments no grid launched just before this one writes: the
     /// kernel may read them before it waits for that grid.
+    static constexpr ::llvm::StringLiteral kReservedSharedAttrName =
+        "hyla_tile.reserved_shared";
     static constexpr ::llvm::StringLiteral kEarlyArgsAttrName =
         "hyla_tile.early_args";
     /// Buffers per pipelined operand (the attribute, or the default 2).
     static int64_t getNumStages(::mlir::Operation *kernel);
+    /// Bytes of shared memory kept for async copies (the attribute, or 0).
+    static int64_t getReservedShared(::mlir::Operation *kernel);
     /// The CTA size of a kernel in warps (the attribute, or the default 4).
     static int64_t getNumWarps(::mlir::Operation *kernel);
   }];

@@ -59,12 +59,26 @@ LogicalResult AsyncLoadOp::verify() {
   RankedTensorType t = getType();
   if (!isa_and_nonnull<SharedLayoutAttr>(t.getEncoding()))
     return emitOpError("result must be encoded #hyla_tile.shared");
-  if (t.getRank() != 2 || t.getElementType().getIntOrFloatBitWidth() != 16)
-    return emitOpError("copies 2-D tiles of 16-bit elements only");
-  if (t.getDimSize(1) % 64 != 0)
+  unsigned bits = t.getElementType().getIntOrFloatBitWidth();
+  if (t.getRank() != 2 || (bits != 16 && bits != 32))
+    return emitOpError("copies 2-D tiles of 16- or 32-bit elements only");
+  int64_t rowElements = 128 * 8 / bits;
+  if (t.getDimSize(1) % rowElements != 0)
     return emitOpError() << "tile rows must be whole 128-byte swizzle rows "
-                            "(a multiple of 64 elements), got "
+                            "(a multiple of "
+                         << rowElements << " elements), got "
                          << t.getDimSize(1);
+  MemRefType mt = getSource().getType();
+  ArrayRef<int64_t> dims = getDims();
+  if (dims.size() == 2 && dims[1] != mt.getRank() - 1)
+    return emitOpError() << "tile rows must run along the memref's last "
+                            "(contiguous) dim "
+                         << mt.getRank() - 1 << ", got dims [" << dims[0]
+                         << ", " << dims[1] << "]";
+  if (mt.getRank() >= 1 && (mt.isDynamicDim(mt.getRank() - 1) ||
+                            mt.getDimSize(mt.getRank() - 1) * bits % 128 != 0))
+    return emitOpError("the memref's last dim must be static and a multiple "
+                       "of 16 bytes (whole copy chunks per row)");
   int64_t stages = static_cast<int64_t>(getStages());
   int64_t offset = static_cast<int64_t>(getOffset());
   if (stages < 1)
@@ -78,18 +92,17 @@ LogicalResult AsyncLoadOp::verify() {
       return emitOpError() << "barriers offset must be a non-negative multiple "
                               "of 8 bytes, got "
                            << *barriers;
-    MemRefType mt = getSource().getType();
-    if (mt.getRank() != 2 || getDims() != ArrayRef<int64_t>{0, 1})
-      return emitOpError("copies through a tensor map read tile dims [0, 1] "
-                         "of a 2-D memref only");
+    if (mt.getRank() > 5)
+      return emitOpError() << "copies through a tensor map read memrefs of "
+                              "rank 5 at most, got "
+                           << mt.getRank();
     if (t.getDimSize(0) > 256)
       return emitOpError() << "copies through a tensor map take at most 256 "
                               "rows, got "
                            << t.getDimSize(0);
   }
   auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
-  return verifyTileAccess(*this, getSource().getType(), plain,
-                          getOffsets().size(), getDims());
+  return verifyTileAccess(*this, mt, plain, getOffsets().size(), dims);
 }
 
 /// mbarriers are 8 bytes, 8-byte aligned.

@@ -245,3 +245,66 @@ func.func @bounded_loads(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: m
   hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<128x128xf32>, memref<?x128xf32>
   return
 }
+
+// -----
+
+// A sequential loop that loads wgmma operands in its body (the GDN state
+// kernel: W [64, K] as A and K~^T [K, 64] as B with transpose_b, both
+// k-contiguous, next to a carried state and a product in registers): each
+// such load becomes a copy into a ring of two buffers, step 0's before the
+// loop, step i + 1's at the top of step i after the wait for step i's,
+// started only if step i + 1 runs. The rings take the first bytes of
+// shared memory (reserved_shared). Other loads (U) stay.
+// CHECK-LABEL: func.func @chunk_loop
+// CHECK-SAME:    hyla_tile.reserved_shared = 98304 : i32
+// CHECK:         %[[W0:.*]] = hyla_tile.async_load %arg0[%c0, %c0, %c0, %c0] dims [1, 3] stage %c0 of 2 at 0 : memref<?x?x30x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+// CHECK:         %[[K0:.*]] = hyla_tile.async_load %arg1[%c0, %c0, %c0, %c0, %c0] dims [3, 4] stage %c0 of 2 at 49152 : memref<?x?x30x96x64xf32> -> tensor<96x64xf32, #hyla_tile.shared>
+// CHECK:         scf.for %{{.*}} iter_args(%[[S:.*]] = %{{.*}}, %[[W:.*]] = %[[W0]], %[[K:.*]] = %[[K0]], %[[STAGE:.*]] = %c0)
+// CHECK-NEXT:      hyla_tile.async_wait 0
+// CHECK:           %[[NEXT:.*]] = arith.subi %c1, %[[STAGE]]
+// CHECK:           %[[COPY:.*]]:2 = scf.if
+// CHECK:             hyla_tile.async_load %arg0[{{.*}}] dims [1, 3] stage %[[NEXT]] of 2 at 0
+// CHECK:             hyla_tile.async_load %arg1[{{.*}}] dims [3, 4] stage %[[NEXT]] of 2 at 49152
+// CHECK:           } else {
+// CHECK-NEXT:        scf.yield %[[W]], %[[K]]
+// CHECK:           hyla_tile.load %arg2
+// CHECK:           hyla_tile.dot %[[W]], %[[S]]
+// CHECK:           hyla_tile.dot %{{.*}}, %[[K]], %{{.*}} {transpose_a = true, transpose_b = true}
+// CHECK:           scf.yield %{{.*}}, %[[COPY]]#0, %[[COPY]]#1, %[[NEXT]]
+// CHECK:         hyla_tile.async_wait 0
+// With TMA the copies complete on two mbarriers per ring after the rings;
+// the loop carries the phase parity, and a loop that ran no step waits for
+// step 0's copies before the barriers are invalidated.
+// TMA-LABEL: func.func @chunk_loop
+// TMA-SAME:    hyla_tile.reserved_shared = 99328 : i32
+// TMA:         hyla_tile.init_barriers 4 at 98304
+// TMA:         hyla_tile.async_load %arg0{{.*}} stage %c0 of 2 at 0 barriers at 98304
+// TMA:         hyla_tile.async_load %arg1{{.*}} stage %c0 of 2 at 49152 barriers at 98320
+// TMA:         scf.for {{.*}} -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, tensor<64x96xf32, #hyla_tile.shared>, tensor<96x64xf32, #hyla_tile.shared>, index, index)
+// TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98304
+// TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98320
+// TMA:         scf.yield
+// TMA:         scf.if
+// TMA-NEXT:      hyla_tile.barrier_wait %c0 phase %c0 at 98304
+// TMA-NEXT:      hyla_tile.barrier_wait %c0 phase %c0 at 98320
+// TMA:         hyla_tile.inval_barriers 4 at 98304
+func.func @chunk_loop(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>, %um: memref<?x?x30x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %kt, %c1 : memref<?x?x30x96x64xf32>
+  %init = arith.constant dense<0.0> : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%s = %init) -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>) {
+    %t0 = arith.muli %i, %c64 : index
+    %a = hyla_tile.load %w[%c0, %t0, %c0, %c0] dims [1, 3] : memref<?x?x30x96xf32> -> tensor<64x96xf32>
+    %k = hyla_tile.load %kt[%c0, %i, %c0, %c0, %c0] dims [3, 4] : memref<?x?x30x96x64xf32> -> tensor<96x64xf32>
+    %u = hyla_tile.load %um[%c0, %t0, %c0, %c0] dims [1, 3] : memref<?x?x30x64xf32> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+    %p = hyla_tile.dot %a, %s, %z {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+    %d = arith.subf %u, %p : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+    %v = hyla_tile.dot %d, %k, %s {transpose_a = true, transpose_b = true} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, tensor<96x64xf32> -> tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %v : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  }
+  hyla_tile.store %r, %w[%c0, %c0, %c0, %c0] dims [1, 3] : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, memref<?x?x30x96xf32>
+  return
+}

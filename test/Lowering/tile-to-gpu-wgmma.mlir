@@ -232,7 +232,7 @@ func.func @tma_two_boxes(%x: memref<?x256xbf16>) attributes {hyla_tile.kernel, h
   %c0 = arith.constant 0 : index
   hyla_tile.init_barriers 2 at 65536
   %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 0 barriers at 65536 : memref<?x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
-  // expected-error @+1 {{copies 64-row boxes of argument 0, whose tensor map other copies tile by 128 rows}}
+  // expected-error @+1 {{copies 64x64 boxes of argument 0, whose tensor map other copies tile by 128x64}}
   %b = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 16384 barriers at 65544 : memref<?x256xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
   return
 }
@@ -272,7 +272,7 @@ func.func @async_dot(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memre
 func.func @shared_math(%x: memref<?x128xbf16>, %y: memref<64x64xbf16>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
   %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
-  // expected-error @+1 {{cannot take a #hyla_tile.shared tile on the GPU: only async_load, scf.for, scf.yield and a dot into #hyla_tile.mma<warpgroup> with both operands shared can}}
+  // expected-error @+1 {{cannot take a #hyla_tile.shared tile on the GPU: only async_load, scf.for, scf.if, scf.yield and a dot into #hyla_tile.mma<warpgroup> can}}
   %s = arith.addf %a, %a : tensor<64x64xbf16, #hyla_tile.shared>
   return
 }

@@ -39,9 +39,11 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                   cl::init(16), cl::cat(category)),
       gdnStateNumWarps(
           "gdn-state-num-warps",
-          cl::desc("warps per GDN prefill state program (default 16; 4: "
-                   "its products on tf32 wgmma on sm_90a, one warpgroup)"),
-          cl::init(16), cl::cat(category)),
+          cl::desc("warps per GDN prefill state program (default 0: by "
+                   "target, 4 where it has wgmma (one warpgroup, its "
+                   "products on tf32 wgmma, W and K~^T copied into shared "
+                   "memory a chunk ahead), else 16)"),
+          cl::init(0), cl::cat(category)),
       decodeBlockV("decode-block-v",
                    cl::desc("GDN decode: state columns per program "
                             "(default 16)"),
@@ -102,13 +104,17 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "false: measured slower on H100 at K=96)"),
           cl::init(false), cl::cat(category)) {}
 
-void PipelineFlags::addPipeline(mlir::OpPassManager &pm) const {
+void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   KernelPipelineOptions o;
   o.chunkSize = chunkSize.getValue();
   o.gdnBlockV = gdnBlockV.getValue();
   o.gdnOutputBlockV = gdnOutputBlockV.getValue();
   o.gdnNumWarps = gdnNumWarps.getValue();
-  o.gdnStateNumWarps = gdnStateNumWarps.getValue();
+  // Measured on the H100 (docs/perf.md): one warpgroup with staged
+  // operands beats 16 warps of mma.sync; without wgmma 4 warps spill.
+  o.gdnStateNumWarps = gdnStateNumWarps.getValue()
+                           ? gdnStateNumWarps.getValue()
+                           : (wgmma ? 4 : 16);
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();

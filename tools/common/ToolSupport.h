@@ -16,8 +16,9 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// The graph-to-kernels pipeline's tile sizes as command-line flags.
 struct PipelineFlags {
   explicit PipelineFlags(llvm::cl::OptionCategory &category);
-  /// Adds the graph-to-kernels pipeline with these sizes to `pm`.
-  void addPipeline(mlir::OpPassManager &pm) const;
+  /// Adds the graph-to-kernels pipeline with these sizes to `pm`; settings
+  /// left at 0 take the target's default (`wgmma`: the target has it).
+  void addPipeline(mlir::OpPassManager &pm, bool wgmma) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnOutputBlockV, gdnNumWarps,
       gdnStateNumWarps, decodeBlockV,

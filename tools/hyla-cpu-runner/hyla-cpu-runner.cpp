@@ -369,7 +369,8 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> compiled = module->clone();
   {
     PassManager pm(&context);
-    pipelineFlags.addPipeline(pm);
+    // hylac's default target (sm_90a) has wgmma.
+    pipelineFlags.addPipeline(pm, /*wgmma=*/true);
     if (failed(pm.run(*compiled)))
       return 1;
   }

@@ -95,7 +95,8 @@ static cl::opt<bool> fragmentLayouts(
     cl::init(true), cl::cat(category));
 static cl::opt<bool> tma(
     "tma",
-    cl::desc("Copy GEMM k-loop operands with the tensor memory accelerator "
+    cl::desc("Copy wgmma operands into shared memory (GEMM k loops, the GDN "
+             "state loop) with the tensor memory accelerator "
              "(tensor maps, mbarriers) where the target has one (default "
              "true; false: every thread copies with cp.async)"),
     cl::init(true), cl::cat(category));
@@ -295,7 +296,7 @@ int main(int argc, char **argv) {
   // 2. Fusion and tiling.
   {
     PassManager pm(&context);
-    pipelineFlags.addPipeline(pm);
+    pipelineFlags.addPipeline(pm, target->hasWgmma);
     if (failed(pm.run(*module)))
       return 1;
   }

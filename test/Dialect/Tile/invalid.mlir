@@ -427,10 +427,37 @@ func.func @async_load_encoding(%x: memref<?x128xbf16>) {
 
 // -----
 
-func.func @async_load_f32(%x: memref<?x128xf32>) {
+func.func @async_load_rank(%x: memref<?x4x128xf32>) {
   %c0 = arith.constant 0 : index
-  // expected-error @+1 {{copies 2-D tiles of 16-bit elements only}}
-  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xf32> -> tensor<64x64xf32, #hyla_tile.shared>
+  // expected-error @+1 {{copies 2-D tiles of 16- or 32-bit elements only}}
+  %a = hyla_tile.async_load %x[%c0, %c0, %c0] dims [0, 1, 2] stage %c0 of 2 at 0 : memref<?x4x128xf32> -> tensor<8x4x32xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_f32_row(%x: memref<?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{tile rows must be whole 128-byte swizzle rows (a multiple of 32 elements), got 16}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x128xf32> -> tensor<64x16xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_strided_rows(%x: memref<?x4x128xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{tile rows must run along the memref's last (contiguous) dim 2, got dims [2, 0]}}
+  %a = hyla_tile.async_load %x[%c0, %c0, %c0] dims [2, 0] stage %c0 of 2 at 0 : memref<?x4x128xf32> -> tensor<64x32xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_load_chunks(%x: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{the memref's last dim must be static and a multiple of 16 bytes (whole copy chunks per row)}}
+  %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x?xf32> -> tensor<64x32xf32, #hyla_tile.shared>
   return
 }
 
@@ -506,10 +533,17 @@ func.func @async_load_tensor_map_rows(%x: memref<?x128xbf16>) {
 
 // -----
 
-func.func @async_load_tensor_map_rank(%x: memref<?x4x128xbf16>) {
+func.func @async_load_tensor_map_rank(%x: memref<?x2x2x2x2x128xbf16>) {
   %c0 = arith.constant 0 : index
-  // expected-error @+1 {{copies through a tensor map read tile dims [0, 1] of a 2-D memref only}}
-  %a = hyla_tile.async_load %x[%c0, %c0, %c0] dims [0, 2] stage %c0 of 2 at 0 barriers at 0 : memref<?x4x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  // expected-error @+1 {{copies through a tensor map read memrefs of rank 5 at most, got 6}}
+  %a = hyla_tile.async_load %x[%c0, %c0, %c0, %c0, %c0, %c0] dims [0, 5] stage %c0 of 2 at 0 barriers at 0 : memref<?x2x2x2x2x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @reserved_shared(%x: memref<?xf32>) attributes {hyla_tile.kernel, hyla_tile.reserved_shared = 512 : i32} {
+  // expected-error @-1 {{'hyla_tile.reserved_shared' must be a multiple of 1024 (the swizzle atom), got 512}}
   return
 }
 

@@ -59,6 +59,20 @@ func.func @tma_copies(%x: memref<?x128xbf16>) attributes {hyla_tile.kernel} {
   return
 }
 
+// f32 tiles of an N-D memref: rows along any dim, columns along the last;
+// the kernel keeps the rings' bytes out of the scratch space.
+// CHECK-LABEL: func.func @f32_copies
+// CHECK-SAME: hyla_tile.reserved_shared = 50176 : i32
+// CHECK: hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] dims [1, 3] stage %{{.*}} of 2 at 0 barriers at 49152 : memref<?x?x30x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+func.func @f32_copies(%w: memref<?x?x30x96xf32>) attributes {hyla_tile.kernel, hyla_tile.reserved_shared = 50176 : i32} {
+  %c0 = arith.constant 0 : index
+  hyla_tile.init_barriers 2 at 49152
+  %a = hyla_tile.async_load %w[%c0, %c0, %c0, %c0] dims [1, 3] stage %c0 of 2 at 0 barriers at 49152 : memref<?x?x30x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+  hyla_tile.barrier_wait %c0 phase %c0 at 49152
+  hyla_tile.inval_barriers 2 at 49152
+  return
+}
+
 // CHECK-LABEL: func.func @async_copies
 // CHECK: %[[A:.*]] = hyla_tile.async_load %{{.*}}[%{{.*}}, %{{.*}}] dims [0, 1] stage %{{.*}} of 2 at 1024 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
 // CHECK: hyla_tile.async_wait 0
