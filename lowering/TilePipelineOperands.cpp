@@ -60,6 +60,24 @@ Value cloneInto(OpBuilder &b, Value value, Block *region, IRMapping &map) {
   return copy->getResult(cast<OpResult>(value).getResultNumber());
 }
 
+/// `loop` rebuilt with `inits` (its own init values, possibly changed, then
+/// new ones) and its body moved over: the body's block arguments map to the
+/// new loop's first ones, and the old yield is still the terminator (the
+/// caller appends the new values to it). `loop` itself is left to replace.
+scf::ForOp rebuildWithCarried(PatternRewriter &rw, scf::ForOp loop,
+                              ValueRange inits) {
+  auto newLoop = scf::ForOp::create(rw, loop.getLoc(), loop.getLowerBound(),
+                                    loop.getUpperBound(), loop.getStep(),
+                                    inits);
+  Block *newBody = newLoop.getBody();
+  unsigned oldCount = loop.getNumRegionIterArgs();
+  SmallVector<Value> argMap(newBody->getArguments().take_front(oldCount + 1));
+  if (!newBody->empty())
+    rw.eraseOp(newBody->getTerminator());
+  rw.mergeBlocks(loop.getBody(), newBody, argMap);
+  return newLoop;
+}
+
 struct PipelineOperands : OpRewritePattern<scf::ForOp> {
   PipelineOperands(MLIRContext *ctx, bool tma)
       : OpRewritePattern(ctx), tma(tma) {}
@@ -205,14 +223,8 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       inits.push_back(constant(0));
     unsigned oldCount = loop.getNumRegionIterArgs();
 
-    auto newLoop = scf::ForOp::create(rw, loc, loop.getLowerBound(),
-                                      loop.getUpperBound(), loop.getStep(),
-                                      inits);
+    scf::ForOp newLoop = rebuildWithCarried(rw, loop, inits);
     Block *newBody = newLoop.getBody();
-    SmallVector<Value> argMap(newBody->getArguments().take_front(oldCount + 1));
-    if (!newBody->empty())
-      rw.eraseOp(newBody->getTerminator());
-    rw.mergeBlocks(body, newBody, argMap);
     auto newYield = cast<scf::YieldOp>(newBody->getTerminator());
     auto later = [&](int j) { // operand j's buffers after the current step
       return newBody->getArguments().slice(1 + oldCount + j * (ahead - 1),
@@ -441,7 +453,7 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     // Every load's copy at `at` into `stage` where `runs`, else `otherwise`
     // (buffers nothing reads): copies start only for steps the loop runs.
     auto copiesIf = [&](Value runs, Value at, Value stage,
-                        function_ref<SmallVector<Value>()> otherwise) {
+                        ValueRange otherwise) {
       auto guard = scf::IfOp::create(rw, loc, bufferTypes, runs,
                                      /*withElseRegion=*/true);
       rw.setInsertionPointToStart(guard.thenBlock());
@@ -450,7 +462,7 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
         copies.push_back(copyAt(j, at, stage));
       scf::YieldOp::create(rw, loc, copies);
       rw.setInsertionPointToStart(guard.elseBlock());
-      scf::YieldOp::create(rw, loc, otherwise());
+      scf::YieldOp::create(rw, loc, otherwise);
       rw.setInsertionPointAfter(guard);
       return SmallVector<Value>(guard.getResults());
     };
@@ -477,14 +489,8 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     inits.push_back(c0);
     if (tma)
       inits.push_back(c0);
-    auto newLoop = scf::ForOp::create(rw, loc, loop.getLowerBound(),
-                                      loop.getUpperBound(), loop.getStep(),
-                                      inits);
+    scf::ForOp newLoop = rebuildWithCarried(rw, loop, inits);
     Block *newBody = newLoop.getBody();
-    SmallVector<Value> argMap(newBody->getArguments().take_front(oldCount + 1));
-    if (!newBody->empty())
-      rw.eraseOp(newBody->getTerminator());
-    rw.mergeBlocks(body, newBody, argMap);
     body = newBody;
     iv = newLoop.getInductionVar();
     SmallVector<Value> buffers(
@@ -507,7 +513,7 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     Value runsNext = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
                                            next, newLoop.getUpperBound());
     SmallVector<Value> nextBuffers =
-        copiesIf(runsNext, next, nextStage, [&] { return buffers; });
+        copiesIf(runsNext, next, nextStage, buffers);
     for (auto [j, load] : llvm::enumerate(loads))
       rw.replaceOp(load, buffers[j]);
     auto yield = cast<scf::YieldOp>(newBody->getTerminator());

@@ -1204,7 +1204,8 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
     // The offsets along the dims the tile does not span: inside the memref
     // or the whole tile reads zeros; their part of the address.
     Value zero = e.i32(0);
-    Value fixedInside = e.cmp(arith::CmpIPredicate::eq, zero, zero);
+    Value fixedInside =
+        arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
     Value fixedLinear = e.i64(0);
     for (int64_t d = 0; d < rank; ++d) {
       if (d == rowDim || d == colDim)

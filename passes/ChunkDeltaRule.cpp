@@ -219,23 +219,6 @@ ChunkWU chunkWU(TileBuilder &t, int64_t c, int64_t kDim, int64_t cols,
   return {w, u, decay};
 }
 
-Value keysDecayedToChunkEnd(TileBuilder &tb, Value k, Value gc, int64_t c,
-                            int64_t kDim);
-
-/// S'^T = exp(gc_last) S^T + D^T diag(exp(gc_last - gc)) K, the state
-/// transposed ([BV, K]). Padding tokens have g = 0, so gc[C-1] is the
-/// cumulative decay up to the last real token.
-Value nextStateT(TileBuilder &tb, Value stateT, Value k, Value d, Value gc,
-                 int64_t c, int64_t kDim, int64_t bv) {
-  Value gLast = tb.extract(gc, {c - 1});
-  Value kDecayed = keysDecayedToChunkEnd(tb, k, gc, c, kDim);
-  Value stateDecay = tb.splat(
-      math::ExpOp::create(tb.builder(), tb.getLoc(), gLast), {bv, kDim});
-  Value update = tb.dot(d, kDecayed, tb.constant(0.0, {bv, kDim}),
-                        /*transposeA=*/true, /*transposeB=*/false);
-  return tb.add(tb.mul(stateT, stateDecay), update);
-}
-
 /// diag(exp(gc_last - gc)) K, the keys decayed to the chunk's end (rows of
 /// padding tokens stay zero).
 Value keysDecayedToChunkEnd(TileBuilder &tb, Value k, Value gc, int64_t c,
@@ -245,16 +228,27 @@ Value keysDecayedToChunkEnd(TileBuilder &tb, Value k, Value gc, int64_t c,
   return tb.mul(k, tb.broadcast(kDecay, {0}, {c, kDim}));
 }
 
-/// nextStateT with the decayed keys already transposed (K~^T [K, C], from
-/// prep) and the chunk's total log decay: S'^T = exp(g_sum) S^T + D^T K~.
-Value nextStateTFromDecayedKeys(TileBuilder &tb, Value stateT, Value kDecayedT,
-                                Value d, Value gSum, int64_t kDim,
-                                int64_t bv) {
+/// S'^T = exp(g_sum) S^T + D^T K~, the state transposed ([BV, K]), from the
+/// chunk's total log decay and its keys decayed to its end: K~ [C, K], or
+/// as prep stores them, K~^T [K, C] (`transposed`).
+Value updateStateT(TileBuilder &tb, Value stateT, Value kDecayed,
+                   bool transposed, Value d, Value gSum, int64_t kDim,
+                   int64_t bv) {
   Value stateDecay = tb.splat(
       math::ExpOp::create(tb.builder(), tb.getLoc(), gSum), {bv, kDim});
-  Value update = tb.dot(d, kDecayedT, tb.constant(0.0, {bv, kDim}),
-                        /*transposeA=*/true, /*transposeB=*/true);
+  Value update = tb.dot(d, kDecayed, tb.constant(0.0, {bv, kDim}),
+                        /*transposeA=*/true, /*transposeB=*/transposed);
   return tb.add(tb.mul(stateT, stateDecay), update);
+}
+
+/// updateStateT from the chunk's keys and cumulative log decays. Padding
+/// tokens have g = 0, so gc[C-1] is the cumulative decay up to the last
+/// real token.
+Value nextStateT(TileBuilder &tb, Value stateT, Value k, Value d, Value gc,
+                 int64_t c, int64_t kDim, int64_t bv) {
+  return updateStateT(tb, stateT, keysDecayedToChunkEnd(tb, k, gc, c, kDim),
+                      /*transposed=*/false, d, tb.extract(gc, {c - 1}), kDim,
+                      bv);
 }
 
 /// The initial state of (sequence, head, value block from v0) as S^T
@@ -470,7 +464,8 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
                 tokenBounds(t, p, dM, span));
         scf::YieldOp::create(
-            nb, loc, nextStateTFromDecayedKeys(t, state, kdT, d, gSum, K, BV));
+            nb, loc,
+            updateStateT(t, state, kdT, /*transposed=*/true, d, gSum, K, BV));
       });
   storeFinalStateT(tb, loop.getResult(0), finalM, seq, head, v0);
 }
