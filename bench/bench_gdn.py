@@ -16,7 +16,9 @@ H, K, V) with hyla's outputs poisoned with NaN. Shape i draws its inputs
 from seed + i, so a subset rerun with the same seed sees the same inputs.
 With --layer-module, the GDN layer core after the projections (convs,
 norms, gates, delta rule) is timed too at the H=30 shapes, against fla's
-Triton causal_conv1d and PyTorch gates feeding fla's delta rule. Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
+Triton causal_conv1d and PyTorch gates feeding fla's delta rule, and then
+with the gated RMSNorm (gdn_layer_core) against that chain ending in fla's
+fused rms_norm_gated. Then the same for packed variable-length sequences (gdr_varlen_h30_k96_v192
 against fla with cu_seqlens): VARLEN tokens in random-length sequences, each
 from its own initial state, checked per sequence against float64.
 
@@ -40,8 +42,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, HERE)
 import hyla  # noqa: E402
-from check_gdn_attention import (delta_rule64, fla_gdn_core, gdn_core_inputs,  # noqa: E402
-                                 l2norm64, median_ms, rel_err)
+from check_gdn_attention import (delta_rule64, fla_gdn_core, fla_gdn_layer_core,  # noqa: E402
+                                 gdn_core_inputs, gdn_layer_inputs, l2norm64,
+                                 median_ms, rel_err)
 
 # (B, T, H, K, V): Olmo Hybrid's GDN heads at three lengths, and the K=V=128
 # shape the published sm90 kernels support.
@@ -354,6 +357,29 @@ def bench_layer_core(layer_module, shape, dev, seed, fla_rule):
         line += (f"   fla chain {row['layer_fla_ms']:.3f} ms   fla/hyla "
                  f"{row['layer_fla_over_hyla']:.2f}x   hyla vs fla: o "
                  f"{row['layer_hyla_vs_fla_o']:.2e}")
+    print(line)
+    # With the gated RMSNorm (gdn_layer_core), against fla's chain ending in
+    # its fused rms_norm_gated.
+    qr, kr, vr, a, b, gate, weights = gdn_layer_inputs(layer_module, B, T, dev, gen)
+    o.fill_(float("nan"))
+    call = lambda: layer_module.call("gdn_layer_core", qr, kr, vr, a, b, gate,
+                                     outputs=(o, s))
+    call()
+    torch.cuda.synchronize()
+    row["norm_hyla_finite"] = finite(o) and finite(s)
+    row["norm_hyla_ms"] = median_ms(call)
+    line = f"  layer core + gated norm: hyla {row['norm_hyla_ms']:.3f} ms"
+    if fla_rule:
+        chain = lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights)
+        fo, fs = chain()
+        torch.cuda.synchronize()
+        row["norm_fla_finite"] = finite(fo) and finite(fs)
+        row["norm_hyla_vs_fla_o"] = rel_diff(o, fo)
+        row["norm_fla_ms"] = median_ms(chain)
+        row["norm_fla_over_hyla"] = row["norm_fla_ms"] / row["norm_hyla_ms"]
+        line += (f"   fla chain {row['norm_fla_ms']:.3f} ms   fla/hyla "
+                 f"{row['norm_fla_over_hyla']:.2f}x   hyla vs fla: o "
+                 f"{row['norm_hyla_vs_fla_o']:.2e}")
     print(line)
     return row
 

@@ -168,6 +168,56 @@ def fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights):
                     use_qk_l2norm_in_kernel=True)
 
 
+def gdn_layer_inputs(m, B, T, dev, gen):
+    """gdn_core_inputs plus the output gate (g_proj's output, raw) and the
+    gated RMSNorm's weight for gdn_layer_core."""
+    qr, kr, vr, a, b, weights = gdn_core_inputs(m, B, T, dev, gen)
+    gate = torch.randn(B, T, H * V, device=dev, generator=gen).to(torch.bfloat16)
+    weights["o_norm.weight"] = (1 + 0.2 * torch.randn(V, device=dev, generator=gen)
+                                ).to(torch.bfloat16)
+    m.bind_weight("o_norm.weight", weights["o_norm.weight"])
+    return qr, kr, vr, a, b, gate, weights
+
+
+def gated_rms_norm64(x, gate, w, eps=1e-6):
+    return w * x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * F.silu(gate)
+
+
+def fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights):
+    """fla_gdn_core followed by fla's fused gated RMSNorm (Triton)."""
+    from fla.modules.fused_norm_gate import rms_norm_gated
+    o, s = fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
+    B, T = qr.shape[:2]
+    y = rms_norm_gated(o, gate.view(B, T, H, V), weights["o_norm.weight"], None,
+                       activation="swish", eps=1e-6)
+    return y, s
+
+
+def check_gdn_layer_core(m, B, T, dev, gen, fla_rule):
+    qr, kr, vr, a, b, gate, weights = gdn_layer_inputs(m, B, T, dev, gen)
+    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=torch.bfloat16)
+    s = torch.full((B, H, K, V), float("nan"), device=dev)
+    call = lambda: m.call("gdn_layer_core", qr, kr, vr, a, b, gate, outputs=(o, s))
+    call()
+    torch.cuda.synchronize()
+    d = lambda t: t.double()
+    q64 = conv_silu64(d(qr), d(weights["q_conv1d.weight"])).view(B, T, H, K)
+    k64 = conv_silu64(d(kr), d(weights["k_conv1d.weight"])).view(B, T, H, K)
+    v64 = conv_silu64(d(vr), d(weights["v_conv1d.weight"])).view(B, T, H, V)
+    g64, beta64 = gates64(d(a), d(b), d(weights["A_log"]), d(weights["dt_bias"]))
+    ro, rs = delta_rule64(l2norm64(q64), l2norm64(k64), v64, g64, beta64, K ** -0.5,
+                          torch.zeros(B, H, K, V, dtype=torch.float64, device=dev))
+    ry = gated_rms_norm64(ro, d(gate).view(B, T, H, V), d(weights["o_norm.weight"]))
+    res = {"hyla_o": rel_err(o, ry), "hyla_state": rel_err(s, rs),
+           "hyla_ms": median_ms(call)}
+    if fla_rule:
+        chain = lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights)
+        fo, fs = chain()
+        res["fla_o"], res["fla_state"] = rel_err(fo, ry), rel_err(fs, rs)
+        res["fla_ms"] = median_ms(chain)
+    return res
+
+
 def check_gdn_core(m, B, T, dev, gen, fla_rule):
     scale = K ** -0.5
     bf = torch.bfloat16
@@ -250,6 +300,9 @@ def main():
                    help="default: a fresh seed, printed")
     p.add_argument("--no-fla", action="store_true", help="skip the fla peer")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--only", help="comma-separated checks to run (default: "
+                   "all of gated_delta_rule, gdn_core, gdn_layer_core, "
+                   "attention, linear)")
     args = p.parse_args()
 
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -267,16 +320,28 @@ def main():
 
     results = {"device": torch.cuda.get_device_name(), "batch": B, "tokens": T,
                "seed": seed, "date": time.strftime("%Y-%m-%d")}
-    results["gated_delta_rule"] = check_delta_rule(m, B, T, dev, gen, fla_rule)
-    results["gdn_core"] = check_gdn_core(m, B, T, dev, gen, fla_rule)
-    results["attention"] = check_attention(m, B, T, dev, gen)
-    results["linear"] = check_linear(m, B, T, dev, gen)
+    checks = {
+        "gated_delta_rule": lambda: check_delta_rule(m, B, T, dev, gen, fla_rule),
+        "gdn_core": lambda: check_gdn_core(m, B, T, dev, gen, fla_rule),
+        "gdn_layer_core": lambda: check_gdn_layer_core(m, B, T, dev, gen, fla_rule),
+        "attention": lambda: check_attention(m, B, T, dev, gen),
+        "linear": lambda: check_linear(m, B, T, dev, gen),
+    }
+    only = args.only.split(",") if args.only else list(checks)
+    unknown = [c for c in only if c not in checks]
+    if unknown:
+        raise SystemExit(f"--only: unknown checks {unknown}; known: {list(checks)}")
+    for name in only:
+        results[name] = checks[name]()
 
     ok = True
     print(f"\n{'check':<18}{'output':<8}{'hyla err':>11}{'peer err':>11}"
           f"{'hyla ms':>10}{'peer ms':>10}  verdict")
     for name, peer in (("gated_delta_rule", "fla"), ("gdn_core", "fla"),
-                       ("attention", "cudnn"), ("linear", "cublas")):
+                       ("gdn_layer_core", "fla"), ("attention", "cudnn"),
+                       ("linear", "cublas")):
+        if name not in results:
+            continue
         r = results[name]
         for out in ("o", "state"):
             if f"hyla_{out}" not in r:

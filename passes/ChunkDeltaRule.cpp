@@ -31,6 +31,12 @@
 //   output (chunk, head, batch x value block): O
 // With parallel-chunks=false, one kernel does all of it chunk after chunk.
 //
+// Folded neighbours (hyla-fuse-gdn-layer) run where their rows are loaded or
+// stored: the short convs with SiLU where q, k and v are loaded (each tap
+// one more load of rows already in L1/L2), the gates where g and beta are,
+// and the gated RMSNorm before the output store (the program then spans the
+// whole value dim).
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
@@ -59,6 +65,14 @@ struct ChunkParams {
   bool hasInitialState;
   bool varlen; // packed sequences (cu_seqlens)
   Type inputType, valueType, outputType;
+  // Folded neighbours: conv widths (0: q, k, v come convolved), the gates'
+  // beta scale (g and beta come raw), the output norm's epsilon, and the
+  // kernel-name parts that tell them (with their operand types) apart.
+  int64_t qConvWidth = 0, kConvWidth = 0, vConvWidth = 0;
+  std::optional<double> betaScale, outputNormEps;
+  std::string convTag, gatesTag, normTag;
+
+  bool conv() const { return qConvWidth > 0; }
 
   int64_t group() const { return valueHeads / heads; }
   int64_t valueBlocks() const { return valueDim / blockV; }
@@ -81,6 +95,27 @@ struct ChunkParams {
 /// sequence's end: tokens from there on read as zeros and are not stored).
 struct ChunkSpan {
   Value batch, t0, end;
+  Value begin; // the sequence's first token (with packed sequences)
+};
+
+/// The folded neighbours' parameter tensors a kernel takes (null when not
+/// folded or not needed there).
+struct FoldedArgs {
+  Value qConv, kConv, vConv; // [channels, width]
+  Value aLog, dtBias;        // [HV]
+  Value outputGate, outputNormWeight;
+};
+
+/// Reads a kernel's arguments in order.
+class ArgCursor {
+public:
+  explicit ArgCursor(ValueRange args) : args(args) {}
+  Value next() { return args[i++]; }
+  Value nextIf(bool present) { return present ? next() : Value(); }
+
+private:
+  ValueRange args;
+  unsigned i = 0;
 };
 
 /// `bounds` for a load or store of token rows of `m` ([B, T, ...]) that
@@ -95,13 +130,52 @@ SmallVector<Value> tokenBounds(TileBuilder &tb, const ChunkParams &p, Value m,
   return bounds;
 }
 
-/// The chunk's log decays g (padding tokens load as 0: decay 1) and their
-/// cumulative sum.
+/// `x` (a [C] or [C, n] tile of the span's rows) with the rows at or past
+/// the span's end set to zero.
+Value zeroPastEnd(TileBuilder &tb, Value x, const ChunkSpan &span) {
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(x.getType()).getShape();
+  Value left = arith::SubIOp::create(tb.builder(), tb.getLoc(), span.end,
+                                     span.t0);
+  Value inside = tb.cmpi(arith::CmpIPredicate::slt, tb.iota(shape, 0),
+                         tb.splatIndexAsI32(left, shape));
+  return tb.select(inside, x, tb.constant(0.0, shape));
+}
+
+/// A per-head parameter ([HV]) as an f32 scalar.
+Value headParam(TileBuilder &tb, Value m, Value head) {
+  return tb.extract(tb.toF32(tb.load(m, {head}, {0}, {1})), {0});
+}
+
+/// The chunk's log decays g (padding tokens are 0: decay 1), loaded or with
+/// folded gates computed from the raw a: -exp(a_log) softplus(a + dt_bias).
+Value chunkDecay(TileBuilder &tb, const ChunkParams &p, Value gM,
+                 const FoldedArgs &f, const ChunkSpan &span, Value head) {
+  Value x = tb.load(gM, {span.batch, span.t0, head}, {1}, {p.chunk},
+                    tokenBounds(tb, p, gM, span));
+  if (!p.betaScale)
+    return x;
+  Value rate = tb.splat(
+      math::ExpOp::create(tb.builder(), tb.getLoc(), headParam(tb, f.aLog, head)),
+      {p.chunk});
+  Value dt = tb.splat(headParam(tb, f.dtBias, head), {p.chunk});
+  Value g = tb.neg(tb.mul(rate, tb.softplus(tb.add(tb.toF32(x), dt))));
+  return zeroPastEnd(tb, g, span);
+}
+
+/// The chunk's betas, loaded or from the raw b (beta_scale sigmoid(b)).
+Value chunkBeta(TileBuilder &tb, const ChunkParams &p, Value betaM,
+                const ChunkSpan &span, Value head) {
+  Value x = tb.load(betaM, {span.batch, span.t0, head}, {1}, {p.chunk},
+                    tokenBounds(tb, p, betaM, span));
+  if (!p.betaScale)
+    return x;
+  return zeroPastEnd(tb, tb.mul(tb.sigmoid(tb.toF32(x)), *p.betaScale), span);
+}
+
+/// The cumulative sum of chunkDecay.
 Value chunkCumDecay(TileBuilder &tb, const ChunkParams &p, Value gM,
-                    const ChunkSpan &span, Value head) {
-  return tb.cumsum(tb.load(gM, {span.batch, span.t0, head}, {1}, {p.chunk},
-                           tokenBounds(tb, p, gM, span)),
-                   0);
+                    const FoldedArgs &f, const ChunkSpan &span, Value head) {
+  return tb.cumsum(chunkDecay(tb, p, gM, f, span, head), 0);
 }
 
 /// Sequence n's tokens [begin, end) from cu_seqlens (i32).
@@ -126,7 +200,7 @@ Value chunkCount(TileBuilder &t, const ChunkParams &p, Value begin, Value end) {
 /// sequence, and whether the slot is a chunk at all (the grid is sized for
 /// the most chunks N sequences can have, ceil(T / C) + N).
 struct ChunkSlot {
-  Value t0, end, valid;
+  Value t0, end, begin, valid;
 };
 
 ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
@@ -136,7 +210,7 @@ ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
   Value c0 = tb.index(0);
   Value numSeqs = arith::SubIOp::create(b, loc, tb.dim(cuM, 0), tb.index(1));
   auto loop = scf::ForOp::create(
-      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0},
+      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0, c0},
       [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
         TileBuilder t(nb, l);
         Value first = it[0];
@@ -151,11 +225,12 @@ ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
         scf::YieldOp::create(
             nb, l,
             ValueRange{next, arith::SelectOp::create(nb, l, inside, t0, it[1]),
-                       arith::SelectOp::create(nb, l, inside, end, it[2])});
+                       arith::SelectOp::create(nb, l, inside, end, it[2]),
+                       arith::SelectOp::create(nb, l, inside, begin, it[3])});
       });
   Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
                                       loop.getResult(0));
-  return {loop.getResult(1), loop.getResult(2), valid};
+  return {loop.getResult(1), loop.getResult(2), loop.getResult(3), valid};
 }
 
 /// The chunk slot of sequence n's first chunk.
@@ -287,13 +362,48 @@ Value chunkOutput(TileBuilder &tb, const ChunkParams &p, Value q, Value k,
   return tb.dot(qk, d, oInter);
 }
 
+/// Columns [col0, col0 + cols) of head `head` of x ([B, T, heads, D]) for
+/// the chunk's rows in f32, through the folded causal conv (weight `convW`
+/// [heads * D, width]) and SiLU when there is one. Each tap loads the rows
+/// it reads: tokens before 0, or before a packed sequence's first, are zero;
+/// padding rows stay zero.
+Value loadProjection(TileBuilder &tb, const ChunkParams &p, Value m,
+                     Value convW, const ChunkSpan &span, Value head,
+                     Value col0, int64_t cols) {
+  const int64_t C = p.chunk;
+  if (!convW)
+    return tb.toF32(tb.load(m, {span.batch, span.t0, head, col0}, {1, 3},
+                            {C, cols}, tokenBounds(tb, p, m, span)));
+  OpBuilder &b = tb.builder();
+  int64_t width = cast<MemRefType>(convW.getType()).getDimSize(1);
+  int64_t headDim = cast<MemRefType>(m.getType()).getDimSize(3);
+  Value channel0 = tb.addi(tb.muli(head, headDim), col0);
+  Value acc = tb.constant(0.0, {C, cols});
+  for (int64_t j = 0; j < width; ++j) {
+    // Tap j reads token t - (width - 1) + j.
+    Value start = arith::SubIOp::create(b, tb.getLoc(), span.t0,
+                                        tb.index(width - 1 - j));
+    Value x = tb.toF32(tb.load(m, {span.batch, start, head, col0}, {1, 3},
+                               {C, cols}, tokenBounds(tb, p, m, span)));
+    if (p.varlen) {
+      Value before =
+          arith::SubIOp::create(b, tb.getLoc(), span.begin, start);
+      x = tb.select(tb.cmpi(arith::CmpIPredicate::sge, tb.iota({C, cols}, 0),
+                            tb.splatIndexAsI32(before, {C, cols})),
+                    x, tb.constant(0.0, {C, cols}));
+    }
+    Value w = tb.toF32(tb.load(convW, {channel0, tb.index(j)}, {0}, {cols}));
+    acc = tb.add(acc, tb.mul(x, tb.broadcast(w, {1}, {C, cols})));
+  }
+  return zeroPastEnd(tb, tb.silu(acc), span);
+}
+
 /// A chunk of q or k rows in f32, L2-normalized when the norms are fused
 /// (padding rows are zero and stay zero).
-Value loadKeys(TileBuilder &tb, const ChunkParams &p, Value m,
+Value loadKeys(TileBuilder &tb, const ChunkParams &p, Value m, Value convW,
                const ChunkSpan &span, Value keyHead) {
-  Value x = tb.toF32(tb.load(m, {span.batch, span.t0, keyHead, tb.index(0)},
-                             {1, 3}, {p.chunk, p.keyDim},
-                             tokenBounds(tb, p, m, span)));
+  Value x = loadProjection(tb, p, m, convW, span, keyHead, tb.index(0),
+                           p.keyDim);
   if (!p.normEps)
     return x;
   Value ss = tb.reduce(tile::ReduceKind::Sum, tb.mul(x, x), 1);
@@ -305,25 +415,61 @@ Value keyHeadOf(TileBuilder &tb, const ChunkParams &p, Value head) {
   return p.group() == 1 ? head : tb.divi(head, p.group());
 }
 
+/// The folded gated RMSNorm on a chunk's output o ([C, V]: all of a head's
+/// values), with the output gate's rows of the span.
+Value outputNorm(TileBuilder &tb, const ChunkParams &p, Value o,
+                 const FoldedArgs &f, const ChunkSpan &span, Value head) {
+  const int64_t C = p.chunk, V = p.valueDim;
+  Value c0 = tb.index(0);
+  Value gate = tb.toF32(tb.load(f.outputGate, {span.batch, span.t0, head, c0},
+                                {1, 3}, {C, V},
+                                tokenBounds(tb, p, f.outputGate, span)));
+  Value w = tb.toF32(tb.load(f.outputNormWeight, {c0}, {0}, {V}));
+  Value meanSq = tb.mul(tb.reduce(tile::ReduceKind::Sum, tb.mul(o, o), 1),
+                        1.0 / static_cast<double>(V));
+  Value inv = tb.rsqrt(tb.add(meanSq, tb.constant(*p.outputNormEps, {C})));
+  Value y = tb.mul(tb.mul(o, tb.broadcast(inv, {0}, {C, V})),
+                   tb.broadcast(w, {1}, {C, V}));
+  return tb.mul(y, tb.silu(gate));
+}
+
+/// The folded parameters that follow a kernel's other inputs, in the order
+/// foldedInputs (below) passes them.
+FoldedArgs readFolded(ArgCursor &c, const ChunkParams &p, bool qConv,
+                      bool kConv, bool vConv, bool gates, bool norm) {
+  FoldedArgs f;
+  f.qConv = c.nextIf(qConv && p.conv());
+  f.kConv = c.nextIf(kConv && p.conv());
+  f.vConv = c.nextIf(vConv && p.conv());
+  f.aLog = c.nextIf(gates && p.betaScale);
+  f.dtBias = c.nextIf(gates && p.betaScale);
+  f.outputGate = c.nextIf(norm && p.outputNormEps);
+  f.outputNormWeight = c.nextIf(norm && p.outputNormEps);
+  return f;
+}
+
 //===----------------------------------------------------------------------===//
 // One kernel, chunk after chunk
 //===----------------------------------------------------------------------===//
 
-// Arguments: q, k, v, g, beta, [h0], [cu_seqlens], o, final. One program
-// per (value block, value head, batch row or packed sequence).
+// Arguments: q, k, v, g, beta, [h0], [cu_seqlens], [folded: convs, gates,
+// output norm], o, final. One program per (value block, value head, batch
+// row or packed sequence).
 void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
-  Value qM = args[0], kM = args[1], vM = args[2], gM = args[3], betaM = args[4];
-  unsigned n = 5 + p.hasInitialState;
-  Value cuM = p.varlen ? args[n++] : Value();
-  Value oM = args[n], finalM = args[n + 1];
+  ArgCursor c(args);
+  Value qM = c.next(), kM = c.next(), vM = c.next(), gM = c.next(),
+        betaM = c.next();
+  Value h0M = c.nextIf(p.hasInitialState);
+  Value cuM = c.nextIf(p.varlen);
+  FoldedArgs f = readFolded(c, p, true, true, true, true, true);
+  Value oM = c.next(), finalM = c.next();
   Value vBlock = tb.programId(0), head = tb.programId(1),
         seq = tb.programId(2);
   Value keyHead = keyHeadOf(tb, p, head);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
-  Value init = initialStateT(tb, p, p.hasInitialState ? args[5] : Value(),
-                             seq, head, v0);
+  Value init = initialStateT(tb, p, h0M, seq, head, v0);
   Value batch = seq, begin = c0, end = tb.dim(qM, 1);
   if (p.varlen) {
     batch = c0;
@@ -335,19 +481,19 @@ void buildFusedKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
         TileBuilder t(nb, loc);
         Value state = it[0];
-        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end};
+        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end, begin};
         // Tokens past the end load as zeros: zero keys, values, betas and
         // log decays, which leave the state unchanged.
-        Value q = loadKeys(t, p, qM, span, keyHead);
-        Value k = loadKeys(t, p, kM, span, keyHead);
-        Value v = t.toF32(t.load(vM, {batch, span.t0, head, v0}, {1, 3}, {C, BV},
-                                 tokenBounds(t, p, vM, span)));
-        Value beta = t.load(betaM, {batch, span.t0, head}, {1}, {C},
-                            tokenBounds(t, p, betaM, span));
-        Value gc = chunkCumDecay(t, p, gM, span, head);
+        Value q = loadKeys(t, p, qM, f.qConv, span, keyHead);
+        Value k = loadKeys(t, p, kM, f.kConv, span, keyHead);
+        Value v = loadProjection(t, p, vM, f.vConv, span, head, v0, BV);
+        Value beta = chunkBeta(t, p, betaM, span, head);
+        Value gc = chunkCumDecay(t, p, gM, f, span, head);
         ChunkWU wu = chunkWU(t, C, K, BV, k, v, beta, gc);
         Value d = correctedValues(t, wu.u, wu.w, state, C, BV);
         Value o = chunkOutput(t, p, q, k, state, d, gc, wu.decay.inclusive);
+        if (p.outputNormEps)
+          o = outputNorm(t, p, o, f, span, head);
         t.store(t.castTo(o, p.outputType), oM, {batch, span.t0, head, v0},
                 {1, 3}, tokenBounds(t, p, oM, span));
         scf::YieldOp::create(nb, loc,
@@ -367,14 +513,14 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
               Value batch, Value tokens,
               llvm::function_ref<void(TileBuilder &, const ChunkSpan &)> body) {
   if (!p.varlen) {
-    body(tb, ChunkSpan{batch, tb.muli(slot, p.chunk), tokens});
+    body(tb, ChunkSpan{batch, tb.muli(slot, p.chunk), tokens, tb.index(0)});
     return;
   }
   ChunkSlot cs = locateChunk(tb, p, cuM, slot);
   scf::IfOp::create(tb.builder(), tb.getLoc(), cs.valid,
                     [&](OpBuilder &nb, Location l) {
                       TileBuilder t(nb, l);
-                      body(t, ChunkSpan{t.index(0), cs.t0, cs.end});
+                      body(t, ChunkSpan{t.index(0), cs.t0, cs.end, cs.begin});
                       scf::YieldOp::create(nb, l);
                     });
 }
@@ -387,20 +533,19 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
 // not normalize or decay keys.
 void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, V = p.valueDim;
-  Value kM = args[0], vM = args[1], gM = args[2], betaM = args[3];
-  unsigned n = 4;
-  Value cuM = p.varlen ? args[n++] : Value();
-  Value wM = args[n], uM = args[n + 1], kdM = args[n + 2];
+  ArgCursor c(args);
+  Value kM = c.next(), vM = c.next(), gM = c.next(), betaM = c.next();
+  Value cuM = c.nextIf(p.varlen);
+  FoldedArgs f = readFolded(c, p, false, true, true, true, false);
+  Value wM = c.next(), uM = c.next(), kdM = c.next();
   Value head = tb.programId(1), slot = tb.programId(0);
   forChunk(tb, p, cuM, slot, tb.programId(2), tb.dim(kM, 1),
            [&](TileBuilder &t, const ChunkSpan &span) {
     Value c0 = t.index(0);
-    Value k = loadKeys(t, p, kM, span, keyHeadOf(t, p, head));
-    Value v = t.toF32(t.load(vM, {span.batch, span.t0, head, c0}, {1, 3},
-                             {C, V}, tokenBounds(t, p, vM, span)));
-    Value beta = t.load(betaM, {span.batch, span.t0, head}, {1}, {C},
-                        tokenBounds(t, p, betaM, span));
-    Value gc = chunkCumDecay(t, p, gM, span, head);
+    Value k = loadKeys(t, p, kM, f.kConv, span, keyHeadOf(t, p, head));
+    Value v = loadProjection(t, p, vM, f.vConv, span, head, c0, V);
+    Value beta = chunkBeta(t, p, betaM, span, head);
+    Value gc = chunkCumDecay(t, p, gM, f, span, head);
     ChunkWU wu = chunkWU(t, C, K, V, k, v, beta, gc);
     t.store(wu.w, wM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, wM, span));
@@ -417,16 +562,17 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 // K, V] (all f32).
 void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
-  Value wM = args[0], uM = args[1], kdM = args[2], gM = args[3];
-  unsigned n = 4 + p.hasInitialState;
-  Value cuM = p.varlen ? args[n++] : Value();
-  Value dM = args[n], statesM = args[n + 1], finalM = args[n + 2];
+  ArgCursor c(args);
+  Value wM = c.next(), uM = c.next(), kdM = c.next(), gM = c.next();
+  Value h0M = c.nextIf(p.hasInitialState);
+  Value cuM = c.nextIf(p.varlen);
+  FoldedArgs f = readFolded(c, p, false, false, false, true, false);
+  Value dM = c.next(), statesM = c.next(), finalM = c.next();
   Value vBlock = tb.programId(0), head = tb.programId(1),
         seq = tb.programId(2);
   Value v0 = tb.muli(vBlock, BV);
   Value c0 = tb.index(0);
-  Value init = initialStateT(tb, p, p.hasInitialState ? args[4] : Value(),
-                             seq, head, v0);
+  Value init = initialStateT(tb, p, h0M, seq, head, v0);
   Value batch = seq, begin = c0, end = tb.dim(wM, 1), firstSlot = c0;
   if (p.varlen) {
     batch = c0;
@@ -439,7 +585,7 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
       [&](OpBuilder &nb, Location loc, Value chunk, ValueRange it) {
         TileBuilder t(nb, loc);
         Value state = it[0];
-        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end};
+        ChunkSpan span{batch, t.addi(begin, t.muli(chunk, C)), end, begin};
         Value slot = t.addi(firstSlot, chunk);
         // The next chunk's inputs do not depend on the state: start moving
         // them while this chunk's products run.
@@ -459,7 +605,8 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
         Value kdT = t.load(kdM, {batch, slot, head, c0, c0}, {3, 4}, {K, C});
         // Padding tokens have g = 0: the sum is the decay to the last real
         // token.
-        Value gSum = t.extract(chunkCumDecay(t, p, gM, span, head), {C - 1});
+        Value gSum =
+            t.extract(chunkCumDecay(t, p, gM, f, span, head), {C - 1});
         Value d = correctedValues(t, u, w, state, C, BV);
         t.store(d, dM, {batch, span.t0, head, v0}, {1, 3},
                 tokenBounds(t, p, dM, span));
@@ -474,11 +621,12 @@ void buildStateKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 // type).
 void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   const int64_t C = p.chunk, K = p.keyDim, BV = p.blockV;
-  Value qM = args[0], kM = args[1], gM = args[2], dM = args[3],
-        statesM = args[4];
-  unsigned n = 5;
-  Value cuM = p.varlen ? args[n++] : Value();
-  Value oM = args[n];
+  ArgCursor c(args);
+  Value qM = c.next(), kM = c.next(), gM = c.next(), dM = c.next(),
+        statesM = c.next();
+  Value cuM = c.nextIf(p.varlen);
+  FoldedArgs f = readFolded(c, p, true, true, false, true, true);
+  Value oM = c.next();
   Value slot = tb.programId(0), head = tb.programId(1);
   Value z = tb.programId(2);
   Value batch = tb.divi(z, p.valueBlocks());
@@ -489,9 +637,9 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   forChunk(tb, p, cuM, slot, batch, tb.dim(qM, 1),
            [&](TileBuilder &t, const ChunkSpan &span) {
     Value c0 = t.index(0);
-    Value q = loadKeys(t, p, qM, span, keyHead);
-    Value k = loadKeys(t, p, kM, span, keyHead);
-    Value gc = chunkCumDecay(t, p, gM, span, head);
+    Value q = loadKeys(t, p, qM, f.qConv, span, keyHead);
+    Value k = loadKeys(t, p, kM, f.kConv, span, keyHead);
+    Value gc = chunkCumDecay(t, p, gM, f, span, head);
     // The states of chunk slot `slot` (packed or not, the slot numbers the
     // chunk in the states tensor).
     Value state =
@@ -500,6 +648,8 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
                      tokenBounds(t, p, dM, span));
     Value o = chunkOutput(t, p, q, k, state, d, gc,
                           decayMatrices(t, gc, C).inclusive);
+    if (p.outputNormEps)
+      o = outputNorm(t, p, o, f, span, head);
     t.store(t.castTo(o, p.outputType), oM, {span.batch, span.t0, head, v0},
             {1, 3}, tokenBounds(t, p, oM, span));
   });
@@ -538,6 +688,47 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     p.inputType = qT.getElementType();
     p.valueType = vT.getElementType();
     p.outputType = op.getO().getType().getElementType();
+    auto elementOf = [](Value x) {
+      return cast<RankedTensorType>(x.getType()).getElementType();
+    };
+    auto width = [](Value w) {
+      return w ? cast<RankedTensorType>(w.getType()).getDimSize(1) : 0;
+    };
+    p.qConvWidth = width(op.getQConvWeight());
+    p.kConvWidth = width(op.getKConvWeight());
+    p.vConvWidth = width(op.getVConvWeight());
+    if (op.hasGates())
+      p.betaScale = op.getBetaScale()->convertToDouble();
+    if (op.hasOutputNorm())
+      p.outputNormEps = op.getOutputNormEpsilon()->convertToDouble();
+    if (p.conv())
+      p.convTag = llvm::formatv(
+          "_conv{0}{1}x{2}x{3}", typeTag(elementOf(op.getQConvWeight())),
+          p.qConvWidth, p.kConvWidth, p.vConvWidth);
+    if (p.betaScale)
+      p.gatesTag = "_gates" + typeTag(elementOf(op.getG())) +
+                   typeTag(elementOf(op.getALog())) + "b" +
+                   floatTag(*p.betaScale);
+    if (p.outputNormEps) {
+      p.normTag = "_onorm" + typeTag(elementOf(op.getOutputGate())) +
+                   typeTag(elementOf(op.getOutputNormWeight())) + "e" +
+                   floatTag(*p.outputNormEps);
+    }
+    // The folded parameters each kernel takes (readFolded's order).
+    auto folded = [&](SmallVector<Value> inputs, bool qConv, bool kConv,
+                      bool vConv, bool gates, bool norm) {
+      for (auto [use, x] :
+           {std::pair<bool, Value>{qConv, op.getQConvWeight()},
+            {kConv, op.getKConvWeight()},
+            {vConv, op.getVConvWeight()},
+            {gates, op.getALog()},
+            {gates, op.getDtBias()},
+            {norm, op.getOutputGate()},
+            {norm, op.getOutputNormWeight()}})
+        if (use && x)
+          inputs.push_back(x);
+      return inputs;
+    };
 
     Location loc = op.getLoc();
     Value batch = tensor::DimOp::create(rw, loc, op.getQ(), 0);
@@ -591,9 +782,16 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
         argTypes.push_back(memrefFor(cast<RankedTensorType>(v.getType())));
       for (Type t : results)
         argTypes.push_back(memrefFor(cast<RankedTensorType>(t)));
-      return getOrCreateKernel(
+      func::FuncOp fn = getOrCreateKernel(
           rw, op->getParentOfType<ModuleOp>(), name, argTypes, params.numWarps,
           [&](TileBuilder &tb, ValueRange args) { build(tb, params, args); });
+      // Left to itself, ptxas gave a 16-warp prep with the folded convs 64
+      // registers a thread (aiming at two programs an SM) and spilled 3.6
+      // KB; one program an SM lets it use 128.
+      if (params.numWarps >= 16)
+        fn->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
+                    rw.getI32IntegerAttr(1));
+      return fn;
     };
     std::string h0 = p.hasInitialState ? "_h0" : "";
     std::string vl = p.varlen ? "_varlen" : "";
@@ -609,11 +807,19 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
         inputs.push_back(op.getInitialState());
       if (cu)
         inputs.push_back(cu);
-      func::FuncOp k = kernel("gdn_chunk_" + p.tag() + "_" +
-                                  typeTag(p.outputType) + bv + w + sc + h0 + vl,
-                              inputs, op->getResultTypes(), buildFusedKernel, p);
+      inputs = folded(inputs, true, true, true, true, true);
+      // The folded norm is over a head's whole value dim.
+      ChunkParams pf = p;
+      if (p.outputNormEps)
+        pf.blockV = p.valueDim;
+      func::FuncOp k = kernel("gdn_chunk_" + p.tag() + p.convTag +
+                                  p.gatesTag + p.normTag + "_" +
+                                  typeTag(p.outputType) + "_bv" +
+                                  std::to_string(pf.blockV) + w + sc + h0 + vl,
+                              inputs, op->getResultTypes(), buildFusedKernel,
+                              pf);
       DispatchOp d = createDispatch(
-          rw, loc, k, {idx(p.valueBlocks()), idx(p.valueHeads), sequences},
+          rw, loc, k, {idx(pf.valueBlocks()), idx(p.valueHeads), sequences},
           inputs, inputDims(inputs), op->getResultTypes(),
           {tokenDims(op.getO().getType()),
            batchDims(op.getFinalState().getType())});
@@ -640,12 +846,13 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
 
     // prep
     SmallVector<Value> prepIn =
-        withCu({op.getK(), op.getV(), op.getG(), op.getBeta()});
+        folded(withCu({op.getK(), op.getV(), op.getG(), op.getBeta()}), false,
+               true, true, true, false);
     auto keysDecayedT =
         RankedTensorType::get({dyn, dyn, p.valueHeads, p.keyDim, p.chunk}, f32);
     SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim),
                                  keysDecayedT};
-    func::FuncOp prep = kernel("gdn_prep_" + p.tag() + w + vl, prepIn, prepOut,
+    func::FuncOp prep = kernel("gdn_prep_" + p.tag() + p.convTag + p.gatesTag + w + vl, prepIn, prepOut,
                                buildPrepKernel, p);
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
@@ -657,14 +864,14 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
                                   prepD.getResult(2), op.getG()};
     if (p.hasInitialState)
       stateIn.push_back(op.getInitialState());
-    stateIn = withCu(stateIn);
+    stateIn = folded(withCu(stateIn), false, false, false, true, false);
     auto statesT = RankedTensorType::get(
         {dyn, dyn, p.valueHeads, p.valueDim, p.keyDim}, f32);
     SmallVector<Type> stateOut = {perToken(p.valueDim), statesT,
                                   op.getFinalState().getType()};
     ChunkParams ps = p;
     ps.numWarps = p.stateNumWarps;
-    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + "_w" +
+    func::FuncOp state = kernel("gdn_state_" + p.tag() + p.gatesTag + bv + "_w" +
                                     std::to_string(ps.numWarps) + h0 + vl,
                                 stateIn, stateOut, buildStateKernel, ps);
     SmallVector<SmallVector<Value>> stateInDims = inputDims(stateIn);
@@ -676,15 +883,20 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
 
     // output
     SmallVector<Value> outIn =
-        withCu({op.getQ(), op.getK(), op.getG(), stateD.getResult(0),
-                stateD.getResult(1)});
+        folded(withCu({op.getQ(), op.getK(), op.getG(), stateD.getResult(0),
+                       stateD.getResult(1)}),
+               true, true, false, true, true);
     // The output programs may span more value columns than the state's
     // (each chunk's Q K^T is then shared by more of them).
     ChunkParams po = p;
     if (outputBlockV > 0 && p.valueDim % outputBlockV == 0)
       po.blockV = outputBlockV;
+    // The folded norm is over a head's whole value dim: one program holds it.
+    if (p.outputNormEps)
+      po.blockV = p.valueDim;
     func::FuncOp out =
-        kernel("gdn_output_" + p.tag() + "_" + typeTag(p.outputType) + "_bv" +
+        kernel("gdn_output_" + p.tag() + p.convTag + p.gatesTag + p.normTag +
+                   "_" + typeTag(p.outputType) + "_bv" +
                    std::to_string(po.blockV) + w + sc + vl,
                outIn, {op.getO().getType()}, buildOutputKernel, po);
     SmallVector<SmallVector<Value>> outInDims = inputDims(outIn);

@@ -27,6 +27,40 @@ def FuseQKL2Norm : Pass<"hyla-fuse-qk-l2norm", "mlir::ModuleOp"> {
   ];
 }
 
+def FuseGdnLayer : Pass<"hyla-fuse-gdn-layer", "mlir::ModuleOp"> {
+  let summary = "Fold a GDN layer's convs, gates and output norm into the "
+                "delta rule";
+  let description = [{
+    Folds the elementwise neighbours of a `hyla.gated_delta_rule` (prefill,
+    dense batches) into the op, so that its chunk kernels compute them on
+    the rows they load and store instead of separate kernels writing and
+    re-reading whole tensors:
+
+    - prologue: when `q`, `k` and `v` are `hyla.causal_conv1d` results with
+      SiLU (split into heads by `tensor.expand_shape`) and `q`/`k` are not
+      normalized by separate ops, the op reads the raw projections and
+      gets `conv(wq, wk, wv)`. The conv outputs are then not rounded to
+      their element type. When `g` and `beta` are the results of one
+      `hyla.gdn_gates`, the op reads the raw `a` and `b` and gets
+      `gates(a_log, dt_bias)` (exact: the gates are f32).
+    - epilogue (`output-norm`): when `o` only feeds a `hyla.gated_rms_norm`
+      of its own type, the op applies it (`output_norm(gate, weight)`) to
+      its unrounded output.
+
+    Each producer must have no other user. Packed sequences (`cu_seqlens`)
+    are left alone: `hyla.causal_conv1d` runs across their boundaries,
+    while the op's folded conv restarts at each sequence. Run after
+    `hyla-fuse-qk-l2norm` (prefill) so that the q/k norms are already in the
+    op.
+  }];
+  let options = [
+    Option<"prologue", "prologue", "bool", "true",
+           "fold the short convs and the gates">,
+    Option<"outputNorm", "output-norm", "bool", "true",
+           "fold the gated RMSNorm of the output">
+  ];
+}
+
 def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
   let summary = "Rewrite hyla.gated_delta_rule into a chunked (WY/UT) tile kernel";
   let description = [{

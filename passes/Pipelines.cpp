@@ -10,7 +10,12 @@ using namespace mlir;
 
 void hyla::buildKernelPipeline(OpPassManager &pm,
                                const KernelPipelineOptions &options) {
-  pm.addPass(createFuseQKL2Norm({options.gdnFuseQKL2Norm}));
+  // The folded convs feed the q/k norms: they fold only with them.
+  pm.addPass(createFuseQKL2Norm(
+      {options.gdnFuseQKL2Norm || options.gdnFusePrologue}));
+  if (options.gdnFusePrologue || options.gdnFuseOutputNorm)
+    pm.addPass(createFuseGdnLayer(
+        {options.gdnFusePrologue, options.gdnFuseOutputNorm}));
   pm.addPass(createChunkDeltaRule(
       {options.chunkSize, options.gdnBlockV, options.gdnOutputBlockV,
        options.gdnNumWarps, options.gdnStateNumWarps,

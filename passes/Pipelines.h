@@ -31,6 +31,15 @@ struct KernelPipelineOptions
       *this, "gdn-fuse-qk-l2norm",
       llvm::cl::desc("fold q/k L2 norms into the prefill chunk kernels"),
       llvm::cl::init(false)};
+  Option<bool> gdnFusePrologue{
+      *this, "gdn-fuse-prologue",
+      llvm::cl::desc("fold the short convs, q/k L2 norms and gates into the "
+                     "prefill chunk kernels"),
+      llvm::cl::init(false)};
+  Option<bool> gdnFuseOutputNorm{
+      *this, "gdn-fuse-output-norm",
+      llvm::cl::desc("fold the gated RMSNorm into the prefill output kernel"),
+      llvm::cl::init(false)};
   Option<bool> gdnParallelChunks{
       *this, "gdn-parallel-chunks",
       llvm::cl::desc("GDN as prep/state/output kernels (parallel over chunks)"),

@@ -17,6 +17,12 @@ cp "$build/bin/hyla-run" "$out/bin/"
 hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench.hyla" --quiet
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench.hyla" --quiet
+# The GDN layers' convs, gates and output norm folded into the chunk
+# kernels (both, and the output norm alone).
+"$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench_folded.hyla" --quiet \
+  --gdn-fuse-prologue --gdn-fuse-output-norm
+"$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench_foldednorm.hyla" \
+  --quiet --gdn-fuse-output-norm
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_fused.hyla" --quiet \
   --gdn-parallel-chunks=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_w8.hyla" --quiet \
@@ -60,6 +66,8 @@ for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
 done
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
+"$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_folded.hyla" \
+  --quiet --gdn-fuse-prologue --gdn-fuse-output-norm
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_nofrag.hyla" \
   --quiet --fragment-layouts=false
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_notma.hyla" \

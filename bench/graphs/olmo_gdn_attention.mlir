@@ -36,6 +36,45 @@ func.func @gdn_core(%q: tensor<?x?x2880xbf16> {hyla.dim_names = ["batch", "token
   return %o, %s : tensor<?x?x30x192xbf16>, tensor<?x30x96x192xf32>
 }
 
+// gdn_core followed by the layer's gated RMSNorm with the output gate (the
+// g_proj projection): everything between the projections and o_proj.
+func.func @gdn_layer_core(%q: tensor<?x?x2880xbf16> {hyla.dim_names = ["batch", "tokens"]},
+                          %k: tensor<?x?x2880xbf16>, %v: tensor<?x?x5760xbf16>,
+                          %a: tensor<?x?x30xbf16>, %b: tensor<?x?x30xbf16>,
+                          %gate: tensor<?x?x5760xbf16>)
+    -> (tensor<?x?x30x192xbf16>, tensor<?x30x96x192xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %B = tensor.dim %q, %c0 : tensor<?x?x2880xbf16>
+  %T = tensor.dim %q, %c1 : tensor<?x?x2880xbf16>
+  %wq3 = hyla.weight "q_conv1d.weight" : tensor<2880x1x4xbf16>
+  %wk3 = hyla.weight "k_conv1d.weight" : tensor<2880x1x4xbf16>
+  %wv3 = hyla.weight "v_conv1d.weight" : tensor<5760x1x4xbf16>
+  %wq = tensor.collapse_shape %wq3 [[0], [1, 2]] : tensor<2880x1x4xbf16> into tensor<2880x4xbf16>
+  %wk = tensor.collapse_shape %wk3 [[0], [1, 2]] : tensor<2880x1x4xbf16> into tensor<2880x4xbf16>
+  %wv = tensor.collapse_shape %wv3 [[0], [1, 2]] : tensor<5760x1x4xbf16> into tensor<5760x4xbf16>
+  %qc = hyla.causal_conv1d %q, %wq : tensor<?x?x2880xbf16>, tensor<2880x4xbf16> -> tensor<?x?x2880xbf16>
+  %kc = hyla.causal_conv1d %k, %wk : tensor<?x?x2880xbf16>, tensor<2880x4xbf16> -> tensor<?x?x2880xbf16>
+  %vc = hyla.causal_conv1d %v, %wv : tensor<?x?x5760xbf16>, tensor<5760x4xbf16> -> tensor<?x?x5760xbf16>
+  %q4 = tensor.expand_shape %qc [[0], [1], [2, 3]] output_shape [%B, %T, 30, 96] : tensor<?x?x2880xbf16> into tensor<?x?x30x96xbf16>
+  %k4 = tensor.expand_shape %kc [[0], [1], [2, 3]] output_shape [%B, %T, 30, 96] : tensor<?x?x2880xbf16> into tensor<?x?x30x96xbf16>
+  %v4 = tensor.expand_shape %vc [[0], [1], [2, 3]] output_shape [%B, %T, 30, 192] : tensor<?x?x5760xbf16> into tensor<?x?x30x192xbf16>
+  %qn = hyla.l2_norm %q4 {epsilon = 1.0e-6 : f64} : tensor<?x?x30x96xbf16> -> tensor<?x?x30x96xf32>
+  %kn = hyla.l2_norm %k4 {epsilon = 1.0e-6 : f64} : tensor<?x?x30x96xbf16> -> tensor<?x?x30x96xf32>
+  %alog = hyla.weight "A_log" : tensor<30xbf16>
+  %dtb = hyla.weight "dt_bias" : tensor<30xbf16>
+  %g, %beta = hyla.gdn_gates %a, %b, %alog, %dtb {beta_scale = 2.0 : f64}
+      : tensor<?x?x30xbf16>, tensor<?x?x30xbf16>, tensor<30xbf16>, tensor<30xbf16> -> tensor<?x?x30xf32>, tensor<?x?x30xf32>
+  %o, %s = hyla.gated_delta_rule %qn, %kn, %v4, %g, %beta {scale = 0.10206207261596575 : f64}
+      : tensor<?x?x30x96xf32>, tensor<?x?x30x96xf32>, tensor<?x?x30x192xbf16>, tensor<?x?x30xf32>, tensor<?x?x30xf32>
+      -> tensor<?x?x30x192xbf16>, tensor<?x30x96x192xf32>
+  %gate4 = tensor.expand_shape %gate [[0], [1], [2, 3]] output_shape [%B, %T, 30, 192] : tensor<?x?x5760xbf16> into tensor<?x?x30x192xbf16>
+  %wo = hyla.weight "o_norm.weight" : tensor<192xbf16>
+  %y = hyla.gated_rms_norm %o, %gate4, %wo {epsilon = 1.0e-6 : f64}
+      : tensor<?x?x30x192xbf16>, tensor<?x?x30x192xbf16>, tensor<192xbf16> -> tensor<?x?x30x192xbf16>
+  return %y, %s : tensor<?x?x30x192xbf16>, tensor<?x30x96x192xf32>
+}
+
 // The bare delta rule on the inputs fla's chunk_gated_delta_rule takes
 // (use_qk_l2norm_in_kernel=True): the same numbers reach both.
 func.func @gated_delta_rule(%q: tensor<?x?x30x96xbf16> {hyla.dim_names = ["batch", "tokens"]},

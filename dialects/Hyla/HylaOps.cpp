@@ -446,7 +446,74 @@ LogicalResult GatedDeltaRuleOp::verify() {
   if (getInitialState() &&
       failed(checkState("initial_state", getInitialState().getType())))
     return failure();
-  return checkState("final_state", getFinalState().getType());
+  if (failed(checkState("final_state", getFinalState().getType())))
+    return failure();
+  return verifyFusedNeighbours();
+}
+
+/// The folded-in convs, gates and output norm: all of a group or none, in
+/// the shapes the description gives.
+LogicalResult GatedDeltaRuleOp::verifyFusedNeighbours() {
+  RankedTensorType q = getQ().getType(), v = getV().getType();
+  auto expectWeight = [&](StringRef name, Value w, int64_t channels,
+                          StringRef layout) -> LogicalResult {
+    auto t = cast<RankedTensorType>(w.getType());
+    if (failed(expectRank(*this, name, t, 2, layout)))
+      return failure();
+    if (t.isDynamicDim(0) || t.isDynamicDim(1) || t.getDimSize(0) != channels ||
+        t.getDimSize(1) < 1)
+      return emitOpError() << name << " must be " << layout << " = ["
+                           << channels << ", W >= 1] but is " << t;
+    return success();
+  };
+  int64_t convs = !!getQConvWeight() + !!getKConvWeight() + !!getVConvWeight();
+  if (convs != 0 && convs != 3)
+    return emitOpError("conv needs all three weights (q, k, v)");
+  if (hasConv()) {
+    int64_t qk = q.getDimSize(2) * q.getDimSize(3),
+            vc = v.getDimSize(2) * v.getDimSize(3);
+    if (failed(expectWeight("q conv weight", getQConvWeight(), qk,
+                            "[heads * key dim, width]")) ||
+        failed(expectWeight("k conv weight", getKConvWeight(), qk,
+                            "[heads * key dim, width]")) ||
+        failed(expectWeight("v conv weight", getVConvWeight(), vc,
+                            "[value heads * value dim, width]")))
+      return failure();
+  }
+  if (!!getALog() != !!getDtBias() || hasGates() != !!getBetaScaleAttr())
+    return emitOpError(
+        "gates need a_log, dt_bias and beta_scale together");
+  if (hasGates()) {
+    int64_t hv = v.getDimSize(2);
+    for (auto [name, p] : {std::pair<StringRef, Value>{"a_log", getALog()},
+                           {"dt_bias", getDtBias()}}) {
+      auto t = cast<RankedTensorType>(p.getType());
+      if (t.getRank() != 1 || t.getDimSize(0) != hv)
+        return emitOpError() << name << " must be [value heads] = [" << hv
+                             << "] but is " << t;
+    }
+  } else {
+    for (auto [name, x] : {std::pair<StringRef, Value>{"g", getG()},
+                           {"beta", getBeta()}})
+      if (!cast<RankedTensorType>(x.getType()).getElementType().isF32())
+        return emitOpError() << name
+                             << " must be f32 (only raw gates, with "
+                                "gates(a_log, dt_bias), may be another type)";
+  }
+  if (!!getOutputGate() != !!getOutputNormWeight() ||
+      hasOutputNorm() != !!getOutputNormEpsilonAttr())
+    return emitOpError("output_norm needs gate, weight and "
+                       "output_norm_epsilon together");
+  if (hasOutputNorm()) {
+    if (failed(expectSameShape(*this, "v", v, "output gate",
+                               getOutputGate().getType(), /*sameElement=*/false)))
+      return failure();
+    RankedTensorType w = getOutputNormWeight().getType();
+    if (w.getRank() != 1 || w.getDimSize(0) != v.getDimSize(3))
+      return emitOpError() << "output norm weight must be [value dim] = ["
+                           << v.getDimSize(3) << "] but is " << w;
+  }
+  return success();
 }
 
 LogicalResult

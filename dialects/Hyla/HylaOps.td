@@ -192,18 +192,39 @@ def Hyla_GatedDeltaRuleOp : Hyla_ShapedOp<"gated_delta_rule",
     `final_state[n]`; the states are `[N, HV, K, V]`.
   }];
   let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
-                       Hyla_FloatTensor:$v, Hyla_F32Tensor:$g,
-                       Hyla_F32Tensor:$beta,
+                       Hyla_FloatTensor:$v, Hyla_FloatTensor:$g,
+                       Hyla_FloatTensor:$beta,
                        Optional<Hyla_F32Tensor>:$initial_state,
                        Optional<RankedTensorOf<[I32]>>:$cu_seqlens,
+                       Optional<Hyla_FloatTensor>:$q_conv_weight,
+                       Optional<Hyla_FloatTensor>:$k_conv_weight,
+                       Optional<Hyla_FloatTensor>:$v_conv_weight,
+                       Optional<Hyla_FloatTensor>:$a_log,
+                       Optional<Hyla_FloatTensor>:$dt_bias,
+                       Optional<Hyla_FloatTensor>:$output_gate,
+                       Optional<Hyla_FloatTensor>:$output_norm_weight,
                        Hyla_PositiveF64Attr:$scale,
-                       OptionalAttr<Hyla_PositiveF64Attr>:$qk_l2norm_epsilon);
+                       OptionalAttr<Hyla_PositiveF64Attr>:$qk_l2norm_epsilon,
+                       OptionalAttr<Hyla_PositiveF64Attr>:$beta_scale,
+                       OptionalAttr<Hyla_PositiveF64Attr>:$output_norm_epsilon);
   let results = (outs Hyla_FloatTensor:$o, Hyla_F32Tensor:$final_state);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $g `,` $beta (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
     (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
+    (`conv` `(` $q_conv_weight^ `,` $k_conv_weight `,` $v_conv_weight `:`
+       type($q_conv_weight) `,` type($k_conv_weight) `,` type($v_conv_weight) `)`)?
+    (`gates` `(` $a_log^ `,` $dt_bias `:` type($a_log) `,` type($dt_bias) `)`)?
+    (`output_norm` `(` $output_gate^ `,` $output_norm_weight `:`
+       type($output_gate) `,` type($output_norm_weight) `)`)?
     attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($g) `,` type($beta)
     `->` type($o) `,` type($final_state)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the short convs, the gates or the output norm are folded in.
+    bool hasConv() { return static_cast<bool>(getQConvWeight()); }
+    bool hasGates() { return static_cast<bool>(getALog()); }
+    bool hasOutputNorm() { return static_cast<bool>(getOutputGate()); }
+    ::llvm::LogicalResult verifyFusedNeighbours();
   }];
 }
 

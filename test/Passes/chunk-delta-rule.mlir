@@ -33,7 +33,7 @@
 // prep also writes the keys decayed to the chunk's end, transposed per
 // chunk (K~^T [K, C], tokens contiguous), at the chunk's slot.
 // CHECK:         %[[KD:.*]] = arith.mulf {{.*}} : tensor<64x32xf32>
-// CHECK:         hyla_tile.store %[[KD]], %arg6[%{{.*}}, %{{.*}}, %{{.*}}, %c0, %c0] dims [4, 3] : tensor<64x32xf32>, memref<?x?x4x32x64xf32>
+// CHECK:         hyla_tile.store %[[KD]], %arg6[%{{.*}}, %{{.*}}, %{{.*}}, %[[Z:c0[_0-9]*]], %[[Z]]] dims [4, 3] : tensor<64x32xf32>, memref<?x?x4x32x64xf32>
 // The state kernel carries the state transposed (S^T, [V, K]): its
 // products are D = U - W (S^T)^T and S'^T = D^T K~ + decay S^T, each with
 // a value block's 64 rows, the second reading prep's K~^T as it lies
@@ -59,7 +59,7 @@
 // FUSED:         hyla.dispatch @[[K:gdn_chunk_f32_bf16_h2_hv4_k32_v64_c64_bf16_bv64_w16_s0x3e3504f3]][%{{.*}}, %{{.*}}, %{{.*}}]
 // FUSED-NOT:     hyla.gated_delta_rule
 // FUSED:       func.func @[[K]](
-// FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.num_warps = 16 : i32}
+// FUSED-SAME:    attributes {hyla_tile.kernel, hyla_tile.min_programs_per_sm = 1 : i32, hyla_tile.num_warps = 16 : i32}
 // FUSED:         scf.for {{.*}} -> (tensor<64x32xf32>)
 // FUSED:           hyla_tile.cumsum
 // FUSED:           hyla_tile.unit_lower_inverse

@@ -102,6 +102,20 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           cl::desc("GDN prefill: the chunk kernels L2-normalize q and k as "
                    "they load them instead of two norm kernels (default "
                    "false: measured slower on H100 at K=96)"),
+          cl::init(false), cl::cat(category)),
+      gdnFusePrologue(
+          "gdn-fuse-prologue",
+          cl::desc("GDN prefill: the chunk kernels run the short convs with "
+                   "SiLU, the q/k L2 norms and the gates on the raw "
+                   "projections as they load them (dense batches; default "
+                   "false: the folded kernels spill, the layer measured "
+                   "1.8x slower on H100)"),
+          cl::init(false), cl::cat(category)),
+      gdnFuseOutputNorm(
+          "gdn-fuse-output-norm",
+          cl::desc("GDN prefill: the output kernel applies the gated RMSNorm "
+                   "before it stores (default false: measured 1.2x slower on "
+                   "H100)"),
           cl::init(false), cl::cat(category)) {}
 
 void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
@@ -129,6 +143,8 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.attnBlockN = attnBlockN.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();
   o.gdnFuseQKL2Norm = gdnFuseQKL2Norm.getValue();
+  o.gdnFusePrologue = gdnFusePrologue.getValue();
+  o.gdnFuseOutputNorm = gdnFuseOutputNorm.getValue();
   buildKernelPipeline(pm, o);
 }
 

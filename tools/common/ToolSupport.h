@@ -25,7 +25,8 @@ struct PipelineFlags {
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;
-  llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm;
+  llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm, gdnFusePrologue,
+      gdnFuseOutputNorm;
 };
 
 } // namespace hyla

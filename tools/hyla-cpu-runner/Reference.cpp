@@ -52,6 +52,34 @@ HostTensorPtr l2Normalized(const HostTensor &x, double eps) {
   return y;
 }
 
+/// A token range [begin, end) of batch row b: one sequence.
+struct Sequence {
+  int64_t b, begin, end;
+};
+
+/// x ([B, T, heads, dim], channels = heads * dim) through the causal conv
+/// of weight w ([channels, W]) and SiLU, each sequence on its own (tokens
+/// before its first read as zero), as hyla.gated_delta_rule's folded conv.
+HostTensorPtr convSiluPerSequence(const HostTensor &x, const HostTensor &w,
+                                  llvm::ArrayRef<Sequence> seqs) {
+  auto y = std::make_shared<HostTensor>(x);
+  int64_t tokens = x.shape[1], ch = x.shape[2] * x.shape[3],
+          width = w.shape[1];
+  for (const Sequence &q : seqs)
+    for (int64_t t = q.begin; t < q.end; ++t)
+      for (int64_t c = 0; c < ch; ++c) {
+        double acc = 0;
+        for (int64_t j = 0; j < width; ++j) {
+          int64_t s = t - width + 1 + j;
+          if (s >= q.begin)
+            acc += w.values[c * width + j] *
+                   x.values[(q.b * tokens + s) * ch + c];
+        }
+        y->values[(q.b * tokens + t) * ch + c] = silu(acc);
+      }
+  return y;
+}
+
 /// The gated delta rule for value head h of batch row b over tokens
 /// [begin, end), updating the [K, V] state `s` in place and writing o.
 /// q, k: [B, T, H, K]; v, o: [B, T, HV, V]; g, beta: [B, T, HV].
@@ -253,18 +281,10 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
                   beta = tensor(d.getBeta());
     HostTensorPtr h0 = d.getInitialState() ? tensor(d.getInitialState())
                                            : HostTensorPtr();
-    if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
-      q = l2Normalized(*q, eps->convertToDouble());
-      k = l2Normalized(*k, eps->convertToDouble());
-    }
     int64_t B = q->shape[0], T = q->shape[1], K = q->shape[3],
             HV = v->shape[2], V = v->shape[3];
     double scale = d.getScale().convertToDouble();
-    // The sequences as (batch row, first token, end): one per batch row, or
-    // the packed ones of cu_seqlens.
-    struct Sequence {
-      int64_t b, begin, end;
-    };
+    // The sequences: one per batch row, or the packed ones of cu_seqlens.
     std::vector<Sequence> seqs;
     if (d.getCuSeqlens()) {
       HostTensorPtr cu = tensor(d.getCuSeqlens());
@@ -284,6 +304,29 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
       for (int64_t b = 0; b < B; ++b)
         seqs.push_back({b, 0, T});
     }
+    if (d.hasConv()) {
+      q = convSiluPerSequence(*q, *tensor(d.getQConvWeight()), seqs);
+      k = convSiluPerSequence(*k, *tensor(d.getKConvWeight()), seqs);
+      v = convSiluPerSequence(*v, *tensor(d.getVConvWeight()), seqs);
+    }
+    if (std::optional<APFloat> eps = d.getQkL2normEpsilon()) {
+      q = l2Normalized(*q, eps->convertToDouble());
+      k = l2Normalized(*k, eps->convertToDouble());
+    }
+    if (d.hasGates()) {
+      HostTensorPtr aLog = tensor(d.getALog()), dt = tensor(d.getDtBias());
+      double betaScale = d.getBetaScale()->convertToDouble();
+      auto gg = std::make_shared<HostTensor>(*g);
+      auto bb = std::make_shared<HostTensor>(*beta);
+      for (int64_t i = 0; i < gg->numel(); ++i) {
+        int64_t head = i % HV;
+        gg->values[i] = -std::exp(aLog->values[head]) *
+                        softplus(g->values[i] + dt->values[head]);
+        bb->values[i] = betaScale * sigmoid(beta->values[i]);
+      }
+      g = gg;
+      beta = bb;
+    }
     int64_t N = static_cast<int64_t>(seqs.size());
     HostTensorPtr o = makeLike(d.getO(), v->shape);
     HostTensorPtr hT = makeLike(d.getFinalState(), {N, HV, K, V});
@@ -297,6 +340,17 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
         for (int64_t i = 0; i < K * V; ++i)
           hT->values[(n * HV + h) * K * V + i] = s[i];
       }
+    if (d.hasOutputNorm()) {
+      HostTensorPtr gate = tensor(d.getOutputGate()),
+                    w = tensor(d.getOutputNormWeight());
+      double eps = d.getOutputNormEpsilon()->convertToDouble();
+      forRows(*o, [&](int64_t r) {
+        double inv = invNorm(&o->values[r], V, eps, /*mean=*/true);
+        for (int64_t j = 0; j < V; ++j)
+          o->values[r + j] = w->values[j] * o->values[r + j] * inv *
+                             silu(gate->values[r + j]);
+      });
+    }
     set(d.getO(), o);
     set(d.getFinalState(), hT);
     return success();

@@ -402,9 +402,13 @@ public:
     auto rule = GatedDeltaRuleOp::create(
         b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
         gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
-        /*cu_seqlens=*/Value(),
+        /*cu_seqlens=*/Value(), /*q_conv_weight=*/Value(),
+        /*k_conv_weight=*/Value(), /*v_conv_weight=*/Value(),
+        /*a_log=*/Value(), /*dt_bias=*/Value(), /*output_gate=*/Value(),
+        /*output_norm_weight=*/Value(),
         b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))),
-        /*qk_l2norm_epsilon=*/FloatAttr());
+        /*qk_l2norm_epsilon=*/FloatAttr(), /*beta_scale=*/FloatAttr(),
+        /*output_norm_epsilon=*/FloatAttr());
     Value gate = splitHeads(linear(x, a + "g_proj.weight", hv * dv), hv, dv);
     Value normed = GatedRMSNormOp::create(
         b, loc, act({hv, dv}, actType), rule.getO(), gate,

@@ -265,6 +265,62 @@ func.func @gdr_final_state(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, 
 
 // -----
 
+func.func @gdr_conv_width(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %w: tensor<64x4xf32>, %wv: tensor<64x4xf32>) {
+  // expected-error @+1 {{v conv weight must be [value heads * value dim, width] = [128, W >= 1] but is 'tensor<64x4xf32>'}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g conv(%w, %w, %wv : tensor<64x4xf32>, tensor<64x4xf32>, tensor<64x4xf32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_gates_scale(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{gates need a_log, dt_bias and beta_scale together}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g gates(%p, %p : tensor<4xf32>, tensor<4xf32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_gates_heads(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xbf16>, %p: tensor<2xf32>) {
+  // expected-error @+1 {{a_log must be [value heads] = [4] but is 'tensor<2xf32>'}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g gates(%p, %p : tensor<2xf32>, tensor<2xf32>) {scale = 0.25 : f64, beta_scale = 2.0 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xbf16>, tensor<1x8x4xbf16> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_raw_gates(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xbf16>) {
+  // expected-error @+1 {{g must be f32 (only raw gates, with gates(a_log, dt_bias), may be another type)}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xbf16>, tensor<1x8x4xbf16> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_output_norm_eps(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{output_norm needs gate, weight and output_norm_epsilon together}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g output_norm(%v, %w : tensor<1x8x4x32xbf16>, tensor<32xf32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_output_norm_weight(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %w: tensor<16xf32>) {
+  // expected-error @+1 {{output norm weight must be [value dim] = [32] but is 'tensor<16xf32>'}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g output_norm(%v, %w : tensor<1x8x4x32xbf16>, tensor<16xf32>) {scale = 0.25 : f64, output_norm_epsilon = 1.0e-6 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gdr_output_gate_shape(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>, %w: tensor<32xf32>, %gate: tensor<1x8x4x16xbf16>) {
+  // expected-error @+1 {{shape mismatch: v dim 3 is 32 but output gate dim 3 is 16}}
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g output_norm(%gate, %w : tensor<1x8x4x16xbf16>, tensor<32xf32>) {scale = 0.25 : f64, output_norm_epsilon = 1.0e-6 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
 func.func @gdr_k_type(%q: tensor<1x8x4x16xf32>, %k: tensor<1x8x4x16xbf16>, %v: tensor<1x8x4x32xbf16>, %g: tensor<1x8x4xf32>) {
   // expected-error @+1 {{k element type 'bf16' must match q element type 'f32'}}
   %o, %s = hyla.gated_delta_rule %q, %k, %v, %g, %g {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xbf16>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>

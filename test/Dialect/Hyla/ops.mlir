@@ -93,3 +93,11 @@ func.func @gdr_varlen(%q: tensor<1x?x2x16xf32>, %v: tensor<1x?x2x32xbf16>, %g: t
   %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<?xi32>) {scale = 0.25 : f64} : tensor<1x?x2x16xf32>, tensor<1x?x2x16xf32>, tensor<1x?x2x32xbf16>, tensor<1x?x2xf32>, tensor<1x?x2xf32> -> tensor<1x?x2x32xbf16>, tensor<?x2x16x32xf32>
   return %s : tensor<?x2x16x32xf32>
 }
+
+// The delta rule with its layer's convs, gates and output norm folded in.
+// CHECK-LABEL: func.func @gdr_folded
+// CHECK: hyla.gated_delta_rule %{{.*}} conv(%{{.*}}, %{{.*}}, %{{.*}} : tensor<32x4xbf16>, tensor<32x4xbf16>, tensor<64x4xbf16>) gates(%{{.*}}, %{{.*}} : tensor<2xbf16>, tensor<2xbf16>) output_norm(%{{.*}}, %{{.*}} : tensor<?x?x2x32xbf16>, tensor<32xbf16>) {beta_scale = 2.000000e+00 : f64, output_norm_epsilon = 9.9999999999999995E-7 : f64, qk_l2norm_epsilon = 9.9999999999999995E-7 : f64, scale = 2.500000e-01 : f64}
+func.func @gdr_folded(%q: tensor<?x?x2x16xbf16>, %v: tensor<?x?x2x32xbf16>, %a: tensor<?x?x2xbf16>, %wq: tensor<32x4xbf16>, %wv: tensor<64x4xbf16>, %p: tensor<2xbf16>, %wo: tensor<32xbf16>) -> tensor<?x?x2x32xbf16> {
+  %o, %s = hyla.gated_delta_rule %q, %q, %v, %a, %a conv(%wq, %wq, %wv : tensor<32x4xbf16>, tensor<32x4xbf16>, tensor<64x4xbf16>) gates(%p, %p : tensor<2xbf16>, tensor<2xbf16>) output_norm(%v, %wo : tensor<?x?x2x32xbf16>, tensor<32xbf16>) {scale = 0.25 : f64, qk_l2norm_epsilon = 1.0e-6 : f64, beta_scale = 2.0 : f64, output_norm_epsilon = 1.0e-6 : f64} : tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x32xbf16>, tensor<?x?x2xbf16>, tensor<?x?x2xbf16> -> tensor<?x?x2x32xbf16>, tensor<?x2x16x32xf32>
+  return %o : tensor<?x?x2x32xbf16>
+}
