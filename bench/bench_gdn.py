@@ -330,57 +330,55 @@ def bench_varlen(m, dev, seed, fla_rule, check_tokens):
     return row
 
 
+def time_layer_call(label, key, call, chain, o, s, row):
+    """Times hyla's `call` (writing o, s, poisoned first) and, given, fla's
+    `chain` beside it; fills row[key + "_..."] and prints one line."""
+    o.fill_(float("nan"))
+    s.fill_(float("nan"))
+    call()
+    torch.cuda.synchronize()
+    row[f"{key}_hyla_finite"] = finite(o) and finite(s)
+    row[f"{key}_hyla_ms"] = median_ms(call)
+    line = f"  {label}: hyla {row[f'{key}_hyla_ms']:.3f} ms"
+    if chain:
+        fo, fs = chain()
+        torch.cuda.synchronize()
+        row[f"{key}_fla_finite"] = finite(fo) and finite(fs)
+        row[f"{key}_hyla_vs_fla_o"] = rel_diff(o, fo)
+        row[f"{key}_fla_ms"] = median_ms(chain)
+        row[f"{key}_fla_over_hyla"] = row[f"{key}_fla_ms"] / row[f"{key}_hyla_ms"]
+        line += (f"   fla chain {row[f'{key}_fla_ms']:.3f} ms   fla/hyla "
+                 f"{row[f'{key}_fla_over_hyla']:.2f}x   hyla vs fla: o "
+                 f"{row[f'{key}_hyla_vs_fla_o']:.2e}")
+    print(line)
+
+
 def bench_layer_core(layer_module, shape, dev, seed, fla_rule):
     """The GDN layer core after the projections (convs + SiLU, q/k norms,
     gates, delta rule: gdn_core of bench/graphs/olmo_gdn_attention.mlir)
     against the same chain from fla (its Triton causal_conv1d, PyTorch
-    gates, its delta rule), timed.
-    Its float64 check is check_gdn_attention.py's (T=2048)."""
+    gates, its delta rule), then with the gated RMSNorm (gdn_layer_core)
+    against that chain ending in fla's fused rms_norm_gated, timed.
+    Their float64 checks are check_gdn_attention.py's (T=2048)."""
     B, T, H, K, V = shape
     gen = torch.Generator(device=dev).manual_seed(seed + 200)
+    o = torch.empty((B, T, H, V), device=dev, dtype=torch.bfloat16)
+    s = torch.empty((B, H, K, V), device=dev)
+    row = {}
     qr, kr, vr, a, b, weights = gdn_core_inputs(layer_module, B, T, dev, gen)
-    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=torch.bfloat16)
-    s = torch.full((B, H, K, V), float("nan"), device=dev)
-    call = lambda: layer_module.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s))
-    call()
-    torch.cuda.synchronize()
-    row = {"layer_hyla_finite": finite(o) and finite(s), "layer_hyla_ms": median_ms(call)}
-    line = f"  layer core: hyla {row['layer_hyla_ms']:.3f} ms"
-    if fla_rule:
-        chain = lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
-        fo, fs = chain()
-        torch.cuda.synchronize()
-        row["layer_fla_finite"] = finite(fo) and finite(fs)
-        row["layer_hyla_vs_fla_o"] = rel_diff(o, fo)
-        row["layer_fla_ms"] = median_ms(chain)
-        row["layer_fla_over_hyla"] = row["layer_fla_ms"] / row["layer_hyla_ms"]
-        line += (f"   fla chain {row['layer_fla_ms']:.3f} ms   fla/hyla "
-                 f"{row['layer_fla_over_hyla']:.2f}x   hyla vs fla: o "
-                 f"{row['layer_hyla_vs_fla_o']:.2e}")
-    print(line)
-    # With the gated RMSNorm (gdn_layer_core), against fla's chain ending in
-    # its fused rms_norm_gated.
+    time_layer_call(
+        "layer core", "layer",
+        lambda: layer_module.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s)),
+        fla_rule and (lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)),
+        o, s, row)
     qr, kr, vr, a, b, gate, weights = gdn_layer_inputs(layer_module, B, T, dev, gen)
-    o.fill_(float("nan"))
-    call = lambda: layer_module.call("gdn_layer_core", qr, kr, vr, a, b, gate,
-                                     outputs=(o, s))
-    call()
-    torch.cuda.synchronize()
-    row["norm_hyla_finite"] = finite(o) and finite(s)
-    row["norm_hyla_ms"] = median_ms(call)
-    line = f"  layer core + gated norm: hyla {row['norm_hyla_ms']:.3f} ms"
-    if fla_rule:
-        chain = lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights)
-        fo, fs = chain()
-        torch.cuda.synchronize()
-        row["norm_fla_finite"] = finite(fo) and finite(fs)
-        row["norm_hyla_vs_fla_o"] = rel_diff(o, fo)
-        row["norm_fla_ms"] = median_ms(chain)
-        row["norm_fla_over_hyla"] = row["norm_fla_ms"] / row["norm_hyla_ms"]
-        line += (f"   fla chain {row['norm_fla_ms']:.3f} ms   fla/hyla "
-                 f"{row['norm_fla_over_hyla']:.2f}x   hyla vs fla: o "
-                 f"{row['norm_hyla_vs_fla_o']:.2e}")
-    print(line)
+    time_layer_call(
+        "layer core + gated norm", "norm",
+        lambda: layer_module.call("gdn_layer_core", qr, kr, vr, a, b, gate,
+                                  outputs=(o, s)),
+        fla_rule and (lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate,
+                                                 weights)),
+        o, s, row)
     return row
 
 

@@ -193,52 +193,41 @@ def fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights):
     return y, s
 
 
-def check_gdn_layer_core(m, B, T, dev, gen, fla_rule):
-    qr, kr, vr, a, b, gate, weights = gdn_layer_inputs(m, B, T, dev, gen)
+def gdn_core64(qr, kr, vr, a, b, weights):
+    """gdn_core in float64: output and final state."""
+    B, T = qr.shape[:2]
+    d = lambda t: t.double()
+    q64 = conv_silu64(d(qr), d(weights["q_conv1d.weight"])).view(B, T, H, K)
+    k64 = conv_silu64(d(kr), d(weights["k_conv1d.weight"])).view(B, T, H, K)
+    v64 = conv_silu64(d(vr), d(weights["v_conv1d.weight"])).view(B, T, H, V)
+    g64, beta64 = gates64(d(a), d(b), d(weights["A_log"]), d(weights["dt_bias"]))
+    return delta_rule64(l2norm64(q64), l2norm64(k64), v64, g64, beta64, K ** -0.5,
+                        torch.zeros(B, H, K, V, dtype=torch.float64, device=qr.device))
+
+
+def check_gdn_layer(m, B, T, dev, gen, fla_rule, with_norm):
+    """gdn_core, or with_norm gdn_layer_core (its output through the gated
+    RMSNorm), against float64 and fla's chain."""
+    if with_norm:
+        qr, kr, vr, a, b, gate, weights = gdn_layer_inputs(m, B, T, dev, gen)
+        inputs, fn = (qr, kr, vr, a, b, gate), "gdn_layer_core"
+        chain = lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights)
+    else:
+        qr, kr, vr, a, b, weights = gdn_core_inputs(m, B, T, dev, gen)
+        inputs, fn = (qr, kr, vr, a, b), "gdn_core"
+        chain = lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
     o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=torch.bfloat16)
     s = torch.full((B, H, K, V), float("nan"), device=dev)
-    call = lambda: m.call("gdn_layer_core", qr, kr, vr, a, b, gate, outputs=(o, s))
+    call = lambda: m.call(fn, *inputs, outputs=(o, s))
     call()
     torch.cuda.synchronize()
-    d = lambda t: t.double()
-    q64 = conv_silu64(d(qr), d(weights["q_conv1d.weight"])).view(B, T, H, K)
-    k64 = conv_silu64(d(kr), d(weights["k_conv1d.weight"])).view(B, T, H, K)
-    v64 = conv_silu64(d(vr), d(weights["v_conv1d.weight"])).view(B, T, H, V)
-    g64, beta64 = gates64(d(a), d(b), d(weights["A_log"]), d(weights["dt_bias"]))
-    ro, rs = delta_rule64(l2norm64(q64), l2norm64(k64), v64, g64, beta64, K ** -0.5,
-                          torch.zeros(B, H, K, V, dtype=torch.float64, device=dev))
-    ry = gated_rms_norm64(ro, d(gate).view(B, T, H, V), d(weights["o_norm.weight"]))
-    res = {"hyla_o": rel_err(o, ry), "hyla_state": rel_err(s, rs),
+    ro, rs = gdn_core64(qr, kr, vr, a, b, weights)
+    if with_norm:
+        ro = gated_rms_norm64(ro, gate.double().view(B, T, H, V),
+                              weights["o_norm.weight"].double())
+    res = {"hyla_o": rel_err(o, ro), "hyla_state": rel_err(s, rs),
            "hyla_ms": median_ms(call)}
     if fla_rule:
-        chain = lambda: fla_gdn_layer_core(fla_rule, qr, kr, vr, a, b, gate, weights)
-        fo, fs = chain()
-        res["fla_o"], res["fla_state"] = rel_err(fo, ry), rel_err(fs, rs)
-        res["fla_ms"] = median_ms(chain)
-    return res
-
-
-def check_gdn_core(m, B, T, dev, gen, fla_rule):
-    scale = K ** -0.5
-    bf = torch.bfloat16
-    qr, kr, vr, a, b, weights = gdn_core_inputs(m, B, T, dev, gen)
-    o = torch.full((B, T, H, V), float("nan"), device=dev, dtype=bf)
-    s = torch.full((B, H, K, V), float("nan"), device=dev)
-    m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s))
-    torch.cuda.synchronize()
-
-    d = lambda t: t.double()
-    q64 = conv_silu64(d(qr), d(weights["q_conv1d.weight"])).view(B, T, H, K)
-    k64 = conv_silu64(d(kr), d(weights["k_conv1d.weight"])).view(B, T, H, K)
-    v64 = conv_silu64(d(vr), d(weights["v_conv1d.weight"])).view(B, T, H, V)
-    g64, beta64 = gates64(d(a), d(b), d(weights["A_log"]), d(weights["dt_bias"]))
-    ro, rs = delta_rule64(l2norm64(q64), l2norm64(k64), v64, g64, beta64, scale,
-                          torch.zeros(B, H, K, V, dtype=torch.float64, device=dev))
-    res = {"hyla_o": rel_err(o, ro), "hyla_state": rel_err(s, rs)}
-    res["hyla_ms"] = median_ms(lambda: m.call("gdn_core", qr, kr, vr, a, b, outputs=(o, s)))
-
-    if fla_rule:
-        chain = lambda: fla_gdn_core(fla_rule, qr, kr, vr, a, b, weights)
         fo, fs = chain()
         res["fla_o"], res["fla_state"] = rel_err(fo, ro), rel_err(fs, rs)
         res["fla_ms"] = median_ms(chain)
@@ -322,8 +311,8 @@ def main():
                "seed": seed, "date": time.strftime("%Y-%m-%d")}
     checks = {
         "gated_delta_rule": lambda: check_delta_rule(m, B, T, dev, gen, fla_rule),
-        "gdn_core": lambda: check_gdn_core(m, B, T, dev, gen, fla_rule),
-        "gdn_layer_core": lambda: check_gdn_layer_core(m, B, T, dev, gen, fla_rule),
+        "gdn_core": lambda: check_gdn_layer(m, B, T, dev, gen, fla_rule, False),
+        "gdn_layer_core": lambda: check_gdn_layer(m, B, T, dev, gen, fla_rule, True),
         "attention": lambda: check_attention(m, B, T, dev, gen),
         "linear": lambda: check_linear(m, B, T, dev, gen),
     }

@@ -525,9 +525,10 @@ void forChunk(TileBuilder &tb, const ChunkParams &p, Value cuM, Value slot,
                     });
 }
 
-// prep: k, v, g, beta, [cu_seqlens] -> W [B, T, HV, K], U [B, T, HV, V]
-// and the keys decayed to their chunk's end, transposed per chunk: K~^T
-// [B, chunk slots, HV, K, C] (all f32). The state kernel reads only the
+// prep: k, v, g, beta, [cu_seqlens], [folded] -> W [B, T, HV, K], U [B, T,
+// HV, V] and the keys decayed to their chunk's end, transposed per chunk:
+// K~^T [B, chunk slots, HV, K, C], and with folded gates the log decays g
+// [B, T, HV] (all f32). The state kernel reads only the
 // last: its products then take W and K~^T contiguous along their shared
 // dim (what wgmma reads from shared memory), and the sequential loop does
 // not normalize or decay keys.
@@ -538,6 +539,7 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
   Value cuM = c.nextIf(p.varlen);
   FoldedArgs f = readFolded(c, p, false, true, true, true, false);
   Value wM = c.next(), uM = c.next(), kdM = c.next();
+  Value gOutM = c.nextIf(p.betaScale.has_value());
   Value head = tb.programId(1), slot = tb.programId(0);
   forChunk(tb, p, cuM, slot, tb.programId(2), tb.dim(kM, 1),
            [&](TileBuilder &t, const ChunkSpan &span) {
@@ -545,7 +547,12 @@ void buildPrepKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
     Value k = loadKeys(t, p, kM, f.kConv, span, keyHeadOf(t, p, head));
     Value v = loadProjection(t, p, vM, f.vConv, span, head, c0, V);
     Value beta = chunkBeta(t, p, betaM, span, head);
-    Value gc = chunkCumDecay(t, p, gM, f, span, head);
+    Value g = chunkDecay(t, p, gM, f, span, head);
+    // Folded gates: the log decays computed here once, for state and output.
+    if (gOutM)
+      t.store(g, gOutM, {span.batch, span.t0, head}, {1},
+              tokenBounds(t, p, gOutM, span));
+    Value gc = t.cumsum(g, 0);
     ChunkWU wu = chunkWU(t, C, K, V, k, v, beta, gc);
     t.store(wu.w, wM, {span.batch, span.t0, head, c0}, {1, 3},
             tokenBounds(t, p, wM, span));
@@ -852,26 +859,39 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
         RankedTensorType::get({dyn, dyn, p.valueHeads, p.keyDim, p.chunk}, f32);
     SmallVector<Type> prepOut = {perToken(p.keyDim), perToken(p.valueDim),
                                  keysDecayedT};
-    func::FuncOp prep = kernel("gdn_prep_" + p.tag() + p.convTag + p.gatesTag + w + vl, prepIn, prepOut,
-                               buildPrepKernel, p);
+    // With folded gates prep writes g; state and output read it as if the
+    // graph had (they are the unfolded kernels).
+    if (p.betaScale)
+      prepOut.push_back(RankedTensorType::get({dyn, dyn, p.valueHeads}, f32));
+    ChunkParams pg = p;
+    pg.betaScale.reset();
+    pg.gatesTag.clear();
+    func::FuncOp prep =
+        kernel("gdn_prep_" + p.tag() + p.convTag + p.gatesTag + w + vl, prepIn,
+               prepOut, buildPrepKernel, p);
+    SmallVector<SmallVector<Value>> prepOutDims = {
+        tokenDims(prepOut[0]), tokenDims(prepOut[1]), {batch, numChunks}};
+    if (p.betaScale)
+      prepOutDims.push_back(tokenDims(prepOut[3]));
     DispatchOp prepD = createDispatch(
         rw, loc, prep, {numChunks, idx(p.valueHeads), batch}, prepIn,
         inputDims(prepIn), prepOut,
-        {tokenDims(prepOut[0]), tokenDims(prepOut[1]), {batch, numChunks}});
+        prepOutDims);
+    Value g = p.betaScale ? prepD.getResult(3) : op.getG();
 
     // state
     SmallVector<Value> stateIn = {prepD.getResult(0), prepD.getResult(1),
-                                  prepD.getResult(2), op.getG()};
+                                  prepD.getResult(2), g};
     if (p.hasInitialState)
       stateIn.push_back(op.getInitialState());
-    stateIn = folded(withCu(stateIn), false, false, false, true, false);
+    stateIn = withCu(stateIn);
     auto statesT = RankedTensorType::get(
         {dyn, dyn, p.valueHeads, p.valueDim, p.keyDim}, f32);
     SmallVector<Type> stateOut = {perToken(p.valueDim), statesT,
                                   op.getFinalState().getType()};
-    ChunkParams ps = p;
+    ChunkParams ps = pg;
     ps.numWarps = p.stateNumWarps;
-    func::FuncOp state = kernel("gdn_state_" + p.tag() + p.gatesTag + bv + "_w" +
+    func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + "_w" +
                                     std::to_string(ps.numWarps) + h0 + vl,
                                 stateIn, stateOut, buildStateKernel, ps);
     SmallVector<SmallVector<Value>> stateInDims = inputDims(stateIn);
@@ -883,19 +903,19 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
 
     // output
     SmallVector<Value> outIn =
-        folded(withCu({op.getQ(), op.getK(), op.getG(), stateD.getResult(0),
+        folded(withCu({op.getQ(), op.getK(), g, stateD.getResult(0),
                        stateD.getResult(1)}),
-               true, true, false, true, true);
+               true, true, false, false, true);
     // The output programs may span more value columns than the state's
     // (each chunk's Q K^T is then shared by more of them).
-    ChunkParams po = p;
+    ChunkParams po = pg;
     if (outputBlockV > 0 && p.valueDim % outputBlockV == 0)
       po.blockV = outputBlockV;
     // The folded norm is over a head's whole value dim: one program holds it.
     if (p.outputNormEps)
       po.blockV = p.valueDim;
     func::FuncOp out =
-        kernel("gdn_output_" + p.tag() + p.convTag + p.gatesTag + p.normTag +
+        kernel("gdn_output_" + p.tag() + p.convTag + p.normTag +
                    "_" + typeTag(p.outputType) + "_bv" +
                    std::to_string(po.blockV) + w + sc + vl,
                outIn, {op.getO().getType()}, buildOutputKernel, po);

@@ -12,14 +12,15 @@
 // (hyla-fuse-gdn-layer), against the float64 reference of the unfused ops:
 // grouped value heads, T not a multiple of the chunk, raw gates wide
 // enough to give decays down to about -20 and betas near 0 and 2; in the
-// three-kernel and the single-kernel forms, through the GPU layout passes,
+// three-kernel and the single-kernel forms (prep computes the gates and
+// hands g to the unfolded state and output kernels), through the GPU layout passes,
 // and with only the prologue or only the output norm folded. The bf16 case
 // has Olmo's head dims. folded_varlen gives the folded op directly over
 // packed sequences (its conv restarts at each sequence).
 //
 // FUSED: func.func @gdn_prep_{{[a-z0-9_]*}}_conv{{[a-z0-9]*}}_gates{{[a-z0-9]*}}_w16(
-// FUSED: func.func @gdn_state_{{[a-z0-9_]*}}_gates{{[a-z0-9]*}}_bv64_w4(
-// FUSED: func.func @gdn_output_{{[a-z0-9_]*}}_conv{{[a-z0-9]*}}_gates{{[a-z0-9]*}}_onorm{{[a-z0-9]*}}_f32_bv64_
+// FUSED: func.func @gdn_state_f32_f32_h2_hv4_k32_v64_c64_l2e{{[a-z0-9]*}}_bv64_w4(
+// FUSED: func.func @gdn_output_{{[a-z0-9_]*}}_conv{{[a-z0-9]*}}_onorm{{[a-z0-9]*}}_f32_bv64_
 // PROLOGUE-DAG: func.func @gdn_prep_{{[a-z0-9_]*}}_conv
 // PROLOGUE-DAG: func.func @gated_rms_norm_
 // EPILOGUE-DAG: func.func @causal_conv1d_
