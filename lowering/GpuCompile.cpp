@@ -29,8 +29,11 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   if (options.fragmentLayouts)
     pm.addPass(createTileFragmentLayouts({targetId.str()}));
   const GpuTarget *target = lookupTarget(targetId);
-  pm.addPass(
-      createTilePipelineOperands({target && target->hasTma && options.tma}));
+  bool tma = target && target->hasTma && options.tma;
+  TilePipelineOperandsOptions pipeline;
+  pipeline.tma = tma;
+  pipeline.warpSpecialize = tma && options.warpSpecialize;
+  pm.addPass(createTilePipelineOperands(pipeline));
   pm.addPass(createTileGridDependency());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());
@@ -83,10 +86,12 @@ FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
 
     CompiledKernel k;
     k.name = fn.getSymName().str();
-    k.blockDim = 32 * tile::TileDialect::getNumWarps(fn);
     one->walk([&](LLVM::LLVMFuncOp f) {
       if (auto smem = f->getAttrOfType<IntegerAttr>(kSharedMemoryBytesAttr))
         k.sharedMemBytes = smem.getInt();
+      // The lowering may add warps (a producer warpgroup).
+      if (auto threads = f->getAttrOfType<IntegerAttr>(kBlockThreadsAttr))
+        k.blockDim = threads.getInt();
       if (f->hasAttr(kProgrammaticLaunchAttr))
         k.programmaticLaunch = true;
       if (auto maps = f->getAttrOfType<ArrayAttr>(kTensorMapsAttr))
@@ -100,6 +105,9 @@ FailureOr<std::vector<CompiledKernel>> compileKernelsToPTX(
         }
     });
 
+    if (k.blockDim <= 0)
+      return fn.emitError() << "lowered kernel " << fn.getSymName()
+                            << " has no thread count";
     PassManager serialize(ctx);
     GpuModuleToBinaryPassOptions binary;
     binary.compilationTarget = "isa";
@@ -136,6 +144,10 @@ void registerGpuPipelines() {
         *this, "fragment-layouts",
         llvm::cl::desc("keep dot results in mma fragments"),
         llvm::cl::init(true)};
+    Option<bool> warpSpecialize{
+        *this, "warp-specialize",
+        llvm::cl::desc("sequential loops' copies from a producer warpgroup"),
+        llvm::cl::init(false)};
   };
   PassPipelineRegistration<Options>(
       "hyla-tile-to-nvvm",
@@ -145,6 +157,7 @@ void registerGpuPipelines() {
         // An unknown target is reported by hyla-tile-to-gpu itself.
         GpuCompileOptions gpu;
         gpu.fragmentLayouts = options.fragmentLayouts;
+        gpu.warpSpecialize = options.warpSpecialize;
         buildTileToNVVMPipeline(pm, options.target, gpu);
       });
 }

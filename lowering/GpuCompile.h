@@ -38,6 +38,9 @@ struct GpuCompileOptions {
   bool fragmentLayouts = true;
   /// Copy pipelined operands through tensor maps where the target has TMA.
   bool tma = true;
+  /// Copies of sequential loops (the GDN state kernel) from a producer
+  /// warpgroup, where the target has TMA and setmaxnreg.
+  bool warpSpecialize = false;
 };
 
 /// The passes from a module of hyla_tile kernels to gpu.modules whose

@@ -21,10 +21,13 @@
 namespace hyla {
 
 /// Set by hyla-tile-to-gpu on each lowered kernel (they survive into the
-/// llvm.func): its dynamic shared memory in bytes, and (unit) that it starts
-/// with griddepcontrol.wait, so it may be launched programmatically.
+/// llvm.func): its dynamic shared memory in bytes, the threads to launch it
+/// with (a warp-specialized kernel's producer warpgroup included), and
+/// (unit) that it starts with griddepcontrol.wait, so it may be launched
+/// programmatically.
 inline constexpr llvm::StringLiteral kSharedMemoryBytesAttr =
     "hyla.shared_memory_bytes";
+inline constexpr llvm::StringLiteral kBlockThreadsAttr = "hyla.block_threads";
 inline constexpr llvm::StringLiteral kProgrammaticLaunchAttr =
     "hyla.programmatic_launch";
 

@@ -131,15 +131,37 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     kernel's chunk loop) gets the same treatment for each load that feeds a
     dot into `#hyla_tile.mma<warpgroup>` as its k-contiguous operand (A not
     transposed, B transposed), 16- or 32-bit, rows along the memref's last
-    dim, no bounds: a ring of two buffers, step 0's copy before the loop,
-    step i + 1's started at the top of step i (after the wait for step i's)
-    when step i + 1 runs. The other ops of the body keep their scratch:
-    the rings and mbarriers take the first bytes of shared memory, recorded
-    as the kernel's `hyla_tile.reserved_shared`.
+    dim, no bounds: a ring of S buffers (the kernel's
+    `hyla_tile.num_stages` with TMA, 2 with cp.async), steps 0 .. S - 2
+    copied before the loop and step i + S - 1's started at the top of step
+    i (after the wait for step i's, whose barrier also means every thread
+    is past step i - 1, whose buffers it reuses), each only for a step the
+    loop runs. The body names its buffers with `hyla_tile.ring_buffer`.
+    The other ops of the body keep their scratch: the rings and mbarriers
+    take the first bytes of shared memory, recorded as the kernel's
+    `hyla_tile.reserved_shared`.
+
+    With `warp-specialize` (and `tma`), where the loop is at the top of the
+    kernel and its bounds and copy offsets are index arithmetic of the
+    arguments and program ids, the copies move to a producer warpgroup
+    (`hyla_tile.produce`, registers lowered to `producer-registers`, the
+    consumers' raised to `consumer-registers`): it runs the loop's steps,
+    waits on stage i mod S's "empty" mbarrier and copies step i into it;
+    each consumer step waits only for its own copies (`barrier_wait ...
+    local`, no barrier of the whole program) and releases its stage at its
+    end (`hyla_tile.barrier_arrive`).
   }];
   let options = [
     Option<"tma", "tma", "bool", /*default=*/"false",
            "copy through tensor maps on mbarriers (cp.async.bulk.tensor)">,
+    Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
+           "sequential loops' copies from a producer warpgroup (needs tma)">,
+    Option<"producerRegisters", "producer-registers", "int64_t",
+           /*default=*/"40",
+           "registers a producer thread keeps (setmaxnreg.dec)">,
+    Option<"consumerRegisters", "consumer-registers", "int64_t",
+           /*default=*/"232",
+           "registers a consumer thread gets (setmaxnreg.inc)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];

@@ -90,6 +90,13 @@ struct Placement {
     for (Operation &op : block) {
       if (!needsWait(&op))
         continue;
+      // The producer's thread runs its region alone, the rest of the
+      // kernel runs on the other warps: each waits before its own first
+      // late access.
+      if (auto produce = dyn_cast<ProduceOp>(op)) {
+        place(produce.getBody().front());
+        continue;
+      }
       if (auto branch = dyn_cast<scf::IfOp>(op)) {
         bool thenWaited = place(*branch.thenBlock());
         bool elseWaited = branch.elseBlock() && place(*branch.elseBlock());

@@ -17,6 +17,7 @@
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace hyla {
@@ -185,7 +186,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     // step.
     rw.setInsertionPoint(loop);
     if (tma)
-      InitBarriersOp::create(rw, loc, 2 * stages, barrierRing);
+      InitBarriersOp::create(rw, loc, 2 * stages, barrierRing, IntegerAttr());
     LoadOp nextLoads[2], firstLoads[2];
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
       nextLoads[j] = yield.getOperand(i).getDefiningOp<LoadOp>();
@@ -379,18 +380,63 @@ bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
   });
 }
 
+/// Whether `value` can be recomputed in a producer region at the top of
+/// the kernel: a kernel argument, `iv` (mapped there), or the result of a
+/// memory-effect-free op without regions of `kernelBlock` or `body` whose
+/// operands can be.
+bool producible(Value value, Block *kernelBlock, Block *body, Value iv) {
+  if (value == iv)
+    return true;
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return value.getParentBlock() == kernelBlock; // a kernel argument
+  if ((def->getBlock() != kernelBlock && def->getBlock() != body) ||
+      def->getNumRegions() || !isMemoryEffectFree(def))
+    return false;
+  return llvm::all_of(def->getOperands(), [&](Value o) {
+    return producible(o, kernelBlock, body, iv);
+  });
+}
+
+/// `value` cloned at the insertion point with `map` applied (what
+/// `producible` accepts): kernel arguments are used as they are.
+Value cloneProducible(OpBuilder &b, Value value, IRMapping &map) {
+  if (Value mapped = map.lookupOrNull(value))
+    return mapped;
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return value;
+  for (Value operand : def->getOperands())
+    cloneProducible(b, operand, map);
+  Operation *copy = b.clone(*def, map);
+  return copy->getResult(cast<OpResult>(value).getResultNumber());
+}
+
 /// A sequential loop whose body loads wgmma operands itself (the GDN state
 /// kernel's chunk loop: W and the decayed keys, next to products with
 /// operands from registers, and stores): each such load becomes a copy
-/// into a ring of two shared-memory buffers started one step ahead, so
-/// step i + 1's operands move while step i computes and never pass
-/// through registers. The rings take the first bytes of shared memory
+/// into a ring of S shared-memory buffers (S = the kernel's
+/// `hyla_tile.num_stages`), started S - 1 steps ahead, so later steps'
+/// operands move while step i computes and never pass through registers.
+/// The rings take the first bytes of shared memory
 /// (`hyla_tile.reserved_shared`), since the body's other ops use shared
 /// memory as scratch.
+///
+/// With `warpSpecialize` (and TMA) the copies leave the program's own
+/// warps: a `hyla_tile.produce` warpgroup runs the same loop, waiting on
+/// an "empty" mbarrier per stage before it copies into that stage, and the
+/// loop's last act each step is to release its stage
+/// (`hyla_tile.barrier_arrive`). The consumers then wait only for their
+/// own copies (`local`), with no barrier of the whole program per step.
 struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
-  StageLoopOperands(MLIRContext *ctx, bool tma)
-      : OpRewritePattern(ctx), tma(tma) {}
-  bool tma;
+  StageLoopOperands(MLIRContext *ctx, bool tma, bool warpSpecialize,
+                    int64_t producerRegisters, int64_t consumerRegisters)
+      : OpRewritePattern(ctx), tma(tma), warpSpecialize(warpSpecialize),
+        producerRegisters(producerRegisters),
+        consumerRegisters(consumerRegisters) {}
+  bool tma, warpSpecialize;
+  int64_t producerRegisters, consumerRegisters;
+
   LogicalResult matchAndRewrite(scf::ForOp loop,
                                 PatternRewriter &rw) const override {
     auto kernel = loop->getParentOfType<func::FuncOp>();
@@ -406,9 +452,32 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     if (loads.empty())
       return failure();
 
-    // Rings of 2 buffers, each 1024-aligned; with TMA two mbarriers per
-    // ring after them.
-    constexpr int64_t stages = 2;
+    Block *body = loop.getBody();
+    Block *kernelBlock = &kernel.getBody().front();
+    Value iv = loop.getInductionVar();
+    // A producer recomputes the loop bounds and the copies' offsets at the
+    // top of the kernel: only where all of them are index arithmetic of
+    // the kernel's arguments and program ids.
+    bool specialize =
+        warpSpecialize && tma && warps % 4 == 0 && warps + 4 <= 32 &&
+        loop->getBlock() == kernelBlock &&
+        llvm::all_of(ValueRange{loop.getLowerBound(), loop.getUpperBound(),
+                                loop.getStep()},
+                     [&](Value v) {
+                       return producible(v, kernelBlock, body, iv);
+                     }) &&
+        llvm::all_of(loads, [&](LoadOp l) {
+          return llvm::all_of(l.getOffsets(), [&](Value v) {
+            return producible(v, kernelBlock, body, iv);
+          });
+        });
+    // cp.async completion groups are counted, not named: one step ahead
+    // (wait for all) keeps the count right when the last steps copy
+    // nothing.
+    int64_t stages = tma ? TileDialect::getNumStages(kernel) : 2;
+
+    // Rings of S buffers, each 1024-aligned; with TMA S "full" mbarriers
+    // per ring after them, and when specialized S "empty" ones.
     SmallVector<int64_t> offsets;
     int64_t end = 0;
     for (LoadOp load : loads) {
@@ -419,132 +488,184 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       end += (bytes + 1023) / 1024 * 1024;
     }
     int64_t barrierBase = end;
+    auto fullBarriersOf = [&](size_t j) -> int64_t {
+      return barrierBase + 8 * stages * static_cast<int64_t>(j);
+    };
+    int64_t emptyBarriers = fullBarriersOf(loads.size());
     if (tma)
-      end += 8 * stages * static_cast<int64_t>(loads.size());
+      end = emptyBarriers + (specialize ? 8 * stages : 0);
     int64_t reserved = (end + 1023) / 1024 * 1024;
 
     Location loc = loop.getLoc();
-    Block *body = loop.getBody();
-    Value iv = loop.getInductionVar();
     auto constant = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rw, loc, v).getResult();
     };
-    SmallVector<Type> bufferTypes;
+    SmallVector<RankedTensorType> bufferTypes;
     for (LoadOp l : loads)
       bufferTypes.push_back(RankedTensorType::get(
           l.getType().getShape(), l.getType().getElementType(),
           SharedLayoutAttr::get(rw.getContext())));
-    auto barriersOf = [&](size_t j) -> int64_t {
-      return barrierBase + 8 * stages * static_cast<int64_t>(j);
-    };
-    // Load j's copy at induction value `at` into `stage`, its offsets'
-    // arithmetic recomputed at the insertion point.
-    auto copyAt = [&](size_t j, Value at, Value stage) {
+    // Load j's copy at induction value `at` into `stage`; its offsets
+    // computed at the insertion point through `clone` (with iv -> at).
+    auto copyAt = [&](size_t j, Value at, Value stage,
+                      function_ref<Value(Value, IRMapping &)> clone) {
       IRMapping map;
       map.map(iv, at);
       SmallVector<Value> offs;
       for (Value o : loads[j].getOffsets())
-        offs.push_back(cloneInto(rw, o, body, map));
-      return Value(AsyncLoadOp::create(
+        offs.push_back(clone(o, map));
+      AsyncLoadOp::create(
           rw, loads[j].getLoc(), bufferTypes[j], loads[j].getSource(), offs,
           loads[j].getDims(), stage, stages, offsets[j],
-          tma ? rw.getI64IntegerAttr(barriersOf(j)) : IntegerAttr()));
+          tma ? rw.getI64IntegerAttr(fullBarriersOf(j)) : IntegerAttr());
     };
-    // Every load's copy at `at` into `stage` where `runs`, else `otherwise`
-    // (buffers nothing reads): copies start only for steps the loop runs.
-    auto copiesIf = [&](Value runs, Value at, Value stage,
-                        ValueRange otherwise) {
-      auto guard = scf::IfOp::create(rw, loc, bufferTypes, runs,
-                                     /*withElseRegion=*/true);
+    auto cloneBody = [&](Value v, IRMapping &map) {
+      return cloneInto(rw, v, body, map);
+    };
+    // Every load's copy at `at` into `stage` where `at` is a step the loop
+    // runs.
+    auto copiesIfRuns = [&](Value at, Value stage, Value upper) {
+      Value runs = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
+                                         at, upper);
+      auto guard = scf::IfOp::create(rw, loc, runs, /*withElseRegion=*/false);
       rw.setInsertionPointToStart(guard.thenBlock());
-      SmallVector<Value> copies;
       for (size_t j = 0; j < loads.size(); ++j)
-        copies.push_back(copyAt(j, at, stage));
-      scf::YieldOp::create(rw, loc, copies);
-      rw.setInsertionPointToStart(guard.elseBlock());
-      scf::YieldOp::create(rw, loc, otherwise);
+        copyAt(j, at, stage, cloneBody);
       rw.setInsertionPointAfter(guard);
-      return SmallVector<Value>(guard.getResults());
+    };
+    // The stage after `st` and the parity of its barriers' phase (flipped
+    // each time the ring wraps).
+    auto advance = [&](Value st, Value ph) -> std::pair<Value, Value> {
+      Value c0 = constant(0), c1 = constant(1);
+      Value wraps = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                          st, constant(stages - 1));
+      Value next = arith::SelectOp::create(
+          rw, loc, wraps, c0, arith::AddIOp::create(rw, loc, st, c1));
+      return {next, arith::SelectOp::create(
+                        rw, loc, wraps, arith::SubIOp::create(rw, loc, c1, ph),
+                        ph)};
     };
 
-    // Step 0's copies into stage 0 before the loop.
-    rw.setInsertionPoint(loop);
     rw.modifyOpInPlace(kernel, [&] {
       kernel->setAttr(TileDialect::kReservedSharedAttrName,
                       rw.getI32IntegerAttr(reserved));
     });
-    if (tma)
-      InitBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
-    Value c0 = constant(0), c1 = constant(1);
-    // (Started even if the loop runs no step; then waited for after it.)
-    SmallVector<Value> first;
-    for (size_t j = 0; j < loads.size(); ++j)
-      first.push_back(copyAt(j, loop.getLowerBound(), c0));
+    if (specialize) {
+      // The producer, at the top of the kernel: step i's copies into stage
+      // i mod S once the consumers released it (a fresh "empty" mbarrier
+      // passes the wait for parity 1, so the first round does not wait).
+      rw.setInsertionPointToStart(kernelBlock);
+      InitBarriersOp::create(rw, loc, stages * loads.size(), barrierBase,
+                             IntegerAttr());
+      InitBarriersOp::create(rw, loc, stages, emptyBarriers,
+                             rw.getI64IntegerAttr(32 * warps));
+      auto produce = ProduceOp::create(rw, loc, 4, producerRegisters,
+                                       consumerRegisters);
+      rw.setInsertionPointToStart(&produce.getBody().emplaceBlock());
+      IRMapping outside;
+      Value lb = cloneProducible(rw, loop.getLowerBound(), outside);
+      Value ub = cloneProducible(rw, loop.getUpperBound(), outside);
+      Value step = cloneProducible(rw, loop.getStep(), outside);
+      Value c0 = constant(0), c1 = constant(1);
+      auto steps = scf::ForOp::create(rw, loc, lb, ub, step,
+                                      ValueRange{c0, c0});
+      rw.setInsertionPointToStart(steps.getBody());
+      Value st = steps.getRegionIterArgs()[0];
+      Value ph = steps.getRegionIterArgs()[1];
+      BarrierWaitOp::create(rw, loc, st,
+                            arith::SubIOp::create(rw, loc, c1, ph),
+                            emptyBarriers, /*local=*/true);
+      for (size_t j = 0; j < loads.size(); ++j)
+        copyAt(j, steps.getInductionVar(), st, [&](Value v, IRMapping &map) {
+          for (auto [from, to] : outside.getValueMap())
+            if (!map.contains(from))
+              map.map(from, to);
+          return cloneProducible(rw, v, map);
+        });
+      auto [nextSt, nextPh] = advance(st, ph);
+      scf::YieldOp::create(rw, loc, ValueRange{nextSt, nextPh});
+    } else {
+      // Steps 0 .. S - 2's copies before the loop, for the steps it runs.
+      rw.setInsertionPoint(loop);
+      if (tma)
+        InitBarriersOp::create(rw, loc, stages * loads.size(), barrierBase,
+                               IntegerAttr());
+      for (int64_t t = 0; t + 1 < stages; ++t)
+        copiesIfRuns(arith::AddIOp::create(
+                         rw, loc, loop.getLowerBound(),
+                         arith::MulIOp::create(rw, loc, loop.getStep(),
+                                               constant(t))),
+                     constant(t), loop.getUpperBound());
+    }
 
-    // The loop carries each load's current buffer, the current stage and
-    // (TMA) the parity of its barriers' phase.
+    // The loop carries the current stage and (TMA) the parity of its
+    // barriers' phase.
+    rw.setInsertionPoint(loop);
     SmallVector<Value> inits(loop.getInitArgs());
     unsigned oldCount = inits.size();
-    inits.append(first.begin(), first.end());
-    inits.push_back(c0);
+    inits.push_back(constant(0));
     if (tma)
-      inits.push_back(c0);
+      inits.push_back(constant(0));
     scf::ForOp newLoop = rebuildWithCarried(rw, loop, inits);
     Block *newBody = newLoop.getBody();
     body = newBody;
     iv = newLoop.getInductionVar();
-    SmallVector<Value> buffers(
-        newBody->getArguments().slice(1 + oldCount, loads.size()));
-    Value stage = newBody->getArgument(1 + oldCount + loads.size());
-    Value phase = tma ? newBody->getArguments().back() : Value();
+    Value stage = newBody->getArgument(1 + oldCount);
+    Value phase = tma ? newBody->getArgument(2 + oldCount) : Value();
 
-    // This step's copies have landed and every thread is past the previous
-    // step (whose buffers the next copies reuse); then the next step's
-    // copies start.
+    // This step's copies have landed. Unspecialized, every thread is then
+    // also past the previous step, whose buffers the copies of step
+    // i + S - 1 reuse; they start here.
     rw.setInsertionPointToStart(newBody);
     if (tma) {
       for (size_t j = 0; j < loads.size(); ++j)
-        BarrierWaitOp::create(rw, loc, stage, phase, barriersOf(j));
+        BarrierWaitOp::create(rw, loc, stage, phase, fullBarriersOf(j),
+                              /*local=*/specialize);
     } else {
       AsyncWaitOp::create(rw, loc, 0);
     }
-    Value nextStage = arith::SubIOp::create(rw, loc, c1, stage);
-    Value next = arith::AddIOp::create(rw, loc, iv, newLoop.getStep());
-    Value runsNext = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
-                                           next, newLoop.getUpperBound());
-    SmallVector<Value> nextBuffers =
-        copiesIf(runsNext, next, nextStage, buffers);
+    if (!specialize)
+      copiesIfRuns(
+          arith::AddIOp::create(
+              rw, loc, iv,
+              arith::MulIOp::create(rw, loc, newLoop.getStep(),
+                                    constant(stages - 1))),
+          // (stage + S - 1) mod S: the stage before this one
+          arith::SelectOp::create(
+              rw, loc,
+              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, stage,
+                                    constant(0)),
+              constant(stages - 1),
+              arith::SubIOp::create(rw, loc, stage, constant(1))),
+          newLoop.getUpperBound());
     for (auto [j, load] : llvm::enumerate(loads))
-      rw.replaceOp(load, buffers[j]);
+      rw.replaceOp(load, RingBufferOp::create(rw, loc, bufferTypes[j], stage,
+                                              stages, offsets[j])
+                             .getResult());
     auto yield = cast<scf::YieldOp>(newBody->getTerminator());
+    rw.setInsertionPoint(yield);
+    if (specialize) // the step's reads are done (its products waited for)
+      BarrierArriveOp::create(rw, loc, stage, emptyBarriers);
     SmallVector<Value> yielded(yield.getOperands());
-    yielded.append(nextBuffers.begin(), nextBuffers.end());
-    yielded.push_back(nextStage);
     if (tma) {
-      // Stage 0 comes round again: the next phase of its barriers.
-      rw.setInsertionPoint(yield);
-      Value wraps = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                          nextStage, c0);
-      yielded.push_back(arith::SelectOp::create(
-          rw, loc, wraps, arith::SubIOp::create(rw, loc, c1, phase), phase));
+      auto [nextStage, nextPhase] = advance(stage, phase);
+      yielded.push_back(nextStage);
+      yielded.push_back(nextPhase);
+    } else {
+      yielded.push_back(
+          arith::SubIOp::create(rw, loc, constant(1), stage));
     }
     rw.modifyOpInPlace(yield, [&] { yield->setOperands(yielded); });
 
-    // Every copy started in the loop was waited for in it; step 0's are
-    // still in flight if the loop ran no step.
+    // Every copy started was for a step the loop ran and waited for. The
+    // barriers' bytes stay reserved, so they need no invalidation unless
+    // scratch may follow (unspecialized kernels keep the old contract).
     rw.setInsertionPointAfter(newLoop);
-    if (tma) {
-      Value ranNone = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge,
-                                            newLoop.getLowerBound(),
-                                            newLoop.getUpperBound());
-      scf::IfOp::create(rw, loc, ranNone, [&](OpBuilder &b, Location l) {
-        for (size_t j = 0; j < loads.size(); ++j)
-          BarrierWaitOp::create(b, l, c0, c0, barriersOf(j));
-        scf::YieldOp::create(b, l);
-      });
-      InvalBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
-    } else {
-      AsyncWaitOp::create(rw, loc, 0);
+    if (!specialize) {
+      if (tma)
+        InvalBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
+      else
+        AsyncWaitOp::create(rw, loc, 0);
     }
     rw.replaceOp(loop, newLoop.getResults().take_front(oldCount));
     return success();
@@ -556,7 +677,9 @@ struct TilePipelineOperandsPass
   using TilePipelineOperandsBase::TilePipelineOperandsBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<PipelineOperands, StageLoopOperands>(&getContext(), tma);
+    patterns.add<PipelineOperands>(&getContext(), tma);
+    patterns.add<StageLoopOperands>(&getContext(), tma, warpSpecialize,
+                                    producerRegisters, consumerRegisters);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -50,6 +50,14 @@ struct MemrefArg {
 /// What the patterns of one kernel share.
 struct KernelState {
   int64_t numThreads = 128;
+  /// Threads launched: numThreads, plus a producer warpgroup's
+  /// (`hyla_tile.produce`), which leaves before the consumers' barriers.
+  int64_t launchThreads = 128;
+  /// Ops the producer's one thread runs (no leader election, no barriers).
+  DenseSet<Operation *> soloOps;
+  /// Ops before a warp-specialized kernel splits, which every launched
+  /// thread runs (their barriers wait for all of them).
+  DenseSet<Operation *> everyThreadOps;
   /// Each thread owns runs of this many consecutive elements, so that
   /// in-bounds rows move with 8- or 16-byte accesses.
   int64_t vectorWidth = 4;
@@ -377,7 +385,16 @@ public:
         .getResult(0);
   }
 
-  void barrier() { gpu::BarrierOp::create(b, loc); }
+  /// A barrier of the program's threads: with a producer warpgroup
+  /// launched too (which never joins), barrier 1 counting the consumers.
+  void barrier() {
+    if (st.launchThreads == st.numThreads) {
+      gpu::BarrierOp::create(b, loc);
+      return;
+    }
+    NVVM::BarrierOp::create(b, loc, Type(), i32(1), i32(st.numThreads),
+                            NVVM::BarrierReductionAttr(), Value());
+  }
   /// This thread's shared-memory writes (stores or landed cp.async) made
   /// visible to wgmma, which reads through the async proxy, then a barrier
   /// so every thread's are.
@@ -1153,7 +1170,7 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
         return rw.notifyMatchFailure(op, "argument has no tensor map");
       Value bar =
           barrierAddress(e, *barriers, e.toI32(adaptor.getStage()));
-      onLeader(rw, loc, st, [&](OpBuilder &b, Location l) {
+      auto copy = [&](OpBuilder &b, Location l) {
         Emitter le(b, l, st);
         Type sptrTy = LLVM::LLVMPointerType::get(b.getContext(), kSharedSpace);
         NVVM::MBarrierArriveExpectTxOp::create(b, l, Type(), bar,
@@ -1179,7 +1196,11 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
               NVVM::TMALoadMode::TILE, /*isCTAOnly=*/false,
               /*group=*/NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
         }
-      });
+      };
+      if (st.soloOps.contains(op)) // the producer's thread
+        copy(rw, loc);
+      else
+        onLeader(rw, loc, st, copy);
       rw.replaceOp(op, buffer);
       return success();
     }
@@ -1325,16 +1346,21 @@ struct InitBarriersLowering : TilePattern<InitBarriersOp> {
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
     st.needSharedUpTo(op.getOffset() + 8 * op.getCount());
+    int64_t arrivals = op.getArrivals().value_or(1);
     onLeaderForBarriers(
         rw, loc, st, op.getOffset(), op.getCount(),
-        [](OpBuilder &b, Location l, Value bar) {
+        [&](OpBuilder &b, Location l, Value bar) {
           NVVM::MBarrierInitOp::create(
-              b, l, bar, arith::ConstantIntOp::create(b, l, 1, 32), Value());
+              b, l, bar, arith::ConstantIntOp::create(b, l, arrivals, 32),
+              Value());
         },
         [](OpBuilder &b, Location l) {
           NVVM::FenceMbarrierInitOp::create(b, l);
         });
-    Emitter(rw, loc, st).barrier();
+    if (st.everyThreadOps.contains(op)) // before the producer split
+      gpu::BarrierOp::create(rw, loc);
+    else
+      Emitter(rw, loc, st).barrier();
     rw.eraseOp(op);
     return success();
   }
@@ -1376,8 +1402,48 @@ struct BarrierWaitLowering : TilePattern<BarrierWaitOp> {
     NVVM::MBarrierTryWaitParityOp::create(rw, loc, bar,
                                           e.toI32(adaptor.getPhase()),
                                           e.i32(10000000));
-    e.barrier();
+    if (!op.getLocal())
+      e.barrier();
     rw.eraseOp(op);
+    return success();
+  }
+};
+
+/// Every thread arrives once on the mbarrier (release semantics: its
+/// reads of the buffer before are done).
+struct BarrierArriveLowering : TilePattern<BarrierArriveOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(BarrierArriveOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    Value bar =
+        barrierAddress(e, op.getOffset(), e.toI32(adaptor.getStage()));
+    NVVM::MBarrierArriveOp::create(rw, loc, Type(), bar, Value());
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
+/// The buffer's shared-memory address, as `async_load` computes it.
+struct RingBufferLowering : TilePattern<RingBufferOp> {
+  using TilePattern::TilePattern;
+  LogicalResult
+  matchAndRewrite(RingBufferOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Emitter e(rw, loc, st);
+    RankedTensorType t = op.getType();
+    int64_t bufBytes = t.getNumElements() * Emitter::elementBytes(
+                                                t.getElementType());
+    int64_t offset = op.getOffset();
+    st.needSharedUpTo(offset + op.getStages() * bufBytes);
+    Value smemAddr =
+        LLVM::PtrToIntOp::create(rw, loc, rw.getI32Type(), st.smem);
+    rw.replaceOp(op, e.add(e.add(smemAddr, e.i32(offset)),
+                           e.mul(e.toI32(adaptor.getStage()),
+                                 e.i32(bufBytes))));
     return success();
   }
 };
@@ -2776,6 +2842,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     // Parameters: per memref, a global pointer then its dynamic dims.
     KernelState st;
     st.numThreads = 32 * TileDialect::getNumWarps(fn);
+    st.launchThreads = 32 * TileDialect::getLaunchWarps(fn);
     st.hasWgmma = gpuTarget.hasWgmma;
     st.scratchBase = TileDialect::getReservedShared(fn);
     st.needSharedUpTo(st.scratchBase);
@@ -2812,7 +2879,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     if (!tensorMaps.empty())
       gpuFunc->setAttr(kTensorMapsAttr, b.getArrayAttr(tensorMaps));
     gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-        {static_cast<int32_t>(st.numThreads), 1, 1}));
+        {static_cast<int32_t>(st.launchThreads), 1, 1}));
     if (auto minCtas = fn->getAttrOfType<IntegerAttr>(
             TileDialect::kMinProgramsPerSMAttrName))
       gpuFunc->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), minCtas);
@@ -2865,12 +2932,54 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
       mapping.map(fn.getArgument(i), cast.getResult(0));
       st.memrefs[cast.getResult(0)] = arg;
     }
+    // A warp-specialized kernel splits where its `hyla_tile.produce` is:
+    // the producer warpgroup gives up registers and one of its threads runs
+    // the region; the consumers take registers and run the rest.
+    scf::IfOp split;
     for (Operation &op : fn.getBody().front()) {
       if (isa<func::ReturnOp>(op)) {
+        if (split)
+          b.setInsertionPointAfter(split);
         gpu::ReturnOp::create(b, loc);
         continue;
       }
-      b.clone(op, mapping);
+      auto produce = dyn_cast<ProduceOp>(op);
+      if (!produce) {
+        Operation *copy = b.clone(op, mapping);
+        if (!split)
+          copy->walk([&](Operation *nested) {
+            st.everyThreadOps.insert(nested);
+          });
+        continue;
+      }
+      Location ploc = produce.getLoc();
+      // The consumers' setmaxnreg.inc must not lower their count: ptxas
+      // may give the kernel no more than they ask for.
+      gpuFunc->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                       b.getI32IntegerAttr(static_cast<int32_t>(
+                           produce.getConsumerRegisters())));
+      split = scf::IfOp::create(
+          b, ploc,
+          e.cmp(arith::CmpIPredicate::uge, st.tidI32, e.i32(st.numThreads)),
+          /*withElseRegion=*/true);
+      b.setInsertionPointToStart(split.thenBlock());
+      NVVM::SetMaxRegisterOp::create(
+          b, ploc, static_cast<int32_t>(produce.getRegisters()),
+          NVVM::SetMaxRegisterAction::decrease);
+      auto solo = scf::IfOp::create(
+          b, ploc,
+          e.cmp(arith::CmpIPredicate::eq, st.tidI32, e.i32(st.numThreads)),
+          /*withElseRegion=*/false);
+      b.setInsertionPointToStart(solo.thenBlock());
+      for (Operation &inner : produce.getBody().front())
+        b.clone(inner, mapping);
+      solo.thenBlock()->walk([&](Operation *nested) {
+        st.soloOps.insert(nested);
+      });
+      b.setInsertionPointToStart(split.elseBlock());
+      NVVM::SetMaxRegisterOp::create(
+          b, ploc, static_cast<int32_t>(produce.getConsumerRegisters()),
+          NVVM::SetMaxRegisterAction::increase);
     }
 
     // Reject what the tensor cores cannot run before converting anything,
@@ -2896,11 +3005,13 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                       llvm::any_of(op->getResultTypes(), isSharedTile);
         auto dot = dyn_cast<DotOp>(op);
         if (shared &&
-            !isa<AsyncLoadOp, scf::ForOp, scf::IfOp, scf::YieldOp>(op) &&
+            !isa<AsyncLoadOp, RingBufferOp, scf::ForOp, scf::IfOp,
+                 scf::YieldOp>(op) &&
             !(dot && isWarpgroupTile(dot.getType()))) {
           op->emitOpError("cannot take a #hyla_tile.shared tile on the GPU: "
-                          "only async_load, scf.for, scf.if, scf.yield and a "
-                          "dot into #hyla_tile.mma<warpgroup> can");
+                          "only async_load, ring_buffer, scf.for, scf.if, "
+                          "scf.yield and a dot into #hyla_tile.mma<warpgroup> "
+                          "can");
           return WalkResult::interrupt();
         }
         bool mma = llvm::any_of(op->getOperandTypes(), isMmaTile) ||
@@ -3000,6 +3111,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                  UnitLowerInverseLowering, DotLowering, ConvertLayoutLowering,
                  AsyncLoadLowering, AsyncWaitLowering, DotWaitLowering,
                  InitBarriersLowering, BarrierWaitLowering,
+                 BarrierArriveLowering, RingBufferLowering,
                  InvalBarriersLowering, WaitPriorGridLowering>(
         converter, ctx, st);
     patterns.add<ElementwiseLowering>(converter, ctx);
@@ -3021,6 +3133,7 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                             << gpuTarget.maxDynamicSharedBytes;
     gpuFunc->setAttr(kSharedMemoryBytesAttr,
                      b.getI64IntegerAttr(st.sharedBytes));
+    gpuFunc->setAttr(kBlockThreadsAttr, b.getI64IntegerAttr(st.launchThreads));
     return success();
   }
 };

@@ -669,10 +669,12 @@ void buildOutputKernel(TileBuilder &tb, const ChunkParams &p, ValueRange args) {
 struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
   ChunkDeltaRulePattern(MLIRContext *ctx, int64_t chunk, int64_t blockV,
                         int64_t outputBlockV, int64_t numWarps,
-                        int64_t stateNumWarps, bool parallelChunks)
+                        int64_t stateNumWarps, bool parallelChunks,
+                        int64_t stateStages)
       : OpRewritePattern(ctx), chunk(chunk), blockV(blockV),
         outputBlockV(outputBlockV), numWarps(numWarps),
-        stateNumWarps(stateNumWarps), parallelChunks(parallelChunks) {}
+        stateNumWarps(stateNumWarps), stateStages(stateStages),
+        parallelChunks(parallelChunks) {}
 
   LogicalResult matchAndRewrite(GatedDeltaRuleOp op,
                                 PatternRewriter &rw) const override {
@@ -891,9 +893,15 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
                                   op.getFinalState().getType()};
     ChunkParams ps = pg;
     ps.numWarps = p.stateNumWarps;
+    std::string stages =
+        stateStages == 2 ? "" : "_st" + std::to_string(stateStages);
     func::FuncOp state = kernel("gdn_state_" + p.tag() + bv + "_w" +
-                                    std::to_string(ps.numWarps) + h0 + vl,
+                                    std::to_string(ps.numWarps) + stages + h0 +
+                                    vl,
                                 stateIn, stateOut, buildStateKernel, ps);
+    if (stateStages != 2)
+      state->setAttr(tile::TileDialect::kNumStagesAttrName,
+                     rw.getI32IntegerAttr(stateStages));
     SmallVector<SmallVector<Value>> stateInDims = inputDims(stateIn);
     stateInDims[2] = {batch, numChunks}; // K~^T
     DispatchOp stateD = createDispatch(
@@ -930,7 +938,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     return success();
   }
 
-  int64_t chunk, blockV, outputBlockV, numWarps, stateNumWarps;
+  int64_t chunk, blockV, outputBlockV, numWarps, stateNumWarps, stateStages;
   bool parallelChunks;
 };
 
@@ -940,16 +948,17 @@ struct ChunkDeltaRulePass
 
   void runOnOperation() override {
     if (chunkSize < 1 || blockV < 1 || outputBlockV < 0 || numWarps < 1 ||
-        stateNumWarps < 1) {
+        stateNumWarps < 1 || stateStages < 2 || stateStages > 8) {
       getOperation().emitError()
           << "hyla-chunk-delta-rule: chunk-size, block-v, num-warps and "
-             "state-num-warps must be positive, output-block-v positive or 0";
+             "state-num-warps must be positive, output-block-v positive or "
+             "0, state-stages 2 to 8";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<ChunkDeltaRulePattern>(&getContext(), chunkSize, blockV,
                                         outputBlockV, numWarps, stateNumWarps,
-                                        parallelChunks);
+                                        parallelChunks, stateStages);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -103,7 +103,11 @@ def ChunkDeltaRule : Pass<"hyla-chunk-delta-rule", "mlir::ModuleOp"> {
            "blocks) are one wgmma warpgroup each on sm_90a, measured 2.1x "
            "slower on H100 than 16 warps of mma.sync (register spills)">,
     Option<"parallelChunks", "parallel-chunks", "bool", "true",
-           "split into prep/state/output kernels (parallel over chunks)">
+           "split into prep/state/output kernels (parallel over chunks)">,
+    Option<"stateStages", "state-stages", "int64_t", "2",
+           "shared-memory buffers for each operand the state program copies "
+           "ahead (hyla_tile.num_stages, 2 to 8): chunks of copies in "
+           "flight">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

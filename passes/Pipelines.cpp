@@ -19,7 +19,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   pm.addPass(createChunkDeltaRule(
       {options.chunkSize, options.gdnBlockV, options.gdnOutputBlockV,
        options.gdnNumWarps, options.gdnStateNumWarps,
-       options.gdnParallelChunks}));
+       options.gdnParallelChunks, options.gdnStateStages}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
   KernelizeOptions kernelize;

@@ -27,6 +27,10 @@ struct KernelPipelineOptions
       *this, "gdn-state-num-warps",
       llvm::cl::desc("warps per GDN prefill state program"),
       llvm::cl::init(16)};
+  Option<int64_t> gdnStateStages{
+      *this, "gdn-state-stages",
+      llvm::cl::desc("buffers per operand the GDN state program copies ahead"),
+      llvm::cl::init(2)};
   Option<bool> gdnFuseQKL2Norm{
       *this, "gdn-fuse-qk-l2norm",
       llvm::cl::desc("fold q/k L2 norms into the prefill chunk kernels"),

@@ -33,6 +33,16 @@ hylac="$build/bin/hylac"
   --tma=false
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_state16.hyla" --quiet \
   --gdn-state-num-warps=16
+# The state kernel's copies from a producer warpgroup (--warp-specialize),
+# with 2 and 3 buffers a ring, and 3 buffers without it.
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_ws.hyla" --quiet \
+  --warp-specialize
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_ws3.hyla" --quiet \
+  --warp-specialize --gdn-state-stages=3
+"$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench_st3.hyla" --quiet \
+  --gdn-state-stages=3
+"$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench_ws.hyla" --quiet \
+  --warp-specialize --gdn-state-stages=3
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" --emit=ptx -o "$out/ptx" --quiet
 # Every product through shared memory into the thread layout (before
 # hyla-tile-fragment-layouts), to compare in one run.

@@ -50,6 +50,14 @@ int64_t TileDialect::getNumWarps(Operation *kernel) {
   return 4;
 }
 
+int64_t TileDialect::getLaunchWarps(Operation *kernel) {
+  int64_t warps = getNumWarps(kernel);
+  if (kernel->getNumRegions() == 1 && !kernel->getRegion(0).empty())
+    for (auto produce : kernel->getRegion(0).front().getOps<ProduceOp>())
+      warps += static_cast<int64_t>(produce.getWarps());
+  return warps;
+}
+
 int64_t TileDialect::getNumStages(Operation *kernel) {
   if (auto attr = kernel->getAttrOfType<IntegerAttr>(kNumStagesAttrName))
     return attr.getInt();

@@ -63,6 +63,9 @@ def Tile_Dialect : Dialect {
     static int64_t getReservedShared(::mlir::Operation *kernel);
     /// The CTA size of a kernel in warps (the attribute, or the default 4).
     static int64_t getNumWarps(::mlir::Operation *kernel);
+    /// The warps a kernel launches: its own and those of its
+    /// `hyla_tile.produce` (warp specialization), if it has one.
+    static int64_t getLaunchWarps(::mlir::Operation *kernel);
   }];
 }
 

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 using namespace hyla::tile;
@@ -55,19 +56,45 @@ LogicalResult LoadOp::verify() {
                           getOffsets().size(), getDims());
 }
 
-LogicalResult AsyncLoadOp::verify() {
-  RankedTensorType t = getType();
+/// A buffer of a shared-memory ring as wgmma reads it: a 2-D tile of 16-
+/// or 32-bit elements in whole 128-byte swizzle rows, rings at
+/// 1024-aligned offsets.
+static LogicalResult verifyRingBuffer(Operation *op, RankedTensorType t,
+                                      int64_t stages, int64_t offset) {
   if (!isa_and_nonnull<SharedLayoutAttr>(t.getEncoding()))
-    return emitOpError("result must be encoded #hyla_tile.shared");
+    return op->emitOpError("result must be encoded #hyla_tile.shared");
   unsigned bits = t.getElementType().getIntOrFloatBitWidth();
   if (t.getRank() != 2 || (bits != 16 && bits != 32))
-    return emitOpError("copies 2-D tiles of 16- or 32-bit elements only");
+    return op->emitOpError("buffers hold 2-D tiles of 16- or 32-bit "
+                           "elements only");
   int64_t rowElements = 128 * 8 / bits;
   if (t.getDimSize(1) % rowElements != 0)
-    return emitOpError() << "tile rows must be whole 128-byte swizzle rows "
-                            "(a multiple of "
-                         << rowElements << " elements), got "
-                         << t.getDimSize(1);
+    return op->emitOpError() << "tile rows must be whole 128-byte swizzle "
+                                "rows (a multiple of "
+                             << rowElements << " elements), got "
+                             << t.getDimSize(1);
+  if (stages < 1)
+    return op->emitOpError() << "needs at least one stage, got " << stages;
+  if (offset < 0 || offset % 1024 != 0)
+    return op->emitOpError() << "buffer offset must be a non-negative "
+                                "multiple of 1024 bytes (the swizzle atom), "
+                                "got "
+                             << offset;
+  return success();
+}
+
+LogicalResult RingBufferOp::verify() {
+  return verifyRingBuffer(*this, getType(),
+                          static_cast<int64_t>(getStages()),
+                          static_cast<int64_t>(getOffset()));
+}
+
+LogicalResult AsyncLoadOp::verify() {
+  RankedTensorType t = getType();
+  if (failed(verifyRingBuffer(*this, t, static_cast<int64_t>(getStages()),
+                              static_cast<int64_t>(getOffset()))))
+    return failure();
+  unsigned bits = t.getElementType().getIntOrFloatBitWidth();
   MemRefType mt = getSource().getType();
   ArrayRef<int64_t> dims = getDims();
   if (dims.size() == 2 && dims[1] != mt.getRank() - 1)
@@ -79,14 +106,6 @@ LogicalResult AsyncLoadOp::verify() {
                             mt.getDimSize(mt.getRank() - 1) * bits % 128 != 0))
     return emitOpError("the memref's last dim must be static and a multiple "
                        "of 16 bytes (whole copy chunks per row)");
-  int64_t stages = static_cast<int64_t>(getStages());
-  int64_t offset = static_cast<int64_t>(getOffset());
-  if (stages < 1)
-    return emitOpError() << "needs at least one stage, got " << stages;
-  if (offset < 0 || offset % 1024 != 0)
-    return emitOpError() << "buffer offset must be a non-negative multiple "
-                            "of 1024 bytes (the swizzle atom), got "
-                         << offset;
   if (std::optional<int64_t> barriers = getBarriers()) {
     if (*barriers < 0 || *barriers % 8 != 0)
       return emitOpError() << "barriers offset must be a non-negative multiple "
@@ -124,6 +143,73 @@ LogicalResult InvalBarriersOp::verify() {
 
 LogicalResult BarrierWaitOp::verify() {
   return verifyBarrierOffset(*this, getOffset());
+}
+
+LogicalResult BarrierArriveOp::verify() {
+  return verifyBarrierOffset(*this, getOffset());
+}
+
+/// setmaxnreg takes multiples of 8 in [24, 256].
+static LogicalResult verifyRegisterCount(Operation *op, StringRef name,
+                                         int64_t count) {
+  if (count < 24 || count > 256 || count % 8 != 0)
+    return op->emitOpError() << name << " must be a multiple of 8 in [24, "
+                                        "256] (PTX setmaxnreg), got "
+                             << count;
+  return success();
+}
+
+LogicalResult ProduceOp::verify() {
+  int64_t warps = static_cast<int64_t>(getWarps());
+  if (warps % 4 != 0)
+    return emitOpError() << "needs whole warpgroups (warps a multiple of 4), "
+                            "got "
+                         << warps;
+  if (failed(verifyRegisterCount(*this, "registers",
+                                 static_cast<int64_t>(getRegisters()))) ||
+      failed(verifyRegisterCount(
+          *this, "consumer_registers",
+          static_cast<int64_t>(getConsumerRegisters()))))
+    return failure();
+  Operation *kernel = (*this)->getParentOp();
+  if (!kernel || !kernel->hasAttr(TileDialect::kKernelAttrName) ||
+      kernel->getNumRegions() != 1 ||
+      (*this)->getBlock() != &kernel->getRegion(0).front())
+    return emitOpError("must be in the entry block of a hyla_tile.kernel");
+  int64_t consumers = TileDialect::getNumWarps(kernel);
+  if (consumers % 4 != 0)
+    return emitOpError() << "needs a kernel of whole warpgroups "
+                            "(hyla_tile.num_warps a multiple of 4), got "
+                         << consumers;
+  if (consumers + warps > 32)
+    return emitOpError() << "would launch " << consumers + warps
+                         << " warps; a program has at most 32";
+  for (Operation &before : *(*this)->getBlock()) {
+    if (&before == getOperation())
+      break;
+    if (!isa<InitBarriersOp, WaitPriorGridOp>(before) &&
+        !isMemoryEffectFree(&before)) {
+      InFlightDiagnostic diag =
+          emitOpError() << "must come before every op with memory effects "
+                           "but hyla_tile.init_barriers and "
+                           "hyla_tile.wait_prior_grid (ops before it run on "
+                           "the producer warps too)";
+      diag.attachNote(before.getLoc()) << "this op has memory effects";
+      return diag;
+    }
+  }
+  for (Operation &after : llvm::make_range(std::next((*this)->getIterator()),
+                                           (*this)->getBlock()->end()))
+    if (isa<ProduceOp>(after))
+      return emitOpError("must be the kernel's only hyla_tile.produce");
+  WalkResult cpAsync = getBody().walk([](AsyncLoadOp copy) {
+    return copy.getBarriers() ? WalkResult::advance()
+                              : WalkResult::interrupt();
+  });
+  if (cpAsync.wasInterrupted())
+    return emitOpError("runs on one thread: its async_load copies must "
+                       "complete on mbarriers (`barriers at`), not cp.async");
+  return success();
 }
 
 LogicalResult PrefetchOp::verify() {

@@ -118,17 +118,22 @@ def Tile_WaitPriorGridOp : Tile_Op<"wait_prior_grid",
 def Tile_InitBarriersOp : Tile_Op<"init_barriers", [MemoryEffects<[MemWrite]>]> {
   let summary = "Initialize mbarriers in shared memory";
   let description = [{
-    Makes `count` mbarriers (8 bytes each, one arrival per phase) starting
-    `offset` bytes into shared memory, visible to the whole program and to
-    the tensor memory accelerator before any thread goes on (a barrier).
+    Makes `count` mbarriers (8 bytes each) starting `offset` bytes into
+    shared memory, visible to the whole program and to the tensor memory
+    accelerator before any thread goes on (a barrier). A phase completes
+    after `arrivals` arrivals (default 1: the thread that starts a copy;
+    a ring that every thread of the program releases with
+    `hyla_tile.barrier_arrive` takes the program's thread count).
 
     ```mlir
     hyla_tile.init_barriers 4 at 65536
+    hyla_tile.init_barriers 3 at 65568 arrivals 128
     ```
   }];
   let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<1>]>:$count,
-                       I64Attr:$offset);
-  let assemblyFormat = "$count `at` $offset attr-dict";
+                       I64Attr:$offset,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$arrivals);
+  let assemblyFormat = "$count `at` $offset (`arrivals` $arrivals^)? attr-dict";
   let hasVerifier = 1;
 }
 
@@ -158,14 +163,108 @@ def Tile_BarrierWaitOp : Tile_Op<"barrier_wait", [MemoryEffects<[MemRead, MemWri
     `offset` (see `hyla_tile.init_barriers`) has completed the phase whose
     parity is `phase` (0 or 1): the `hyla_tile.async_load` copies that
     arrive on it have landed. Then a barrier, so that every thread is past
-    what it did before (a buffer the next copy reuses is free).
+    what it did before (a buffer the next copy reuses is free). With
+    `local` there is no barrier: each thread only waits for itself (in
+    warp-specialized kernels, where other mbarriers say when a buffer is
+    free). A fresh mbarrier counts as having completed a phase of parity
+    1, so a wait for parity 1 passes before its first phase completes.
 
     ```mlir
     hyla_tile.barrier_wait %stage phase %parity at 65536
+    hyla_tile.barrier_wait %stage phase %parity at 65536 local
     ```
   }];
-  let arguments = (ins Index:$stage, Index:$phase, I64Attr:$offset);
-  let assemblyFormat = "$stage `phase` $phase `at` $offset attr-dict";
+  let arguments = (ins Index:$stage, Index:$phase, I64Attr:$offset,
+                       UnitAttr:$local);
+  let assemblyFormat = "$stage `phase` $phase `at` $offset (`local` $local^)? attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_BarrierArriveOp : Tile_Op<"barrier_arrive", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Every thread arrives on an mbarrier (releases a buffer)";
+  let description = [{
+    Every thread of the program arrives once on mbarrier `stage` of the
+    ring at byte offset `offset`, made with `arrivals` equal to the
+    program's thread count: when all have arrived the phase completes,
+    telling a producer (`hyla_tile.produce`) that the program is done
+    reading buffer `stage` and it may copy the next tile into it. Reads of
+    the buffer before it (`dot`s, which wait for their products) are
+    complete when a thread arrives.
+
+    ```mlir
+    hyla_tile.barrier_arrive %stage at 98304
+    ```
+  }];
+  let arguments = (ins Index:$stage, I64Attr:$offset);
+  let assemblyFormat = "$stage `at` $offset attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_RingBufferOp : Tile_Op<"ring_buffer", [Pure]> {
+  let summary = "Name buffer `stage` of a shared-memory ring";
+  let description = [{
+    The shared-memory buffer `stage` of a ring of `stages` buffers of the
+    result's size starting `offset` bytes into shared memory, as the
+    `hyla_tile.async_load` with the same ring fills it: a consumer names
+    the buffer a copy (possibly started by another thread, see
+    `hyla_tile.produce`) lands in. Its contents are defined once the wait
+    that covers that copy has passed.
+
+    ```mlir
+    %w = hyla_tile.ring_buffer %stage of 3 at 0
+        : tensor<64x96xf32, #hyla_tile.shared>
+    ```
+  }];
+  let arguments = (ins Index:$stage, I64Attr:$stages, I64Attr:$offset);
+  let results = (outs Tile_FloatTile:$result);
+  let assemblyFormat = [{
+    $stage `of` $stages `at` $offset attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_ProduceOp : Tile_Op<"produce", [NoTerminator, SingleBlock,
+    RecursiveMemoryEffects]> {
+  let summary = "Warp specialization: a producer that copies while the program computes";
+  let description = [{
+    Launches `warps` more warps (whole warpgroups) with the kernel. One
+    thread of them runs the region, a producer that typically loops over
+    the steps of the kernel's pipelined loop, waits until a ring buffer is
+    free (`hyla_tile.barrier_wait ... local` on the ring's "empty"
+    mbarriers) and starts the next copy into it (`hyla_tile.async_load`
+    with `barriers`); then those warps leave. Every op of the kernel after
+    this one runs on the kernel's own `hyla_tile.num_warps` warps only
+    (the consumers), which wait for copies on the "full" mbarriers and
+    release buffers with `hyla_tile.barrier_arrive`. Ops before it run on
+    all warps and must not touch memory (index arithmetic, program ids,
+    memref dims) except `hyla_tile.init_barriers` and
+    `hyla_tile.wait_prior_grid`.
+
+    On entry the producer warps lower their register limit to `registers`
+    and the consumer warps raise theirs to `consumer_registers` (PTX
+    `setmaxnreg`; multiples of 8 in [24, 256]), so the registers the
+    producer does not need go to the consumers.
+
+    ```mlir
+    hyla_tile.init_barriers 2 at 98304
+    hyla_tile.init_barriers 2 at 98320 arrivals 128
+    hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+      scf.for %i = %c0 to %n step %c1 iter_args(...) -> (index, index) {
+        hyla_tile.barrier_wait %s phase %free at 98320 local
+        %t = hyla_tile.async_load %x[...] dims [0, 1] stage %s of 2 at 0
+            barriers at 98304 : memref<?x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+        ...
+      }
+    }
+    ```
+  }];
+  let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<4>]>:$warps,
+                       I64Attr:$registers, I64Attr:$consumer_registers);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `warps` $warps `registers` $registers `consumer_registers`
+    $consumer_registers $body attr-dict
+  }];
   let hasVerifier = 1;
 }
 

@@ -1,5 +1,6 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands | FileCheck %s
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands=tma=true | FileCheck %s --check-prefix=TMA
+// RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands="tma=true warp-specialize=true" | FileCheck %s --check-prefix=WS
 
 // The GEMM k loop as Kernelize writes it once its accumulator is in wgmma
 // fragments: operands loaded one step ahead. The loads become copies into
@@ -252,42 +253,74 @@ func.func @bounded_loads(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: m
 // kernel: W [64, K] as A and K~^T [K, 64] as B with transpose_b, both
 // k-contiguous, next to a carried state and a product in registers): each
 // such load becomes a copy into a ring of two buffers, step 0's before the
-// loop, step i + 1's at the top of step i after the wait for step i's,
-// started only if step i + 1 runs. The rings take the first bytes of
-// shared memory (reserved_shared). Other loads (U) stay.
+// loop (if it runs), step i + 1's at the top of step i after the wait for
+// step i's, started only if step i + 1 runs; the body names its buffers
+// with ring_buffer. The rings take the first bytes of shared memory
+// (reserved_shared). Other loads (U) stay.
 // CHECK-LABEL: func.func @chunk_loop
 // CHECK-SAME:    hyla_tile.reserved_shared = 98304 : i32
-// CHECK:         %[[W0:.*]] = hyla_tile.async_load %arg0[%c0, %c0, %c0, %c0] dims [1, 3] stage %c0 of 2 at 0 : memref<?x?x30x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
-// CHECK:         %[[K0:.*]] = hyla_tile.async_load %arg1[%c0, %c0, %c0, %c0, %c0] dims [3, 4] stage %c0 of 2 at 49152 : memref<?x?x30x96x64xf32> -> tensor<96x64xf32, #hyla_tile.shared>
-// CHECK:         scf.for %{{.*}} iter_args(%[[S:.*]] = %{{.*}}, %[[W:.*]] = %[[W0]], %[[K:.*]] = %[[K0]], %[[STAGE:.*]] = %c0)
+// CHECK:         scf.if
+// CHECK-NEXT:      hyla_tile.async_load %arg0[%c0, %c0, %c0, %c0] dims [1, 3] stage %c0 of 2 at 0 : memref<?x?x30x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+// CHECK-NEXT:      hyla_tile.async_load %arg1[%c0, %c0, %c0, %c0, %c0] dims [3, 4] stage %c0 of 2 at 49152 : memref<?x?x30x96x64xf32> -> tensor<96x64xf32, #hyla_tile.shared>
+// CHECK:         scf.for %{{.*}} iter_args(%[[S:.*]] = %{{.*}}, %[[STAGE:.*]] = %c0)
 // CHECK-NEXT:      hyla_tile.async_wait 0
-// CHECK:           %[[NEXT:.*]] = arith.subi %c1, %[[STAGE]]
-// CHECK:           %[[COPY:.*]]:2 = scf.if
-// CHECK:             hyla_tile.async_load %arg0[{{.*}}] dims [1, 3] stage %[[NEXT]] of 2 at 0
-// CHECK:             hyla_tile.async_load %arg1[{{.*}}] dims [3, 4] stage %[[NEXT]] of 2 at 49152
-// CHECK:           } else {
-// CHECK-NEXT:        scf.yield %[[W]], %[[K]]
+// CHECK:           %[[PREV:.*]] = arith.select %{{.*}}, %c1, %{{.*}} : index
+// CHECK:           scf.if
+// CHECK:             hyla_tile.async_load %arg0[{{.*}}] dims [1, 3] stage %[[PREV]] of 2 at 0
+// CHECK:             hyla_tile.async_load %arg1[{{.*}}] dims [3, 4] stage %[[PREV]] of 2 at 49152
+// CHECK:           %[[W:.*]] = hyla_tile.ring_buffer %[[STAGE]] of 2 at 0 : tensor<64x96xf32, #hyla_tile.shared>
+// CHECK:           %[[K:.*]] = hyla_tile.ring_buffer %[[STAGE]] of 2 at 49152 : tensor<96x64xf32, #hyla_tile.shared>
 // CHECK:           hyla_tile.load %arg2
 // CHECK:           hyla_tile.dot %[[W]], %[[S]]
 // CHECK:           hyla_tile.dot %{{.*}}, %[[K]], %{{.*}} {transpose_a = true, transpose_b = true}
-// CHECK:           scf.yield %{{.*}}, %[[COPY]]#0, %[[COPY]]#1, %[[NEXT]]
+// CHECK:           %[[NEXT:.*]] = arith.subi %c1, %[[STAGE]]
+// CHECK:           scf.yield %{{.*}}, %[[NEXT]]
 // CHECK:         hyla_tile.async_wait 0
 // With TMA the copies complete on two mbarriers per ring after the rings;
-// the loop carries the phase parity, and a loop that ran no step waits for
-// step 0's copies before the barriers are invalidated.
+// the loop carries the phase parity; every copy is for a step the loop
+// runs, so nothing is waited for after it.
 // TMA-LABEL: func.func @chunk_loop
 // TMA-SAME:    hyla_tile.reserved_shared = 99328 : i32
 // TMA:         hyla_tile.init_barriers 4 at 98304
-// TMA:         hyla_tile.async_load %arg0{{.*}} stage %c0 of 2 at 0 barriers at 98304
-// TMA:         hyla_tile.async_load %arg1{{.*}} stage %c0 of 2 at 49152 barriers at 98320
-// TMA:         scf.for {{.*}} -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, tensor<64x96xf32, #hyla_tile.shared>, tensor<96x64xf32, #hyla_tile.shared>, index, index)
+// TMA:         scf.if
+// TMA-NEXT:      hyla_tile.async_load %arg0{{.*}} stage %c0 of 2 at 0 barriers at 98304
+// TMA-NEXT:      hyla_tile.async_load %arg1{{.*}} stage %c0 of 2 at 49152 barriers at 98320
+// TMA:         scf.for {{.*}} -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, index, index)
 // TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98304
 // TMA-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98320
 // TMA:         scf.yield
-// TMA:         scf.if
-// TMA-NEXT:      hyla_tile.barrier_wait %c0 phase %c0 at 98304
-// TMA-NEXT:      hyla_tile.barrier_wait %c0 phase %c0 at 98320
-// TMA:         hyla_tile.inval_barriers 4 at 98304
+// TMA-NEXT:    }
+// TMA-NEXT:    hyla_tile.inval_barriers 4 at 98304
+// Warp-specialized: the barriers at the top (the "empty" ring counts the
+// consumers' 128 arrivals), a producer warpgroup that recomputes the loop
+// bounds and the copies' offsets, waits until a stage is free (parity
+// 1 - round parity: the first round passes) and copies into it; the
+// consumers wait for their copies alone and release the stage at the end
+// of each step.
+// WS-LABEL: func.func @chunk_loop
+// WS-SAME:    hyla_tile.reserved_shared = 99328 : i32
+// WS:         hyla_tile.init_barriers 4 at 98304
+// WS-NEXT:    hyla_tile.init_barriers 2 at 98336 arrivals 128
+// WS-NEXT:    hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+// WS-NEXT:      %[[N:.*]] = memref.dim %arg1, %c1
+// WS-NEXT:      scf.for %[[I:.*]] = %c0 to %[[N]] step %c1 iter_args(%[[PS:.*]] = %c0, %[[PP:.*]] = %c0) -> (index, index) {
+// WS-NEXT:        %[[FREE:.*]] = arith.subi %c1, %[[PP]]
+// WS-NEXT:        hyla_tile.barrier_wait %[[PS]] phase %[[FREE]] at 98336 local
+// WS-NEXT:        %[[T:.*]] = arith.muli %[[I]], %c64
+// WS-NEXT:        hyla_tile.async_load %arg0[%c0, %[[T]], %c0, %c0] dims [1, 3] stage %[[PS]] of 2 at 0 barriers at 98304
+// WS-NEXT:        hyla_tile.async_load %arg1[%c0, %[[I]], %c0, %c0, %c0] dims [3, 4] stage %[[PS]] of 2 at 49152 barriers at 98320
+// WS:           }
+// WS-NEXT:    }
+// WS:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %[[CS:.*]] = %c0, %[[CP:.*]] = %c0)
+// WS-NEXT:      hyla_tile.barrier_wait %[[CS]] phase %[[CP]] at 98304 local
+// WS-NEXT:      hyla_tile.barrier_wait %[[CS]] phase %[[CP]] at 98320 local
+// WS-NEXT:      hyla_tile.ring_buffer %[[CS]] of 2 at 0
+// WS-NEXT:      hyla_tile.ring_buffer %[[CS]] of 2 at 49152
+// WS-NOT:       hyla_tile.async_load
+// WS:           hyla_tile.barrier_arrive %[[CS]] at 98336
+// WS:           scf.yield
+// WS-NEXT:    }
+// WS-NEXT:    hyla_tile.store
 func.func @chunk_loop(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>, %um: memref<?x?x30x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -303,6 +336,79 @@ func.func @chunk_loop(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>, 
     %p = hyla_tile.dot %a, %s, %z {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
     %d = arith.subf %u, %p : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
     %v = hyla_tile.dot %d, %k, %s {transpose_a = true, transpose_b = true} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, tensor<96x64xf32> -> tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %v : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  }
+  hyla_tile.store %r, %w[%c0, %c0, %c0, %c0] dims [1, 3] : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, memref<?x?x30x96xf32>
+  return
+}
+
+// -----
+
+// Three stages (hyla_tile.num_stages): steps 0 and 1 copied before the
+// loop, step i + 2's into the stage step i - 1 used; cp.async keeps two
+// (completion groups are counted, so one step ahead).
+// CHECK-LABEL: func.func @chunk_loop_three_stages
+// CHECK-SAME:    hyla_tile.reserved_shared = 98304 : i32
+// CHECK-NOT:     of 3
+// TMA-LABEL: func.func @chunk_loop_three_stages
+// TMA-SAME:    hyla_tile.reserved_shared = 148480 : i32
+// TMA:         hyla_tile.init_barriers 6 at 147456
+// TMA:         scf.if
+// TMA-NEXT:      hyla_tile.async_load %arg0{{.*}} stage %c0 of 3 at 0 barriers at 147456
+// TMA-NEXT:      hyla_tile.async_load %arg1{{.*}} stage %c0 of 3 at 73728 barriers at 147480
+// TMA:         scf.if
+// TMA-NEXT:      hyla_tile.async_load %arg0{{.*}} stage %c1 of 3 at 0 barriers at 147456
+// TMA-NEXT:      hyla_tile.async_load %arg1{{.*}} stage %c1 of 3 at 73728 barriers at 147480
+// TMA:         scf.for
+// TMA:           %[[PREV:.*]] = arith.select %{{.*}}, %c2, %{{.*}} : index
+// TMA:           scf.if
+// TMA-NEXT:        arith.muli
+// TMA-NEXT:        hyla_tile.async_load %arg0{{.*}} stage %[[PREV]] of 3 at 0 barriers at 147456
+// WS-LABEL: func.func @chunk_loop_three_stages
+// WS:         hyla_tile.init_barriers 6 at 147456
+// WS-NEXT:    hyla_tile.init_barriers 3 at 147504 arrivals 128
+// WS:         hyla_tile.async_load %arg0{{.*}} of 3 at 0 barriers at 147456
+func.func @chunk_loop_three_stages(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32, hyla_tile.num_stages = 3 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %kt, %c1 : memref<?x?x30x96x64xf32>
+  %init = arith.constant dense<0.0> : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%s = %init) -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>) {
+    %t0 = arith.muli %i, %c64 : index
+    %a = hyla_tile.load %w[%c0, %t0, %c0, %c0] dims [1, 3] : memref<?x?x30x96xf32> -> tensor<64x96xf32>
+    %k = hyla_tile.load %kt[%c0, %i, %c0, %c0, %c0] dims [3, 4] : memref<?x?x30x96x64xf32> -> tensor<96x64xf32>
+    %p = hyla_tile.dot %a, %s, %z {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+    %v = hyla_tile.dot %p, %k, %s {transpose_a = true, transpose_b = true} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, tensor<96x64xf32> -> tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+    scf.yield %v : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  }
+  hyla_tile.store %r, %w[%c0, %c0, %c0, %c0] dims [1, 3] : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, memref<?x?x30x96xf32>
+  return
+}
+
+// -----
+
+// Not specialized where the producer could not recompute the loop: its
+// bound is read from memory (a memref.load), so the copies stay with the
+// program's own threads.
+// WS-LABEL: func.func @chunk_loop_bound_from_memory
+// WS-NOT:     hyla_tile.produce
+// WS:         hyla_tile.barrier_wait {{.*}} at 98304{{$}}
+func.func @chunk_loop_bound_from_memory(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>, %lens: memref<?xi32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %len = memref.load %lens[%c0] : memref<?xi32>
+  %n = arith.index_cast %len : i32 to index
+  %init = arith.constant dense<0.0> : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%s = %init) -> (tensor<64x96xf32, #hyla_tile.mma<warpgroup>>) {
+    %t0 = arith.muli %i, %c64 : index
+    %a = hyla_tile.load %w[%c0, %t0, %c0, %c0] dims [1, 3] : memref<?x?x30x96xf32> -> tensor<64x96xf32>
+    %k = hyla_tile.load %kt[%c0, %i, %c0, %c0, %c0] dims [3, 4] : memref<?x?x30x96x64xf32> -> tensor<96x64xf32>
+    %p = hyla_tile.dot %a, %s, %z {transpose_b = true} : tensor<64x96xf32>, tensor<64x96xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
+    %v = hyla_tile.dot %p, %k, %s {transpose_a = true, transpose_b = true} : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>, tensor<96x64xf32> -> tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
     scf.yield %v : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>
   }
   hyla_tile.store %r, %w[%c0, %c0, %c0, %c0] dims [1, 3] : tensor<64x96xf32, #hyla_tile.mma<warpgroup>>, memref<?x?x30x96xf32>

@@ -227,6 +227,76 @@ func.func @tma_operands(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: me
 
 // -----
 
+// Warp specialization: the kernel launches its 4 warps and a producer
+// warpgroup (256 threads). Every thread initializes nothing but passes the
+// full barrier after thread 0's mbarrier setup (the "empty" ring with 128
+// arrivals); then threads >= 128 lower their registers and thread 128
+// alone runs the producer loop: its copies start without a leader test,
+// its wait has no barrier after it. The consumers raise their registers;
+// their waits are local, their release is one arrive each, and the
+// barriers among them (the fragment exchanges of the dot) are barrier 1
+// counting 128 threads, never the whole program's.
+// CHECK-LABEL: gpu.func @warp_specialized
+// CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
+// CHECK:         nvvm.mbarrier.init %{{.*}}, %[[ONE:.*]] :
+// CHECK:         nvvm.mbarrier.init %{{.*}}, %[[C128:.*]] :
+// CHECK:         gpu.barrier
+// CHECK:         %[[PRODUCER:.*]] = arith.cmpi uge, %{{.*}}, %{{.*}} : i32
+// CHECK:         scf.if %[[PRODUCER]] {
+// CHECK-NEXT:      nvvm.setmaxregister decrease 40
+// CHECK:           scf.if
+// CHECK:             scf.for
+// CHECK:               nvvm.mbarrier.try_wait.parity
+// CHECK-NOT:           gpu.barrier
+// CHECK-NOT:           nvvm.barrier
+// CHECK:               nvvm.mbarrier.arrive.expect_tx
+// CHECK-NOT:           scf.if
+// CHECK:               nvvm.cp.async.bulk.tensor.shared.cluster.global
+// CHECK:         } else {
+// CHECK-NEXT:      nvvm.setmaxregister increase 232
+// CHECK:           scf.for
+// CHECK:             nvvm.mbarrier.try_wait.parity
+// CHECK-NOT:         gpu.barrier
+// CHECK:             nvvm.wgmma.mma_async
+// CHECK:             nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// CHECK:           nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
+// CHECK-NOT:       gpu.barrier
+// CHECK:         gpu.return
+func.func @warp_specialized(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32, hyla_tile.reserved_shared = 33792 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %z = arith.constant dense<0.0> : tensor<64x128xf32, #hyla_tile.mma<warpgroup>>
+  hyla_tile.init_barriers 4 at 32768
+  hyla_tile.init_barriers 2 at 32800 arrivals 128
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+    %r:2 = scf.for %k = %c0 to %c256 step %c64 iter_args(%s = %c0, %p = %c0) -> (index, index) {
+      %free = arith.subi %c1, %p : index
+      hyla_tile.barrier_wait %s phase %free at 32800 local
+      %a = hyla_tile.async_load %x[%c0, %k] dims [0, 1] stage %s of 2 at 0 barriers at 32768 : memref<?x256xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
+      %b = hyla_tile.async_load %w[%c0, %k] dims [0, 1] stage %s of 2 at 16384 barriers at 32784 : memref<128x256xbf16> -> tensor<128x64xbf16, #hyla_tile.shared>
+      %ns = arith.subi %c1, %s : index
+      scf.yield %ns, %free : index, index
+    }
+  }
+  %r:3 = scf.for %k = %c0 to %c256 step %c64 iter_args(%acc = %z, %s = %c0, %p = %c0) -> (tensor<64x128xf32, #hyla_tile.mma<warpgroup>>, index, index) {
+    hyla_tile.barrier_wait %s phase %p at 32768 local
+    hyla_tile.barrier_wait %s phase %p at 32784 local
+    %a = hyla_tile.ring_buffer %s of 2 at 0 : tensor<64x64xbf16, #hyla_tile.shared>
+    %b = hyla_tile.ring_buffer %s of 2 at 16384 : tensor<128x64xbf16, #hyla_tile.shared>
+    %d = hyla_tile.dot %a, %b, %acc {transpose_b = true} : tensor<64x64xbf16, #hyla_tile.shared>, tensor<128x64xbf16, #hyla_tile.shared> -> tensor<64x128xf32, #hyla_tile.mma<warpgroup>>
+    hyla_tile.barrier_arrive %s at 32800
+    %ns = arith.subi %c1, %s : index
+    scf.yield %d, %ns, %p : tensor<64x128xf32, #hyla_tile.mma<warpgroup>>, index, index
+  }
+  %t = hyla_tile.convert_layout %r#0 : tensor<64x128xf32, #hyla_tile.mma<warpgroup>> -> tensor<64x128xf32>
+  hyla_tile.store %t, %y[%c0, %c0] dims [0, 1] : tensor<64x128xf32>, memref<?x128xf32>
+  return
+}
+
+// -----
+
 // One tensor map per argument: copies of one memref must share a box.
 func.func @tma_two_boxes(%x: memref<?x256xbf16>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
   %c0 = arith.constant 0 : index
@@ -272,7 +342,7 @@ func.func @async_dot(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memre
 func.func @shared_math(%x: memref<?x128xbf16>, %y: memref<64x64xbf16>) attributes {hyla_tile.kernel} {
   %c0 = arith.constant 0 : index
   %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 1 at 0 : memref<?x128xbf16> -> tensor<64x64xbf16, #hyla_tile.shared>
-  // expected-error @+1 {{cannot take a #hyla_tile.shared tile on the GPU: only async_load, scf.for, scf.if, scf.yield and a dot into #hyla_tile.mma<warpgroup> can}}
+  // expected-error @+1 {{cannot take a #hyla_tile.shared tile on the GPU: only async_load, ring_buffer, scf.for, scf.if, scf.yield and a dot into #hyla_tile.mma<warpgroup> can}}
   %s = arith.addf %a, %a : tensor<64x64xbf16, #hyla_tile.shared>
   return
 }

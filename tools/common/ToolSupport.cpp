@@ -44,6 +44,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "products on tf32 wgmma, W and K~^T copied into shared "
                    "memory a chunk ahead), else 16)"),
           cl::init(0), cl::cat(category)),
+      gdnStateStages(
+          "gdn-state-stages",
+          cl::desc("GDN prefill state program on sm_90a: shared-memory "
+                   "buffers for each operand it copies ahead by TMA, so "
+                   "stages - 1 chunks of copies are in flight (2 to 8, "
+                   "default 2)"),
+          cl::init(2), cl::cat(category)),
       decodeBlockV("decode-block-v",
                    cl::desc("GDN decode: state columns per program "
                             "(default 16)"),
@@ -129,6 +136,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.gdnStateNumWarps = gdnStateNumWarps.getValue()
                            ? gdnStateNumWarps.getValue()
                            : (wgmma ? 4 : 16);
+  o.gdnStateStages = gdnStateStages.getValue();
   o.decodeBlockV = decodeBlockV.getValue();
   o.decodeNumWarps = decodeNumWarps.getValue();
   o.decodeMinProgramsPerSM = decodeMinProgramsPerSM.getValue();

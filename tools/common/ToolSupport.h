@@ -21,7 +21,7 @@ struct PipelineFlags {
   void addPipeline(mlir::OpPassManager &pm, bool wgmma) const;
 
   llvm::cl::opt<int64_t> chunkSize, gdnBlockV, gdnOutputBlockV, gdnNumWarps,
-      gdnStateNumWarps, decodeBlockV,
+      gdnStateNumWarps, gdnStateStages, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;

@@ -100,6 +100,13 @@ static cl::opt<bool> tma(
              "(tensor maps, mbarriers) where the target has one (default "
              "true; false: every thread copies with cp.async)"),
     cl::init(true), cl::cat(category));
+static cl::opt<bool> warpSpecialize(
+    "warp-specialize",
+    cl::desc("sm_90a with --tma: the GDN state program's copies come from a "
+             "producer warpgroup (setmaxnreg.dec 40) while its own warpgroup "
+             "computes (setmaxnreg.inc 232), each buffer released on an "
+             "mbarrier (default false)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::init(false), cl::cat(category));
 static PipelineFlags pipelineFlags(category);
@@ -313,6 +320,7 @@ int main(int argc, char **argv) {
   GpuCompileOptions gpuOptions;
   gpuOptions.fragmentLayouts = fragmentLayouts;
   gpuOptions.tma = tma;
+  gpuOptions.warpSpecialize = warpSpecialize;
   auto compiled = compileKernelsToPTX(
       *kernelModule, *target,
       [](size_t done, size_t total, StringRef name, double secs) {

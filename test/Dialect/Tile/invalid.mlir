@@ -429,7 +429,7 @@ func.func @async_load_encoding(%x: memref<?x128xbf16>) {
 
 func.func @async_load_rank(%x: memref<?x4x128xf32>) {
   %c0 = arith.constant 0 : index
-  // expected-error @+1 {{copies 2-D tiles of 16- or 32-bit elements only}}
+  // expected-error @+1 {{buffers hold 2-D tiles of 16- or 32-bit elements only}}
   %a = hyla_tile.async_load %x[%c0, %c0, %c0] dims [0, 1, 2] stage %c0 of 2 at 0 : memref<?x4x128xf32> -> tensor<8x4x32xf32, #hyla_tile.shared>
   return
 }
@@ -576,5 +576,124 @@ func.func @barrier_wait_offset(%s: index) {
 func.func @inval_barriers_offset() {
   // expected-error @+1 {{offset must be a non-negative multiple of 8 bytes, got 20}}
   hyla_tile.inval_barriers 2 at 20
+  return
+}
+
+// -----
+
+func.func @barrier_arrive_offset(%s: index) {
+  // expected-error @+1 {{offset must be a non-negative multiple of 8 bytes, got 12}}
+  hyla_tile.barrier_arrive %s at 12
+  return
+}
+
+// -----
+
+func.func @init_barriers_arrivals() {
+  // expected-error @+1 {{attribute 'arrivals' failed to satisfy constraint}}
+  hyla_tile.init_barriers 2 at 8 arrivals 0
+  return
+}
+
+// -----
+
+func.func @ring_buffer_offset(%s: index) {
+  // expected-error @+1 {{buffer offset must be a non-negative multiple of 1024 bytes (the swizzle atom), got 512}}
+  %b = hyla_tile.ring_buffer %s of 2 at 512 : tensor<64x96xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @ring_buffer_layout(%s: index) {
+  // expected-error @+1 {{result must be encoded #hyla_tile.shared}}
+  %b = hyla_tile.ring_buffer %s of 2 at 0 : tensor<64x96xf32>
+  return
+}
+
+// -----
+
+func.func @ring_buffer_rows(%s: index) {
+  // expected-error @+1 {{tile rows must be whole 128-byte swizzle rows (a multiple of 32 elements), got 48}}
+  %b = hyla_tile.ring_buffer %s of 2 at 0 : tensor<64x48xf32, #hyla_tile.shared>
+  return
+}
+
+// -----
+
+func.func @produce_outside_kernel() {
+  // expected-error @+1 {{must be in the entry block of a hyla_tile.kernel}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_partial_warpgroup() attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  // expected-error @+1 {{needs whole warpgroups (warps a multiple of 4), got 6}}
+  hyla_tile.produce warps 6 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_registers() attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  // expected-error @+1 {{consumer_registers must be a multiple of 8 in [24, 256] (PTX setmaxnreg), got 230}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 230 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_consumers_not_warpgroups() attributes {hyla_tile.kernel, hyla_tile.num_warps = 2 : i32} {
+  // expected-error @+1 {{needs a kernel of whole warpgroups (hyla_tile.num_warps a multiple of 4), got 2}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_too_many_warps() attributes {hyla_tile.kernel, hyla_tile.num_warps = 16 : i32} {
+  // expected-error @+1 {{would launch 36 warps; a program has at most 32}}
+  hyla_tile.produce warps 20 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_after_memory_op(%x: memref<?x96xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  // expected-note @+1 {{this op has memory effects}}
+  %t = hyla_tile.load %x[%c0, %c0] dims [0, 1] : memref<?x96xf32> -> tensor<64x96xf32>
+  // expected-error @+1 {{must come before every op with memory effects but hyla_tile.init_barriers and hyla_tile.wait_prior_grid (ops before it run on the producer warps too)}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_twice() attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  // expected-error @+1 {{must be the kernel's only hyla_tile.produce}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+  }
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+  }
+  return
+}
+
+// -----
+
+func.func @produce_cp_async(%x: memref<?x96xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{runs on one thread: its async_load copies must complete on mbarriers (`barriers at`), not cp.async}}
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+    %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 : memref<?x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+  }
   return
 }

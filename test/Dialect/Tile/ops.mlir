@@ -89,3 +89,31 @@ func.func @async_copies(%x: memref<?x128xbf16>) attributes {hyla_tile.kernel} {
   %f = hyla_tile.dot_wait %e pending 0 : tensor<64x64xf32, #hyla_tile.mma<warpgroup>>
   return
 }
+
+// -----
+
+// Warp specialization: the barriers before the split, a producer whose
+// waits are local, ring buffers named by stage, releases by arrival.
+// CHECK-LABEL: func.func @warp_specialized
+// CHECK:         hyla_tile.init_barriers 2 at 98304
+// CHECK-NEXT:    hyla_tile.init_barriers 2 at 98320 arrivals 128
+// CHECK-NEXT:    hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+// CHECK-NEXT:      hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at 98320 local
+// CHECK-NEXT:      hyla_tile.async_load {{.*}} barriers at 98304
+// CHECK-NEXT:    }
+// CHECK:         hyla_tile.ring_buffer %{{.*}} of 2 at 0 : tensor<64x96xf32, #hyla_tile.shared>
+// CHECK:         hyla_tile.barrier_arrive %{{.*}} at 98320
+func.func @warp_specialized(%x: memref<?x96xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  hyla_tile.init_barriers 2 at 98304
+  hyla_tile.init_barriers 2 at 98320 arrivals 128
+  hyla_tile.produce warps 4 registers 40 consumer_registers 232 {
+    hyla_tile.barrier_wait %c0 phase %c1 at 98320 local
+    %a = hyla_tile.async_load %x[%c0, %c0] dims [0, 1] stage %c0 of 2 at 0 barriers at 98304 : memref<?x96xf32> -> tensor<64x96xf32, #hyla_tile.shared>
+  }
+  hyla_tile.barrier_wait %c0 phase %c0 at 98304 local
+  %b = hyla_tile.ring_buffer %c0 of 2 at 0 : tensor<64x96xf32, #hyla_tile.shared>
+  hyla_tile.barrier_arrive %c0 at 98320
+  return
+}
