@@ -381,9 +381,10 @@ bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
 }
 
 /// Whether `value` can be recomputed in a producer region at the top of
-/// the kernel: a kernel argument, `iv` (mapped there), or the result of a
-/// memory-effect-free op without regions of `kernelBlock` or `body` whose
-/// operands can be.
+/// the kernel: a kernel argument, `iv` (mapped there), or the scalar
+/// result of a memory-effect-free op without regions of `kernelBlock` or
+/// `body` (index arithmetic, program ids, memref dims) whose operands can
+/// be.
 bool producible(Value value, Block *kernelBlock, Block *body, Value iv) {
   if (value == iv)
     return true;
@@ -391,7 +392,8 @@ bool producible(Value value, Block *kernelBlock, Block *body, Value iv) {
   if (!def)
     return value.getParentBlock() == kernelBlock; // a kernel argument
   if ((def->getBlock() != kernelBlock && def->getBlock() != body) ||
-      def->getNumRegions() || !isMemoryEffectFree(def))
+      def->getNumRegions() || !isMemoryEffectFree(def) ||
+      !value.getType().isIntOrIndex())
     return false;
   return llvm::all_of(def->getOperands(), [&](Value o) {
     return producible(o, kernelBlock, body, iv);
