@@ -47,16 +47,17 @@ bool copyable(LoadOp load) {
 }
 
 /// `value` at the insertion point with `map` applied: values defined in
-/// `region` (the loop body's index arithmetic) are cloned, anything defined
-/// outside it is used as is.
-Value cloneInto(OpBuilder &b, Value value, Block *region, IRMapping &map) {
+/// `regions` (a loop body's index arithmetic; for a producer also the
+/// kernel's) are cloned, anything defined elsewhere is used as is.
+Value cloneInto(OpBuilder &b, Value value, ArrayRef<Block *> regions,
+                IRMapping &map) {
   if (Value mapped = map.lookupOrNull(value))
     return mapped;
   Operation *def = value.getDefiningOp();
-  if (!def || def->getBlock() != region)
+  if (!def || !llvm::is_contained(regions, def->getBlock()))
     return value;
   for (Value operand : def->getOperands())
-    cloneInto(b, operand, region, map);
+    cloneInto(b, operand, regions, map);
   Operation *copy = b.clone(*def, map);
   return copy->getResult(cast<OpResult>(value).getResultNumber());
 }
@@ -400,20 +401,6 @@ bool producible(Value value, Block *kernelBlock, Block *body, Value iv) {
   });
 }
 
-/// `value` cloned at the insertion point with `map` applied (what
-/// `producible` accepts): kernel arguments are used as they are.
-Value cloneProducible(OpBuilder &b, Value value, IRMapping &map) {
-  if (Value mapped = map.lookupOrNull(value))
-    return mapped;
-  Operation *def = value.getDefiningOp();
-  if (!def)
-    return value;
-  for (Value operand : def->getOperands())
-    cloneProducible(b, operand, map);
-  Operation *copy = b.clone(*def, map);
-  return copy->getResult(cast<OpResult>(value).getResultNumber());
-}
-
 /// A sequential loop whose body loads wgmma operands itself (the GDN state
 /// kernel's chunk loop: W and the decayed keys, next to products with
 /// operands from registers, and stores): each such load becomes a copy
@@ -507,22 +494,20 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       bufferTypes.push_back(RankedTensorType::get(
           l.getType().getShape(), l.getType().getElementType(),
           SharedLayoutAttr::get(rw.getContext())));
-    // Load j's copy at induction value `at` into `stage`; its offsets
-    // computed at the insertion point through `clone` (with iv -> at).
-    auto copyAt = [&](size_t j, Value at, Value stage,
-                      function_ref<Value(Value, IRMapping &)> clone) {
-      IRMapping map;
-      map.map(iv, at);
-      SmallVector<Value> offs;
-      for (Value o : loads[j].getOffsets())
-        offs.push_back(clone(o, map));
-      AsyncLoadOp::create(
-          rw, loads[j].getLoc(), bufferTypes[j], loads[j].getSource(), offs,
-          loads[j].getDims(), stage, stages, offsets[j],
-          tma ? rw.getI64IntegerAttr(fullBarriersOf(j)) : IntegerAttr());
-    };
-    auto cloneBody = [&](Value v, IRMapping &map) {
-      return cloneInto(rw, v, body, map);
+    // Every load's copy into `stage`, its offsets computed at the
+    // insertion point with `map` (iv -> the step's induction value) from
+    // the ops of `regions`.
+    auto copies = [&](Value stage, IRMapping &map,
+                      ArrayRef<Block *> regions) {
+      for (auto [j, load] : llvm::enumerate(loads)) {
+        SmallVector<Value> offs;
+        for (Value o : load.getOffsets())
+          offs.push_back(cloneInto(rw, o, regions, map));
+        AsyncLoadOp::create(
+            rw, load.getLoc(), bufferTypes[j], load.getSource(), offs,
+            load.getDims(), stage, stages, offsets[j],
+            tma ? rw.getI64IntegerAttr(fullBarriersOf(j)) : IntegerAttr());
+      }
     };
     // Every load's copy at `at` into `stage` where `at` is a step the loop
     // runs.
@@ -531,8 +516,9 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
                                          at, upper);
       auto guard = scf::IfOp::create(rw, loc, runs, /*withElseRegion=*/false);
       rw.setInsertionPointToStart(guard.thenBlock());
-      for (size_t j = 0; j < loads.size(); ++j)
-        copyAt(j, at, stage, cloneBody);
+      IRMapping map;
+      map.map(iv, at);
+      copies(stage, map, {body});
       rw.setInsertionPointAfter(guard);
     };
     // The stage after `st` and the parity of its barriers' phase (flipped
@@ -564,10 +550,11 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       auto produce = ProduceOp::create(rw, loc, 4, producerRegisters,
                                        consumerRegisters);
       rw.setInsertionPointToStart(&produce.getBody().emplaceBlock());
-      IRMapping outside;
-      Value lb = cloneProducible(rw, loop.getLowerBound(), outside);
-      Value ub = cloneProducible(rw, loop.getUpperBound(), outside);
-      Value step = cloneProducible(rw, loop.getStep(), outside);
+      IRMapping map;
+      Block *regions[] = {kernelBlock, body};
+      Value lb = cloneInto(rw, loop.getLowerBound(), regions, map);
+      Value ub = cloneInto(rw, loop.getUpperBound(), regions, map);
+      Value step = cloneInto(rw, loop.getStep(), regions, map);
       Value c0 = constant(0), c1 = constant(1);
       auto steps = scf::ForOp::create(rw, loc, lb, ub, step,
                                       ValueRange{c0, c0});
@@ -577,13 +564,8 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       BarrierWaitOp::create(rw, loc, st,
                             arith::SubIOp::create(rw, loc, c1, ph),
                             emptyBarriers, /*local=*/true);
-      for (size_t j = 0; j < loads.size(); ++j)
-        copyAt(j, steps.getInductionVar(), st, [&](Value v, IRMapping &map) {
-          for (auto [from, to] : outside.getValueMap())
-            if (!map.contains(from))
-              map.map(from, to);
-          return cloneProducible(rw, v, map);
-        });
+      map.map(iv, steps.getInductionVar());
+      copies(st, map, regions);
       auto [nextSt, nextPh] = advance(st, ph);
       scf::YieldOp::create(rw, loc, ValueRange{nextSt, nextPh});
     } else {

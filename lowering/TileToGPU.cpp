@@ -1129,6 +1129,19 @@ Value barrierAddress(Emitter &e, int64_t offset, Value index) {
       e.add(e.add(base, e.i32(offset)), e.mul(index, e.i32(8))));
 }
 
+/// The shared-memory address (i32) of buffer `stage` of a ring of `stages`
+/// buffers of tile `t` at byte `offset`, the ring's bytes counted as used.
+Value ringBufferAddress(Emitter &e, RankedTensorType t, int64_t stages,
+                        int64_t offset, Value stage) {
+  int64_t bufBytes =
+      t.getNumElements() * Emitter::elementBytes(t.getElementType());
+  e.st.needSharedUpTo(offset + stages * bufBytes);
+  Value smemAddr =
+      LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI32Type(), e.st.smem);
+  return e.add(e.add(smemAddr, e.i32(offset)),
+               e.mul(e.toI32(stage), e.i32(bufBytes)));
+}
+
 /// cp.async of 16-byte chunks straight into the swizzled buffer (the
 /// layout `lowerWarpgroupDot` reads): chunk c of the tile is row
 /// c / (cols / E), E elements at column E (c mod (cols / E)) (E: a chunk's
@@ -1150,15 +1163,12 @@ struct AsyncLoadLowering : TilePattern<AsyncLoadOp> {
     int64_t eb = Emitter::elementBytes(elt);
     int64_t rowElems = wgmmaRowElements(elt), chunkElems = 16 / eb;
     int64_t rows = t.getDimSize(0), cols = t.getDimSize(1);
-    int64_t bufBytes = rows * cols * eb, stages = op.getStages();
-    int64_t offset = op.getOffset();
-    st.needSharedUpTo(offset + stages * bufBytes);
+    int64_t bufBytes = rows * cols * eb;
     int64_t rank = op.getSource().getType().getRank();
     int64_t rowDim = op.getDims()[0], colDim = rank - 1;
-    Type i32 = rw.getI32Type(), i64 = rw.getI64Type();
-    Value smemAddr = LLVM::PtrToIntOp::create(rw, loc, i32, st.smem);
-    Value buffer = e.add(e.add(smemAddr, e.i32(offset)),
-                         e.mul(e.toI32(adaptor.getStage()), e.i32(bufBytes)));
+    Type i64 = rw.getI64Type();
+    Value buffer = ringBufferAddress(e, t, op.getStages(), op.getOffset(),
+                                     adaptor.getStage());
     SmallVector<Value> offs = llvm::map_to_vector(
         adaptor.getOffsets(), [&](Value v) { return e.toI32(v); });
     if (std::optional<int64_t> barriers = op.getBarriers()) {
@@ -1432,18 +1442,9 @@ struct RingBufferLowering : TilePattern<RingBufferOp> {
   LogicalResult
   matchAndRewrite(RingBufferOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
-    Location loc = op.getLoc();
-    Emitter e(rw, loc, st);
-    RankedTensorType t = op.getType();
-    int64_t bufBytes = t.getNumElements() * Emitter::elementBytes(
-                                                t.getElementType());
-    int64_t offset = op.getOffset();
-    st.needSharedUpTo(offset + op.getStages() * bufBytes);
-    Value smemAddr =
-        LLVM::PtrToIntOp::create(rw, loc, rw.getI32Type(), st.smem);
-    rw.replaceOp(op, e.add(e.add(smemAddr, e.i32(offset)),
-                           e.mul(e.toI32(adaptor.getStage()),
-                                 e.i32(bufBytes))));
+    Emitter e(rw, op.getLoc(), st);
+    rw.replaceOp(op, ringBufferAddress(e, op.getType(), op.getStages(),
+                                       op.getOffset(), adaptor.getStage()));
     return success();
   }
 };
