@@ -15,6 +15,9 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include "llvm/ADT/bit.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include <cmath>
 
 namespace hyla {
@@ -45,8 +48,30 @@ std::string kernelName(const FlashParams &p) {
       .str();
 }
 
-void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
+/// One step of the online softmax: folds the masked scores `s` [M, N]
+/// (-inf where masked) and values `v` [N, DV] into the running row max,
+/// row sum and accumulator [M, DV]. Column 0 of the first step must be
+/// valid for every row, so the running max is finite after it and
+/// exp(-inf - finite) = 0 rescales the empty initial state. Probabilities
+/// are rounded to `elementType` for the second product.
+std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
+                                                  Value v, Value rowMax,
+                                                  Value rowSum, Value acc,
+                                                  Type elementType) {
   using tile::ReduceKind;
+  auto sT = cast<RankedTensorType>(s.getType()),
+       accT = cast<RankedTensorType>(acc.getType());
+  Value newMax = t.maximum(rowMax, t.reduce(ReduceKind::Max, s, 1));
+  Value prob = t.exp(t.sub(s, t.broadcast(newMax, {0}, sT.getShape())));
+  Value alpha = t.exp(t.sub(rowMax, newMax));
+  Value newSum =
+      t.add(t.mul(rowSum, alpha), t.reduce(ReduceKind::Sum, prob, 1));
+  Value scaled = t.mul(acc, t.broadcast(alpha, {0}, accT.getShape()));
+  Value newAcc = t.dot(t.castTo(prob, elementType), v, scaled);
+  return {newMax, newSum, newAcc};
+}
+
+void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
   const int64_t BM = p.blockM, BN = p.blockN, D = p.headDim, DV = p.valueDim;
   Value qM = args[0], kM = args[1], vM = args[2], oM = args[3];
   Value mBlock = tb.programId(0), head = tb.programId(1),
@@ -91,16 +116,8 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
         }
         s = t.select(valid, s, t.constant(-INFINITY, {BM, BN}));
 
-        // Online softmax. Column 0 of the first block is valid for every
-        // row, so the running max is finite after the first step and
-        // exp(-inf - finite) = 0 rescales the empty initial state.
-        Value newMax = t.maximum(rowMax, t.reduce(ReduceKind::Max, s, 1));
-        Value prob = t.exp(t.sub(s, t.broadcast(newMax, {0}, {BM, BN})));
-        Value alpha = t.exp(t.sub(rowMax, newMax));
-        Value newSum =
-            t.add(t.mul(rowSum, alpha), t.reduce(ReduceKind::Sum, prob, 1));
-        Value scaled = t.mul(acc, t.broadcast(alpha, {0}, {BM, DV}));
-        Value newAcc = t.dot(t.castTo(prob, p.elementType), v, scaled);
+        auto [newMax, newSum, newAcc] =
+            onlineSoftmaxStep(t, s, v, rowMax, rowSum, acc, p.elementType);
         scf::YieldOp::create(nb, loc, ValueRange{newMax, newSum, newAcc});
       });
   Value out = tb.div(loop.getResult(2),
@@ -173,19 +190,368 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
   int64_t blockM, blockN, numWarps;
 };
 
+//===----------------------------------------------------------------------===//
+// Decode: attention of a few new tokens over a per-slot KV cache
+//===----------------------------------------------------------------------===//
+
+/// Query rows a decode program computes: the query heads of one KV head,
+/// padded to the mma.sync tile height (the products are tiny next to the
+/// cache reads that bound decode).
+constexpr int64_t kDecodeRows = 16;
+
+struct DecodeParams {
+  int64_t heads, kvHeads, headDim, valueDim, blockN, splits, numWarps;
+  float scale;
+  Type elementType, cacheType;
+  int64_t group() const { return heads / kvHeads; }
+  int64_t headBlocks() const { return (group() + kDecodeRows - 1) / kDecodeRows; }
+};
+
+/// Whether sequence `batch`'s slot and length are valid: slot in
+/// [0, slots), 0 <= length <= L - T. Returns (ok, slot, length).
+std::tuple<Value, Value, Value> cacheEntry(TileBuilder &tb, Value slotsM,
+                                           Value lengthsM, Value cacheM,
+                                           Value batch, Value tokens) {
+  OpBuilder &b = tb.builder();
+  Location loc = tb.getLoc();
+  auto idx = [&](Value v) {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(), memref::LoadOp::create(b, loc, v, batch));
+  };
+  Value slot = idx(slotsM), length = idx(lengthsM);
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  using P = arith::CmpIPredicate;
+  Value ok = arith::AndIOp::create(
+      b, loc, cmp(P::sge, slot, tb.index(0)),
+      cmp(P::slt, slot, tb.dim(cacheM, 0)));
+  ok = arith::AndIOp::create(b, loc, ok, cmp(P::sge, length, tb.index(0)));
+  ok = arith::AndIOp::create(
+      b, loc, ok,
+      cmp(P::sle, tb.addi(length, tokens), tb.dim(cacheM, 1)));
+  return {ok, slot, length};
+}
+
+void ifThenElse(TileBuilder &tb, Value cond,
+                function_ref<void(TileBuilder &)> thenBody,
+                function_ref<void(TileBuilder &)> elseBody) {
+  scf::IfOp::create(
+      tb.builder(), tb.getLoc(), cond,
+      [&](OpBuilder &nb, Location l) {
+        TileBuilder x(nb, l);
+        thenBody(x);
+        scf::YieldOp::create(nb, l);
+      },
+      [&](OpBuilder &nb, Location l) {
+        TileBuilder x(nb, l);
+        if (elseBody)
+          elseBody(x);
+        scf::YieldOp::create(nb, l);
+      });
+}
+
+void forRange(TileBuilder &tb, Value lower, Value upper,
+              function_ref<void(TileBuilder &, Value)> body) {
+  scf::ForOp::create(tb.builder(), tb.getLoc(), lower, upper, tb.index(1),
+                     ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value i, ValueRange) {
+                       TileBuilder x(nb, l);
+                       body(x, i);
+                       scf::YieldOp::create(nb, l);
+                     });
+}
+
+/// Writes the new tokens' keys and values into their slots' positions:
+/// one program per (token, KV head, sequence).
+void buildAppendKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
+  Value kM = a[0], vM = a[1], kcM = a[4], vcM = a[5], slotsM = a[2],
+        lengthsM = a[3];
+  Value t = tb.programId(0), head = tb.programId(1), batch = tb.programId(2);
+  auto [ok, slot, length] =
+      cacheEntry(tb, slotsM, lengthsM, kcM, batch, tb.dim(kM, 1));
+  Value c0 = tb.index(0);
+  ifThenElse(
+      tb, ok,
+      [&](TileBuilder &x) {
+        Value pos = x.addi(length, t);
+        x.store(x.load(kM, {batch, t, head, c0}, {3}, {p.headDim}), kcM,
+                {slot, pos, head, c0}, {3});
+        x.store(x.load(vM, {batch, t, head, c0}, {3}, {p.valueDim}), vcM,
+                {slot, pos, head, c0}, {3});
+      },
+      {});
+}
+
+/// One program per (split, KV head and block of its query heads, sequence):
+/// for each new token, the online softmax over the split's share of the
+/// keys that token sees, left unnormalized with its row max and sum for
+/// the combine kernel. Keys [0, length + T) are cut into `splits` runs of
+/// whole key blocks; a run past a token's last key leaves an empty partial
+/// (max -inf, sum 0).
+void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
+  const int64_t R = kDecodeRows, BN = p.blockN, D = p.headDim,
+                DV = p.valueDim, G = p.group(), NS = p.splits;
+  Value qM = a[0], kcM = a[1], vcM = a[2], slotsM = a[3], lengthsM = a[4],
+        mM = a[5], lM = a[6], oM = a[7];
+  Value split = tb.programId(0), headBlock = tb.programId(1),
+        batch = tb.programId(2);
+  Value kvHead = tb.divi(headBlock, p.headBlocks());
+  Value firstHead = tb.addi(
+      tb.muli(kvHead, G),
+      tb.muli(arith::RemUIOp::create(tb.builder(), tb.getLoc(), headBlock,
+                                     tb.index(p.headBlocks())),
+              R));
+  Value headEnd = tb.muli(tb.addi(kvHead, tb.index(1)), G);
+  Value c0 = tb.index(0), batches = tb.dim(qM, 0), tokens = tb.dim(qM, 1);
+  Value slotCount = tb.dim(kcM, 0);
+  auto [ok, slot, length] =
+      cacheEntry(tb, slotsM, lengthsM, kcM, batch, tokens);
+  SmallVector<Value> partBounds = {batches, tokens, headEnd, tb.index(NS)};
+  auto storePartial = [&](TileBuilder &x, Value t, Value m, Value l,
+                          Value acc) {
+    x.store(m, mM, {batch, t, firstHead, split}, {2}, partBounds);
+    if (l)
+      x.store(l, lM, {batch, t, firstHead, split}, {2}, partBounds);
+    if (acc)
+      x.store(acc, oM, {batch, t, firstHead, split, c0}, {2, 4},
+              {batches, tokens, headEnd, tb.index(NS), tb.index(DV)});
+  };
+  ifThenElse(
+      tb, ok,
+      [&](TileBuilder &x) {
+        Value total = x.addi(length, tokens);
+        // Whole key blocks per split, so every step but a split's last is
+        // full.
+        Value perSplit = x.muli(x.ceilDiv(x.ceilDiv(total, NS), BN), BN);
+        Value start = x.muli(split, perSplit);
+        forRange(x, c0, tokens, [&](TileBuilder &y, Value t) {
+          OpBuilder &b = y.builder();
+          Location loc = y.getLoc();
+          // Token t sees keys [0, length + t].
+          Value seen = y.addi(y.addi(length, t), y.index(1));
+          Value stop = y.mini(seen, y.addi(start, perSplit));
+          stop = arith::MaxUIOp::create(b, loc, stop, start);
+          Value steps = y.ceilDiv(arith::SubIOp::create(b, loc, stop, start), BN);
+          Value q = y.load(qM, {batch, t, firstHead, c0}, {2, 3}, {R, D},
+                           {batches, tokens, headEnd, y.index(D)});
+          if (p.elementType != p.cacheType)
+            q = y.castTo(q, p.cacheType);
+          SmallVector<Value> keyBounds = {slotCount, stop, y.index(p.kvHeads),
+                                          y.index(D)};
+          SmallVector<Value> valueBounds = {slotCount, stop,
+                                            y.index(p.kvHeads), y.index(DV)};
+          auto loop = scf::ForOp::create(
+              b, loc, c0, steps, y.index(1),
+              ValueRange{y.constant(-INFINITY, {R}), y.constant(0.0, {R}),
+                         y.constant(0.0, {R, DV})},
+              [&](OpBuilder &nb, Location l, Value j, ValueRange it) {
+                TileBuilder z(nb, l);
+                Value n0 = z.addi(start, z.muli(j, BN));
+                Value k = z.load(kcM, {slot, n0, kvHead, c0}, {1, 3}, {BN, D},
+                                 keyBounds);
+                Value v = z.load(vcM, {slot, n0, kvHead, c0}, {1, 3}, {BN, DV},
+                                 valueBounds);
+                Value s = z.mul(z.dot(q, k, z.constant(0.0, {R, BN}), false,
+                                      true),
+                                static_cast<double>(p.scale));
+                Value keyIdx =
+                    arith::AddIOp::create(nb, l, z.iota({R, BN}, 1),
+                                          z.splatIndexAsI32(n0, {R, BN}));
+                Value valid = z.cmpi(arith::CmpIPredicate::slt, keyIdx,
+                                     z.splatIndexAsI32(stop, {R, BN}));
+                s = z.select(valid, s, z.constant(-INFINITY, {R, BN}));
+                auto [m, sum, acc] = onlineSoftmaxStep(
+                    z, s, v, it[0], it[1], it[2], p.cacheType);
+                scf::YieldOp::create(nb, l, ValueRange{m, sum, acc});
+              });
+          storePartial(y, t, loop.getResult(0), loop.getResult(1),
+                       loop.getResult(2));
+        });
+      },
+      [&](TileBuilder &x) {
+        // A bad slot or length: NaN row maxima make every output NaN.
+        forRange(x, c0, tokens, [&](TileBuilder &y, Value t) {
+          storePartial(y, t, y.constant(std::nan(""), {R}), {}, {});
+        });
+      });
+}
+
+/// One program per (token, query head, sequence): merges the splits'
+/// partials, out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s with M the
+/// largest m_s.
+void buildCombineKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
+  using tile::ReduceKind;
+  const int64_t NS = p.splits, DV = p.valueDim;
+  Value mM = a[0], lM = a[1], oM = a[2], outM = a[3];
+  Value t = tb.programId(0), head = tb.programId(1), batch = tb.programId(2);
+  Value c0 = tb.index(0);
+  Value m = tb.load(mM, {batch, t, head, c0}, {2, 3}, {1, NS});
+  Value l = tb.load(lM, {batch, t, head, c0}, {2, 3}, {1, NS});
+  Value top = tb.broadcast(tb.reduce(ReduceKind::Max, m, 1), {0}, {1, NS});
+  Value w = tb.exp(tb.sub(m, top));
+  Value total = tb.reduce(ReduceKind::Sum, tb.mul(w, l), 1);
+  Value weights = tb.div(w, tb.broadcast(total, {0}, {1, NS}));
+  Value o = tb.load(oM, {batch, t, head, c0, c0}, {3, 4}, {NS, DV});
+  Value wide = tb.broadcast(tb.reshape(weights, {NS}), {0}, {NS, DV});
+  Value out = tb.reduce(ReduceKind::Sum, tb.mul(o, wide), 0);
+  tb.store(tb.castTo(out, p.elementType), outM, {batch, t, head, c0}, {3});
+}
+
+/// hyla.attention_cached as three dispatches: append (the caches, in
+/// place), split (flash-decoding partials) and combine.
+struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
+  AttentionCachedPattern(MLIRContext *ctx, int64_t blockN, int64_t splits,
+                         int64_t numWarps, int64_t minProgramsPerSM)
+      : OpRewritePattern(ctx), blockN(blockN), splits(splits),
+        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM) {}
+
+  LogicalResult matchAndRewrite(AttentionCachedOp op,
+                                PatternRewriter &rw) const override {
+    RankedTensorType qT = op.getQ().getType(), kT = op.getK().getType(),
+                     vT = op.getV().getType(),
+                     kcT = op.getKCache().getType();
+    DecodeParams p;
+    p.heads = qT.getDimSize(2);
+    p.kvHeads = kT.getDimSize(2);
+    p.headDim = qT.getDimSize(3);
+    p.valueDim = vT.getDimSize(3);
+    p.blockN = blockN;
+    p.splits = splits;
+    p.numWarps = numWarps;
+    p.scale = static_cast<float>(op.getScale().convertToDouble());
+    p.elementType = qT.getElementType();
+    p.cacheType = kcT.getElementType();
+
+    Location loc = op.getLoc();
+    auto module = op->getParentOfType<ModuleOp>();
+    auto dimOf = [&](Value v, int64_t d) -> Value {
+      return tensor::DimOp::create(rw, loc, v, d);
+    };
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rw, loc, v);
+    };
+    Value batch = dimOf(op.getQ(), 0), tokens = dimOf(op.getQ(), 1);
+    auto memrefs = [](TypeRange types) {
+      SmallVector<Type> out;
+      for (Type t : types)
+        out.push_back(memrefFor(cast<RankedTensorType>(t)));
+      return out;
+    };
+    auto dyn = [](RankedTensorType t, ArrayRef<Value> bySlot) {
+      SmallVector<Value> dims;
+      for (int64_t d = 0; d < t.getRank(); ++d)
+        if (t.isDynamicDim(d))
+          dims.push_back(bySlot[d]);
+      return dims;
+    };
+    std::string tag = llvm::formatv("{0}_{1}_hq{2}_hkv{3}_d{4}_dv{5}",
+                                    typeTag(p.elementType),
+                                    typeTag(p.cacheType), p.heads, p.kvHeads,
+                                    p.headDim, p.valueDim);
+
+    // Append.
+    SmallVector<Value> appendIn = {op.getK(), op.getV(), op.getSlots(),
+                                   op.getLengths(), op.getKCache(),
+                                   op.getVCache()};
+    SmallVector<Type> appendArgs = memrefs(ValueRange(appendIn).getTypes());
+    llvm::append_range(appendArgs, memrefs({kcT, op.getVCache().getType()}));
+    func::FuncOp append = getOrCreateKernel(
+        rw, module, "attn_cache_append_" + tag, appendArgs, /*numWarps=*/1,
+        [&](TileBuilder &tb, ValueRange a) {
+          buildAppendKernel(tb, p, {a[0], a[1], a[2], a[3], a[6], a[7]});
+        });
+    SmallVector<SmallVector<Value>> appendDims;
+    for (Value v : appendIn)
+      appendDims.push_back(dynamicDims(rw, loc, v));
+    DispatchOp appended = createDispatch(
+        rw, loc, append, {tokens, cst(p.kvHeads), batch}, appendIn, appendDims,
+        {kcT, op.getVCache().getType()},
+        {dynamicDims(rw, loc, op.getKCache()),
+         dynamicDims(rw, loc, op.getVCache())},
+        {4, 5});
+    Value kCache = appended.getResult(0), vCache = appended.getResult(1);
+
+    // Split partials.
+    Type f32 = rw.getF32Type();
+    auto partType = [&](ArrayRef<int64_t> tail) {
+      SmallVector<int64_t> shape = {qT.getDimSize(0), qT.getDimSize(1),
+                                    p.heads};
+      llvm::append_range(shape, tail);
+      return RankedTensorType::get(shape, f32);
+    };
+    RankedTensorType mT = partType({p.splits}),
+                     oT = partType({p.splits, p.valueDim});
+    SmallVector<Value> splitIn = {op.getQ(), kCache, vCache, op.getSlots(),
+                                  op.getLengths()};
+    SmallVector<Type> splitArgs = memrefs(ValueRange(splitIn).getTypes());
+    llvm::append_range(splitArgs, memrefs({mT, mT, oT}));
+    func::FuncOp splitKernel = getOrCreateKernel(
+        rw, module,
+        llvm::formatv("attn_decode_split_{0}_bn{1}_ns{2}_w{3}{5}_s{4}", tag,
+                      p.blockN, p.splits, p.numWarps, floatTag(p.scale),
+                      minProgramsPerSM > 0
+                          ? "_m" + std::to_string(minProgramsPerSM)
+                          : std::string())
+            .str(),
+        splitArgs, p.numWarps,
+        [&](TileBuilder &tb, ValueRange a) { buildSplitKernel(tb, p, a); });
+    // Decode streams the cache: more programs in flight on an SM hide more
+    // of its latency, but capping registers (ptxas otherwise takes all 255
+    // to hoist loads, leaving room for two programs) spills.
+    if (minProgramsPerSM > 0)
+      splitKernel->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
+                           rw.getI32IntegerAttr(minProgramsPerSM));
+    SmallVector<SmallVector<Value>> splitDims;
+    for (Value v : splitIn)
+      splitDims.push_back(dynamicDims(rw, loc, v));
+    SmallVector<Value> partDims = dyn(mT, {batch, tokens, {}, {}});
+    DispatchOp partials = createDispatch(
+        rw, loc, splitKernel,
+        {cst(p.splits), cst(p.kvHeads * p.headBlocks()), batch}, splitIn,
+        splitDims, {mT, mT, oT}, {partDims, partDims, partDims});
+
+    // Combine.
+    RankedTensorType outT = op.getResult().getType();
+    SmallVector<Type> combineArgs = memrefs({mT, mT, oT, outT});
+    func::FuncOp combine = getOrCreateKernel(
+        rw, module,
+        llvm::formatv("attn_decode_combine_{0}_hq{1}_dv{2}_ns{3}",
+                      typeTag(outT.getElementType()), p.heads, p.valueDim,
+                      p.splits)
+            .str(),
+        combineArgs, /*numWarps=*/4,
+        [&](TileBuilder &tb, ValueRange a) { buildCombineKernel(tb, p, a); });
+    DispatchOp combined = createDispatch(
+        rw, loc, combine, {tokens, cst(p.heads), batch},
+        ValueRange(partials.getResults()), {partDims, partDims, partDims},
+        {outT}, {dyn(outT, {batch, tokens, {}, {}})});
+    rw.replaceOp(op, {combined.getResult(0), kCache, vCache});
+    return success();
+  }
+
+  int64_t blockN, splits, numWarps, minProgramsPerSM;
+};
+
 struct FlashAttentionPass
     : public hyla::impl::FlashAttentionBase<FlashAttentionPass> {
   using FlashAttentionBase::FlashAttentionBase;
 
   void runOnOperation() override {
-    if (blockM < 1 || blockN < 1 || numWarps < 1) {
-      getOperation().emitError() << "hyla-flash-attention: block-m, block-n "
-                                    "and num-warps must be positive";
+    if (blockM < 1 || blockN < 1 || numWarps < 1 || decodeBlockN < 1 ||
+        decodeSplits < 1 || decodeNumWarps < 1) {
+      getOperation().emitError()
+          << "hyla-flash-attention: block-m, block-n, num-warps, "
+             "decode-block-n, decode-splits and decode-num-warps must be "
+             "positive";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<FlashAttentionPattern>(&getContext(), blockM, blockN,
                                         numWarps);
+    patterns.add<AttentionCachedPattern>(&getContext(), decodeBlockN,
+                                         decodeSplits, decodeNumWarps,
+                                         decodeMinProgramsPerSM);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

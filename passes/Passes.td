@@ -130,15 +130,35 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
     diagonal block with an iota comparison. Query head `h` reads KV head
     `h / (HQ / HKV)` (GQA). Probabilities are rounded to the value type for
     the second product, as FlashAttention does.
+
+    `hyla.attention_cached` (decode) becomes three dispatches: an append
+    kernel writes the new tokens' keys and values into their slots (the
+    caches updated in place); a split kernel, one program per (split, KV
+    head, sequence), runs the online softmax over its share of the cached
+    keys for the query heads of that KV head (flash decoding: a long
+    context keeps `decode-splits` programs busy instead of one); a combine
+    kernel merges the partials by their row maxima and sums. A bad slot
+    or length gives NaN outputs and leaves the caches alone.
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", "64", "queries per program">,
     Option<"blockN", "block-n", "int64_t", "64", "keys per inner step">,
-    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">
+    Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">,
+    Option<"decodeBlockN", "decode-block-n", "int64_t", "64",
+           "hyla.attention_cached: cached keys per inner step">,
+    Option<"decodeSplits", "decode-splits", "int64_t", "16",
+           "hyla.attention_cached: programs sharing one sequence's keys "
+           "(flash decoding), their partials merged by a combine kernel">,
+    Option<"decodeNumWarps", "decode-num-warps", "int64_t", "4",
+           "hyla.attention_cached: warps per split program">,
+    Option<"decodeMinProgramsPerSM", "decode-min-programs-per-sm", "int64_t",
+           "0", "hyla.attention_cached: split programs each SM must fit, "
+           "capping their registers (0: no cap)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::hyla::tile::TileDialect"];

@@ -21,7 +21,9 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
        options.gdnNumWarps, options.gdnStateNumWarps,
        options.gdnParallelChunks, options.gdnStateStages}));
   pm.addPass(createFlashAttention(
-      {options.attnBlockM, options.attnBlockN, /*numWarps=*/8}));
+      {options.attnBlockM, options.attnBlockN, /*numWarps=*/8,
+       options.attnDecodeBlockN, options.attnDecodeSplits,
+       options.attnDecodeNumWarps, options.attnDecodeMinProgramsPerSM}));
   KernelizeOptions kernelize;
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;

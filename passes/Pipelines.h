@@ -92,6 +92,23 @@ struct KernelPipelineOptions
   Option<int64_t> attnBlockN{*this, "attn-block-n",
                              llvm::cl::desc("attention keys per step"),
                              llvm::cl::init(64)};
+  Option<int64_t> attnDecodeBlockN{
+      *this, "attn-decode-block-n",
+      llvm::cl::desc("attention decode: cached keys per step"),
+      llvm::cl::init(64)};
+  Option<int64_t> attnDecodeSplits{
+      *this, "attn-decode-splits",
+      llvm::cl::desc("attention decode: programs sharing a sequence's keys"),
+      llvm::cl::init(16)};
+  Option<int64_t> attnDecodeNumWarps{
+      *this, "attn-decode-num-warps",
+      llvm::cl::desc("attention decode: warps per split program"),
+      llvm::cl::init(4)};
+  Option<int64_t> attnDecodeMinProgramsPerSM{
+      *this, "attn-decode-min-programs-per-sm",
+      llvm::cl::desc("attention decode: split programs each SM must fit (0: "
+                     "no register cap)"),
+      llvm::cl::init(0)};
 };
 
 /// Graph ops -> dispatches of tile kernels: chunked delta rule, flash

@@ -74,6 +74,16 @@ for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
     --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" \
     --gemm-num-warps="$w" --gemm-stages="$s"
 done
+# Attention (issue 5): the default prefill (64-query programs on
+# mma.sync), 128-query programs (two warpgroups on wgmma, K copied by TMA),
+# and decode split kernels with capped registers / smaller steps.
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn.hyla" --quiet
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128.hyla" --quiet \
+  --attn-block-m=128
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dm4.hyla" --quiet \
+  --attn-decode-min-programs-per-sm=4
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \
+  --attn-decode-block-n=32 --attn-decode-num-warps=8
 "$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" --quiet
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_folded.hyla" \

@@ -651,48 +651,61 @@ LogicalResult RopeOp::reifyResultShapes(OpBuilder &b,
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult AttentionOp::verify() {
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType(), result = getType();
+/// The q, k, v and result checks that `hyla.attention` and
+/// `hyla.attention_cached` share: [B, tokens, heads, head dim] tensors with
+/// static heads and head dims, GQA head counts, one element type.
+static LogicalResult verifyAttentionOperands(Operation *op, RankedTensorType q,
+                                             RankedTensorType k,
+                                             RankedTensorType v,
+                                             RankedTensorType result) {
   for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"q", q},
                          {"k", k},
                          {"v", v}}) {
-    if (failed(expectRank(*this, name, t, 4,
-                          "[batch, tokens, heads, head dim]")) ||
-        failed(expectStaticDim(*this, name, t, 2, "heads")) ||
-        failed(expectStaticDim(*this, name, t, 3, "head dim")))
+    if (failed(expectRank(op, name, t, 4, "[batch, tokens, heads, head dim]")) ||
+        failed(expectStaticDim(op, name, t, 2, "heads")) ||
+        failed(expectStaticDim(op, name, t, 3, "head dim")))
       return failure();
   }
-  if (failed(expectSameDim(*this, "q", q, 0, "k", k, 0, "batch")) ||
-      failed(expectSameDim(*this, "k", k, 0, "v", v, 0, "batch")) ||
-      failed(expectSameDim(*this, "k", k, 1, "v", v, 1, "key token count")) ||
-      failed(expectSameDim(*this, "k", k, 2, "v", v, 2, "kv heads")) ||
-      failed(expectSameDim(*this, "q", q, 3, "k", k, 3, "head dim")))
+  if (failed(expectSameDim(op, "q", q, 0, "k", k, 0, "batch")) ||
+      failed(expectSameDim(op, "k", k, 0, "v", v, 0, "batch")) ||
+      failed(expectSameDim(op, "k", k, 1, "v", v, 1, "key token count")) ||
+      failed(expectSameDim(op, "k", k, 2, "v", v, 2, "kv heads")) ||
+      failed(expectSameDim(op, "q", q, 3, "k", k, 3, "head dim")))
     return failure();
   int64_t hq = q.getDimSize(2), hkv = k.getDimSize(2);
   if (hq % hkv != 0)
-    return emitOpError() << "query heads (" << hq
-                         << ") must be a multiple of kv heads (" << hkv << ")";
+    return op->emitOpError() << "query heads (" << hq
+                             << ") must be a multiple of kv heads (" << hkv
+                             << ")";
+  if (q.getElementType() != k.getElementType() ||
+      q.getElementType() != v.getElementType())
+    return op->emitOpError()
+           << "q, k and v must share one element type, got "
+           << q.getElementType() << ", " << k.getElementType() << ", "
+           << v.getElementType();
+  if (failed(expectRank(op, "result", result, 4,
+                        "[batch, tokens, heads, value dim]")))
+    return failure();
+  for (int64_t d = 0; d < 3; ++d)
+    if (failed(expectSameDim(op, "q", q, d, "result", result, d, "shape")))
+      return failure();
+  if (failed(expectSameDim(op, "v", v, 3, "result", result, 3, "value dim")))
+    return failure();
+  if (result.getElementType() != q.getElementType())
+    return op->emitOpError()
+           << "result element type " << result.getElementType()
+           << " must match q element type " << q.getElementType();
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType q = getQ().getType(), k = getK().getType();
+  if (failed(verifyAttentionOperands(*this, q, k, getV().getType(), getType())))
+    return failure();
   if (getCausal() &&
       failed(expectSameDim(*this, "q", q, 1, "k", k, 1,
                            "causal attention token count")))
     return failure();
-  if (q.getElementType() != k.getElementType() ||
-      q.getElementType() != v.getElementType())
-    return emitOpError() << "q, k and v must share one element type, got "
-                         << q.getElementType() << ", " << k.getElementType()
-                         << ", " << v.getElementType();
-  if (failed(expectRank(*this, "result", result, 4,
-                        "[batch, tokens, heads, value dim]")))
-    return failure();
-  for (int64_t d = 0; d < 3; ++d)
-    if (failed(expectSameDim(*this, "q", q, d, "result", result, d, "shape")))
-      return failure();
-  if (failed(expectSameDim(*this, "v", v, 3, "result", result, 3, "value dim")))
-    return failure();
-  if (result.getElementType() != q.getElementType())
-    return emitOpError() << "result element type " << result.getElementType()
-                         << " must match q element type " << q.getElementType();
   return success();
 }
 
@@ -701,6 +714,59 @@ AttentionOp::reifyResultShapes(OpBuilder &b,
                                ReifiedRankedShapedTypeDims &dims) {
   dims.push_back(reifyDims(b, getLoc(), getType(),
                            {{getQ(), 0}, {getQ(), 1}, {getQ(), 2}, {getV(), 3}}));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionCachedOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionCachedOp::verify() {
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType(), kc = getKCache().getType(),
+                   vc = getVCache().getType();
+  if (failed(verifyAttentionOperands(*this, q, k, v, getResult().getType())) ||
+      failed(expectSameDim(*this, "q", q, 1, "k", k, 1, "new token count")))
+    return failure();
+  if (failed(expectRank(*this, "k_cache", kc, 4,
+                        "[slots, max tokens, kv heads, head dim]")) ||
+      failed(expectRank(*this, "v_cache", vc, 4,
+                        "[slots, max tokens, kv heads, value dim]")) ||
+      failed(expectSameDim(*this, "k", k, 2, "k_cache", kc, 2, "kv heads")) ||
+      failed(expectSameDim(*this, "k", k, 3, "k_cache", kc, 3, "head dim")) ||
+      failed(expectSameDim(*this, "v", v, 2, "v_cache", vc, 2, "kv heads")) ||
+      failed(expectSameDim(*this, "v", v, 3, "v_cache", vc, 3, "value dim")) ||
+      failed(expectSameDim(*this, "k_cache", kc, 0, "v_cache", vc, 0,
+                           "slot count")) ||
+      failed(expectSameDim(*this, "k_cache", kc, 1, "v_cache", vc, 1,
+                           "max tokens")))
+    return failure();
+  if (kc.getElementType() != k.getElementType() ||
+      vc.getElementType() != v.getElementType())
+    return emitOpError() << "caches must hold the element type of k and v ("
+                         << k.getElementType() << "), got "
+                         << kc.getElementType() << " and "
+                         << vc.getElementType();
+  RankedTensorType lengths = getLengths().getType();
+  if (failed(expectRank(*this, "lengths", lengths, 1, "[batch]")) ||
+      failed(expectSameDim(*this, "lengths", lengths, 0, "q", q, 0, "batch")))
+    return failure();
+  if (failed(verifySlots(*this, getSlots().getType(), q, kc,
+                         getNewKCache().getType())))
+    return failure();
+  if (vc != getNewVCache().getType())
+    return emitOpError() << "new_v_cache type " << getNewVCache().getType()
+                         << " must equal v_cache type " << vc;
+  return success();
+}
+
+LogicalResult
+AttentionCachedOp::reifyResultShapes(OpBuilder &b,
+                                     ReifiedRankedShapedTypeDims &dims) {
+  dims.push_back(reifyDims(b, getLoc(), getResult().getType(),
+                           {{getQ(), 0}, {getQ(), 1}, {getQ(), 2}, {getV(), 3}}));
+  dims.push_back(reifyLike(b, getLoc(), getNewKCache().getType(), getKCache()));
+  dims.push_back(reifyLike(b, getLoc(), getNewVCache().getType(), getVCache()));
   return success();
 }
 

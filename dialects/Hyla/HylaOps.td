@@ -331,6 +331,41 @@ def Hyla_AttentionOp : Hyla_ShapedOp<"attention"> {
   }];
 }
 
+def Hyla_AttentionCachedOp : Hyla_ShapedOp<"attention_cached"> {
+  let summary = "Causal attention of new tokens over a per-slot KV cache";
+  let description = [{
+    The decode (and chunked-prefill) step of an attention layer. `q`:
+    `[B, T, HQ, D]`, `k`: `[B, T, HKV, D]`, `v`: `[B, T, HKV, DV]` are the
+    `T` new tokens of each of `B` sequences; `k_cache`: `[slots, L, HKV, D]`
+    and `v_cache`: `[slots, L, HKV, DV]` hold up to `L` tokens a slot.
+    Sequence `b` lives in slot `slots[b]`, which holds `lengths[b]` tokens
+    before this op. Its new token `t` is written at position
+    `lengths[b] + t` of that slot and attends to positions
+    `0 .. lengths[b] + t` (causal among the new tokens), query head `h`
+    with KV head `h / (HQ / HKV)`; softmax in f32.
+
+    `new_k_cache` and `new_v_cache` are the caches with those positions
+    written; lowered they are the same buffers (updated in place), so the
+    caches must not be used after this op. `slots` entries must be distinct
+    and within `[0, slots)`, and `0 <= lengths[b] <= L - T`; the kernels
+    write NaN outputs for a sequence that breaks this and leave the caches
+    alone (the float64 reference rejects it).
+  }];
+  let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
+                       Hyla_FloatTensor:$v, Hyla_FloatTensor:$k_cache,
+                       Hyla_FloatTensor:$v_cache, RankedTensorOf<[I32]>:$slots,
+                       RankedTensorOf<[I32]>:$lengths,
+                       Hyla_PositiveF64Attr:$scale);
+  let results = (outs Hyla_FloatTensor:$result, Hyla_FloatTensor:$new_k_cache,
+                      Hyla_FloatTensor:$new_v_cache);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $k_cache `,` $v_cache `[` $slots `]` `lengths`
+    $lengths attr-dict `:` type($q) `,` type($k) `,` type($v) `,`
+    type($k_cache) `,` type($v_cache) `,` type($slots) `,` type($lengths)
+    `->` type($result) `,` type($new_k_cache) `,` type($new_v_cache)
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Dispatch of a tile kernel
 //===----------------------------------------------------------------------===//

@@ -99,6 +99,26 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       attnBlockN("attn-block-n",
                  cl::desc("attention keys per step (default 64)"), cl::init(64),
                  cl::cat(category)),
+      attnDecodeBlockN(
+          "attn-decode-block-n",
+          cl::desc("attention decode (hyla.attention_cached): cached keys "
+                   "per step (default 64)"),
+          cl::init(64), cl::cat(category)),
+      attnDecodeSplits(
+          "attn-decode-splits",
+          cl::desc("attention decode: programs that share one sequence's "
+                   "keys (flash decoding), merged by a combine kernel "
+                   "(default 16)"),
+          cl::init(16), cl::cat(category)),
+      attnDecodeNumWarps(
+          "attn-decode-num-warps",
+          cl::desc("attention decode: warps per split program (default 4)"),
+          cl::init(4), cl::cat(category)),
+      attnDecodeMinProgramsPerSM(
+          "attn-decode-min-programs-per-sm",
+          cl::desc("attention decode: split programs each SM must fit, "
+                   "capping their registers (default 0: no cap)"),
+          cl::init(0), cl::cat(category)),
       gdnParallelChunks(
           "gdn-parallel-chunks",
           cl::desc("GDN as prep/state/output kernels, parallel over chunks "
@@ -149,6 +169,10 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.gemmStages = gemmStages.getValue();
   o.attnBlockM = attnBlockM.getValue();
   o.attnBlockN = attnBlockN.getValue();
+  o.attnDecodeBlockN = attnDecodeBlockN.getValue();
+  o.attnDecodeSplits = attnDecodeSplits.getValue();
+  o.attnDecodeNumWarps = attnDecodeNumWarps.getValue();
+  o.attnDecodeMinProgramsPerSM = attnDecodeMinProgramsPerSM.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();
   o.gdnFuseQKL2Norm = gdnFuseQKL2Norm.getValue();
   o.gdnFusePrologue = gdnFusePrologue.getValue();

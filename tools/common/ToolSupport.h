@@ -24,7 +24,9 @@ struct PipelineFlags {
       gdnStateNumWarps, gdnStateStages, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
-      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN;
+      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN,
+      attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
+      attnDecodeMinProgramsPerSM;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm, gdnFusePrologue,
       gdnFuseOutputNorm;
 };

@@ -477,6 +477,71 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     return success();
   }
 
+  if (auto a = dyn_cast<AttentionCachedOp>(op)) {
+    HostTensorPtr q = tensor(a.getQ()), k = tensor(a.getK()),
+                  v = tensor(a.getV()), kc = tensor(a.getKCache()),
+                  vc = tensor(a.getVCache()), slots = tensor(a.getSlots()),
+                  lengths = tensor(a.getLengths());
+    int64_t B = q->shape[0], T = q->shape[1], HQ = q->shape[2],
+            D = q->shape[3], HKV = k->shape[2], DV = v->shape[3],
+            NS = kc->shape[0], L = kc->shape[1];
+    double scale = a.getScale().convertToDouble();
+    if (failed(checkSlots(op, *slots, NS)))
+      return failure();
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t len = static_cast<int64_t>(lengths->values[b]);
+      if (len < 0 || len + T > L)
+        return op->emitError()
+               << "batch element " << b << " has " << len
+               << " cached tokens: with " << T << " new ones that is outside "
+               << "the cache's " << L << " positions";
+    }
+    auto newK = std::make_shared<HostTensor>(*kc);
+    auto newV = std::make_shared<HostTensor>(*vc);
+    HostTensorPtr out = makeLike(a.getResult(), {B, T, HQ, DV});
+    std::vector<double> p(L);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t slot = static_cast<int64_t>(slots->values[b]);
+      int64_t len = static_cast<int64_t>(lengths->values[b]);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < HKV; ++h) {
+          for (int64_t i = 0; i < D; ++i)
+            newK->values[((slot * L + len + t) * HKV + h) * D + i] =
+                k->values[((b * T + t) * HKV + h) * D + i];
+          for (int64_t i = 0; i < DV; ++i)
+            newV->values[((slot * L + len + t) * HKV + h) * DV + i] =
+                v->values[((b * T + t) * HKV + h) * DV + i];
+        }
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < HQ; ++h) {
+          int64_t hk = h / (HQ / HKV), end = len + t + 1;
+          const double *qt = &q->values[((b * T + t) * HQ + h) * D];
+          double mx = -INFINITY;
+          for (int64_t s = 0; s < end; ++s) {
+            const double *ks = &newK->values[((slot * L + s) * HKV + hk) * D];
+            double dot = 0;
+            for (int64_t i = 0; i < D; ++i)
+              dot += qt[i] * ks[i];
+            p[s] = dot * scale;
+            mx = std::max(mx, p[s]);
+          }
+          double sum = 0;
+          for (int64_t s = 0; s < end; ++s)
+            sum += p[s] = std::exp(p[s] - mx);
+          double *ot = &out->values[((b * T + t) * HQ + h) * DV];
+          for (int64_t s = 0; s < end; ++s) {
+            const double *vs = &newV->values[((slot * L + s) * HKV + hk) * DV];
+            for (int64_t j = 0; j < DV; ++j)
+              ot[j] += p[s] / sum * vs[j];
+          }
+        }
+    }
+    set(a.getResult(), out);
+    set(a.getNewKCache(), newK);
+    set(a.getNewVCache(), newV);
+    return success();
+  }
+
   if (auto s = dyn_cast<SiluMulOp>(op)) {
     HostTensorPtr g = tensor(s.getGate()), u = tensor(s.getUp());
     HostTensorPtr out = makeLike(s, g->shape);

@@ -371,3 +371,59 @@ func.func @conv_cached_cache_rank(%x: tensor<2x1x8xbf16>, %w: tensor<8x4xbf16>, 
   %y, %n = hyla.causal_conv1d_cached %x, %w, %c[%s] : tensor<2x1x8xbf16>, tensor<8x4xbf16>, tensor<3x8xbf16>, tensor<2xi32> -> tensor<2x1x8xbf16>, tensor<3x8xbf16>
   return
 }
+
+// -----
+
+func.func @attn_cached_cache_rank(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x1x2x16xbf16>, %c: tensor<8x2x16xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache must have rank 4 ([slots, max tokens, kv heads, head dim]) but has rank 3}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x2x16xbf16>, tensor<8x2x16xbf16>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x4x16xbf16>, tensor<8x2x16xbf16>, tensor<8x2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attn_cached_kv_heads(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x1x2x16xbf16>, %c: tensor<8x64x4x16xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{kv heads mismatch: k dim 2 is 2 but k_cache dim 2 is 4}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x64x4x16xbf16>, tensor<8x64x4x16xbf16>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x4x16xbf16>, tensor<8x64x4x16xbf16>, tensor<8x64x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attn_cached_max_tokens(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x1x2x16xbf16>, %kc: tensor<8x64x2x16xbf16>, %vc: tensor<8x32x2x16xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{max tokens mismatch: k_cache dim 1 is 64 but v_cache dim 1 is 32}}
+  %o, %kc2, %vc2 = hyla.attention_cached %q, %k, %k, %kc, %vc[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x32x2x16xbf16>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x4x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x32x2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attn_cached_new_tokens(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x2x2x16xbf16>, %c: tensor<8x64x2x16xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{new token count mismatch: q dim 1 is 1 but k dim 1 is 2}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x2x2x16xbf16>, tensor<2x2x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x4x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attn_cached_cache_type(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x1x2x16xbf16>, %c: tensor<8x64x2x16xf32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{caches must hold the element type of k and v ('bf16'), got 'f32' and 'f32'}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x64x2x16xf32>, tensor<8x64x2x16xf32>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x4x16xbf16>, tensor<8x64x2x16xf32>, tensor<8x64x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @attn_cached_lengths(%q: tensor<2x1x4x16xbf16>, %k: tensor<2x1x2x16xbf16>, %c: tensor<8x64x2x16xbf16>, %s: tensor<2xi32>, %l: tensor<3xi32>) {
+  // expected-error @+1 {{batch mismatch: lengths dim 0 is 3 but q dim 0 is 2}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %l {scale = 0.25 : f64} : tensor<2x1x4x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<2xi32>, tensor<3xi32> -> tensor<2x1x4x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attn_cached_gqa(%q: tensor<2x1x3x16xbf16>, %k: tensor<2x1x2x16xbf16>, %c: tensor<8x64x2x16xbf16>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{query heads (3) must be a multiple of kv heads (2)}}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %s {scale = 0.25 : f64} : tensor<2x1x3x16xbf16>, tensor<2x1x2x16xbf16>, tensor<2x1x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>, tensor<2xi32>, tensor<2xi32> -> tensor<2x1x3x16xbf16>, tensor<8x64x2x16xbf16>, tensor<8x64x2x16xbf16>
+  return
+}

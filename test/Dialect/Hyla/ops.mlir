@@ -75,6 +75,13 @@ func.func @decode_ops(%q: tensor<?x1x2x32xbf16>, %v: tensor<?x1x4x64xbf16>, %g: 
   return %o, %n, %y, %nc : tensor<?x1x4x64xbf16>, tensor<?x4x32x64xf32>, tensor<?x1x8xbf16>, tensor<?x3x8xbf16>
 }
 
+// CHECK-LABEL: func.func @attention_cached
+func.func @attention_cached(%q: tensor<?x1x8x64xbf16>, %k: tensor<?x1x2x64xbf16>, %c: tensor<16x4096x2x64xbf16>, %s: tensor<?xi32>, %l: tensor<?xi32>) -> (tensor<?x1x8x64xbf16>, tensor<16x4096x2x64xbf16>, tensor<16x4096x2x64xbf16>) {
+  // CHECK: hyla.attention_cached %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}[%{{.*}}] lengths %{{.*}} {scale = 1.250000e-01 : f64}
+  %o, %kc, %vc = hyla.attention_cached %q, %k, %k, %c, %c[%s] lengths %l {scale = 0.125 : f64} : tensor<?x1x8x64xbf16>, tensor<?x1x2x64xbf16>, tensor<?x1x2x64xbf16>, tensor<16x4096x2x64xbf16>, tensor<16x4096x2x64xbf16>, tensor<?xi32>, tensor<?xi32> -> tensor<?x1x8x64xbf16>, tensor<16x4096x2x64xbf16>, tensor<16x4096x2x64xbf16>
+  return %o, %kc, %vc : tensor<?x1x8x64xbf16>, tensor<16x4096x2x64xbf16>, tensor<16x4096x2x64xbf16>
+}
+
 // CHECK-LABEL: func.func @dispatch_tied
 func.func @dispatch_tied(%x: tensor<4xf32>, %c: tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>) {
   %c1 = arith.constant 1 : index
