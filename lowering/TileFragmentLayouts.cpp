@@ -256,6 +256,22 @@ struct DotOperandsFromFragments : OpRewritePattern<DotOp> {
   }
 };
 
+/// A row reduction of converted wgmma fragments reduces them where they
+/// are (each row lies in one quad: shuffles, then only the row results
+/// through shared memory).
+struct ReduceFragmentRows : OpRewritePattern<ReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReduceOp reduce,
+                                PatternRewriter &rw) const override {
+    Value src = fragmentSource(reduce.getInput());
+    if (!src || !isWarpgroupTile(src.getType()) || reduce.getAxis() != 1 ||
+        !reduce.getType().getElementType().isF32())
+      return failure();
+    rw.modifyOpInPlace(reduce, [&] { reduce.getInputMutable().set(src); });
+    return success();
+  }
+};
+
 /// A loop-carried tile that the body yields as converted fragments is
 /// carried as those fragments.
 struct CarryFragments : OpRewritePattern<scf::ForOp> {
@@ -292,7 +308,8 @@ struct TileFragmentLayoutsPass
     RewritePatternSet patterns(&getContext());
     patterns.add<DotIntoFragments>(&getContext(), gpu->hasWgmma);
     patterns.add<ElementwiseOnFragments, BuildInFragments, StoreFragments,
-                 DotOperandsFromFragments, CarryFragments>(&getContext());
+                 DotOperandsFromFragments, CarryFragments, ReduceFragmentRows>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

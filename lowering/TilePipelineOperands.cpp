@@ -381,6 +381,34 @@ bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
   });
 }
 
+/// A load before `loop` (in its block) whose one use is a wgmma dot of the
+/// loop body, k-contiguous as that operand: loop-invariant (attention's
+/// query block), so one TMA copy before the loop puts it where every step's
+/// dot reads it, instead of each step writing it from registers.
+bool invariantOperand(LoadOp load, scf::ForOp loop, int64_t warps) {
+  MemRefType mt = load.getSource().getType();
+  RankedTensorType t = load.getType();
+  if (load->getBlock() != loop->getBlock() || !load->hasOneUse() ||
+      t.getRank() != 2 || t.getEncoding() || !load.getBounds().empty() ||
+      !load.getPadding().isZero())
+    return false;
+  Type elt = t.getElementType();
+  unsigned bits = elt.getIntOrFloatBitWidth();
+  int64_t rank = mt.getRank();
+  if ((bits != 16 && bits != 32) || t.getDimSize(1) % wgmmaRowElements(elt) ||
+      load.getDims()[1] != rank - 1 || mt.isDynamicDim(rank - 1) ||
+      mt.getDimSize(rank - 1) * bits % 128 || rank > 5 || t.getDimSize(0) > 256)
+    return false;
+  auto dot = dyn_cast<DotOp>(*load->getUsers().begin());
+  if (!dot || dot->getParentOp() != loop || !isWarpgroupTile(dot.getType()) ||
+      dot.getA() == dot.getB())
+    return false;
+  bool isA = dot.getA() == load.getResult();
+  return fitsWgmmaOperands(dot, warps,
+                           isA || isSharedTile(dot.getA().getType()),
+                           !isA || isSharedTile(dot.getB().getType()));
+}
+
 /// Whether `value` can be recomputed in a producer region at the top of
 /// the kernel: a kernel argument, `iv` (mapped there), or the scalar
 /// result of a memory-effect-free op without regions of `kernelBlock` or
@@ -440,6 +468,12 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
         loads.push_back(load);
     if (loads.empty())
       return failure();
+    SmallVector<LoadOp> invariant;
+    if (tma)
+      for (Operation &op : *loop->getBlock())
+        if (auto load = dyn_cast<LoadOp>(op);
+            load && invariantOperand(load, loop, warps))
+          invariant.push_back(load);
 
     Block *body = loop.getBody();
     Block *kernelBlock = &kernel.getBody().front();
@@ -483,6 +517,22 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     int64_t emptyBarriers = fullBarriersOf(loads.size());
     if (tma)
       end = emptyBarriers + (specialize ? 8 * stages : 0);
+    // Loop-invariant operands: one buffer each (1024-aligned) and one
+    // mbarrier for all of them.
+    SmallVector<int64_t> invariantOffsets;
+    int64_t invariantBarrier = 0;
+    if (!invariant.empty()) {
+      end = (end + 1023) / 1024 * 1024;
+      for (LoadOp load : invariant) {
+        RankedTensorType t = load.getType();
+        invariantOffsets.push_back(end);
+        int64_t bytes = t.getNumElements() *
+                        t.getElementType().getIntOrFloatBitWidth() / 8;
+        end += (bytes + 1023) / 1024 * 1024;
+      }
+      invariantBarrier = end;
+      end += 8;
+    }
     int64_t reserved = (end + 1023) / 1024 * 1024;
 
     Location loc = loop.getLoc();
@@ -582,6 +632,27 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
                      constant(t), loop.getUpperBound());
     }
 
+    // The invariant operands: copied once, at the loads (their offsets are
+    // defined there), and waited for just before the loop.
+    if (!invariant.empty()) {
+      rw.setInsertionPoint(invariant.front());
+      InitBarriersOp::create(rw, loc, 1, invariantBarrier, IntegerAttr());
+      for (auto [j, load] : llvm::enumerate(invariant)) {
+        rw.setInsertionPoint(load);
+        RankedTensorType t = load.getType();
+        auto copy = AsyncLoadOp::create(
+            rw, load.getLoc(),
+            RankedTensorType::get(t.getShape(), t.getElementType(),
+                                  SharedLayoutAttr::get(rw.getContext())),
+            load.getSource(), load.getOffsets(), load.getDims(), constant(0),
+            1, invariantOffsets[j], rw.getI64IntegerAttr(invariantBarrier));
+        rw.replaceOp(load, copy.getResult());
+      }
+      rw.setInsertionPoint(loop);
+      BarrierWaitOp::create(rw, loc, constant(0), constant(0),
+                            invariantBarrier, /*local=*/true);
+    }
+
     // The loop carries the current stage and (TMA) the parity of its
     // barriers' phase.
     rw.setInsertionPoint(loop);
@@ -650,6 +721,8 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
         InvalBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
       else
         AsyncWaitOp::create(rw, loc, 0);
+      if (!invariant.empty())
+        InvalBarriersOp::create(rw, loc, 1, invariantBarrier);
     }
     rw.replaceOp(loop, newLoop.getResults().take_front(oldCount));
     return success();

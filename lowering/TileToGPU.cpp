@@ -1627,6 +1627,28 @@ struct BroadcastLowering : TilePattern<BroadcastOp> {
     Emitter e(rw, op.getLoc(), st);
     RankedTensorType in = op.getInput().getType(), out = op.getType();
     st.needShared(tileToShared(e, adaptor.getInput(), in.getNumElements()));
+    // A row vector across fragments (the online softmax's max and scale):
+    // a thread's values share its few rows, so it reads each row once.
+    if (isMmaTile(out) && in.getRank() == 1 && op.getDims()[0] == 0) {
+      FragmentParts parts = fragmentParts(e, out);
+      Type elt = in.getElementType();
+      DenseMap<int64_t, Value> rowValues; // strip * 16 + row offset
+      SmallVector<Value> slots;
+      for (size_t j = 0; j < parts.strip.size(); ++j) {
+        int64_t key = parts.strip[j] * 16 + parts.rowConst[j];
+        Value &v = rowValues[key];
+        if (!v)
+          v = LLVM::LoadOp::create(
+              rw, op.getLoc(), elt,
+              e.sharedPtr(0, elt,
+                          e.add(parts.stripRow[parts.strip[j]],
+                                e.i32(parts.rowConst[j]))));
+        slots.push_back(v);
+      }
+      rw.replaceOp(op, vector::FromElementsOp::create(
+                           rw, op.getLoc(), e.vec(slots.size(), elt), slots));
+      return success();
+    }
     // Source index of each output element: its coords along `dims`.
     SmallVector<Value> c;
     Value mask;
@@ -1860,6 +1882,57 @@ std::optional<Value> reduceInRegisters(Emitter &e, ReduceOp op, Value input) {
 /// else through shared memory: a group of P lanes (a power of two up to 32)
 /// shares a row, each lane strides over it, and the lanes finish with xor
 /// shuffles.
+/// A row reduction (axis 1) of `#hyla_tile.mma` fragments whose rows each
+/// lie in one warp (one strip across the tile's width: the wgmma
+/// accumulator): each thread combines its values of each of its rows, the
+/// four lanes of a quad (which share those rows) combine by xor shuffles,
+/// and only the row results go through shared memory into the thread
+/// layout, instead of the whole tile.
+std::optional<Value> reduceFragmentRows(Emitter &e, ReduceOp op, Value input) {
+  KernelState &st = e.st;
+  RankedTensorType in = op.getInput().getType();
+  if (!isMmaTile(in) || in.getRank() != 2 || op.getAxis() != 1)
+    return std::nullopt;
+  if (fragmentGeometry(in, st.warps()).stripsN != 1)
+    return std::nullopt;
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  bool isMax = op.getKind() == ReduceKind::Max;
+  auto combine = [&](Value x, Value y) -> Value {
+    return isMax ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                 : Value(arith::AddFOp::create(b, loc, x, y));
+  };
+  FragmentParts parts = fragmentParts(e, in);
+  int64_t rows = in.getDimSize(0);
+  // Every thread of a quad holds its rows' result: all four store it (the
+  // same value to the same word).
+  e.barrier(); // earlier readers of the scratch bytes are done
+  for (size_t i = 0; i < parts.stripRow.size(); ++i)
+    for (int64_t half : {0, 8}) {
+      Value acc;
+      for (size_t j = 0; j < parts.strip.size(); ++j) {
+        if (parts.strip[j] != static_cast<int64_t>(i) ||
+            parts.rowConst[j] != half)
+          continue;
+        Value x = vector::ExtractOp::create(b, loc, input, j);
+        acc = acc ? combine(acc, x) : x;
+      }
+      for (int64_t off : {1, 2}) {
+        auto shfl = gpu::ShuffleOp::create(b, loc, acc, off, 32,
+                                           gpu::ShuffleMode::XOR);
+        acc = combine(acc, shfl.getShuffleResult());
+      }
+      Value row = e.add(parts.stripRow[i], e.i32(half));
+      LLVM::StoreOp::create(b, loc, acc, e.sharedPtr(0, b.getF32Type(), row));
+    }
+  st.needShared(rows * 4);
+  e.barrier();
+  int64_t n = st.slots(rows);
+  Value elems = e.elementIndices(n);
+  return e.loadSharedRuns(b.getF32Type(), elems, e.validSlots(elems, rows), 0,
+                          st.allSlotsValid(rows));
+}
+
 struct ReduceLowering : TilePattern<ReduceOp> {
   using TilePattern::TilePattern;
   LogicalResult
@@ -1870,6 +1943,13 @@ struct ReduceLowering : TilePattern<ReduceOp> {
     RankedTensorType in = op.getInput().getType();
     if (!in.getElementType().isF32())
       return rw.notifyMatchFailure(op, "reduces f32 tiles");
+    if (isMmaTile(in)) {
+      std::optional<Value> rows = reduceFragmentRows(e, op, adaptor.getInput());
+      if (!rows) // checked before conversion
+        return rw.notifyMatchFailure(op, "fragments not reducible in rows");
+      rw.replaceOp(op, *rows);
+      return success();
+    }
     if (std::optional<Value> fast = reduceInRegisters(e, op, adaptor.getInput())) {
       rw.replaceOp(op, *fast);
       return success();
@@ -3026,14 +3106,22 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
             (isa<arith::ConstantOp>(op) ||
              op->hasTrait<OpTrait::Elementwise>());
         auto broadcast = dyn_cast<BroadcastOp>(op);
+        auto reduce = dyn_cast<ReduceOp>(op);
+        bool rowReduce =
+            reduce && reduce.getAxis() == 1 &&
+            reduce.getInput().getType().getElementType().isF32() &&
+            fragmentGeometry(reduce.getInput().getType(), st.warps()).stripsN ==
+                1;
         if (!elementwise &&
             !isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
                  LoadOp, StoreOp, IotaOp, tensor::SplatOp>(op) &&
-            !(broadcast && !isMmaTile(broadcast.getInput().getType()))) {
+            !(broadcast && !isMmaTile(broadcast.getInput().getType())) &&
+            !rowReduce) {
           op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
                           "dot, elementwise arith and math ops, load, store, "
-                          "iota, splat, broadcast into fragments, scf.for, "
-                          "scf.yield and convert_layout can");
+                          "iota, splat, broadcast into fragments, f32 row "
+                          "reductions of fragments whose rows lie in one "
+                          "warp, scf.for, scf.yield and convert_layout can");
           return WalkResult::interrupt();
         }
         if (auto dot = dyn_cast<DotOp>(op); dot && isWarpgroupTile(dot.getType())) {

@@ -80,6 +80,8 @@ done
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn.hyla" --quiet
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128.hyla" --quiet \
   --attn-block-m=128
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128_bn128.hyla" --quiet \
+  --attn-block-m=128 --attn-block-n=128
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dm4.hyla" --quiet \
   --attn-decode-min-programs-per-sm=4
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \
