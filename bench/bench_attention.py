@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, HERE)
 import hyla  # noqa: E402
 from check_gdn_attention import median_ms, rel_err  # noqa: E402
+from bench_gdn_decode import copy_bandwidth  # noqa: E402
 
 BF = torch.bfloat16
 D = 128
@@ -189,16 +190,6 @@ def decode_check(m, fn, HQ, HKV, dev, gen):
     res["ok"] = res["ok"] and res["bad_len_nan"] and \
         res["bad_len_caches_untouched"]
     return res
-
-
-def copy_bandwidth(dev):
-    n = 1 << 29
-    src = torch.empty(n, dtype=BF, device=dev)
-    dst = torch.empty_like(src)
-    ms = median_ms(lambda: dst.copy_(src))
-    del src, dst
-    torch.cuda.empty_cache()
-    return 2 * n * 2 / (ms * 1e-3)
 
 
 def decode_row(mods, B, ctx, HQ, HKV, dev, gen, bandwidth, timing):

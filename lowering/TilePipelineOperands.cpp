@@ -346,16 +346,16 @@ bool recomputable(Value value, Block *body, Value iv) {
                       [&](Value o) { return recomputable(o, body, iv); });
 }
 
-/// A load of the loop body that wgmma could read where a copy puts it: a
-/// 2-D 16- or 32-bit tile in whole 128-byte swizzle rows, its rows along
-/// the memref's contiguous last dim (whole 16-byte chunks), no bounds, zero
-/// padding, offsets computable for the next step, used once, as the
-/// k-contiguous operand of a dot into warpgroup fragments.
-bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
-  Block *body = loop.getBody();
+/// A load (in `block`) that wgmma could read where a copy puts it: a 2-D
+/// 16- or 32-bit tile in whole 128-byte swizzle rows, its rows along the
+/// memref's contiguous last dim (whole 16-byte chunks), no bounds, zero
+/// padding, used once, as the k-contiguous operand of a dot of `loop`'s
+/// body into warpgroup fragments.
+bool copyableWgmmaOperand(LoadOp load, Block *block, scf::ForOp loop,
+                          bool tma, int64_t warps) {
   MemRefType mt = load.getSource().getType();
   RankedTensorType t = load.getType();
-  if (load->getBlock() != body || !load->hasOneUse() || t.getRank() != 2 ||
+  if (load->getBlock() != block || !load->hasOneUse() || t.getRank() != 2 ||
       t.getEncoding() || !load.getBounds().empty() ||
       !load.getPadding().isZero())
     return false;
@@ -368,45 +368,31 @@ bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
       (tma && (rank > 5 || t.getDimSize(0) > 256)))
     return false;
   auto dot = dyn_cast<DotOp>(*load->getUsers().begin());
-  if (!dot || dot->getBlock() != body || !isWarpgroupTile(dot.getType()) ||
-      dot.getA() == dot.getB())
-    return false;
-  bool isA = dot.getA() == load.getResult();
-  if (!fitsWgmmaOperands(dot, warps,
-                         isA || isSharedTile(dot.getA().getType()),
-                         !isA || isSharedTile(dot.getB().getType())))
-    return false;
-  return llvm::all_of(load.getOffsets(), [&](Value o) {
-    return recomputable(o, body, loop.getInductionVar());
-  });
-}
-
-/// A load before `loop` (in its block) whose one use is a wgmma dot of the
-/// loop body, k-contiguous as that operand: loop-invariant (attention's
-/// query block), so one TMA copy before the loop puts it where every step's
-/// dot reads it, instead of each step writing it from registers.
-bool invariantOperand(LoadOp load, scf::ForOp loop, int64_t warps) {
-  MemRefType mt = load.getSource().getType();
-  RankedTensorType t = load.getType();
-  if (load->getBlock() != loop->getBlock() || !load->hasOneUse() ||
-      t.getRank() != 2 || t.getEncoding() || !load.getBounds().empty() ||
-      !load.getPadding().isZero())
-    return false;
-  Type elt = t.getElementType();
-  unsigned bits = elt.getIntOrFloatBitWidth();
-  int64_t rank = mt.getRank();
-  if ((bits != 16 && bits != 32) || t.getDimSize(1) % wgmmaRowElements(elt) ||
-      load.getDims()[1] != rank - 1 || mt.isDynamicDim(rank - 1) ||
-      mt.getDimSize(rank - 1) * bits % 128 || rank > 5 || t.getDimSize(0) > 256)
-    return false;
-  auto dot = dyn_cast<DotOp>(*load->getUsers().begin());
-  if (!dot || dot->getParentOp() != loop || !isWarpgroupTile(dot.getType()) ||
-      dot.getA() == dot.getB())
+  if (!dot || dot->getBlock() != loop.getBody() ||
+      !isWarpgroupTile(dot.getType()) || dot.getA() == dot.getB())
     return false;
   bool isA = dot.getA() == load.getResult();
   return fitsWgmmaOperands(dot, warps,
                            isA || isSharedTile(dot.getA().getType()),
                            !isA || isSharedTile(dot.getB().getType()));
+}
+
+/// A load of the loop body that can be staged: a copyable wgmma operand
+/// whose offsets can be computed for the next step.
+bool stageable(LoadOp load, scf::ForOp loop, bool tma, int64_t warps) {
+  return copyableWgmmaOperand(load, loop.getBody(), loop, tma, warps) &&
+         llvm::all_of(load.getOffsets(), [&](Value o) {
+           return recomputable(o, loop.getBody(), loop.getInductionVar());
+         });
+}
+
+/// A TMA-copyable wgmma operand of the loop body loaded before `loop` (in
+/// its block): loop-invariant (attention's query block), so one copy
+/// before the loop puts it where every step's dot reads it, instead of
+/// each step writing it from registers.
+bool invariantOperand(LoadOp load, scf::ForOp loop, int64_t warps) {
+  return copyableWgmmaOperand(load, loop->getBlock(), loop, /*tma=*/true,
+                              warps);
 }
 
 /// Whether `value` can be recomputed in a producer region at the top of

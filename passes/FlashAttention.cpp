@@ -150,9 +150,7 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     Location loc = op.getLoc();
     auto module = op->getParentOfType<ModuleOp>();
     SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
-    SmallVector<Type> argTypes;
-    for (Value v : inputs)
-      argTypes.push_back(memrefFor(cast<RankedTensorType>(v.getType())));
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
     argTypes.push_back(memrefFor(op.getType()));
     func::FuncOp kernel = getOrCreateKernel(
         rewriter, module, kernelName(p), argTypes, p.numWarps,
@@ -164,18 +162,11 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     Value batch = dimOf(op.getQ(), 0), queries = dimOf(op.getQ(), 1);
     // Causal attention needs as many keys as queries.
     Value keys = p.causal ? queries : dimOf(op.getK(), 1);
-    auto dyn = [](RankedTensorType t, ArrayRef<Value> bySlot) {
-      SmallVector<Value> dims;
-      for (int64_t d = 0; d < t.getRank(); ++d)
-        if (t.isDynamicDim(d))
-          dims.push_back(bySlot[d]);
-      return dims;
-    };
     SmallVector<SmallVector<Value>> inDims = {
-        dyn(qT, {batch, queries, {}, {}}), dyn(kT, {batch, keys, {}, {}}),
-        dyn(vT, {batch, keys, {}, {}})};
+        dynamicSizes(qT, {batch, queries, {}, {}}), dynamicSizes(kT, {batch, keys, {}, {}}),
+        dynamicSizes(vT, {batch, keys, {}, {}})};
     SmallVector<SmallVector<Value>> outDims = {
-        dyn(op.getType(), {batch, queries, {}, {}})};
+        dynamicSizes(op.getType(), {batch, queries, {}, {}})};
     SmallVector<Value> grid = {
         arith::CeilDivUIOp::create(
             rewriter, loc, queries,
@@ -432,19 +423,6 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
       return arith::ConstantIndexOp::create(rw, loc, v);
     };
     Value batch = dimOf(op.getQ(), 0), tokens = dimOf(op.getQ(), 1);
-    auto memrefs = [](TypeRange types) {
-      SmallVector<Type> out;
-      for (Type t : types)
-        out.push_back(memrefFor(cast<RankedTensorType>(t)));
-      return out;
-    };
-    auto dyn = [](RankedTensorType t, ArrayRef<Value> bySlot) {
-      SmallVector<Value> dims;
-      for (int64_t d = 0; d < t.getRank(); ++d)
-        if (t.isDynamicDim(d))
-          dims.push_back(bySlot[d]);
-      return dims;
-    };
     std::string tag = llvm::formatv("{0}_{1}_hq{2}_hkv{3}_d{4}_dv{5}",
                                     typeTag(p.elementType),
                                     typeTag(p.cacheType), p.heads, p.kvHeads,
@@ -454,8 +432,8 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     SmallVector<Value> appendIn = {op.getK(), op.getV(), op.getSlots(),
                                    op.getLengths(), op.getKCache(),
                                    op.getVCache()};
-    SmallVector<Type> appendArgs = memrefs(ValueRange(appendIn).getTypes());
-    llvm::append_range(appendArgs, memrefs({kcT, op.getVCache().getType()}));
+    SmallVector<Type> appendArgs = memrefsOf(ValueRange(appendIn).getTypes());
+    llvm::append_range(appendArgs, memrefsOf({kcT, op.getVCache().getType()}));
     func::FuncOp append = getOrCreateKernel(
         rw, module, "attn_cache_append_" + tag, appendArgs, /*numWarps=*/1,
         [&](TileBuilder &tb, ValueRange a) {
@@ -484,8 +462,8 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
                      oT = partType({p.splits, p.valueDim});
     SmallVector<Value> splitIn = {op.getQ(), kCache, vCache, op.getSlots(),
                                   op.getLengths()};
-    SmallVector<Type> splitArgs = memrefs(ValueRange(splitIn).getTypes());
-    llvm::append_range(splitArgs, memrefs({mT, mT, oT}));
+    SmallVector<Type> splitArgs = memrefsOf(ValueRange(splitIn).getTypes());
+    llvm::append_range(splitArgs, memrefsOf({mT, mT, oT}));
     func::FuncOp splitKernel = getOrCreateKernel(
         rw, module,
         llvm::formatv("attn_decode_split_{0}_bn{1}_ns{2}_w{3}{5}_s{4}", tag,
@@ -505,7 +483,7 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     SmallVector<SmallVector<Value>> splitDims;
     for (Value v : splitIn)
       splitDims.push_back(dynamicDims(rw, loc, v));
-    SmallVector<Value> partDims = dyn(mT, {batch, tokens, {}, {}});
+    SmallVector<Value> partDims = dynamicSizes(mT, {batch, tokens, {}, {}});
     DispatchOp partials = createDispatch(
         rw, loc, splitKernel,
         {cst(p.splits), cst(p.kvHeads * p.headBlocks()), batch}, splitIn,
@@ -513,7 +491,7 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
 
     // Combine.
     RankedTensorType outT = op.getResult().getType();
-    SmallVector<Type> combineArgs = memrefs({mT, mT, oT, outT});
+    SmallVector<Type> combineArgs = memrefsOf({mT, mT, oT, outT});
     func::FuncOp combine = getOrCreateKernel(
         rw, module,
         llvm::formatv("attn_decode_combine_{0}_hq{1}_dv{2}_ns{3}",
@@ -525,7 +503,7 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     DispatchOp combined = createDispatch(
         rw, loc, combine, {tokens, cst(p.heads), batch},
         ValueRange(partials.getResults()), {partDims, partDims, partDims},
-        {outT}, {dyn(outT, {batch, tokens, {}, {}})});
+        {outT}, {dynamicSizes(outT, {batch, tokens, {}, {}})});
     rw.replaceOp(op, {combined.getResult(0), kCache, vCache});
     return success();
   }

@@ -86,13 +86,6 @@ RankedTensorType rowsType(RankedTensorType t) {
   return RankedTensorType::get({rows, t.getShape().back()}, t.getElementType());
 }
 
-SmallVector<Type> memrefsOf(TypeRange tensors) {
-  SmallVector<Type> out;
-  for (Type t : tensors)
-    out.push_back(memrefFor(cast<RankedTensorType>(t)));
-  return out;
-}
-
 Value constIndex(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }

@@ -282,6 +282,21 @@ getOrCreateKernel(OpBuilder &b, ModuleOp module, StringRef name,
   return fn;
 }
 
+SmallVector<Type> memrefsOf(TypeRange tensors) {
+  SmallVector<Type> out;
+  for (Type t : tensors)
+    out.push_back(memrefFor(cast<RankedTensorType>(t)));
+  return out;
+}
+
+SmallVector<Value> dynamicSizes(RankedTensorType t, ArrayRef<Value> bySlot) {
+  SmallVector<Value> dims;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    if (t.isDynamicDim(d))
+      dims.push_back(bySlot[d]);
+  return dims;
+}
+
 SmallVector<Value> dynamicDims(OpBuilder &b, Location loc, Value tensor) {
   SmallVector<Value> dims;
   auto t = cast<RankedTensorType>(tensor.getType());

@@ -100,6 +100,14 @@ private:
 /// The memref type a kernel takes for a tensor operand or result.
 mlir::MemRefType memrefFor(mlir::RankedTensorType t);
 
+/// The memref types a kernel takes for tensor operands or results.
+llvm::SmallVector<mlir::Type> memrefsOf(mlir::TypeRange tensors);
+
+/// The sizes in `bySlot` (one per dim of `t`) of `t`'s dynamic dims, in
+/// order: the dynamic sizes a dispatch passes for a tensor of type `t`.
+llvm::SmallVector<mlir::Value> dynamicSizes(mlir::RankedTensorType t,
+                                            llvm::ArrayRef<mlir::Value> bySlot);
+
 /// Returns the kernel `name` of `module`, creating it (at the module's end,
 /// so creation order = output order) with `body` when absent. `body` gets
 /// the kernel's memref arguments. Kernels are keyed by name: the name must

@@ -135,6 +135,31 @@ LogicalResult checkSlots(Operation *op, const HostTensor &slots,
   return success();
 }
 
+/// out += softmax(scale q . k_s) v_s over keys s < end, in float64; key s
+/// at keys + s * keyStride, value s at values + s * valueStride; `p` holds
+/// at least `end` scores.
+void attendRow(const double *q, const double *keys, const double *values,
+               int64_t keyStride, int64_t valueStride, int64_t end, int64_t D,
+               int64_t DV, double scale, std::vector<double> &p, double *out) {
+  double mx = -INFINITY;
+  for (int64_t s = 0; s < end; ++s) {
+    const double *ks = keys + s * keyStride;
+    double dot = 0;
+    for (int64_t i = 0; i < D; ++i)
+      dot += q[i] * ks[i];
+    p[s] = dot * scale;
+    mx = std::max(mx, p[s]);
+  }
+  double sum = 0;
+  for (int64_t s = 0; s < end; ++s)
+    sum += p[s] = std::exp(p[s] - mx);
+  for (int64_t s = 0; s < end; ++s) {
+    const double *vs = values + s * valueStride;
+    for (int64_t j = 0; j < DV; ++j)
+      out[j] += p[s] / sum * vs[j];
+  }
+}
+
 /// Rows of the last dim: calls fn(row offset) for each row.
 template <typename Fn> void forRows(const HostTensor &t, Fn fn) {
   int64_t f = t.shape.back();
@@ -450,28 +475,12 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < HQ; ++h) {
         int64_t hk = h / (HQ / HKV);
-        for (int64_t t = 0; t < T; ++t) {
-          int64_t end = causal ? std::min(S, t + 1) : S;
-          const double *qt = &q->values[((b * T + t) * HQ + h) * D];
-          double mx = -INFINITY;
-          for (int64_t s = 0; s < end; ++s) {
-            const double *ks = &k->values[((b * S + s) * HKV + hk) * D];
-            double dot = 0;
-            for (int64_t i = 0; i < D; ++i)
-              dot += qt[i] * ks[i];
-            p[s] = dot * scale;
-            mx = std::max(mx, p[s]);
-          }
-          double sum = 0;
-          for (int64_t s = 0; s < end; ++s)
-            sum += p[s] = std::exp(p[s] - mx);
-          double *ot = &out->values[((b * T + t) * HQ + h) * DV];
-          for (int64_t s = 0; s < end; ++s) {
-            const double *vs = &v->values[((b * S + s) * HKV + hk) * DV];
-            for (int64_t j = 0; j < DV; ++j)
-              ot[j] += p[s] / sum * vs[j];
-          }
-        }
+        for (int64_t t = 0; t < T; ++t)
+          attendRow(&q->values[((b * T + t) * HQ + h) * D],
+                    &k->values[(b * S * HKV + hk) * D],
+                    &v->values[(b * S * HKV + hk) * DV], HKV * D, HKV * DV,
+                    causal ? std::min(S, t + 1) : S, D, DV, scale, p,
+                    &out->values[((b * T + t) * HQ + h) * DV]);
       }
     set(a, out);
     return success();
@@ -514,26 +523,12 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
         }
       for (int64_t t = 0; t < T; ++t)
         for (int64_t h = 0; h < HQ; ++h) {
-          int64_t hk = h / (HQ / HKV), end = len + t + 1;
-          const double *qt = &q->values[((b * T + t) * HQ + h) * D];
-          double mx = -INFINITY;
-          for (int64_t s = 0; s < end; ++s) {
-            const double *ks = &newK->values[((slot * L + s) * HKV + hk) * D];
-            double dot = 0;
-            for (int64_t i = 0; i < D; ++i)
-              dot += qt[i] * ks[i];
-            p[s] = dot * scale;
-            mx = std::max(mx, p[s]);
-          }
-          double sum = 0;
-          for (int64_t s = 0; s < end; ++s)
-            sum += p[s] = std::exp(p[s] - mx);
-          double *ot = &out->values[((b * T + t) * HQ + h) * DV];
-          for (int64_t s = 0; s < end; ++s) {
-            const double *vs = &newV->values[((slot * L + s) * HKV + hk) * DV];
-            for (int64_t j = 0; j < DV; ++j)
-              ot[j] += p[s] / sum * vs[j];
-          }
+          int64_t hk = h / (HQ / HKV);
+          attendRow(&q->values[((b * T + t) * HQ + h) * D],
+                    &newK->values[(slot * L * HKV + hk) * D],
+                    &newV->values[(slot * L * HKV + hk) * DV], HKV * D,
+                    HKV * DV, len + t + 1, D, DV, scale, p,
+                    &out->values[((b * T + t) * HQ + h) * DV]);
         }
     }
     set(a.getResult(), out);
