@@ -94,6 +94,26 @@ inline bool isWarpgroupTile(mlir::Type t) {
   return enc && enc.getWarpgroup();
 }
 
+/// A 1-D `#hyla_tile.mma<warpgroup>` tile: one value per row of wgmma
+/// fragments (a row reduction of them, the online softmax's row max and
+/// sum), held by each lane of the quad whose fragments hold that row.
+inline bool isFragmentRows(mlir::Type t) {
+  auto tt = mlir::dyn_cast<mlir::RankedTensorType>(t);
+  return tt && tt.getRank() == 1 && isWarpgroupTile(t);
+}
+
+/// Whether `warps` warps hold `m` fragment rows: whole warpgroups, the
+/// 16-row strips shared evenly (as `MmaStrips::fitsWarpgroups`).
+inline bool fitsFragmentRows(int64_t m, int64_t warps) {
+  return warps % 4 == 0 && m % 64 == 0 && (m / 16) % warps == 0;
+}
+
+/// Values per thread of `m` fragment rows: rows g and g + 8 of each of its
+/// 16-row strips.
+inline int64_t fragmentRowSlots(int64_t m, int64_t warps) {
+  return 2 * (m / 16 / warps);
+}
+
 /// A `#hyla_tile.shared` tile: a buffer in shared memory (held as its
 /// 32-bit shared-memory address on the GPU).
 inline bool isSharedTile(mlir::Type t) {
@@ -142,12 +162,16 @@ inline bool fitsWgmma(tile::DotOp dot, int64_t warps) {
 
 /// Whether wgmma can run `dot` with operand A (`aShared`) and B
 /// (`bShared`) read where copies placed them, as they lie in global memory,
-/// and the others written by the lowering: the copied ones contiguous
-/// along k (A [m][k], B [n][k]).
+/// and the others written by the lowering: a copied A contiguous along k
+/// ([m][k]); a copied B contiguous along k ([n][k]) or, with 16-bit
+/// elements, along n ([k][n], attention's values: wgmma reads it
+/// transposed, "MN-major").
 inline bool fitsWgmmaOperands(tile::DotOp dot, int64_t warps, bool aShared,
                               bool bShared) {
+  bool sixteenBit =
+      dot.getB().getType().getElementType().getIntOrFloatBitWidth() == 16;
   return (!aShared || !dot.getTransposeA()) &&
-         (!bShared || dot.getTransposeB()) &&
+         (!bShared || dot.getTransposeB() || sixteenBit) &&
          fitsWgmmaFromRegisters(dot, warps);
 }
 

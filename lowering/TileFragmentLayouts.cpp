@@ -95,12 +95,14 @@ bool rebuildable(Value v, Attribute encoding, int depth = 0) {
   DenseElementsAttr value;
   if (matchPattern(v, m_Constant(&value)))
     return value.isSplat();
-  if (isa<tensor::SplatOp, IotaOp>(def))
+  // Fragment rows (1-D) are only computed from other rows and constants.
+  bool rows = cast<RankedTensorType>(v.getType()).getRank() == 1;
+  if (isa<tensor::SplatOp>(def) || (isa<IotaOp>(def) && !rows))
     return true;
   if (auto bc = dyn_cast<BroadcastOp>(def))
     return bc.getInput().getType().getRank() == 1;
   if (auto load = dyn_cast<LoadOp>(def))
-    return v.hasOneUse();
+    return v.hasOneUse() && !rows;
   if (isElementwise(def))
     return llvm::all_of(def->getOperands(), [&](Value o) {
       return !isa<RankedTensorType>(o.getType()) ||
@@ -257,17 +259,41 @@ struct DotOperandsFromFragments : OpRewritePattern<DotOp> {
 };
 
 /// A row reduction of converted wgmma fragments reduces them where they
-/// are (each row lies in one quad: shuffles, then only the row results
-/// through shared memory).
+/// are (each row lies in one quad: shuffles) into fragment rows, which
+/// every lane of the quad holds: the row max and sum of the online softmax
+/// stay in registers, and the conversion back to the thread layout moves
+/// on down the uses like any other.
 struct ReduceFragmentRows : OpRewritePattern<ReduceOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReduceOp reduce,
                                 PatternRewriter &rw) const override {
     Value src = fragmentSource(reduce.getInput());
+    RankedTensorType plain = reduce.getType();
     if (!src || !isWarpgroupTile(src.getType()) || reduce.getAxis() != 1 ||
-        !reduce.getType().getElementType().isF32())
+        !plain.getElementType().isF32() ||
+        !fitsFragmentRows(plain.getDimSize(0), kernelWarps(reduce)))
       return failure();
-    rw.modifyOpInPlace(reduce, [&] { reduce.getInputMutable().set(src); });
+    auto encoding = cast<RankedTensorType>(src.getType()).getEncoding();
+    rw.setInsertionPoint(reduce);
+    auto rows = ReduceOp::create(rw, reduce.getLoc(),
+                                 withEncoding(plain, encoding), src,
+                                 reduce.getKindAttr(), reduce.getAxisAttr());
+    rw.replaceOpWithNewOp<ConvertLayoutOp>(reduce, plain, rows.getResult());
+    return success();
+  }
+};
+
+/// A broadcast of fragment rows (through the thread layout) into fragments
+/// of the same rows takes each row from its thread's registers.
+struct BroadcastFragmentRows : OpRewritePattern<BroadcastOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BroadcastOp bc,
+                                PatternRewriter &rw) const override {
+    Value src = fragmentSource(bc.getInput());
+    if (!src || !isFragmentRows(src.getType()) ||
+        !isWarpgroupTile(bc.getType()) || bc.getDims()[0] != 0)
+      return failure();
+    rw.modifyOpInPlace(bc, [&] { bc.getInputMutable().set(src); });
     return success();
   }
 };
@@ -308,8 +334,8 @@ struct TileFragmentLayoutsPass
     RewritePatternSet patterns(&getContext());
     patterns.add<DotIntoFragments>(&getContext(), gpu->hasWgmma);
     patterns.add<ElementwiseOnFragments, BuildInFragments, StoreFragments,
-                 DotOperandsFromFragments, CarryFragments, ReduceFragmentRows>(
-        &getContext());
+                 DotOperandsFromFragments, CarryFragments, ReduceFragmentRows,
+                 BroadcastFragmentRows>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -234,10 +234,11 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     };
     Value stage = newBody->getArguments()[1 + oldCount + 2 * (ahead - 1)];
     Value phase = tma ? newBody->getArguments().back() : Value();
-    // Wait for the copies of the step at (stage, phase) on both rings.
+    // Wait for the copies of the step at (stage, phase) on both rings (one
+    // barrier after the second wait serves both).
     auto waitStep = [&](Value st, Value ph) {
       for (int j = 0; j < 2; ++j)
-        BarrierWaitOp::create(rw, loc, st, ph, barriers[j]);
+        BarrierWaitOp::create(rw, loc, st, ph, barriers[j], /*local=*/j == 0);
     };
     // The parity of `st`'s barrier phase one round of the ring after `ph`.
     auto flip = [&](Value ph) {
@@ -656,12 +657,13 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
 
     // This step's copies have landed. Unspecialized, every thread is then
     // also past the previous step, whose buffers the copies of step
-    // i + S - 1 reuse; they start here.
+    // i + S - 1 reuse; they start here. (One barrier after the last wait
+    // serves all the rings.)
     rw.setInsertionPointToStart(newBody);
     if (tma) {
       for (size_t j = 0; j < loads.size(); ++j)
         BarrierWaitOp::create(rw, loc, stage, phase, fullBarriersOf(j),
-                              /*local=*/specialize);
+                              /*local=*/specialize || j + 1 < loads.size());
     } else {
       AsyncWaitOp::create(rw, loc, 0);
     }

@@ -69,6 +69,13 @@ struct KernelState {
   /// are the async copy rings and mbarriers (`hyla_tile.reserved_shared`),
   /// which live across the ops that use scratch.
   int64_t scratchBase = 0;
+  /// The kernel's last `inval_barriers` (top level, after every
+  /// `init_barriers`): past it no ring is live, so the ops after it (an
+  /// epilogue's exchanges) take their scratch from byte 0 instead, and the
+  /// program asks for less shared memory (attention: two programs an SM).
+  /// The conversion visits ops in program order, so the lowering of this
+  /// op moves scratchBase for all that follow.
+  Operation *ringsEnd = nullptr;
   bool hasWgmma = false;
   bool gridDependency = false; // the target has griddepcontrol
   DenseMap<Value, MemrefArg> memrefs;
@@ -572,6 +579,21 @@ FragmentParts fragmentParts(Emitter &e, RankedTensorType t) {
   return parts;
 }
 
+/// The row (i32) of each of this thread's values of `m` fragment rows
+/// (isFragmentRows): slot 2i is row g of its i-th strip, slot 2i + 1 row
+/// g + 8, as the fragments of any width hold them.
+SmallVector<Value> fragmentRowIndices(Emitter &e, int64_t m) {
+  auto strip = RankedTensorType::get(
+      {m, 8}, e.b.getF32Type(), MmaLayoutAttr::get(e.b.getContext(), true));
+  FragmentParts parts = fragmentParts(e, strip);
+  SmallVector<Value> rows;
+  for (Value row : parts.stripRow) {
+    rows.push_back(row);
+    rows.push_back(e.add(row, e.i32(8)));
+  }
+  return rows;
+}
+
 /// Row and column (i32 vectors) of each fragment value of this thread in a
 /// `#hyla_tile.mma` tile, in fragment order (see FragmentParts).
 std::pair<Value, Value> fragmentCoords(Emitter &e, RankedTensorType t) {
@@ -605,6 +627,9 @@ public:
     addConversion([&st](RankedTensorType t) -> Type {
       if (isSharedTile(t))
         return IntegerType::get(t.getContext(), 32);
+      if (isFragmentRows(t))
+        return VectorType::get({fragmentRowSlots(t.getDimSize(0), st.warps())},
+                               t.getElementType());
       if (isMmaTile(t))
         return VectorType::get({fragmentGeometry(t, st.warps()).fragmentSlots(st.warps())},
                                t.getElementType());
@@ -1391,6 +1416,8 @@ struct InvalBarriersLowering : TilePattern<InvalBarriersOp> {
                           NVVM::MBarrierInvalOp::create(b, l, bar);
                         });
     e.barrier();
+    if (op == st.ringsEnd)
+      st.scratchBase = 0; // every thread is past the rings' last use
     rw.eraseOp(op);
     return success();
   }
@@ -1626,6 +1653,20 @@ struct BroadcastLowering : TilePattern<BroadcastOp> {
                   ConversionPatternRewriter &rw) const override {
     Emitter e(rw, op.getLoc(), st);
     RankedTensorType in = op.getInput().getType(), out = op.getType();
+    // Fragment rows into fragments of the same rows: each value takes its
+    // row's, which its thread holds.
+    if (isFragmentRows(in)) {
+      FragmentParts parts = fragmentParts(e, out);
+      SmallVector<Value> slots;
+      for (size_t j = 0; j < parts.strip.size(); ++j)
+        slots.push_back(vector::ExtractOp::create(
+            rw, op.getLoc(), adaptor.getInput(),
+            2 * parts.strip[j] + (parts.rowConst[j] ? 1 : 0)));
+      rw.replaceOp(op, vector::FromElementsOp::create(
+                           rw, op.getLoc(),
+                           e.vec(slots.size(), in.getElementType()), slots));
+      return success();
+    }
     st.needShared(tileToShared(e, adaptor.getInput(), in.getNumElements()));
     // A row vector across fragments (the online softmax's max and scale):
     // a thread's values share its few rows, so it reads each row once.
@@ -1904,9 +1945,12 @@ std::optional<Value> reduceFragmentRows(Emitter &e, ReduceOp op, Value input) {
   };
   FragmentParts parts = fragmentParts(e, in);
   int64_t rows = in.getDimSize(0);
+  bool keepRows = isFragmentRows(op.getType());
+  SmallVector<Value> rowValues;
   // Every thread of a quad holds its rows' result: all four store it (the
   // same value to the same word).
-  e.barrier(); // earlier readers of the scratch bytes are done
+  if (!keepRows)
+    e.barrier(); // earlier readers of the scratch bytes are done
   for (size_t i = 0; i < parts.stripRow.size(); ++i)
     for (int64_t half : {0, 8}) {
       Value acc;
@@ -1922,9 +1966,16 @@ std::optional<Value> reduceFragmentRows(Emitter &e, ReduceOp op, Value input) {
                                            gpu::ShuffleMode::XOR);
         acc = combine(acc, shfl.getShuffleResult());
       }
+      if (keepRows) {
+        rowValues.push_back(acc);
+        continue;
+      }
       Value row = e.add(parts.stripRow[i], e.i32(half));
       LLVM::StoreOp::create(b, loc, acc, e.sharedPtr(0, b.getF32Type(), row));
     }
+  if (keepRows)
+    return Value(vector::FromElementsOp::create(
+        b, loc, e.vec(rowValues.size(), b.getF32Type()), rowValues));
   st.needShared(rows * 4);
   e.barrier();
   int64_t n = st.slots(rows);
@@ -2323,6 +2374,41 @@ struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
 /// writes them to an f32 [M, N] buffer, which every thread reads back in
 /// its slot layout.
 
+/// One m64nNk16 wgmma with A from registers (`aRegs`: four 32-bit pairs
+/// of 16-bit values in the accumulator layout) and B through `bDesc`,
+/// adding into `acc` (a struct of N / 2 f32). NVVM's wgmma op takes A only
+/// by descriptor, hence inline PTX; the accumulators are tied in and out.
+Value warpgroupDotFromRegisters(OpBuilder &b, Location loc, Type structTy,
+                                Value acc, ArrayRef<Value> aRegs, Value bDesc,
+                                int64_t n, bool bf16, bool bTransposed) {
+  int64_t count = n / 2;
+  std::string asmText, constraints;
+  llvm::raw_string_ostream os(asmText), cs(constraints);
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+     << "wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32."
+     << (bf16 ? "bf16.bf16" : "f16.f16") << " {";
+  for (int64_t j = 0; j < count; ++j)
+    os << (j ? ", $" : "$") << j;
+  os << "}, {$" << count << ", $" << count + 1 << ", $" << count + 2 << ", $"
+     << count + 3 << "}, $" << count + 4 << ", p, 1, 1, "
+     << (bTransposed ? 1 : 0) << ";\n}";
+  for (int64_t j = 0; j < count; ++j)
+    cs << (j ? ",=f" : "=f");
+  cs << ",r,r,r,r,l";
+  for (int64_t j = 0; j < count; ++j)
+    cs << "," << j;
+  SmallVector<Value> operands(aRegs);
+  operands.push_back(bDesc);
+  for (int64_t j = 0; j < count; ++j)
+    operands.push_back(LLVM::ExtractValueOp::create(b, loc, acc, j));
+  return LLVM::InlineAsmOp::create(
+             b, loc, structTy, operands, asmText, constraints,
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+             ArrayAttr())
+      .getResult(0);
+}
+
 /// A dot into `#hyla_tile.mma<warpgroup>` fragments on wgmma (checked to
 /// fit before conversion): both operands go to shared memory K-major with
 /// the 128-byte swizzle, then each warpgroup issues m64nNk16 (16-bit) or
@@ -2349,10 +2435,17 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   // Operands already in shared memory (async_load buffers, same layout)
   // are read where they are; the others are written to scratch first.
   bool aShared = isSharedTile(aT), bShared = isSharedTile(bT);
+  // A 16-bit A held as wgmma fragments ([m][k], a product feeding the next
+  // one: attention's probabilities) is read from registers as it is.
+  bool aRegisters =
+      !aShared && !tf32 && isWarpgroupTile(aT) && !op.getTransposeA();
+  // A copied B contiguous along n ([k][n]: attention's values) is read
+  // transposed (MN-major); K-major otherwise.
+  bool bMnMajor = bShared && !op.getTransposeB();
   Value aStart = aShared ? adaptor.getA() : Value();
   Value bStart = bShared ? adaptor.getB() : Value();
-  if (!aShared || !bShared) {
-    int64_t aBytes = aShared ? 0 : alignUp(m * k * eb, 1024);
+  if ((!aShared && !aRegisters) || !bShared) {
+    int64_t aBytes = aShared || aRegisters ? 0 : alignUp(m * k * eb, 1024);
     int64_t bBase = aBytes;
     st.needShared(bBase + (bShared ? 0 : n * k * eb));
     // Operand `values` of tile type `t` as `rows` K-major rows: tile
@@ -2389,7 +2482,7 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     };
     e.barrier(); // the previous dot's reads of these bytes are done
     Value scratch = e.add(smemAddr, e.i32(st.scratchBase));
-    if (!aShared) {
+    if (!aShared && !aRegisters) {
       writeSwizzled(adaptor.getA(), aT, op.getTransposeA(), m, 0);
       aStart = scratch;
     }
@@ -2400,12 +2493,15 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     e.asyncProxyBarrier();
   }
 
-  // Descriptor: start address >> 4 (bits 0-13), leading byte offset unused
-  // with the swizzle (1), stride byte offset 1024 >> 4 between 8-row groups
-  // (bits 32-45), swizzle mode 1 = 128 bytes (bits 62-63).
-  Value fixedBits = e.i64((int64_t(1) << 16) | (int64_t(1024 >> 4) << 32) |
-                          (int64_t(1) << 62));
-  auto descriptor = [&](Value addr) {
+  // Descriptor: start address >> 4 (bits 0-13), leading byte offset >> 4
+  // (bits 16-29), stride byte offset 1024 >> 4 between groups of 8 rows of
+  // 128 bytes (bits 32-45), swizzle mode 1 = 128 bytes (bits 62-63).
+  // K-major operands have their k step inside one 128-byte row, so the
+  // leading offset is unused (1); an MN-major B spans its n in column
+  // blocks of 64, each holding all k rows: `leadingBytes` apart.
+  auto descriptor = [&](Value addr, int64_t leadingBytes = 16) {
+    Value fixedBits = e.i64(((leadingBytes >> 4) << 16) |
+                            (int64_t(1024 >> 4) << 32) | (int64_t(1) << 62));
     Value field = arith::AndIOp::create(
         rw, loc, arith::ShRUIOp::create(rw, loc, addr, e.i32(4)), e.i32(0x3fff));
     return Value(arith::OrIOp::create(
@@ -2415,7 +2511,8 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   Value group = arith::DivUIOp::create(rw, loc, warp, e.i32(4));
   int64_t groups = warps / 4, rowBlock = 64 * 128;
   // This warpgroup's first 64-row block of A; its i-th is `groups` further.
-  Value aGroup = e.add(aStart, e.mul(group, e.i32(rowBlock)));
+  Value aGroup =
+      aRegisters ? Value() : e.add(aStart, e.mul(group, e.i32(rowBlock)));
 
   MmaStrips geometry = MmaStrips::warpgroup(m, n);
   int64_t perBlock = n / 2, blocks = geometry.stripsPerWarp(warps);
@@ -2437,11 +2534,40 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   int64_t kStep = tf32 ? 8 : 16;
   auto mmaShape = NVVM::MMAShapeAttr::get(ctx, 64, n, kStep);
   NVVM::WgmmaFenceAlignedOp::create(rw, loc);
+  // The A fragments' slots of block i and k step ks: 4 per n tile of 8
+  // columns, so a k step of 16 is 8 slots, paired into the 4 registers
+  // wgmma takes (row g, row g + 8, then both 8 columns on).
+  int64_t aStripSlots = k / 8 * 4;
+  auto aRegistersOf = [&](int64_t i, int64_t ks) {
+    SmallVector<Value> regs;
+    for (int64_t j = 0; j < 4; ++j) {
+      int64_t slot = i * aStripSlots + ks * 8 + 2 * j;
+      Value pair = vector::ShuffleOp::create(rw, loc, adaptor.getA(),
+                                             adaptor.getA(),
+                                             ArrayRef<int64_t>{slot, slot + 1});
+      regs.push_back(LLVM::BitcastOp::create(rw, loc, i32, pair));
+    }
+    return regs;
+  };
   for (int64_t ks = 0; ks < k / kStep; ++ks) {
-    // k step ks: column block ks / 4, 32 bytes (one k step) into its rows.
+    Value bDesc;
+    if (bMnMajor) {
+      // k step ks: its 16 rows of 128 bytes in every column block.
+      bDesc = descriptor(e.add(bStart, e.i32(ks * kStep * 128)),
+                         bT.getDimSize(0) * 128);
+    } else {
+      // k step ks: column block ks / 4, 32 bytes (one k step) into its rows.
+      bDesc = descriptor(
+          e.add(bStart, e.i32(ks / 4 * n * 128 + (ks % 4) * 32)));
+    }
     int64_t block = ks / 4, kBytes = (ks % 4) * 32;
-    Value bDesc = descriptor(e.add(bStart, e.i32(block * n * 128 + kBytes)));
     for (int64_t i = 0; i < blocks; ++i) {
+      if (aRegisters) {
+        frags[i] = warpgroupDotFromRegisters(rw, loc, structTy, frags[i],
+                                             aRegistersOf(i, ks), bDesc, n,
+                                             elt.isBF16(), bMnMajor);
+        continue;
+      }
       Value aDesc = descriptor(e.add(
           aGroup, e.i32(i * groups * rowBlock + block * m * 128 + kBytes)));
       frags[i] = NVVM::WgmmaMmaAsyncOp::create(
@@ -2449,7 +2575,8 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
           wgmmaType,
           NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
           NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
-          NVVM::MMALayout::row, NVVM::MMALayout::col,
+          NVVM::MMALayout::row,
+          bMnMajor ? NVVM::MMALayout::row : NVVM::MMALayout::col,
           /*satfinite=*/NVVM::MMAIntOverflowAttr());
     }
   }
@@ -2810,12 +2937,48 @@ struct DotLowering : TilePattern<DotOp> {
 /// memory (rows padded by 4 words against bank conflicts).
 struct ConvertLayoutLowering : TilePattern<ConvertLayoutOp> {
   using TilePattern::TilePattern;
+  /// Fragment rows to or from the thread layout, through shared memory
+  /// (row r at word r): the quad's four lanes store the same value.
+  LogicalResult convertFragmentRows(Emitter &e, ConvertLayoutOp op,
+                                    Value input,
+                                    ConversionPatternRewriter &rw) const {
+    Location loc = op.getLoc();
+    RankedTensorType t = op.getType();
+    int64_t m = t.getDimSize(0);
+    Type elt = t.getElementType();
+    SmallVector<Value> rows = fragmentRowIndices(e, m);
+    if (isFragmentRows(op.getInput().getType())) {
+      e.barrier(); // earlier readers of the scratch bytes are done
+      for (size_t j = 0; j < rows.size(); ++j)
+        LLVM::StoreOp::create(rw, loc,
+                              vector::ExtractOp::create(rw, loc, input, j),
+                              e.sharedPtr(0, elt, rows[j]));
+      st.needShared(m * Emitter::elementBytes(elt));
+      e.barrier();
+      int64_t n = st.slots(m);
+      Value elems = e.elementIndices(n);
+      rw.replaceOp(op, e.loadSharedRuns(elt, elems, e.validSlots(elems, m), 0,
+                                        st.allSlotsValid(m)));
+      return success();
+    }
+    st.needShared(tileToShared(e, input, m));
+    SmallVector<Value> values;
+    for (Value row : rows)
+      values.push_back(
+          LLVM::LoadOp::create(rw, loc, elt, e.sharedPtr(0, elt, row)));
+    rw.replaceOp(op, vector::FromElementsOp::create(
+                         rw, loc, e.vec(values.size(), elt), values));
+    return success();
+  }
+
   LogicalResult
   matchAndRewrite(ConvertLayoutOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rw) const override {
     Location loc = op.getLoc();
     Emitter e(rw, loc, st);
     RankedTensorType t = op.getType();
+    if (isFragmentRows(t) || isFragmentRows(op.getInput().getType()))
+      return convertFragmentRows(e, op, adaptor.getInput(), rw);
     int64_t m = t.getDimSize(0), n = t.getDimSize(1), nPad = n + 4;
     MmaStrips geometry = fragmentGeometry(
         isMmaTile(t) ? t : op.getInput().getType(), st.warps());
@@ -3110,13 +3273,35 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
         bool rowReduce =
             reduce && reduce.getAxis() == 1 &&
             reduce.getInput().getType().getElementType().isF32() &&
+            isMmaTile(reduce.getInput().getType()) &&
+            (!isFragmentRows(reduce.getType()) ||
+             isWarpgroupTile(reduce.getInput().getType())) &&
             fragmentGeometry(reduce.getInput().getType(), st.warps()).stripsN ==
                 1;
+        bool rowsOnly = llvm::all_of(
+            llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()),
+            [](Type t) { return !isMmaTile(t) || isFragmentRows(t); });
+        // Fragment rows come from row reductions and go into broadcasts
+        // over fragments of the same rows, elementwise ops, loops and
+        // conversions.
+        bool rowsBroadcast = broadcast &&
+                             isFragmentRows(broadcast.getInput().getType()) &&
+                             isWarpgroupTile(broadcast.getType()) &&
+                             broadcast.getDims()[0] == 0;
+        if (rowsOnly && !elementwise && !rowReduce && !rowsBroadcast &&
+            !isa<ConvertLayoutOp, scf::ForOp, scf::YieldOp>(op)) {
+          op->emitOpError("cannot take #hyla_tile.mma<warpgroup> fragment "
+                          "rows (a 1-D tile) on the GPU: only row reductions "
+                          "of wgmma fragments, broadcasts into them, "
+                          "elementwise arith and math ops, scf.for, scf.yield "
+                          "and convert_layout can");
+          return WalkResult::interrupt();
+        }
         if (!elementwise &&
             !isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
                  LoadOp, StoreOp, IotaOp, tensor::SplatOp>(op) &&
             !(broadcast && !isMmaTile(broadcast.getInput().getType())) &&
-            !rowReduce) {
+            !rowReduce && !rowsBroadcast) {
           op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
                           "dot, elementwise arith and math ops, load, store, "
                           "iota, splat, broadcast into fragments, f32 row "
@@ -3152,6 +3337,15 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
           if (!isMmaTile(t))
             continue;
           auto tt = cast<RankedTensorType>(t);
+          if (isFragmentRows(tt)) {
+            if (fitsFragmentRows(tt.getDimSize(0), st.warps()))
+              continue;
+            op->emitOpError()
+                << "fragment rows " << t << " cannot be held by "
+                << st.warps() << " warps (needs whole warpgroups sharing "
+                << "its 64-row blocks evenly)";
+            return WalkResult::interrupt();
+          }
           if (tt.getRank() == 2 && isWarpgroupTile(tt) &&
               fragmentGeometry(tt, st.warps()).fitsWarpgroups(st.warps()))
             continue;
@@ -3206,6 +3400,20 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
     patterns.add<ElementwiseLowering>(converter, ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
+    {
+      Operation *lastInit = nullptr, *lastInval = nullptr;
+      gpuFunc.walk([&](Operation *op) {
+        if (isa<InitBarriersOp>(op))
+          lastInit = op;
+        if (isa<InvalBarriersOp>(op) && op->getParentOp() == gpuFunc)
+          lastInval = op;
+      });
+      Operation *initAt =
+          lastInit ? gpuFunc.getBody().front().findAncestorOpInBlock(*lastInit)
+                   : nullptr;
+      if (lastInval && (!initAt || initAt->isBeforeInBlock(lastInval)))
+        st.ringsEnd = lastInval;
+    }
     if (failed(applyFullConversion(gpuFunc, target, std::move(patterns))))
       return gpuFunc.emitError() << "could not lower kernel "
                                  << fn.getSymName() << " to the GPU";

@@ -3,22 +3,40 @@
 // Flash attention with 128 queries a program on sm_90a (two warpgroups):
 // both products on wgmma; the query block, the same for every key step,
 // is copied once by TMA before the key loop (a ring of one buffer) and read
-// by every step's first product where it lies; the keys come through a
-// two-buffer ring; the row max and row sum reduce the score fragments in
-// place (quad shuffles, only 128 row values through shared memory) instead
-// of converting the 128 x 64 scores to the thread layout.
+// by every step's first product where it lies; the keys and the values
+// come through two-buffer rings (the values [keys][dv] as they lie, read
+// by wgmma transposed); the row max and row sum reduce the score fragments
+// in place into fragment rows (1-D #hyla_tile.mma<warpgroup>), which the
+// loop carries and the broadcasts read from registers; the probabilities
+// feed the second product as fragments (wgmma's A from registers). No
+// convert_layout is left in the loop.
 // CHECK-LABEL: func.func @flash_attn_bf16_hq2_hkv2_d64_dv64_bm128_bn64_w8
 // CHECK:         hyla_tile.init_barriers 1 at [[QBAR:[0-9]+]]
 // CHECK:         %[[Q:.*]] = hyla_tile.async_load %arg0{{.*}} stage %{{.*}} of 1 at {{[0-9]+}} barriers at [[QBAR]] {{.*}} -> tensor<128x64xbf16, #hyla_tile.shared>
+// CHECK:         hyla_tile.init_barriers 4 at [[KBAR:[0-9]+]]
+// CHECK:         hyla_tile.async_load %arg1{{.*}} stage %{{.*}} of 2 {{.*}} -> tensor<64x64xbf16, #hyla_tile.shared>
+// CHECK:         hyla_tile.async_load %arg2{{.*}} stage %{{.*}} of 2 {{.*}} -> tensor<64x64xbf16, #hyla_tile.shared>
 // CHECK:         hyla_tile.barrier_wait %{{.*}} phase %{{.*}} at [[QBAR]] local
-// CHECK:         scf.for
-// CHECK:           hyla_tile.ring_buffer
-// CHECK:           hyla_tile.dot %[[Q]], %{{.*}} {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:         scf.for {{.*}} -> (tensor<128xf32, #hyla_tile.mma<warpgroup>>, tensor<128xf32, #hyla_tile.mma<warpgroup>>, tensor<128x64xf32, #hyla_tile.mma<warpgroup>>, index, index)
 // CHECK-NOT:       hyla_tile.convert_layout
-// CHECK:           hyla_tile.reduce  max %{{.*}} axis 1 : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<128xf32>
+// CHECK:           %[[K:.*]] = hyla_tile.ring_buffer %{{.*}} of 2 at 0
+// CHECK:           %[[V:.*]] = hyla_tile.ring_buffer %{{.*}} of 2 at 16384
 // CHECK-NOT:       hyla_tile.convert_layout
-// CHECK:           hyla_tile.reduce  sum %{{.*}} axis 1 : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<128xf32>
+// CHECK:           hyla_tile.dot %[[Q]], %[[K]], %{{.*}} {transpose_b = true} : tensor<128x64xbf16, #hyla_tile.shared>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK-NOT:       hyla_tile.convert_layout
+// CHECK:           %[[MAX:.*]] = hyla_tile.reduce  max %{{.*}} axis 1 : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<128xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:           %[[NEWMAX:.*]] = arith.maximumf %{{.*}}, %[[MAX]] : tensor<128xf32, #hyla_tile.mma<warpgroup>>
+// CHECK:           hyla_tile.broadcast %[[NEWMAX]] dims [0] : tensor<128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK-NOT:       hyla_tile.convert_layout
+// CHECK:           hyla_tile.reduce  sum %{{.*}} axis 1 : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> -> tensor<128xf32, #hyla_tile.mma<warpgroup>>
+// CHECK-NOT:       hyla_tile.convert_layout
+// CHECK:           %[[P:.*]] = arith.truncf %{{.*}} : tensor<128x64xf32, #hyla_tile.mma<warpgroup>> to tensor<128x64xbf16, #hyla_tile.mma<warpgroup>>
+// CHECK:           hyla_tile.dot %[[P]], %[[V]], %{{.*}} : tensor<128x64xbf16, #hyla_tile.mma<warpgroup>>, tensor<64x64xbf16, #hyla_tile.shared> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
+// CHECK-NOT:       hyla_tile.convert_layout
+// CHECK:           scf.yield
+// CHECK:         hyla_tile.inval_barriers 4 at [[KBAR]]
 // CHECK:         hyla_tile.inval_barriers 1 at [[QBAR]]
+// CHECK:         hyla_tile.broadcast %{{.*}}#1 dims [0] : tensor<128xf32, #hyla_tile.mma<warpgroup>> -> tensor<128x64xf32, #hyla_tile.mma<warpgroup>>
 // (test/hylac/ptxas-attention.test checks the shuffles and copies in the
 // PTX.)
 func.func @attn(%q: tensor<1x?x2x64xbf16>, %k: tensor<1x?x2x64xbf16>, %v: tensor<1x?x2x64xbf16>) -> tensor<1x?x2x64xbf16> {

@@ -40,8 +40,8 @@
 // TMA-NEXT:    %[[A0:.*]] = hyla_tile.async_load %arg0[%{{.*}}, %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 0 barriers at 65536
 // TMA-NEXT:    %[[B0:.*]] = hyla_tile.async_load %arg1[%[[C0]], %[[C0]]] dims [0, 1] stage %[[C0]] of 2 at 32768 barriers at 65552
 // TMA:         %[[LOOP:.*]]:5 = scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]], %[[S:.*]] = %[[C0]], %[[P:.*]] = %[[C0]])
-// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65536
-// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65552
+// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65536 local
+// TMA-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 65552{{$}}
 // TMA-NEXT:      %[[S1:.*]] = arith.addi %[[S]], %[[C1]]
 // TMA-NEXT:      %[[NS:.*]] = arith.remui %[[S1]], %[[C2]]
 // TMA-NEXT:      %[[WRAP:.*]] = arith.cmpi eq, %[[NS]], %[[C0]]
@@ -55,8 +55,8 @@
 // TMA-NEXT:    %[[ES:.*]] = arith.remui %[[LOOP]]#3, %[[C2]]
 // TMA-NEXT:    %[[EF:.*]] = arith.subi %[[C1]], %[[LOOP]]#4
 // TMA-NEXT:    %[[EP:.*]] = arith.select %[[PAST]], %[[EF]], %[[LOOP]]#4
-// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65536
-// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65552
+// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65536 local
+// TMA-NEXT:    hyla_tile.barrier_wait %[[ES]] phase %[[EP]] at 65552{{$}}
 // TMA-NEXT:    hyla_tile.inval_barriers 4 at 65536
 // TMA-NOT:     hyla_tile.async_wait
 func.func @gemm_k_loop(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: memref<?x128xf32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 8 : i32} {
@@ -394,7 +394,8 @@ func.func @chunk_loop_three_stages(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30
 // program's own threads.
 // WS-LABEL: func.func @chunk_loop_bound_from_memory
 // WS-NOT:     hyla_tile.produce
-// WS:         hyla_tile.barrier_wait {{.*}} at 98304{{$}}
+// WS:         hyla_tile.barrier_wait {{.*}} at 98304 local
+// WS-NEXT:    hyla_tile.barrier_wait {{.*}} at 98320{{$}}
 func.func @chunk_loop_bound_from_memory(%w: memref<?x?x30x96xf32>, %kt: memref<?x?x30x96x64xf32>, %lens: memref<?xi32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

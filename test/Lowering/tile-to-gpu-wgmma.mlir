@@ -15,8 +15,8 @@
 // CHECK:           arith.xori {{.*}} : vector<32xi32>
 // CHECK:           nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK-NEXT:      gpu.barrier
-// CHECK:           arith.constant 4611686293305360384 : i64
 // CHECK:           nvvm.wgmma.fence.aligned
+// CHECK:           arith.constant 4611686293305360384 : i64
 // CHECK-COUNT-4:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // CHECK:           nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 0
