@@ -71,7 +71,11 @@ def TileFragmentLayouts : Pass<"hyla-tile-fragment-layouts", "mlir::ModuleOp"> {
     * a `store` or a dot operand (`a`, `b`, `acc`) of a converted value
       takes the fragments directly;
     * a loop-carried tile yielded as a converted value is carried as
-      fragments (converted once before and after the loop).
+      fragments (converted once before and after the loop);
+    * an f32 row reduction (axis 1) of wgmma fragments reduces them in
+      place into fragment rows (a 1-D `#hyla_tile.mma<warpgroup>` tile),
+      which elementwise ops, loops and broadcasts back over the same rows
+      take as they are.
 
     A round trip of conversions folds away; reductions, cumsums and the
     other ops keep the thread layout behind one conversion. Tiles whose
@@ -128,9 +132,11 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     the steps copied past its end are waited for the same way.
 
     A sequential loop whose body loads dot operands itself (the GDN state
-    kernel's chunk loop) gets the same treatment for each load that feeds a
-    dot into `#hyla_tile.mma<warpgroup>` as its k-contiguous operand (A not
-    transposed, B transposed), 16- or 32-bit, rows along the memref's last
+    kernel's chunk loop, attention's key loop) gets the same treatment for
+    each load that feeds a dot into `#hyla_tile.mma<warpgroup>` as its
+    k-contiguous operand (A not transposed, B transposed) or, 16-bit, as a
+    B contiguous along n (attention's values, which wgmma reads
+    transposed), 16- or 32-bit, rows along the memref's last
     dim, no bounds: a ring of S buffers (the kernel's
     `hyla_tile.num_stages` with TMA, 2 with cp.async), steps 0 .. S - 2
     copied before the loop and step i + S - 1's started at the top of step
@@ -139,7 +145,10 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     loop runs. The body names its buffers with `hyla_tile.ring_buffer`.
     The other ops of the body keep their scratch: the rings and mbarriers
     take the first bytes of shared memory, recorded as the kernel's
-    `hyla_tile.reserved_shared`.
+    `hyla_tile.reserved_shared` (ops after the last `inval_barriers` reuse
+    those bytes). A load of the loop's block before it that feeds every
+    step's dot the same way (attention's query block) is copied once, into
+    a ring of one buffer.
 
     With `warp-specialize` (and `tma`), where the loop is at the top of the
     kernel and its bounds and copy offsets are index arithmetic of the

@@ -29,6 +29,13 @@ def Tile_MmaLayoutAttr : AttrDef<Tile_Dialect, "MmaLayout"> {
     64-row block. Inside a strip a lane holds the same m16n8 elements per
     8-column tile as with `mma.sync`.
 
+    On a 1-D tile of M values, `#hyla_tile.mma<warpgroup>` holds one value
+    per row of such fragments (M rows, whatever N): each lane keeps the
+    values of its two rows of each of its strips, the same in the four
+    lanes of a quad. A row reduction of fragments yields it without leaving
+    registers, and a broadcast back over the row's fragments reads it there
+    (the online softmax's row max and sum).
+
     The GPU-only passes set these encodings: `hyla-tile-mma-accumulators`
     on `dot` accumulators carried by `scf.for` (a k loop adds into registers
     without a trip through shared memory per step), and
