@@ -40,6 +40,10 @@ Value expF32(OpBuilder &b, Location loc, Value x) {
   return intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", scaled);
 }
 
+Value exp2F32(OpBuilder &b, Location loc, Value x) {
+  return intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", x);
+}
+
 Value logF32(OpBuilder &b, Location loc, Value x) {
   Value l2 = intrinsic(b, loc, "llvm.nvvm.lg2.approx.ftz.f", x);
   return arith::MulFOp::create(b, loc, l2, constF32(b, loc, M_LN2));
@@ -128,12 +132,13 @@ struct ApproxLowering : OpRewritePattern<MathOp> {
   ScalarFn fn;
 };
 
-/// math.fma from the angle reduction: the LLVM intrinsic, scalar only.
+/// math.fma (the angle reduction's, the online softmax's exponent): the
+/// LLVM intrinsic, on f32 scalars or vectors.
 struct FmaLowering : OpRewritePattern<math::FmaOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(math::FmaOp op,
                                 PatternRewriter &rw) const override {
-    if (!op.getType().isF32())
+    if (!getElementTypeOrSelf(op.getType()).isF32())
       return failure();
     rw.replaceOpWithNewOp<LLVM::FMAOp>(op, op.getA(), op.getB(), op.getC());
     return success();
@@ -145,6 +150,7 @@ struct MathToNVVMPass : public hyla::impl::MathToNVVMBase<MathToNVVMPass> {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     patterns.add<ApproxLowering<math::ExpOp>>(ctx, expF32);
+    patterns.add<ApproxLowering<math::Exp2Op>>(ctx, exp2F32);
     patterns.add<ApproxLowering<math::LogOp>>(ctx, logF32);
     patterns.add<ApproxLowering<math::Log1pOp>>(ctx, log1pF32);
     patterns.add<ApproxLowering<math::RsqrtOp>>(ctx, rsqrtF32);

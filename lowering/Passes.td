@@ -71,7 +71,9 @@ def TileFragmentLayouts : Pass<"hyla-tile-fragment-layouts", "mlir::ModuleOp"> {
     * a `store` or a dot operand (`a`, `b`, `acc`) of a converted value
       takes the fragments directly;
     * a loop-carried tile yielded as a converted value is carried as
-      fragments (converted once before and after the loop);
+      fragments (converted once before and after the loop), and an
+      `scf.if` result that both branches yield as converted fragments is
+      those fragments;
     * an f32 row reduction (axis 1) of wgmma fragments reduces them in
       place into fragment rows (a 1-D `#hyla_tile.mma<warpgroup>` tile),
       which elementwise ops, loops and broadcasts back over the same rows

@@ -322,6 +322,34 @@ struct CarryFragments : OpRewritePattern<scf::ForOp> {
   }
 };
 
+/// An scf.if result that both branches yield as converted fragments of one
+/// type is that type (attention masks scores only in some key blocks).
+struct IfFragments : OpRewritePattern<scf::IfOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(scf::IfOp op,
+                                PatternRewriter &rw) const override {
+    if (op.getElseRegion().empty())
+      return failure();
+    scf::YieldOp thenYield = op.thenYield(), elseYield = op.elseYield();
+    for (unsigned i = 0; i < op.getNumResults(); ++i) {
+      Value t = fragmentSource(thenYield.getOperand(i));
+      Value e = fragmentSource(elseYield.getOperand(i));
+      if (!t || !e || t.getType() != e.getType())
+        continue;
+      auto plain = cast<RankedTensorType>(op.getResult(i).getType());
+      rw.modifyOpInPlace(thenYield, [&] { thenYield->setOperand(i, t); });
+      rw.modifyOpInPlace(elseYield, [&] { elseYield->setOperand(i, e); });
+      rw.modifyOpInPlace(op, [&] { op.getResult(i).setType(t.getType()); });
+      rw.setInsertionPointAfter(op);
+      auto back = ConvertLayoutOp::create(rw, op.getLoc(), plain,
+                                          op.getResult(i));
+      rw.replaceAllUsesExcept(op.getResult(i), back, back);
+      return success();
+    }
+    return failure();
+  }
+};
+
 struct TileFragmentLayoutsPass
     : public hyla::impl::TileFragmentLayoutsBase<TileFragmentLayoutsPass> {
   using TileFragmentLayoutsBase::TileFragmentLayoutsBase;
@@ -335,7 +363,7 @@ struct TileFragmentLayoutsPass
     patterns.add<DotIntoFragments>(&getContext(), gpu->hasWgmma);
     patterns.add<ElementwiseOnFragments, BuildInFragments, StoreFragments,
                  DotOperandsFromFragments, CarryFragments, ReduceFragmentRows,
-                 BroadcastFragmentRows>(&getContext());
+                 BroadcastFragmentRows, IfFragments>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

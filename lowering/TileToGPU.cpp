@@ -2377,14 +2377,18 @@ struct UnitLowerInverseLowering : TilePattern<UnitLowerInverseOp> {
 /// One m64nNk16 wgmma with A from registers (`aRegs`: four 32-bit pairs
 /// of 16-bit values in the accumulator layout) and B through `bDesc`,
 /// adding into `acc` (a struct of N / 2 f32). NVVM's wgmma op takes A only
-/// by descriptor, hence inline PTX; the accumulators are tied in and out.
+/// by descriptor, hence inline PTX; the accumulators are tied in and out
+/// (and ignored unless `accumulate`).
 Value warpgroupDotFromRegisters(OpBuilder &b, Location loc, Type structTy,
                                 Value acc, ArrayRef<Value> aRegs, Value bDesc,
-                                int64_t n, bool bf16, bool bTransposed) {
+                                int64_t n, bool bf16, bool bTransposed,
+                                bool accumulate) {
   int64_t count = n / 2;
   std::string asmText, constraints;
   llvm::raw_string_ostream os(asmText), cs(constraints);
-  os << "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+  // scale-d: false ignores `acc` (D = A B).
+  os << "{\n.reg .pred p;\nsetp.ne.b32 p, " << (accumulate ? 1 : 0)
+     << ", 0;\n"
      << "wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32."
      << (bf16 ? "bf16.bf16" : "f16.f16") << " {";
   for (int64_t j = 0; j < count; ++j)
@@ -2519,10 +2523,13 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
   auto structTy =
       LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(perBlock, f32));
   Value acc = adaptor.getAcc();
+  // A zero accumulator (attention's scores) is not moved into the
+  // registers: the first k step ignores them (scale-d 0).
+  bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
   SmallVector<Value> frags;
   for (int64_t i = 0; i < blocks; ++i) {
     Value fs = LLVM::PoisonOp::create(rw, loc, structTy);
-    for (int64_t j = 0; j < perBlock; ++j)
+    for (int64_t j = 0; j < perBlock && !zeroAcc; ++j)
       fs = LLVM::InsertValueOp::create(
           rw, loc, fs, vector::ExtractOp::create(rw, loc, acc, i * perBlock + j),
           j);
@@ -2550,30 +2557,29 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     return regs;
   };
   for (int64_t ks = 0; ks < k / kStep; ++ks) {
-    Value bDesc;
-    if (bMnMajor) {
-      // k step ks: its 16 rows of 128 bytes in every column block.
-      bDesc = descriptor(e.add(bStart, e.i32(ks * kStep * 128)),
-                         bT.getDimSize(0) * 128);
-    } else {
-      // k step ks: column block ks / 4, 32 bytes (one k step) into its rows.
-      bDesc = descriptor(
-          e.add(bStart, e.i32(ks / 4 * n * 128 + (ks % 4) * 32)));
-    }
+    // k step ks: with B MN-major, its 16 rows of 128 bytes in every column
+    // block; K-major, column block ks / 4, 32 bytes (one k step) into its
+    // rows. (Adding these offsets to one descriptor an operand instead
+    // measured more registers: the GDN state kernel spilled.)
+    Value bDesc = descriptor(
+        e.add(bStart, e.i32(bMnMajor ? ks * kStep * 128
+                                     : ks / 4 * n * 128 + (ks % 4) * 32)),
+        bMnMajor ? bT.getDimSize(0) * 128 : 16);
     int64_t block = ks / 4, kBytes = (ks % 4) * 32;
+    bool accumulate = !(zeroAcc && ks == 0);
     for (int64_t i = 0; i < blocks; ++i) {
       if (aRegisters) {
-        frags[i] = warpgroupDotFromRegisters(rw, loc, structTy, frags[i],
-                                             aRegistersOf(i, ks), bDesc, n,
-                                             elt.isBF16(), bMnMajor);
+        frags[i] = warpgroupDotFromRegisters(
+            rw, loc, structTy, frags[i], aRegistersOf(i, ks), bDesc, n,
+            elt.isBF16(), bMnMajor, accumulate);
         continue;
       }
       Value aDesc = descriptor(e.add(
           aGroup, e.i32(i * groups * rowBlock + block * m * 128 + kBytes)));
       frags[i] = NVVM::WgmmaMmaAsyncOp::create(
           rw, loc, structTy, frags[i], aDesc, bDesc, mmaShape, wgmmaType,
-          wgmmaType,
-          NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+          wgmmaType, NVVM::WGMMATypes::f32,
+          accumulate ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
           NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
           NVVM::MMALayout::row,
           bMnMajor ? NVVM::MMALayout::row : NVVM::MMALayout::col,
@@ -3289,24 +3295,25 @@ struct TileToGPUPass : public hyla::impl::TileToGPUBase<TileToGPUPass> {
                              isWarpgroupTile(broadcast.getType()) &&
                              broadcast.getDims()[0] == 0;
         if (rowsOnly && !elementwise && !rowReduce && !rowsBroadcast &&
-            !isa<ConvertLayoutOp, scf::ForOp, scf::YieldOp>(op)) {
+            !isa<ConvertLayoutOp, scf::ForOp, scf::IfOp, scf::YieldOp>(op)) {
           op->emitOpError("cannot take #hyla_tile.mma<warpgroup> fragment "
                           "rows (a 1-D tile) on the GPU: only row reductions "
                           "of wgmma fragments, broadcasts into them, "
-                          "elementwise arith and math ops, scf.for, scf.yield "
-                          "and convert_layout can");
+                          "elementwise arith and math ops, scf.for, scf.if, "
+                          "scf.yield and convert_layout can");
           return WalkResult::interrupt();
         }
         if (!elementwise &&
-            !isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::YieldOp,
-                 LoadOp, StoreOp, IotaOp, tensor::SplatOp>(op) &&
+            !isa<DotOp, DotWaitOp, ConvertLayoutOp, scf::ForOp, scf::IfOp,
+                 scf::YieldOp, LoadOp, StoreOp, IotaOp, tensor::SplatOp>(op) &&
             !(broadcast && !isMmaTile(broadcast.getInput().getType())) &&
             !rowReduce && !rowsBroadcast) {
           op->emitOpError("cannot take a #hyla_tile.mma tile on the GPU: only "
                           "dot, elementwise arith and math ops, load, store, "
                           "iota, splat, broadcast into fragments, f32 row "
                           "reductions of fragments whose rows lie in one "
-                          "warp, scf.for, scf.yield and convert_layout can");
+                          "warp, scf.for, scf.if, scf.yield and "
+                          "convert_layout can");
           return WalkResult::interrupt();
         }
         if (auto dot = dyn_cast<DotOp>(op); dot && isWarpgroupTile(dot.getType())) {

@@ -48,22 +48,27 @@ std::string kernelName(const FlashParams &p) {
       .str();
 }
 
-/// One step of the online softmax: folds the masked scores `s` [M, N]
-/// (-inf where masked) and values `v` [N, DV] into the running row max,
-/// row sum and accumulator [M, DV]. Column 0 of the first step must be
-/// valid for every row, so the running max is finite after it and
-/// exp(-inf - finite) = 0 rescales the empty initial state. Probabilities
-/// are rounded to `elementType` for the second product.
+/// One step of the online softmax: folds the masked unscaled scores `s`
+/// [M, N] (q.k, -inf where masked) and values `v` [N, DV] into the running
+/// row max (of unscaled scores), row sum and accumulator [M, DV], with
+/// probabilities exp(scale (s - max)) = 2^(s c - max c), c = scale log2(e):
+/// one fma and one ex2 a score. Column 0 of the first step must be valid
+/// for every row, so the running max is finite after it and
+/// 2^(-inf) = 0 rescales the empty initial state. Probabilities are
+/// rounded to `elementType` for the second product.
 std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
                                                   Value v, Value rowMax,
                                                   Value rowSum, Value acc,
-                                                  Type elementType) {
+                                                  Type elementType,
+                                                  double scale) {
   using tile::ReduceKind;
   auto sT = cast<RankedTensorType>(s.getType()),
        accT = cast<RankedTensorType>(acc.getType());
+  double c = scale * M_LOG2E;
   Value newMax = t.maximum(rowMax, t.reduce(ReduceKind::Max, s, 1));
-  Value prob = t.exp(t.sub(s, t.broadcast(newMax, {0}, sT.getShape())));
-  Value alpha = t.exp(t.sub(rowMax, newMax));
+  Value shift = t.broadcast(t.mul(newMax, -c), {0}, sT.getShape());
+  Value prob = t.exp2(t.fma(s, t.constant(c, sT.getShape()), shift));
+  Value alpha = t.exp2(t.mul(t.sub(rowMax, newMax), c));
   Value newSum =
       t.add(t.mul(rowSum, alpha), t.reduce(ReduceKind::Sum, prob, 1));
   Value scaled = t.mul(acc, t.broadcast(alpha, {0}, accT.getShape()));
@@ -87,6 +92,14 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
   Value keyEnd =
       p.causal ? tb.mini(keyCount, tb.addi(m0, tb.index(BM))) : keyCount;
   Value numBlocks = tb.ceilDiv(keyEnd, BN);
+  // Blocks before this one need no mask: whole (inside the keys) and, when
+  // causal, before the block's first query.
+  Value fullBlocks = arith::DivUIOp::create(tb.builder(), tb.getLoc(),
+                                            keyCount, tb.index(BN));
+  if (p.causal)
+    fullBlocks = tb.mini(fullBlocks, arith::DivUIOp::create(
+                                         tb.builder(), tb.getLoc(), m0,
+                                         tb.index(BN)));
 
   Value rowMax0 = tb.constant(-INFINITY, {BM});
   Value rowSum0 = tb.constant(0.0, {BM});
@@ -101,23 +114,35 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
         Value n0 = t.muli(j, BN);
         Value k = t.load(kM, {batch, n0, kvHead, c0}, {1, 3}, {BN, D});
         Value v = t.load(vM, {batch, n0, kvHead, c0}, {1, 3}, {BN, DV});
-        Value s = t.mul(t.dot(q, k, t.constant(0.0, {BM, BN}), false, true),
-                        static_cast<double>(p.scale));
-        // Mask keys past the end and, when causal, after the query.
-        Value keyIdx = arith::AddIOp::create(nb, loc, t.iota({BM, BN}, 1),
-                                             t.splatIndexAsI32(n0, {BM, BN}));
-        Value valid = t.cmpi(arith::CmpIPredicate::slt, keyIdx,
-                             t.splatIndexAsI32(keyCount, {BM, BN}));
-        if (p.causal) {
-          Value queryIdx = arith::AddIOp::create(
-              nb, loc, t.iota({BM, BN}, 0), t.splatIndexAsI32(m0, {BM, BN}));
-          valid = t.andi(valid, t.cmpi(arith::CmpIPredicate::sle, keyIdx,
-                                       queryIdx));
-        }
-        s = t.select(valid, s, t.constant(-INFINITY, {BM, BN}));
+        Value s = t.dot(q, k, t.constant(0.0, {BM, BN}), false, true);
+        // Mask keys past the end and, when causal, after the query: only
+        // in the blocks from `fullBlocks` on (the diagonal and the last).
+        auto masked = scf::IfOp::create(
+            nb, loc, arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::uge,
+                                           j, fullBlocks),
+            [&](OpBuilder &mb, Location ml) {
+              TileBuilder m(mb, ml);
+              Value keyIdx = arith::AddIOp::create(
+                  mb, ml, m.iota({BM, BN}, 1), m.splatIndexAsI32(n0, {BM, BN}));
+              Value valid = m.cmpi(arith::CmpIPredicate::slt, keyIdx,
+                                   m.splatIndexAsI32(keyCount, {BM, BN}));
+              if (p.causal) {
+                Value queryIdx =
+                    arith::AddIOp::create(mb, ml, m.iota({BM, BN}, 0),
+                                          m.splatIndexAsI32(m0, {BM, BN}));
+                valid = m.andi(valid, m.cmpi(arith::CmpIPredicate::sle,
+                                             keyIdx, queryIdx));
+              }
+              scf::YieldOp::create(
+                  mb, ml, m.select(valid, s, m.constant(-INFINITY, {BM, BN})));
+            },
+            [&](OpBuilder &mb, Location ml) {
+              scf::YieldOp::create(mb, ml, s);
+            });
 
         auto [newMax, newSum, newAcc] =
-            onlineSoftmaxStep(t, s, v, rowMax, rowSum, acc, p.elementType);
+            onlineSoftmaxStep(t, masked.getResult(0), v, rowMax, rowSum, acc,
+                              p.elementType, p.scale);
         scf::YieldOp::create(nb, loc, ValueRange{newMax, newSum, newAcc});
       });
   Value out = tb.div(loop.getResult(2),
@@ -343,9 +368,7 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
                                  keyBounds);
                 Value v = z.load(vcM, {slot, n0, kvHead, c0}, {1, 3}, {BN, DV},
                                  valueBounds);
-                Value s = z.mul(z.dot(q, k, z.constant(0.0, {R, BN}), false,
-                                      true),
-                                static_cast<double>(p.scale));
+                Value s = z.dot(q, k, z.constant(0.0, {R, BN}), false, true);
                 Value keyIdx =
                     arith::AddIOp::create(nb, l, z.iota({R, BN}, 1),
                                           z.splatIndexAsI32(n0, {R, BN}));
@@ -353,11 +376,13 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
                                      z.splatIndexAsI32(stop, {R, BN}));
                 s = z.select(valid, s, z.constant(-INFINITY, {R, BN}));
                 auto [m, sum, acc] = onlineSoftmaxStep(
-                    z, s, v, it[0], it[1], it[2], p.cacheType);
+                    z, s, v, it[0], it[1], it[2], p.cacheType, p.scale);
                 scf::YieldOp::create(nb, l, ValueRange{m, sum, acc});
               });
-          storePartial(y, t, loop.getResult(0), loop.getResult(1),
-                       loop.getResult(2));
+          // The row max in log2 units (scale log2(e) m), as the combine
+          // weighs the splits: 2^(m_s - M).
+          storePartial(y, t, y.mul(loop.getResult(0), p.scale * M_LOG2E),
+                       loop.getResult(1), loop.getResult(2));
         });
       },
       [&](TileBuilder &x) {
@@ -369,8 +394,8 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
 }
 
 /// One program per (token, query head, sequence): merges the splits'
-/// partials, out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s with M the
-/// largest m_s.
+/// partials, out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s with M the
+/// largest m_s (row maxima in log2 units).
 void buildCombineKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   using tile::ReduceKind;
   const int64_t NS = p.splits, DV = p.valueDim;
@@ -380,7 +405,7 @@ void buildCombineKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   Value m = tb.load(mM, {batch, t, head, c0}, {2, 3}, {1, NS});
   Value l = tb.load(lM, {batch, t, head, c0}, {2, 3}, {1, NS});
   Value top = tb.broadcast(tb.reduce(ReduceKind::Max, m, 1), {0}, {1, NS});
-  Value w = tb.exp(tb.sub(m, top));
+  Value w = tb.exp2(tb.sub(m, top));
   Value total = tb.reduce(ReduceKind::Sum, tb.mul(w, l), 1);
   Value weights = tb.div(w, tb.broadcast(total, {0}, {1, NS}));
   Value o = tb.load(oM, {batch, t, head, c0, c0}, {3, 4}, {NS, DV});

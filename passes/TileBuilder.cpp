@@ -153,6 +153,10 @@ Value TileBuilder::maximum(Value a, Value c) {
 }
 Value TileBuilder::neg(Value a) { return arith::NegFOp::create(b, loc, a); }
 Value TileBuilder::exp(Value a) { return math::ExpOp::create(b, loc, a); }
+Value TileBuilder::exp2(Value a) { return math::Exp2Op::create(b, loc, a); }
+Value TileBuilder::fma(Value a, Value x, Value c) {
+  return math::FmaOp::create(b, loc, a, x, c);
+}
 Value TileBuilder::rsqrt(Value a) { return math::RsqrtOp::create(b, loc, a); }
 
 Value TileBuilder::sigmoid(Value a) {

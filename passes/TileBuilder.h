@@ -66,6 +66,9 @@ public:
   mlir::Value maximum(mlir::Value a, mlir::Value c);
   mlir::Value neg(mlir::Value a);
   mlir::Value exp(mlir::Value a);
+  mlir::Value exp2(mlir::Value a);
+  /// a * b + c, one rounding.
+  mlir::Value fma(mlir::Value a, mlir::Value b, mlir::Value c);
   mlir::Value rsqrt(mlir::Value a);
   mlir::Value sigmoid(mlir::Value a);
   mlir::Value silu(mlir::Value a);

@@ -67,12 +67,14 @@ func.func @wgmma_two_blocks(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>, %y:
 
 // Operands from registers may lie either way along k: the lowering writes
 // them k-contiguous (here A given [k][m], B [k][n], f32 rounded to tf32)
-// and runs m64n64k8 tf32 wgmma, 64 / 8 = 8 k steps.
+// and runs m64n64k8 tf32 wgmma, 64 / 8 = 8 k steps. The accumulator is
+// zero: the first step ignores the registers (scale-d 0).
 // CHECK-LABEL: gpu.func @wgmma_tf32_transposed
 // CHECK-COUNT-64: nvvm.convert.float.to.tf32 {{.*}}<rna>
 // CHECK:         nvvm.fence.proxy
 // CHECK:         nvvm.wgmma.fence.aligned
-// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 8>, D[<f32>, <one>], A[<tf32>, <one>, <row>], B[<tf32>, <one>, <col>]
+// CHECK:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 8>, D[<f32>, <zero>], A[<tf32>, <one>, <row>], B[<tf32>, <one>, <col>]
+// CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 8>, D[<f32>, <one>], A[<tf32>, <one>, <row>], B[<tf32>, <one>, <col>]
 // CHECK:         nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NOT:     nvvm.wgmma.mma_async
 func.func @wgmma_tf32_transposed(%x: memref<64x64xf32>, %w: memref<64x64xf32>, %y: memref<64x64xf32>) attributes {hyla_tile.kernel} {
