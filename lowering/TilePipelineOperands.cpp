@@ -574,6 +574,15 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     rw.modifyOpInPlace(kernel, [&] {
       kernel->setAttr(TileDialect::kReservedSharedAttrName,
                       rw.getI32IntegerAttr(reserved));
+      // One program an SM: ptxas then allocates what the launch can give
+      // every thread (65536 / threads: 168 for attention's 384), and
+      // setmaxnreg moves registers from the producer to the consumers.
+      // Without it ptxas allocated the consumers' 232 for all 384 threads
+      // and the launch failed; a cap for several programs an SM (attention's
+      // 2) would leave the consumers too few for wgmma's fragments.
+      if (specialize)
+        kernel->setAttr(TileDialect::kMinProgramsPerSMAttrName,
+                        rw.getI32IntegerAttr(1));
     });
     if (specialize) {
       // The producer, at the top of the kernel: step i's copies into stage

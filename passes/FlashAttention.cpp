@@ -31,7 +31,7 @@ using namespace hyla;
 namespace {
 
 struct FlashParams {
-  int64_t blockM, blockN, numWarps;
+  int64_t blockM, blockN, numWarps, minProgramsPerSM;
   int64_t heads, kvHeads, headDim, valueDim;
   float scale;
   bool causal;
@@ -40,9 +40,12 @@ struct FlashParams {
 
 std::string kernelName(const FlashParams &p) {
   return llvm::formatv("flash_attn_{0}_hq{1}_hkv{2}_d{3}_dv{4}_bm{5}_bn{6}_"
-                       "w{7}_s{8:x8}{9}",
+                       "w{7}{8}_s{9:x8}{10}",
                        typeTag(p.elementType), p.heads, p.kvHeads, p.headDim,
                        p.valueDim, p.blockM, p.blockN, p.numWarps,
+                       p.minProgramsPerSM > 0
+                           ? "_m" + std::to_string(p.minProgramsPerSM)
+                           : std::string(),
                        llvm::bit_cast<uint32_t>(p.scale),
                        p.causal ? "_causal" : "")
       .str();
@@ -152,9 +155,9 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
 
 struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
   FlashAttentionPattern(MLIRContext *ctx, int64_t blockM, int64_t blockN,
-                        int64_t numWarps)
+                        int64_t numWarps, int64_t minProgramsPerSM)
       : OpRewritePattern(ctx), blockM(blockM), blockN(blockN),
-        numWarps(numWarps) {}
+        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -164,6 +167,7 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     p.blockM = blockM;
     p.blockN = blockN;
     p.numWarps = numWarps;
+    p.minProgramsPerSM = minProgramsPerSM;
     p.heads = qT.getDimSize(2);
     p.kvHeads = kT.getDimSize(2);
     p.headDim = qT.getDimSize(3);
@@ -180,6 +184,9 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     func::FuncOp kernel = getOrCreateKernel(
         rewriter, module, kernelName(p), argTypes, p.numWarps,
         [&](TileBuilder &tb, ValueRange args) { buildFlashKernel(tb, p, args); });
+    if (p.minProgramsPerSM > 0)
+      kernel->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
+                      rewriter.getI32IntegerAttr(p.minProgramsPerSM));
 
     auto dimOf = [&](Value v, int64_t d) -> Value {
       return tensor::DimOp::create(rewriter, loc, v, d);
@@ -203,7 +210,7 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     return success();
   }
 
-  int64_t blockM, blockN, numWarps;
+  int64_t blockM, blockN, numWarps, minProgramsPerSM;
 };
 
 //===----------------------------------------------------------------------===//
@@ -542,16 +549,17 @@ struct FlashAttentionPass
 
   void runOnOperation() override {
     if (blockM < 1 || blockN < 1 || numWarps < 1 || decodeBlockN < 1 ||
-        decodeSplits < 1 || decodeNumWarps < 1) {
+        decodeSplits < 1 || decodeNumWarps < 1 || minProgramsPerSM < 0 ||
+        minProgramsPerSM > 32) {
       getOperation().emitError()
           << "hyla-flash-attention: block-m, block-n, num-warps, "
              "decode-block-n, decode-splits and decode-num-warps must be "
-             "positive";
+             "positive, min-programs-per-sm 0 to 32";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<FlashAttentionPattern>(&getContext(), blockM, blockN,
-                                        numWarps);
+                                        numWarps, minProgramsPerSM);
     patterns.add<AttentionCachedPattern>(&getContext(), decodeBlockN,
                                          decodeSplits, decodeNumWarps,
                                          decodeMinProgramsPerSM);

@@ -144,6 +144,8 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
     Option<"blockM", "block-m", "int64_t", "64", "queries per program">,
     Option<"blockN", "block-n", "int64_t", "64", "keys per inner step">,
     Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">,
+    Option<"minProgramsPerSM", "min-programs-per-sm", "int64_t", "0",
+           "programs each SM must fit, capping their registers (0: no cap)">,
     Option<"decodeBlockN", "decode-block-n", "int64_t", "64",
            "hyla.attention_cached: cached keys per inner step">,
     Option<"decodeSplits", "decode-splits", "int64_t", "16",

@@ -22,7 +22,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
        options.gdnParallelChunks, options.gdnStateStages}));
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8,
-       options.attnDecodeBlockN, options.attnDecodeSplits,
+       options.attnMinProgramsPerSM, options.attnDecodeBlockN, options.attnDecodeSplits,
        options.attnDecodeNumWarps, options.attnDecodeMinProgramsPerSM}));
   KernelizeOptions kernelize;
   kernelize.decodeBlockV = options.decodeBlockV;

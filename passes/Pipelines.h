@@ -92,6 +92,11 @@ struct KernelPipelineOptions
   Option<int64_t> attnBlockN{*this, "attn-block-n",
                              llvm::cl::desc("attention keys per step"),
                              llvm::cl::init(64)};
+  Option<int64_t> attnMinProgramsPerSM{
+      *this, "attn-min-programs-per-sm",
+      llvm::cl::desc("attention prefill: programs each SM must fit (0: no "
+                     "register cap)"),
+      llvm::cl::init(0)};
   Option<int64_t> attnDecodeBlockN{
       *this, "attn-decode-block-n",
       llvm::cl::desc("attention decode: cached keys per step"),

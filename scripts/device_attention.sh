@@ -10,7 +10,7 @@ set -uo pipefail
 source "$(dirname "$0")/device_env.sh"
 seed=${SEED:-$RANDOM$RANDOM}
 part=${PART:-bench}
-mods=${MODULES:-attn attn_bm128 attn_dm4 attn_dbn32w8}
+mods=${MODULES:-attn attn_m0 attn_ws attn_dm4 attn_dbn32w8}
 exec > >(tee -a "$out/attention_$part.log") 2>&1
 nvidia-smi --query-gpu=name,driver_version --format=csv
 margs=()

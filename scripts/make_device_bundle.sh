@@ -74,14 +74,22 @@ for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
     --gemm-block-m="$bm" --gemm-block-n="$bn" --gemm-block-k="$bk" \
     --gemm-num-warps="$w" --gemm-stages="$s"
 done
-# Attention (issue 5): the default prefill (64-query programs on
-# mma.sync), 128-query programs (two warpgroups on wgmma, K copied by TMA),
-# and decode split kernels with capped registers / smaller steps.
+# Attention (issue 5): the default prefill (128-query programs on two
+# wgmma warpgroups, two programs an SM), 128 keys a step, no register cap
+# (one program an SM), 64-query programs on mma.sync, K and V copied by a
+# producer warpgroup, and decode split kernels with capped registers /
+# smaller steps.
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn.hyla" --quiet
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128.hyla" --quiet \
   --attn-block-m=128
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128_bn128.hyla" --quiet \
   --attn-block-m=128 --attn-block-n=128
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_m0.hyla" --quiet \
+  --attn-min-programs-per-sm=0
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm64.hyla" --quiet \
+  --attn-block-m=64
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ws.hyla" --quiet \
+  --warp-specialize
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dm4.hyla" --quiet \
   --attn-decode-min-programs-per-sm=4
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \

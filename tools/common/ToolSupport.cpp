@@ -102,6 +102,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       attnBlockN("attn-block-n",
                  cl::desc("attention keys per step (default 64)"), cl::init(64),
                  cl::cat(category)),
+      attnMinProgramsPerSM(
+          "attn-min-programs-per-sm",
+          cl::desc("attention prefill: programs each SM must fit, capping "
+                   "their registers (default -1: by target, 2 for the "
+                   "128-query wgmma programs (128 registers, 98 KB of "
+                   "shared memory each), else no cap; 0: no cap)"),
+          cl::init(-1), cl::cat(category)),
       attnDecodeBlockN(
           "attn-decode-block-n",
           cl::desc("attention decode (hyla.attention_cached): cached keys "
@@ -175,6 +182,13 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.attnBlockM = attnBlockM.getValue() ? attnBlockM.getValue()
                                        : (wgmma ? 128 : 64);
   o.attnBlockN = attnBlockN.getValue();
+  // Two 128-query programs an SM (one's softmax beside the other's
+  // products) need 128 registers a thread; uncapped, ptxas took 130 and
+  // one program ran alone.
+  o.attnMinProgramsPerSM =
+      attnMinProgramsPerSM.getValue() >= 0
+          ? attnMinProgramsPerSM.getValue()
+          : (wgmma && o.attnBlockM == 128 && o.attnBlockN == 64 ? 2 : 0);
   o.attnDecodeBlockN = attnDecodeBlockN.getValue();
   o.attnDecodeSplits = attnDecodeSplits.getValue();
   o.attnDecodeNumWarps = attnDecodeNumWarps.getValue();

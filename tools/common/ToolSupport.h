@@ -25,7 +25,7 @@ struct PipelineFlags {
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN,
-      attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
+      attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm, gdnFusePrologue,
       gdnFuseOutputNorm;
