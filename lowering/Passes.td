@@ -240,12 +240,13 @@ def TileToGPU : Pass<"hyla-tile-to-gpu", "mlir::ModuleOp"> {
 def MathToNVVM : Pass<"hyla-math-to-nvvm", "mlir::gpu::GPUModuleOp"> {
   let summary = "Lower math ops in GPU kernels to NVVM fast-math intrinsics";
   let description = [{
-    Replaces `math.exp`, `log`, `log1p`, `rsqrt`, `sqrt`, `sin` and `cos`
-    (scalars or vectors of f32) with the PTX approximate instructions
+    Replaces `math.exp`, `exp2`, `log`, `log1p`, `rsqrt`, `sqrt`, `sin` and
+    `cos` (scalars or vectors of f32) with the PTX approximate instructions
     (`ex2.approx`, `lg2.approx`, `rsqrt.approx`, `sin.approx`,
     `cos.approx`) plus the scaling and range reduction that keep them
     accurate to a few ulp for the arguments hyla's kernels produce; `log1p`
-    keeps full relative accuracy near 0. No libdevice is linked.
+    keeps full relative accuracy near 0; `math.fma` becomes the LLVM
+    intrinsic. No libdevice is linked.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
