@@ -10,6 +10,11 @@ through the hyla runtime, on fresh random bf16 inputs every run:
            inputs; error of each against float64; median ms and TFLOP/s.
   edges    T=1, T=1000 (not a multiple of any tile), B=2 T=130: errors vs
            float64 beside cuDNN's (hyla must be within 1.5x of cuDNN's).
+  varlen   sequences of random lengths packed along the tokens of one row
+           (cu_seqlens): T=1000 in 5 (a check) and T=8192 in 8 sequences
+           (timed), H30; errors against float64 per sequence beside cuDNN
+           run on each sequence, whose loop over the sequences is the
+           timed peer.
   decode   one new token per sequence over a KV cache (hyla.attention_cached:
            append, split-KV partials, combine): random slots and lengths
            against float64 (untouched cache positions checked), a bad length
@@ -22,7 +27,7 @@ hyla's outputs are poisoned with NaN before each checked call. Timings are
 triton.testing.do_bench medians.
 
   python3 bench/bench_attention.py --module default=.device/attn.hyla \
-      [--module bm128=.device/attn_bm128.hyla] [--only prefill,edges,decode]
+      [--module m0=.device/attn_m0.hyla] [--only prefill,edges,varlen,decode]
 """
 
 import argparse
@@ -41,12 +46,14 @@ sys.path.insert(0, HERE)
 import hyla  # noqa: E402
 from check_gdn_attention import median_ms, rel_err  # noqa: E402
 from bench_gdn_decode import copy_bandwidth  # noqa: E402
+from bench_gdn import random_offsets  # noqa: E402
 
 BF = torch.bfloat16
 D = 128
 SCALE = D ** -0.5
 PREFILL = [(8, 4096, 32), (1, 16384, 32), (1, 8192, 30)]
 EDGES = [(1, 1, 30), (1, 1000, 30), (2, 130, 30)]
+VARLEN = [(1000, 5, False), (8192, 8, True)]  # tokens, sequences, timed
 DECODE = [(1, 4096), (32, 4096), (128, 4096), (1, 32768), (32, 32768),
           (128, 32768)]
 ERR_RATIO = 1.5        # hyla's error may be at most this times cuDNN's
@@ -114,6 +121,37 @@ def prefill_row(mods, B, T, H, dev, gen, timing):
         for be in ("cudnn", "flash"):
             if f"{be}_ms" in res:
                 res[f"{be}_tflops"] = flop / res[f"{be}_ms"] / 1e9
+    return res
+
+
+def varlen_row(mods, T, N, H, dev, gen, timing):
+    """Packed sequences: hyla's one call against float64 and cuDNN per
+    sequence."""
+    fn = f"attention_varlen_h{H}"
+    q, k, v = (torch.randn(1, T, H, D, device=dev, generator=gen).to(BF)
+               for _ in range(3))
+    cu = random_offsets(T, N, gen, dev)
+    bounds = [(int(cu[i]), int(cu[i + 1])) for i in range(N)]
+    ref = torch.cat([causal_ref64(q[:, a:b], k[:, a:b], v[:, a:b])
+                     for a, b in bounds], dim=1)
+    res = {"T": T, "N": N, "H": H, "lengths": [b - a for a, b in bounds]}
+    flop = sum(4 * H * D * (b - a) ** 2 / 2 for a, b in bounds)
+    for name, m in mods.items():
+        o = torch.full_like(q, float("nan"))
+        m.call(fn, q, k, v, cu, outputs=(o,))
+        torch.cuda.synchronize()
+        res[f"{name}_err"] = rel_err(o, ref)
+        if timing:
+            ms = median_ms(lambda: m.call(fn, q, k, v, cu, outputs=(o,)))
+            res[f"{name}_ms"] = ms
+            res[f"{name}_tflops"] = flop / ms / 1e9
+    t = lambda x: x.transpose(1, 2)  # noqa: E731
+    views = [(t(q[:, a:b]), t(k[:, a:b]), t(v[:, a:b])) for a, b in bounds]
+    run = lambda: [sdpa("cudnn", *x, True) for x in views]  # noqa: E731
+    res["cudnn_err"] = rel_err(torch.cat([t(o) for o in run()], dim=1), ref)
+    if timing:
+        res["cudnn_ms"] = median_ms(run)
+        res["cudnn_tflops"] = flop / res["cudnn_ms"] / 1e9
     return res
 
 
@@ -254,7 +292,7 @@ def main():
     ap.add_argument("--module", action="append", required=True,
                     help="NAME=PATH of a module compiled from "
                          "bench/graphs/attention.mlir (repeatable)")
-    ap.add_argument("--only", default="prefill,edges,decode")
+    ap.add_argument("--only", default="prefill,edges,varlen,decode")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--decode-rows", default=None,
@@ -303,6 +341,20 @@ def main():
                 print(f"edge B{B} T{T} H{H}: {n} err {r[n + '_err']:.3e} "
                       f"cuDNN {fmt(r.get('cudnn_err'), '.3e')} "
                       f"{'PASS' if good else 'FAIL'}", flush=True)
+    if "varlen" in only:
+        out["varlen"] = []
+        for T, N, timed in VARLEN:
+            r = varlen_row(mods, T, N, 30, dev, gen, timing and timed)
+            out["varlen"].append(r)
+            line = f"varlen T{T} N{N} H30 (lengths {r['lengths']}):"
+            for n in list(mods) + ["cudnn"]:
+                good = n == "cudnn" or err_ok(r[f"{n}_err"], r["cudnn_err"])
+                ok = ok and good
+                line += (f"  {n} {fmt(r.get(n + '_ms'))} ms "
+                         f"{fmt(r.get(n + '_tflops'), '.0f')} TF/s "
+                         f"err {fmt(r.get(n + '_err'), '.2e')}"
+                         f"{'' if good else ' FAIL'}")
+            print(line, flush=True)
     if "decode" in only:
         out["decode_check"] = []
         for n, m in mods.items():

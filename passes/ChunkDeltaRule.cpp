@@ -178,16 +178,6 @@ Value chunkCumDecay(TileBuilder &tb, const ChunkParams &p, Value gM,
   return tb.cumsum(chunkDecay(tb, p, gM, f, span, head), 0);
 }
 
-/// Sequence n's tokens [begin, end) from cu_seqlens (i32).
-std::pair<Value, Value> sequenceRange(TileBuilder &tb, Value cuM, Value n) {
-  OpBuilder &b = tb.builder();
-  auto at = [&](Value i) -> Value {
-    Value v = memref::LoadOp::create(b, tb.getLoc(), cuM, ValueRange{i});
-    return arith::IndexCastOp::create(b, tb.getLoc(), b.getIndexType(), v);
-  };
-  return {at(n), at(tb.addi(n, tb.index(1)))};
-}
-
 /// The number of chunks of [begin, end).
 Value chunkCount(TileBuilder &t, const ChunkParams &p, Value begin, Value end) {
   return t.ceilDiv(arith::SubIOp::create(t.builder(), t.getLoc(), end, begin),
@@ -195,42 +185,12 @@ Value chunkCount(TileBuilder &t, const ChunkParams &p, Value begin, Value end) {
 }
 
 /// With packed sequences the chunks of all sequences are numbered one
-/// after another (sequence n's chunks start at the sum of the chunk counts
-/// before it). For chunk slot `slot`: its first token, the end of its
-/// sequence, and whether the slot is a chunk at all (the grid is sized for
-/// the most chunks N sequences can have, ceil(T / C) + N).
-struct ChunkSlot {
-  Value t0, end, begin, valid;
-};
+/// after another (locatePackedBlock, blocks of the chunk size).
+using ChunkSlot = PackedBlock;
 
 ChunkSlot locateChunk(TileBuilder &tb, const ChunkParams &p, Value cuM,
                       Value slot) {
-  OpBuilder &b = tb.builder();
-  Location loc = tb.getLoc();
-  Value c0 = tb.index(0);
-  Value numSeqs = arith::SubIOp::create(b, loc, tb.dim(cuM, 0), tb.index(1));
-  auto loop = scf::ForOp::create(
-      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0, c0},
-      [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
-        TileBuilder t(nb, l);
-        Value first = it[0];
-        auto [begin, end] = sequenceRange(t, cuM, n);
-        Value next = t.addi(first, chunkCount(t, p, begin, end));
-        Value inside = arith::AndIOp::create(
-            nb, l,
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, slot, first),
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, slot, next));
-        Value t0 = t.addi(
-            begin, t.muli(arith::SubIOp::create(nb, l, slot, first), p.chunk));
-        scf::YieldOp::create(
-            nb, l,
-            ValueRange{next, arith::SelectOp::create(nb, l, inside, t0, it[1]),
-                       arith::SelectOp::create(nb, l, inside, end, it[2]),
-                       arith::SelectOp::create(nb, l, inside, begin, it[3])});
-      });
-  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
-                                      loop.getResult(0));
-  return {loop.getResult(1), loop.getResult(2), loop.getResult(3), valid};
+  return locatePackedBlock(tb, cuM, slot, p.chunk);
 }
 
 /// The chunk slot of sequence n's first chunk.

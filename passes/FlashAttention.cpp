@@ -35,6 +35,7 @@ struct FlashParams {
   int64_t heads, kvHeads, headDim, valueDim;
   float scale;
   bool causal;
+  bool varlen; // packed sequences (cu_seqlens)
   Type elementType;
 };
 
@@ -47,7 +48,8 @@ std::string kernelName(const FlashParams &p) {
                            ? "_m" + std::to_string(p.minProgramsPerSM)
                            : std::string(),
                        llvm::bit_cast<uint32_t>(p.scale),
-                       p.causal ? "_causal" : "")
+                       p.causal ? (p.varlen ? "_causal_varlen" : "_causal")
+                                : (p.varlen ? "_varlen" : ""))
       .str();
 }
 
@@ -79,30 +81,55 @@ std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
   return {newMax, newSum, newAcc};
 }
 
+/// Arguments: q, k, v, [cu_seqlens], o. A program takes `blockM` queries
+/// of one head: of one batch row, or with packed sequences (program id 0
+/// a block slot, locatePackedBlock) of one sequence, whose keys are its
+/// own tokens [begin, end).
 void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
   const int64_t BM = p.blockM, BN = p.blockN, D = p.headDim, DV = p.valueDim;
-  Value qM = args[0], kM = args[1], vM = args[2], oM = args[3];
-  Value mBlock = tb.programId(0), head = tb.programId(1),
-        batch = tb.programId(2);
+  OpBuilder &ob = tb.builder();
+  Location oloc = tb.getLoc();
+  Value qM = args[0], kM = args[1], vM = args[2], oM = args.back();
+  Value head = tb.programId(1);
   int64_t group = p.heads / p.kvHeads;
   Value kvHead = group == 1 ? head : tb.divi(head, group);
   Value c0 = tb.index(0);
-  Value m0 = tb.muli(mBlock, BM);
-  Value keyCount = tb.dim(kM, 1);
+  // The block's first query m0, its sequence's keys [seqBegin, seqEnd).
+  Value batch, m0, seqBegin, seqEnd;
+  if (p.varlen) {
+    PackedBlock blk = locatePackedBlock(tb, args[3], tb.programId(0), BM);
+    batch = c0;
+    m0 = blk.t0;
+    seqBegin = blk.begin;
+    // A slot past the last block has nothing to do: an empty sequence.
+    seqEnd = arith::SelectOp::create(ob, oloc, blk.valid, blk.end, blk.begin);
+  } else {
+    batch = tb.programId(2);
+    m0 = tb.muli(tb.programId(0), BM);
+    seqBegin = c0;
+    seqEnd = tb.dim(kM, 1);
+  }
 
   Value q = tb.load(qM, {batch, m0, head, c0}, {1, 3}, {BM, D});
   // Causal: the last query of this block sees keys up to m0 + BM - 1.
   Value keyEnd =
-      p.causal ? tb.mini(keyCount, tb.addi(m0, tb.index(BM))) : keyCount;
-  Value numBlocks = tb.ceilDiv(keyEnd, BN);
+      p.causal ? tb.mini(seqEnd, tb.addi(m0, tb.index(BM))) : seqEnd;
+  // Token positions from the sequence's start (packed only).
+  auto fromBegin = [&](Value x) -> Value {
+    return p.varlen ? arith::SubIOp::create(ob, oloc, x, seqBegin) : x;
+  };
+  if (p.varlen)
+    keyEnd = arith::MaxUIOp::create(ob, oloc, keyEnd, seqBegin);
+  Value numBlocks = tb.ceilDiv(fromBegin(keyEnd), BN);
   // Blocks before this one need no mask: whole (inside the keys) and, when
   // causal, before the block's first query.
-  Value fullBlocks = arith::DivUIOp::create(tb.builder(), tb.getLoc(),
-                                            keyCount, tb.index(BN));
+  Value fullBlocks =
+      arith::DivUIOp::create(ob, oloc, fromBegin(seqEnd), tb.index(BN));
   if (p.causal)
     fullBlocks = tb.mini(fullBlocks, arith::DivUIOp::create(
-                                         tb.builder(), tb.getLoc(), m0,
+                                         ob, oloc, fromBegin(m0),
                                          tb.index(BN)));
+  Value keyCount = seqEnd;
 
   Value rowMax0 = tb.constant(-INFINITY, {BM});
   Value rowSum0 = tb.constant(0.0, {BM});
@@ -114,7 +141,7 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
       [&](OpBuilder &nb, Location loc, Value j, ValueRange it) {
         TileBuilder t(nb, loc);
         Value rowMax = it[0], rowSum = it[1], acc = it[2];
-        Value n0 = t.muli(j, BN);
+        Value n0 = p.varlen ? t.addi(seqBegin, t.muli(j, BN)) : t.muli(j, BN);
         Value k = t.load(kM, {batch, n0, kvHead, c0}, {1, 3}, {BN, D});
         Value v = t.load(vM, {batch, n0, kvHead, c0}, {1, 3}, {BN, DV});
         Value s = t.dot(q, k, t.constant(0.0, {BM, BN}), false, true);
@@ -150,7 +177,12 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
       });
   Value out = tb.div(loop.getResult(2),
                      tb.broadcast(loop.getResult(1), {0}, {BM, DV}));
-  tb.store(tb.castTo(out, p.elementType), oM, {batch, m0, head, c0}, {1, 3});
+  // Packed: rows past the sequence's end belong to the next one.
+  SmallVector<Value> bounds;
+  if (p.varlen)
+    bounds = {tb.index(1), seqEnd, tb.index(p.heads), tb.index(DV)};
+  tb.store(tb.castTo(out, p.elementType), oM, {batch, m0, head, c0}, {1, 3},
+           bounds);
 }
 
 struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
@@ -174,11 +206,14 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     p.valueDim = vT.getDimSize(3);
     p.scale = static_cast<float>(op.getScale().convertToDouble());
     p.causal = op.getCausal();
+    p.varlen = static_cast<bool>(op.getCuSeqlens());
     p.elementType = qT.getElementType();
 
     Location loc = op.getLoc();
     auto module = op->getParentOfType<ModuleOp>();
     SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
+    if (p.varlen)
+      inputs.push_back(op.getCuSeqlens());
     SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
     argTypes.push_back(memrefFor(op.getType()));
     func::FuncOp kernel = getOrCreateKernel(
@@ -199,11 +234,22 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
         dynamicSizes(vT, {batch, keys, {}, {}})};
     SmallVector<SmallVector<Value>> outDims = {
         dynamicSizes(op.getType(), {batch, queries, {}, {}})};
+    Value blocks = arith::CeilDivUIOp::create(
+        rewriter, loc, queries,
+        arith::ConstantIndexOp::create(rewriter, loc, p.blockM));
+    if (p.varlen) {
+      // Each of the N sequences starts a block: at most ceil(T / BM) + N.
+      auto cuT = cast<RankedTensorType>(op.getCuSeqlens().getType());
+      Value cuSize = dimOf(op.getCuSeqlens(), 0);
+      inDims.push_back(dynamicSizes(cuT, {cuSize}));
+      blocks = arith::AddIOp::create(
+          rewriter, loc, blocks,
+          arith::SubIOp::create(
+              rewriter, loc, cuSize,
+              arith::ConstantIndexOp::create(rewriter, loc, 1)));
+    }
     SmallVector<Value> grid = {
-        arith::CeilDivUIOp::create(
-            rewriter, loc, queries,
-            arith::ConstantIndexOp::create(rewriter, loc, p.blockM)),
-        arith::ConstantIndexOp::create(rewriter, loc, p.heads), batch};
+        blocks, arith::ConstantIndexOp::create(rewriter, loc, p.heads), batch};
     DispatchOp dispatch = createDispatch(rewriter, loc, kernel, grid, inputs,
                                          inDims, op->getResultTypes(), outDims);
     rewriter.replaceOp(op, dispatch.getResults());

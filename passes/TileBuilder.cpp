@@ -7,6 +7,7 @@
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -326,6 +327,47 @@ DispatchOp createDispatch(OpBuilder &b, Location loc, func::FuncOp kernel,
       grid, inputs, flatIn, flatOut,
       tiedResults.empty() ? DenseI64ArrayAttr()
                           : b.getDenseI64ArrayAttr(tiedResults));
+}
+
+std::pair<Value, Value> sequenceRange(TileBuilder &tb, Value cuM, Value n) {
+  OpBuilder &b = tb.builder();
+  auto at = [&](Value i) -> Value {
+    Value v = memref::LoadOp::create(b, tb.getLoc(), cuM, ValueRange{i});
+    return arith::IndexCastOp::create(b, tb.getLoc(), b.getIndexType(), v);
+  };
+  return {at(n), at(tb.addi(n, tb.index(1)))};
+}
+
+PackedBlock locatePackedBlock(TileBuilder &tb, Value cuM, Value slot,
+                              int64_t blockSize) {
+  OpBuilder &b = tb.builder();
+  Location loc = tb.getLoc();
+  Value c0 = tb.index(0);
+  Value numSeqs = arith::SubIOp::create(b, loc, tb.dim(cuM, 0), tb.index(1));
+  auto loop = scf::ForOp::create(
+      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0, c0},
+      [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
+        TileBuilder t(nb, l);
+        Value first = it[0];
+        auto [begin, end] = sequenceRange(t, cuM, n);
+        Value next = t.addi(
+            first,
+            t.ceilDiv(arith::SubIOp::create(nb, l, end, begin), blockSize));
+        Value inside = arith::AndIOp::create(
+            nb, l,
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, slot, first),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, slot, next));
+        Value t0 = t.addi(
+            begin, t.muli(arith::SubIOp::create(nb, l, slot, first), blockSize));
+        scf::YieldOp::create(
+            nb, l,
+            ValueRange{next, arith::SelectOp::create(nb, l, inside, t0, it[1]),
+                       arith::SelectOp::create(nb, l, inside, end, it[2]),
+                       arith::SelectOp::create(nb, l, inside, begin, it[3])});
+      });
+  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
+                                      loop.getResult(0));
+  return {loop.getResult(1), loop.getResult(2), loop.getResult(3), valid};
 }
 
 std::string floatTag(double v) {

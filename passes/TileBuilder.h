@@ -100,6 +100,24 @@ private:
   mlir::Location loc;
 };
 
+/// Packed sequences (a `cu_seqlens` memref, [N + 1] i32): sequence n's
+/// tokens [begin, end).
+std::pair<mlir::Value, mlir::Value> sequenceRange(TileBuilder &tb,
+                                                  mlir::Value cuM,
+                                                  mlir::Value n);
+
+/// The blocks of `blockSize` tokens of packed sequences, numbered one
+/// sequence after another (each sequence starts a block; grids are sized
+/// for the most blocks N sequences can have, ceil(T / size) + N). For
+/// block slot `slot`: its first token, its sequence's tokens
+/// [begin, end), and whether the slot is a block at all (walks the N
+/// sequences).
+struct PackedBlock {
+  mlir::Value t0, end, begin, valid;
+};
+PackedBlock locatePackedBlock(TileBuilder &tb, mlir::Value cuM,
+                              mlir::Value slot, int64_t blockSize);
+
 /// The memref type a kernel takes for a tensor operand or result.
 mlir::MemRefType memrefFor(mlir::RankedTensorType t);
 

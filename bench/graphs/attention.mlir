@@ -18,6 +18,15 @@ func.func @attention_h30(%q: tensor<?x?x30x128xbf16> {hyla.dim_names = ["batch",
   return %o : tensor<?x?x30x128xbf16>
 }
 
+// Packed prefill: sequences of different lengths along the tokens of one
+// batch row, offsets in cu_seqlens; Olmo Hybrid's 30 heads.
+func.func @attention_varlen_h30(%q: tensor<1x?x30x128xbf16> {hyla.dim_names = ["batch", "tokens"]},
+    %k: tensor<1x?x30x128xbf16>, %v: tensor<1x?x30x128xbf16>, %cu: tensor<?xi32>) -> tensor<1x?x30x128xbf16> {
+  %o = hyla.attention %q, %k, %v cu_seqlens(%cu : tensor<?xi32>) {scale = 0.08838834764831845 : f64, causal = true}
+      : tensor<1x?x30x128xbf16>, tensor<1x?x30x128xbf16>, tensor<1x?x30x128xbf16> -> tensor<1x?x30x128xbf16>
+  return %o : tensor<1x?x30x128xbf16>
+}
+
 // Decode: one new token a sequence appended to its slot of the KV cache
 // (updated in place), attending over the slot's tokens. Olmo Hybrid's 30
 // KV heads, and 32 query heads on 8 KV heads (GQA).

@@ -706,6 +706,19 @@ LogicalResult AttentionOp::verify() {
       failed(expectSameDim(*this, "q", q, 1, "k", k, 1,
                            "causal attention token count")))
     return failure();
+  if (Value cu = getCuSeqlens()) {
+    auto cuT = cast<RankedTensorType>(cu.getType());
+    if (failed(expectRank(*this, "cu_seqlens", cuT, 1, "[sequences + 1]")) ||
+        failed(expectSameDim(*this, "q", q, 1, "k", k, 1,
+                             "packed token count")))
+      return failure();
+    if (!q.isDynamicDim(0) && q.getDimSize(0) != 1)
+      return emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
+                              "sequences are packed along tokens), got "
+                           << q.getDimSize(0);
+    if (!cuT.isDynamicDim(0) && cuT.getDimSize(0) < 1)
+      return emitOpError("cu_seqlens needs at least one entry");
+  }
   return success();
 }
 

@@ -321,13 +321,29 @@ def Hyla_AttentionOp : Hyla_ShapedOp<"attention"> {
     result `[B, T, HQ, DV]`. Query head `h` attends with KV head
     `h / (HQ / HKV)`. With `causal`, query `t` sees keys `s <= t` (T == S).
     Softmax in f32.
+
+    With `cu_seqlens` (`[N + 1]` i32, non-decreasing from 0 to `T`) the
+    batch dim is 1 and holds `N` sequences packed one after another along
+    the tokens of q, k and v alike (S == T): sequence `n` is tokens
+    `cu_seqlens[n]` to `cu_seqlens[n + 1] - 1`, and its queries see only
+    its own keys (with `causal`, those up to their own position).
+
+    ```mlir
+    %o = hyla.attention %q, %k, %v cu_seqlens(%cu : tensor<?xi32>)
+        {scale = 0.0883883 : f64}
+        : tensor<1x?x32x128xbf16>, tensor<1x?x8x128xbf16>,
+          tensor<1x?x8x128xbf16> -> tensor<1x?x32x128xbf16>
+    ```
   }];
   let arguments = (ins Hyla_FloatTensor:$q, Hyla_FloatTensor:$k,
-                       Hyla_FloatTensor:$v, Hyla_PositiveF64Attr:$scale,
+                       Hyla_FloatTensor:$v,
+                       Optional<RankedTensorOf<[I32]>>:$cu_seqlens,
+                       Hyla_PositiveF64Attr:$scale,
                        DefaultValuedAttr<BoolAttr, "true">:$causal);
   let results = (outs Hyla_FloatTensor:$result);
   let assemblyFormat = [{
-    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+    $q `,` $k `,` $v (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
   }];
 }
 

@@ -44,3 +44,32 @@ func.func @full(%q: tensor<1x10x2x32xf32>, %k: tensor<1x20x2x32xf32>, %v: tensor
   %o = hyla.attention %q, %k, %v {scale = 0.125 : f64, causal = false} : tensor<1x10x2x32xf32>, tensor<1x20x2x32xf32>, tensor<1x20x2x16xf32> -> tensor<1x10x2x16xf32>
   return %o : tensor<1x10x2x16xf32>
 }
+
+// -----
+
+// Packed sequences: the grid has a block slot for each block a sequence
+// can start, ceil(T / 64) + N; a program finds its sequence by walking
+// cu_seqlens, starts its key loop at the sequence's first token and
+// stores only the rows before the sequence's end.
+// CHECK-LABEL: func.func @varlen
+// CHECK-DAG:     %[[T:.*]] = tensor.dim %arg0, %c1
+// CHECK-DAG:     %[[CU:.*]] = tensor.dim %arg3, %c0
+// CHECK-DAG:     %[[BLOCKS:.*]] = arith.ceildivui %[[T]], %c64
+// CHECK:         %[[N:.*]] = arith.subi %[[CU]], %c1
+// CHECK:         %[[GX:.*]] = arith.addi %[[BLOCKS]], %[[N]]
+// CHECK:         hyla.dispatch @[[K:flash_attn_bf16_hq4_hkv2_d64_dv64_bm64_bn64_w8_s0x3e000000_causal_varlen]][%[[GX]], %c4, %{{.*}}]
+// CHECK-SAME:      tensor<?xi32>{%[[CU]]}
+// CHECK:       func.func @[[K]](
+// CHECK:         %[[SLOT:.*]] = hyla_tile.program_id 0
+// CHECK:         %[[WALK:.*]]:4 = scf.for
+// CHECK:           memref.load %arg3
+// CHECK:         %[[VALID:.*]] = arith.cmpi ult, %[[SLOT]], %[[WALK]]#0
+// CHECK:         %[[END:.*]] = arith.select %[[VALID]], %[[WALK]]#2, %[[WALK]]#3
+// CHECK:         scf.for
+// CHECK:           %[[N0:.*]] = arith.addi %[[WALK]]#3, %{{.*}}
+// CHECK:           hyla_tile.load %arg1[%{{.*}}, %[[N0]], %{{.*}}, %{{.*}}]
+// CHECK:         hyla_tile.store %{{.*}}, %arg4[%{{.*}}, %[[WALK]]#1, %{{.*}}, %{{.*}}] bounds[%{{.*}}, %[[END]], %{{.*}}, %{{.*}}] dims [1, 3]
+func.func @varlen(%q: tensor<1x?x4x64xbf16>, %k: tensor<1x?x2x64xbf16>, %v: tensor<1x?x2x64xbf16>, %cu: tensor<?xi32>) -> tensor<1x?x4x64xbf16> {
+  %o = hyla.attention %q, %k, %v cu_seqlens(%cu : tensor<?xi32>) {scale = 0.125 : f64} : tensor<1x?x4x64xbf16>, tensor<1x?x2x64xbf16>, tensor<1x?x2x64xbf16> -> tensor<1x?x4x64xbf16>
+  return %o : tensor<1x?x4x64xbf16>
+}

@@ -470,18 +470,44 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
             DV = v->shape[3];
     double scale = a.getScale().convertToDouble();
     bool causal = a.getCausal();
+    // The sequences: one per batch row, or the packed ones of cu_seqlens
+    // (queries and keys at the same tokens).
+    std::vector<Sequence> seqs;
+    if (a.getCuSeqlens()) {
+      const std::vector<double> &c = tensor(a.getCuSeqlens())->values;
+      if (c.empty() || c.front() != 0 || c.back() != static_cast<double>(T))
+        return op->emitError()
+               << "cu_seqlens must run from 0 to the token count " << T;
+      for (size_t n = 0; n + 1 < c.size(); ++n) {
+        if (c[n + 1] < c[n])
+          return op->emitError()
+                 << "cu_seqlens must not decrease (entry " << n + 1 << ")";
+        seqs.push_back({0, static_cast<int64_t>(c[n]),
+                        static_cast<int64_t>(c[n + 1])});
+      }
+    }
     HostTensorPtr out = makeLike(a, {B, T, HQ, DV});
     std::vector<double> p(S);
-    for (int64_t b = 0; b < B; ++b)
+    // Query t of batch row b attends keys [first, end) of that row.
+    auto attend = [&](int64_t b, int64_t t, int64_t first, int64_t end) {
       for (int64_t h = 0; h < HQ; ++h) {
         int64_t hk = h / (HQ / HKV);
-        for (int64_t t = 0; t < T; ++t)
-          attendRow(&q->values[((b * T + t) * HQ + h) * D],
-                    &k->values[(b * S * HKV + hk) * D],
-                    &v->values[(b * S * HKV + hk) * DV], HKV * D, HKV * DV,
-                    causal ? std::min(S, t + 1) : S, D, DV, scale, p,
-                    &out->values[((b * T + t) * HQ + h) * DV]);
+        attendRow(&q->values[((b * T + t) * HQ + h) * D],
+                  &k->values[((b * S + first) * HKV + hk) * D],
+                  &v->values[((b * S + first) * HKV + hk) * DV], HKV * D,
+                  HKV * DV, end - first, D, DV, scale, p,
+                  &out->values[((b * T + t) * HQ + h) * DV]);
       }
+    };
+    if (!seqs.empty()) {
+      for (const Sequence &sq : seqs)
+        for (int64_t t = sq.begin; t < sq.end; ++t)
+          attend(0, t, sq.begin, causal ? t + 1 : sq.end);
+    } else {
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+          attend(b, t, 0, causal ? std::min(S, t + 1) : S);
+    }
     set(a, out);
     return success();
   }

@@ -436,7 +436,7 @@ public:
       k4 = RopeOp::create(b, loc, k4.getType(), k4, b.getF64FloatAttr(*c.ropeTheta));
     }
     Value o = AttentionOp::create(
-        b, loc, act({hq, d}, actType), q4, k4, v4,
+        b, loc, act({hq, d}, actType), q4, k4, v4, /*cu_seqlens=*/Value(),
         b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(d))),
         b.getBoolAttr(true));
     Value out = linear(mergeHeads(o), s + "o_proj.weight", c.hiddenSize);

@@ -322,6 +322,38 @@ func.func @attention_value_dim(%q: tensor<1x8x4x16xbf16>, %v: tensor<1x8x4x32xbf
 
 // -----
 
+func.func @attention_varlen_batch(%q: tensor<2x8x4x16xbf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{with cu_seqlens the batch dim must be 1 (the sequences are packed along tokens), got 2}}
+  %o = hyla.attention %q, %q, %q cu_seqlens(%cu : tensor<3xi32>) {scale = 0.25 : f64} : tensor<2x8x4x16xbf16>, tensor<2x8x4x16xbf16>, tensor<2x8x4x16xbf16> -> tensor<2x8x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attention_varlen_rank(%q: tensor<1x8x4x16xbf16>, %cu: tensor<1x3xi32>) {
+  // expected-error @+1 {{cu_seqlens must have rank 1 ([sequences + 1]) but has rank 2}}
+  %o = hyla.attention %q, %q, %q cu_seqlens(%cu : tensor<1x3xi32>) {scale = 0.25 : f64} : tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16> -> tensor<1x8x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attention_varlen_keys(%q: tensor<1x8x4x16xbf16>, %k: tensor<1x9x4x16xbf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{packed token count mismatch: q dim 1 is 8 but k dim 1 is 9}}
+  %o = hyla.attention %q, %k, %k cu_seqlens(%cu : tensor<3xi32>) {scale = 0.25 : f64, causal = false} : tensor<1x8x4x16xbf16>, tensor<1x9x4x16xbf16>, tensor<1x9x4x16xbf16> -> tensor<1x8x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attention_varlen_empty(%q: tensor<1x8x4x16xbf16>, %cu: tensor<0xi32>) {
+  // expected-error @+1 {{cu_seqlens needs at least one entry}}
+  %o = hyla.attention %q, %q, %q cu_seqlens(%cu : tensor<0xi32>) {scale = 0.25 : f64} : tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16> -> tensor<1x8x4x16xbf16>
+  return
+}
+
+// -----
+
 func.func @attention_result_type(%q: tensor<1x8x4x16xbf16>) {
   // expected-error @+1 {{result element type 'f32' must match q element type 'bf16'}}
   %o = hyla.attention %q, %q, %q {scale = 0.25 : f64} : tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16>, tensor<1x8x4x16xbf16> -> tensor<1x8x4x16xf32>

@@ -53,6 +53,14 @@ func.func @attention_block(%ids: tensor<?x?xi32>, %q: tensor<?x?x4x16xbf16>, %k:
   return %o2 : tensor<?x?x4x16xbf16>
 }
 
+// Packed sequences: batch 1, cu_seqlens [N + 1].
+// CHECK-LABEL: func.func @attention_varlen
+// CHECK: hyla.attention %{{.*}}, %{{.*}}, %{{.*}} cu_seqlens(%{{.*}} : tensor<?xi32>) {scale = 2.500000e-01 : f64}
+func.func @attention_varlen(%q: tensor<1x?x4x16xbf16>, %k: tensor<1x?x2x16xbf16>, %cu: tensor<?xi32>) -> tensor<1x?x4x16xbf16> {
+  %o = hyla.attention %q, %k, %k cu_seqlens(%cu : tensor<?xi32>) {scale = 0.25 : f64} : tensor<1x?x4x16xbf16>, tensor<1x?x2x16xbf16>, tensor<1x?x2x16xbf16> -> tensor<1x?x4x16xbf16>
+  return %o : tensor<1x?x4x16xbf16>
+}
+
 // CHECK-LABEL: func.func @dispatch
 func.func @dispatch(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %c1 = arith.constant 1 : index
