@@ -127,9 +127,15 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
     f32 output accumulator, rescaling them by `exp(m_old - m_new)` as each
     block of `block-n` keys arrives, so the `T x S` score matrix never exists.
     Causal masking skips key blocks after the query block and masks the
-    diagonal block with an iota comparison. Query head `h` reads KV head
+    blocks from the diagonal on with an iota comparison (an `scf.if`; the
+    blocks before need none). Query head `h` reads KV head
     `h / (HQ / HKV)` (GQA). Probabilities are rounded to the value type for
-    the second product, as FlashAttention does.
+    the second product, as FlashAttention does. With `cu_seqlens` (packed
+    sequences) the grid has ceil(T / block-m) + N block slots; each program
+    finds its sequence by walking the offsets, runs its key loop from the
+    sequence's first token and stores only rows before its end.
+    `min-programs-per-sm` caps the registers so that many programs fit an
+    SM (hylac asks for 2 for the 128-query wgmma programs).
 
     `hyla.attention_cached` (decode) becomes three dispatches: an append
     kernel writes the new tokens' keys and values into their slots (the
