@@ -120,6 +120,8 @@ def _declare(lib):
         "hyla_module_bind_weight": (status, [c_module, cstr, ctypes.c_void_p]),
         "hyla_module_init_random_weights": (
             status, [c_module, ctypes.c_uint64, ctypes.c_float]),
+        "hyla_module_load_safetensors": (
+            status, [c_module, ctypes.POINTER(ctypes.c_char_p), i32]),
         "hyla_function_call": (
             status,
             [c_module, i32, tensor_p, i32, tensor_p, i32, ctypes.c_void_p],
@@ -467,6 +469,19 @@ class Module:
         (normal * scale; 1-D weights 1 + normal * scale). Needs prepare()."""
         _check(self._lib.hyla_module_init_random_weights(
             self._h(), int(seed), float(scale)))
+
+    def load_safetensors(self, paths):
+        """Reads every weight not bound with bind_weight from Hugging Face
+        safetensors files (a path or a list of shards), by name, dtype and
+        shape checked; a fused "<p>.conv1d.weight" serves a module that
+        wants q/k/v convs. Nothing changes when a file is bad. Needs
+        prepare()."""
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]
+        raw = [os.fsencode(p) for p in paths]
+        array = (ctypes.c_char_p * max(1, len(raw)))(*raw)
+        _check(self._lib.hyla_module_load_safetensors(
+            self._h(), array, len(raw)))
 
     def synchronize(self):
         """Waits for all work on the module's device."""

@@ -79,6 +79,14 @@ class InspectionTest(unittest.TestCase):
         self.assertIn("cannot run hyla modules", message)
         self.assertEqual(caught.exception.status_name, "HYLA_ERROR_NO_GPU")
 
+    def test_load_safetensors_needs_prepare(self):
+        # The loader is tested on the mock driver (ExecutionTest); here the
+        # wrapper's call reaches it and reports the missing prepare().
+        with self.assertRaises(hyla.HylaError) as caught:
+            self.module.load_safetensors(["a.safetensors", "b.safetensors"])
+        self.assertIn("hyla_module_load_safetensors", str(caught.exception))
+        self.assertIn("hyla_module_prepare", str(caught.exception))
+
     def test_closed_module(self):
         self.module.close()
         with self.assertRaises(hyla.HylaError):

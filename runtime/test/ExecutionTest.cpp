@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <unistd.h>
 
 using namespace hyla::testing;
 
@@ -762,6 +763,199 @@ void testContextHygiene() {
 
 } // namespace
 
+/// A safetensors file: the 8-byte header length, the JSON header, the
+/// tensors' bytes. `header` replaces the JSON when given; `cut` drops that
+/// many bytes from the end.
+struct StTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+template <typename T> std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
+  std::vector<uint8_t> out(v.size() * sizeof(T));
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+std::string writeSafetensors(const std::string &name,
+                             const std::vector<StTensor> &tensors,
+                             const std::string &header = "", size_t cut = 0) {
+  std::string json = "{\"__metadata__\": {\"format\": \"pt\"}";
+  std::vector<uint8_t> data;
+  for (const StTensor &t : tensors) {
+    json += ", \"" + t.name + "\": {\"dtype\": \"" + t.dtype + "\", \"shape\": [";
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      json += (d ? ", " : "") + std::to_string(t.shape[d]);
+    json += "], \"data_offsets\": [" + std::to_string(data.size()) + ", " +
+            std::to_string(data.size() + t.bytes.size()) + "]}";
+    data.insert(data.end(), t.bytes.begin(), t.bytes.end());
+  }
+  json += "}";
+  if (!header.empty())
+    json = header;
+  std::string path = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                     std::string("/hyla-st-") + std::to_string(getpid()) +
+                     "-" + name;
+  std::vector<uint8_t> file(8);
+  uint64_t n = json.size();
+  for (int b = 0; b < 8; ++b)
+    file[b] = static_cast<uint8_t>(n >> (8 * b));
+  file.insert(file.end(), json.begin(), json.end());
+  file.insert(file.end(), data.begin(), data.end());
+  file.resize(file.size() - std::min(cut, file.size()));
+  FILE *f = std::fopen(path.c_str(), "wb");
+  std::fwrite(file.data(), 1, file.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+hyla_status loadFiles(hyla_module *module, const std::vector<std::string> &paths) {
+  std::vector<const char *> raw;
+  for (const std::string &p : paths)
+    raw.push_back(p.c_str());
+  return hyla_module_load_safetensors(module, raw.data(),
+                                      static_cast<int32_t>(raw.size()));
+}
+
+/// Weights from safetensors shards by name; each bad input fails with its
+/// message and leaves the weights as they were.
+void testSafetensors() {
+  std::vector<uint16_t> proj(1024), norm(64);
+  for (size_t i = 0; i < proj.size(); ++i)
+    proj[i] = hyla::floatToBF16(0.01f * static_cast<float>(i % 97) - 0.4f);
+  for (size_t i = 0; i < norm.size(); ++i)
+    norm[i] = hyla::floatToBF16(1.0f + 0.001f * static_cast<float>(i));
+  StTensor bias{"bias", "F32", {4}, bytesOf(kBias)};
+  StTensor projT{"proj", "BF16", {32, 32}, bytesOf(proj)};
+  StTensor normT{"norm", "BF16", {64}, bytesOf(norm)};
+  StTensor extra{"rotary.inv_freq", "F32", {2}, bytesOf(std::vector<float>{1, 2})};
+  std::string shard1 = writeSafetensors("1.safetensors", {bias, projT});
+  std::string shard2 = writeSafetensors("2.safetensors", {normT, extra});
+
+  hyla_module *module = loadPrepared(elementwiseModule());
+  CHECK_OK(hyla_module_init_random_weights(module, 3, 0.02f));
+  std::vector<uint16_t> randomNorm;
+  std::vector<uint16_t> randomProj = readWeights(module, &randomNorm);
+  auto unchanged = [&] {
+    std::vector<uint16_t> n;
+    CHECK(readWeights(module, &n) == randomProj);
+    CHECK(n == randomNorm);
+  };
+  // Bad inputs first: each leaves the random weights.
+  CHECK_STATUS(loadFiles(module, {shard1}), HYLA_ERROR_SHAPE);
+  CHECK_ERROR_HAS("1 weight is in none of the 1 safetensors file: 'norm'");
+  unchanged();
+  CHECK_STATUS(loadFiles(module, {shard1, shard1}), HYLA_ERROR_BAD_MODULE);
+  CHECK_ERROR_HAS("is in both");
+  StTensor projF32{"proj", "F32", {32, 32}, std::vector<uint8_t>(4096)};
+  std::string wrongType = writeSafetensors("type.safetensors", {projF32});
+  CHECK_STATUS(loadFiles(module, {wrongType, shard2}), HYLA_ERROR_SHAPE);
+  CHECK_ERROR_HAS("weight 'proj' in");
+  CHECK_ERROR_HAS("is F32; the module wants bf16");
+  StTensor normShort{"norm", "BF16", {32}, bytesOf(std::vector<uint16_t>(32))};
+  std::string wrongShape = writeSafetensors("shape.safetensors", {bias, projT, normShort});
+  CHECK_STATUS(loadFiles(module, {wrongShape}), HYLA_ERROR_SHAPE);
+  CHECK_ERROR_HAS("has shape [32]; the module wants [64]");
+  std::string truncated = writeSafetensors("cut.safetensors", {normT}, "", 10);
+  CHECK_STATUS(loadFiles(module, {shard1, truncated}), HYLA_ERROR_BAD_MODULE);
+  CHECK_ERROR_HAS("truncated");
+  std::string tiny = writeSafetensors("tiny.safetensors", {}, "", 1000);
+  CHECK_STATUS(loadFiles(module, {tiny}), HYLA_ERROR_BAD_MODULE);
+  CHECK_ERROR_HAS("not a safetensors file");
+  std::string badJson =
+      writeSafetensors("json.safetensors", {}, "{\"norm\": {\"dtype\": BF16}}");
+  CHECK_STATUS(loadFiles(module, {shard1, badJson}), HYLA_ERROR_BAD_MODULE);
+  CHECK_ERROR_HAS("bad safetensors header at byte");
+  std::string lying = writeSafetensors(
+      "lying.safetensors", {},
+      "{\"norm\": {\"dtype\": \"BF16\", \"shape\": [64], \"data_offsets\": [0, 64]}}");
+  CHECK_STATUS(loadFiles(module, {shard1, lying}), HYLA_ERROR_BAD_MODULE);
+  CHECK_STATUS(loadFiles(module, {shard1, "/nonexistent/x.safetensors"}),
+               HYLA_ERROR_IO);
+  CHECK_STATUS(loadFiles(module, {}), HYLA_ERROR_INVALID_ARGUMENT);
+  unchanged();
+
+  // The two shards: every weight, the unused tensor ignored.
+  CHECK_OK(loadFiles(module, {shard2, shard1}));
+  std::vector<uint16_t> gotNorm;
+  CHECK(readWeights(module, &gotNorm) == proj);
+  CHECK(gotNorm == norm);
+  {
+    DeviceBuffer x(module, 16), out(module, 16);
+    x.upload(std::vector<float>(4, 1.0f));
+    hyla_tensor in = tensor(x.data, HYLA_F32, {1, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {1, 4});
+    CHECK_OK(hyla_function_call(module, 0, &in, 1, &o, 1, nullptr));
+    CHECK_OK(hyla_synchronize(module));
+    std::vector<float> want;
+    for (float b : kBias)
+      want.push_back(2 * (1 + b));
+    CHECK(out.download<float>(4) == want);
+  }
+  hyla_module_free(module);
+
+  // One fused conv weight for the three a module wants, and three alike.
+  using fb::BufferKind;
+  using fb::DType;
+  ModuleSpec spec = elementwiseModule();
+  spec.weights = {{"l.q_conv1d.weight", DType::BF16, {2, 1, 4}},
+                  {"l.k_conv1d.weight", DType::BF16, {2, 1, 4}},
+                  {"l.v_conv1d.weight", DType::BF16, {4, 1, 4}}};
+  FunctionSpec read;
+  read.name = "read_convs";
+  for (uint32_t w = 0; w < 3; ++w) {
+    int64_t rows = w == 2 ? 4 : 2;
+    uint32_t base = static_cast<uint32_t>(read.buffers.size());
+    read.buffers.push_back({BufferKind::Weight, w, DType::BF16, {rows, 1, 4}});
+    read.buffers.push_back({BufferKind::View, base, DType::BF16, {rows * 4}});
+    read.buffers.push_back({BufferKind::Output, w, DType::BF16, {rows * 4}});
+    read.outputs.push_back(base + 2);
+    read.launches.push_back({2, {1, 1, 1}, {base + 1, base + 2}});
+  }
+  spec.functions = {read};
+  std::vector<uint16_t> fused(32);
+  for (size_t i = 0; i < fused.size(); ++i)
+    fused[i] = hyla::floatToBF16(static_cast<float>(i));
+  auto readConvs = [&](hyla_module *m) {
+    DeviceBuffer a(m, 16), b(m, 16), c(m, 32);
+    hyla_tensor outs[3] = {tensor(a.data, HYLA_BF16, {8}),
+                           tensor(b.data, HYLA_BF16, {8}),
+                           tensor(c.data, HYLA_BF16, {16})};
+    CHECK_OK(hyla_function_call(m, 0, nullptr, 0, outs, 3, nullptr));
+    CHECK_OK(hyla_synchronize(m));
+    std::vector<uint16_t> all = a.download<uint16_t>(8);
+    for (uint16_t v : b.download<uint16_t>(8))
+      all.push_back(v);
+    for (uint16_t v : c.download<uint16_t>(16))
+      all.push_back(v);
+    return all;
+  };
+  hyla_module *convs = loadPrepared(spec);
+  std::string fusedFile = writeSafetensors(
+      "fused.safetensors", {{"l.conv1d.weight", "BF16", {8, 1, 4}, bytesOf(fused)}});
+  CHECK_OK(loadFiles(convs, {fusedFile}));
+  CHECK(readConvs(convs) == fused); // q rows, k rows, v rows in order
+  std::string wrongFused = writeSafetensors(
+      "fused7.safetensors",
+      {{"l.conv1d.weight", "BF16", {7, 1, 4}, bytesOf(std::vector<uint16_t>(28))}});
+  CHECK_STATUS(loadFiles(convs, {wrongFused}), HYLA_ERROR_SHAPE);
+  CHECK_ERROR_HAS("has shape [7, 1, 4]; the module wants [8, 1, 4]");
+  std::vector<uint16_t> q(fused.begin(), fused.begin() + 8),
+      k(fused.begin() + 8, fused.begin() + 16), v(fused.begin() + 16, fused.end());
+  std::vector<uint16_t> zeros(32, 0);
+  std::string separate = writeSafetensors(
+      "separate.safetensors",
+      {{"l.q_conv1d.weight", "BF16", {2, 1, 4}, bytesOf(std::vector<uint16_t>(8, 0))},
+       {"l.k_conv1d.weight", "BF16", {2, 1, 4}, bytesOf(std::vector<uint16_t>(8, 0))},
+       {"l.v_conv1d.weight", "BF16", {4, 1, 4}, bytesOf(std::vector<uint16_t>(16, 0))}});
+  CHECK_OK(loadFiles(convs, {separate}));
+  CHECK(readConvs(convs) == zeros);
+  hyla_module_free(convs);
+  for (const std::string &f : {shard1, shard2, wrongType, wrongShape, truncated,
+                               tiny, badJson, lying, fusedFile, wrongFused,
+                               separate})
+    std::remove(f.c_str());
+}
+
 int main() {
   const char *driverPath = std::getenv("HYLA_LIBCUDA");
   void *driver = dlopen(driverPath && *driverPath ? driverPath : "libcuda.so.1",
@@ -797,6 +991,7 @@ int main() {
       {"overlapping outputs", testOverlappingOutputs},
       {"tensor maps", testTensorMaps},
       {"context hygiene", testContextHygiene},
+      {"safetensors", testSafetensors},
   };
   for (const auto &test : tests) {
     int before = failures;

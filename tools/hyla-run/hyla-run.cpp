@@ -67,11 +67,14 @@ Running (the default):
   --int-max B            B for random integer inputs (default: the module's
                          "vocab_size" metadata if present, else 1000)
   --seed N               seed of the random inputs and weights (default 0)
-  --weights random|none  random (default): fill every weight with
+  --weights random|none|FILE.safetensors[,FILE...]
+                         random (default): fill every weight with
                          normal(0, 1) * scale (1-D weights, i.e. norm gains,
                          with 1 + normal(0, 1) * scale; integer weights with 0);
                          none: leave weights unbound (the call then fails if
-                         the function uses any)
+                         the function uses any); safetensors files (a
+                         checkpoint's shards, comma-separated): each weight by
+                         its Hugging Face name, dtype and shape checked
   --weight-scale X       the scale for --weights random (default 0.02)
   --warmup N             untimed calls before timing (default 2)
   --iters N              timed calls (default 10); the time of each whole call
@@ -105,6 +108,7 @@ struct Options {
   std::string outputDir;
   uint64_t seed = 0;
   bool randomWeights = true;
+  std::vector<std::string> weightFiles; // safetensors shards
   float weightScale = 0.02f;
   int64_t warmup = 2;
   int64_t iters = 10;
@@ -192,10 +196,20 @@ Options parseOptions(int argc, char **argv, bool &showHelp) {
       options.seed = static_cast<uint64_t>(parseInt(takeValue(), "--seed", 0));
     } else if (name == "--weights") {
       std::string mode = takeValue();
-      if (mode != "random" && mode != "none")
-        throw UsageError("--weights must be 'random' or 'none', not '" + mode +
-                         "'");
       options.randomWeights = mode == "random";
+      options.weightFiles.clear();
+      if (mode != "random" && mode != "none") {
+        for (size_t at = 0; at <= mode.size();) {
+          size_t comma = std::min(mode.find(',', at), mode.size());
+          std::string file = mode.substr(at, comma - at);
+          if (file.size() < 12 ||
+              file.compare(file.size() - 12, 12, ".safetensors") != 0)
+            throw UsageError("--weights must be 'random', 'none' or "
+                             ".safetensors files, not '" + file + "'");
+          options.weightFiles.push_back(file);
+          at = comma + 1;
+        }
+      }
     } else if (name == "--weight-scale") {
       std::string text = takeValue();
       char *end = nullptr;
@@ -613,7 +627,23 @@ int run(hyla_module *module, const Options &options) {
   std::printf("device %lld: %s (compute capability %d.%d)\n",
               static_cast<long long>(options.device), deviceName, major, minor);
 
-  if (options.randomWeights) {
+  if (!options.weightFiles.empty()) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<const char *> paths;
+    for (const std::string &f : options.weightFiles)
+      paths.push_back(f.c_str());
+    check(hyla_module_load_safetensors(module, paths.data(),
+                                       static_cast<int32_t>(paths.size())),
+          "loading the weights");
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::printf("weights: %d (%s), from %zu safetensors file%s, loaded in "
+                "%.2f s\n",
+                hyla_module_num_weights(module),
+                formatBytes(totalWeightBytes(module)).c_str(), paths.size(),
+                paths.size() == 1 ? "" : "s", seconds);
+  } else if (options.randomWeights) {
     auto start = std::chrono::steady_clock::now();
     check(hyla_module_init_random_weights(module, options.seed,
                                           options.weightScale),

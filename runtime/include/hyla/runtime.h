@@ -161,6 +161,20 @@ hyla_status hyla_module_set_programmatic_launch(hyla_module *module,
  * valid and hold the weight's full size). */
 hyla_status hyla_module_bind_weight(hyla_module *module, const char *name,
                                     void *data);
+/* Reads the weights from Hugging Face safetensors files (the shards of one
+ * checkpoint, tensors by the module's weight names): every weight the
+ * caller has not bound must be in exactly one file with the module's dtype
+ * and shape. A module that wants three convs "<p>.q_conv1d.weight",
+ * "<p>.k_conv1d.weight", "<p>.v_conv1d.weight" also takes one fused
+ * "<p>.conv1d.weight" (rows q, then k, then v). All headers are checked
+ * before any memory is allocated or copied: a missing or misshapen tensor
+ * (HYLA_ERROR_SHAPE) or a truncated or malformed file (HYLA_ERROR_BAD_MODULE,
+ * HYLA_ERROR_IO) leaves the module as it was. Tensors the module does not
+ * use are ignored. Replaces random weights (hyla_module_init_random_weights)
+ * where there were some. */
+hyla_status hyla_module_load_safetensors(hyla_module *module,
+                                         const char *const *paths,
+                                         int32_t num_paths);
 /* Allocates every unbound weight and fills it with normal(0, 1) * scale
  * values from `seed` (deterministic); 1-D weights (norm gains) are filled
  * with 1 + normal * scale instead. */
