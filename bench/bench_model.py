@@ -5,9 +5,10 @@ OlmoHybridForCausalLM with the same random bf16 weights, in one process.
 transformers builds the model from the config.json the module was compiled
 from (--config; OlmoHybridConfig()'s defaults differ: RoPE on, where the
 released 7B and examples/olmo-hybrid-7b use none) with its own random
-initialization; every weight of the hyla module is bound
-to the matching tensor of that model (same names), so both compute the same
-function. Correctness: the logits of both at --check-tokens against the same
+initialization, saved (bf16) as a safetensors file that hyla loads by the
+Hugging Face names (hyla_module_load_safetensors; --bind-weights instead
+binds hyla's weights to the model's tensors in memory), so both compute the
+same function. Correctness: the logits of both at --check-tokens against the same
 model in float32 (a float64 7B model does not fit beside them), relative
 Frobenius error, fresh random token ids each run, hyla's output poisoned
 with NaN first. Timing: median of --iters calls after one warm-up, CUDA
@@ -61,6 +62,12 @@ def main():
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--bind-weights", action="store_true",
+                   help="bind hyla's weights to the model's tensors instead "
+                        "of loading them from a saved safetensors file")
+    p.add_argument("--safetensors-dir", default=None,
+                   help="where to save the weights (default: a temporary "
+                        "directory, removed after loading)")
     args = p.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     torch.manual_seed(seed)
@@ -109,13 +116,33 @@ def main():
             return state[fused][begin:end].contiguous()
         sys.exit("transformers' model has no weight for %r" % name)
 
-    for name, _ in m.weights:
-        m.bind_weight(name, peer_weight(name))
+    load_s = None
+    if args.bind_weights:
+        for name, _ in m.weights:
+            m.bind_weight(name, peer_weight(name))
+    else:
+        import tempfile
+        import time
+        from safetensors.torch import save_file
+        directory = args.safetensors_dir or tempfile.mkdtemp(prefix="hyla-st-")
+        path = os.path.join(directory, "model.safetensors")
+        save_file({n: t.to(torch.bfloat16).contiguous().cpu()
+                   for n, t in state.items()}, path)
+        start = time.perf_counter()
+        m.load_safetensors(path)
+        load_s = time.perf_counter() - start
+        print("weights: %s (%.2f GB) loaded by name in %.2f s" % (
+            path, os.path.getsize(path) / 1e9, load_s))
+        if not args.safetensors_dir:
+            os.remove(path)
+            os.rmdir(directory)
 
     print("device %s, torch %s, transformers %s, seed %d" % (
         torch.cuda.get_device_name(), torch.__version__, transformers.__version__, seed))
     results = {"device": torch.cuda.get_device_name(), "seed": seed,
-               "transformers": transformers.__version__, "check": None, "timing": []}
+               "transformers": transformers.__version__, "check": None, "timing": [],
+               "weights": "bound" if args.bind_weights else "safetensors",
+               "load_s": load_s}
 
     def ids_of(tokens):
         return torch.randint(0, config.vocab_size, (args.batch, tokens),
