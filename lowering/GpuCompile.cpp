@@ -33,6 +33,7 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   TilePipelineOperandsOptions pipeline;
   pipeline.tma = tma;
   pipeline.warpSpecialize = tma && options.warpSpecialize;
+  pipeline.releaseRings = tma && options.releaseRings;
   pm.addPass(createTilePipelineOperands(pipeline));
   pm.addPass(createTileGridDependency());
   pm.addPass(createTileToGPU({targetId.str()}));
@@ -148,6 +149,10 @@ void registerGpuPipelines() {
         *this, "warp-specialize",
         llvm::cl::desc("sequential loops' copies from a producer warpgroup"),
         llvm::cl::init(false)};
+    Option<bool> releaseRings{
+        *this, "release-rings",
+        llvm::cl::desc("sequential loops' stages released on mbarriers"),
+        llvm::cl::init(false)};
   };
   PassPipelineRegistration<Options>(
       "hyla-tile-to-nvvm",
@@ -158,6 +163,7 @@ void registerGpuPipelines() {
         GpuCompileOptions gpu;
         gpu.fragmentLayouts = options.fragmentLayouts;
         gpu.warpSpecialize = options.warpSpecialize;
+        gpu.releaseRings = options.releaseRings;
         buildTileToNVVMPipeline(pm, options.target, gpu);
       });
 }

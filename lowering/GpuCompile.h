@@ -41,6 +41,9 @@ struct GpuCompileOptions {
   /// Copies of sequential loops (the GDN state kernel) from a producer
   /// warpgroup, where the target has TMA and setmaxnreg.
   bool warpSpecialize = false;
+  /// Unspecialized sequential loops release their ring stages on mbarriers
+  /// instead of a barrier of the whole program a step.
+  bool releaseRings = false;
 };
 
 /// The passes from a module of hyla_tile kernels to gpu.modules whose

@@ -161,12 +161,24 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
     each consumer step waits only for its own copies (`barrier_wait ...
     local`, no barrier of the whole program) and releases its stage at its
     end (`hyla_tile.barrier_arrive`).
+
+    With `release-rings` (and `tma`, not specialized) the program's own
+    threads keep the copies, but the stages are released the same way:
+    every thread arrives on the stage's "empty" mbarrier at the end of its
+    step, only the thread that copies waits for it (`barrier_wait ...
+    leader`) before it copies the next step into that stage, and the waits
+    for copies are `local`: no barrier of the whole program a step, so its
+    warpgroups need not run in step.
   }];
   let options = [
     Option<"tma", "tma", "bool", /*default=*/"false",
            "copy through tensor maps on mbarriers (cp.async.bulk.tensor)">,
     Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
            "sequential loops' copies from a producer warpgroup (needs tma)">,
+    Option<"releaseRings", "release-rings", "bool", /*default=*/"false",
+           "unspecialized sequential loops with tma: each thread releases a "
+           "stage on an mbarrier when done with it and the copying thread "
+           "waits for that, instead of a barrier of the whole program a step">,
     Option<"producerRegisters", "producer-registers", "int64_t",
            /*default=*/"40",
            "registers a producer thread keeps (setmaxnreg.dec)">,

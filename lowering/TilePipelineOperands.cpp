@@ -434,11 +434,12 @@ bool producible(Value value, Block *kernelBlock, Block *body, Value iv) {
 /// own copies (`local`), with no barrier of the whole program per step.
 struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
   StageLoopOperands(MLIRContext *ctx, bool tma, bool warpSpecialize,
-                    int64_t producerRegisters, int64_t consumerRegisters)
+                    bool releaseRings, int64_t producerRegisters,
+                    int64_t consumerRegisters)
       : OpRewritePattern(ctx), tma(tma), warpSpecialize(warpSpecialize),
-        producerRegisters(producerRegisters),
+        releaseRings(releaseRings), producerRegisters(producerRegisters),
         consumerRegisters(consumerRegisters) {}
-  bool tma, warpSpecialize;
+  bool tma, warpSpecialize, releaseRings;
   int64_t producerRegisters, consumerRegisters;
 
   LogicalResult matchAndRewrite(scf::ForOp loop,
@@ -502,8 +503,13 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       return barrierBase + 8 * stages * static_cast<int64_t>(j);
     };
     int64_t emptyBarriers = fullBarriersOf(loads.size());
+    // Unspecialized, the program's threads may still release each stage on
+    // an "empty" mbarrier at the end of their step, for the thread that
+    // copies to wait on, instead of a barrier of the whole program a step:
+    // its warpgroups then need not run in step.
+    bool release = tma && !specialize && releaseRings;
     if (tma)
-      end = emptyBarriers + (specialize ? 8 * stages : 0);
+      end = emptyBarriers + (specialize || release ? 8 * stages : 0);
     // Loop-invariant operands: one buffer each (1024-aligned) and one
     // mbarrier for all of them.
     SmallVector<int64_t> invariantOffsets;
@@ -548,11 +554,17 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     };
     // Every load's copy at `at` into `stage` where `at` is a step the loop
     // runs.
-    auto copiesIfRuns = [&](Value at, Value stage, Value upper) {
+    // With `releaseParity`, the copying thread first waits for the stage's
+    // release (released rings).
+    auto copiesIfRuns = [&](Value at, Value stage, Value upper,
+                            Value releaseParity = Value()) {
       Value runs = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
                                          at, upper);
       auto guard = scf::IfOp::create(rw, loc, runs, /*withElseRegion=*/false);
       rw.setInsertionPointToStart(guard.thenBlock());
+      if (releaseParity)
+        BarrierWaitOp::create(rw, loc, stage, releaseParity, emptyBarriers,
+                              /*local=*/false, /*leader=*/true);
       IRMapping map;
       map.map(iv, at);
       copies(stage, map, {body});
@@ -620,6 +632,9 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
       if (tma)
         InitBarriersOp::create(rw, loc, stages * loads.size(), barrierBase,
                                IntegerAttr());
+      if (release)
+        InitBarriersOp::create(rw, loc, stages, emptyBarriers,
+                               rw.getI64IntegerAttr(32 * warps));
       for (int64_t t = 0; t + 1 < stages; ++t)
         copiesIfRuns(arith::AddIOp::create(
                          rw, loc, loop.getLowerBound(),
@@ -672,9 +687,28 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     if (tma) {
       for (size_t j = 0; j < loads.size(); ++j)
         BarrierWaitOp::create(rw, loc, stage, phase, fullBarriersOf(j),
-                              /*local=*/specialize || j + 1 < loads.size());
+                              /*local=*/specialize || release ||
+                                  j + 1 < loads.size(),
+                              /*leader=*/false);
     } else {
       AsyncWaitOp::create(rw, loc, 0);
+    }
+    // Released rings: before the copies of step i = n + S - 1 (n this
+    // step's number) into stage i mod S, the copying thread waits for the
+    // stage's release by step i - S; that is the empty mbarrier's
+    // (i / S)-th phase, of parity (i / S + 1) mod 2 (for i < S the
+    // parity 1 a fresh barrier passes).
+    Value releaseParity;
+    if (release) {
+      Value n = arith::DivUIOp::create(
+          rw, loc, arith::SubIOp::create(rw, loc, iv, newLoop.getLowerBound()),
+          newLoop.getStep());
+      Value round = arith::DivUIOp::create(
+          rw, loc, arith::AddIOp::create(rw, loc, n, constant(stages - 1)),
+          constant(stages));
+      releaseParity = arith::RemUIOp::create(
+          rw, loc, arith::AddIOp::create(rw, loc, round, constant(1)),
+          constant(2));
     }
     if (!specialize)
       copiesIfRuns(
@@ -689,14 +723,14 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
                                     constant(0)),
               constant(stages - 1),
               arith::SubIOp::create(rw, loc, stage, constant(1))),
-          newLoop.getUpperBound());
+          newLoop.getUpperBound(), releaseParity);
     for (auto [j, load] : llvm::enumerate(loads))
       rw.replaceOp(load, RingBufferOp::create(rw, loc, bufferTypes[j], stage,
                                               stages, offsets[j])
                              .getResult());
     auto yield = cast<scf::YieldOp>(newBody->getTerminator());
     rw.setInsertionPoint(yield);
-    if (specialize) // the step's reads are done (its products waited for)
+    if (specialize || release) // the step's reads are done (products waited)
       BarrierArriveOp::create(rw, loc, stage, emptyBarriers);
     SmallVector<Value> yielded(yield.getOperands());
     if (tma) {
@@ -716,6 +750,8 @@ struct StageLoopOperands : OpRewritePattern<scf::ForOp> {
     if (!specialize) {
       if (tma)
         InvalBarriersOp::create(rw, loc, stages * loads.size(), barrierBase);
+      if (release)
+        InvalBarriersOp::create(rw, loc, stages, emptyBarriers);
       else
         AsyncWaitOp::create(rw, loc, 0);
       if (!invariant.empty())
@@ -733,7 +769,8 @@ struct TilePipelineOperandsPass
     RewritePatternSet patterns(&getContext());
     patterns.add<PipelineOperands>(&getContext(), tma);
     patterns.add<StageLoopOperands>(&getContext(), tma, warpSpecialize,
-                                    producerRegisters, consumerRegisters);
+                                    releaseRings, producerRegisters,
+                                    consumerRegisters);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -1436,8 +1436,16 @@ struct BarrierWaitLowering : TilePattern<BarrierWaitOp> {
     Value bar =
         barrierAddress(e, op.getOffset(), e.toI32(adaptor.getStage()));
     // The suspend-time hint: 10 ms, far above a copy's latency.
-    NVVM::MBarrierTryWaitParityOp::create(rw, loc, bar,
-                                          e.toI32(adaptor.getPhase()),
+    Value parity = e.toI32(adaptor.getPhase());
+    if (op.getLeader()) {
+      onLeader(rw, loc, st, [&](OpBuilder &b, Location l) {
+        NVVM::MBarrierTryWaitParityOp::create(b, l, bar, parity,
+                                              Emitter(b, l, st).i32(10000000));
+      });
+      rw.eraseOp(op);
+      return success();
+    }
+    NVVM::MBarrierTryWaitParityOp::create(rw, loc, bar, parity,
                                           e.i32(10000000));
     if (!op.getLocal())
       e.barrier();

@@ -77,7 +77,8 @@ done
 # Attention (issue 5): the default prefill (128-query programs on two
 # wgmma warpgroups, two programs an SM), 128 keys a step, no register cap
 # (one program an SM), 64-query programs on mma.sync, K and V copied by a
-# producer warpgroup, and decode split kernels with capped registers /
+# producer warpgroup, ring stages released on mbarriers, and decode split
+# kernels with capped registers /
 # smaller steps.
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn.hyla" --quiet
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_bm128.hyla" --quiet \
@@ -90,6 +91,8 @@ done
   --attn-block-m=64
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ws.hyla" --quiet \
   --warp-specialize
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_rr.hyla" --quiet \
+  --release-rings
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dm4.hyla" --quiet \
   --attn-decode-min-programs-per-sm=4
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \

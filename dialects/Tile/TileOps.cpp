@@ -142,6 +142,9 @@ LogicalResult InvalBarriersOp::verify() {
 }
 
 LogicalResult BarrierWaitOp::verify() {
+  if (getLocal() && getLeader())
+    return emitOpError("is either local (every thread waits) or leader (one "
+                       "thread waits), not both");
   return verifyBarrierOffset(*this, getOffset());
 }
 

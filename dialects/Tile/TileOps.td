@@ -173,17 +173,21 @@ def Tile_BarrierWaitOp : Tile_Op<"barrier_wait", [MemoryEffects<[MemRead, MemWri
     what it did before (a buffer the next copy reuses is free). With
     `local` there is no barrier: each thread only waits for itself (in
     warp-specialized kernels, where other mbarriers say when a buffer is
-    free). A fresh mbarrier counts as having completed a phase of parity
-    1, so a wait for parity 1 passes before its first phase completes.
+    free). With `leader` only the thread that issues the program's copies
+    waits (for an "empty" mbarrier before it copies into a buffer others
+    release) and no barrier follows. A fresh mbarrier counts as having
+    completed a phase of parity 1, so a wait for parity 1 passes before its
+    first phase completes.
 
     ```mlir
     hyla_tile.barrier_wait %stage phase %parity at 65536
     hyla_tile.barrier_wait %stage phase %parity at 65536 local
+    hyla_tile.barrier_wait %stage phase %parity at 65568 leader
     ```
   }];
   let arguments = (ins Index:$stage, Index:$phase, I64Attr:$offset,
-                       UnitAttr:$local);
-  let assemblyFormat = "$stage `phase` $phase `at` $offset (`local` $local^)? attr-dict";
+                       UnitAttr:$local, UnitAttr:$leader);
+  let assemblyFormat = "$stage `phase` $phase `at` $offset (`local` $local^)? (`leader` $leader^)? attr-dict";
   let hasVerifier = 1;
 }
 

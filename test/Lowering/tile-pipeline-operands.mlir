@@ -1,6 +1,7 @@
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands | FileCheck %s
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands=tma=true | FileCheck %s --check-prefix=TMA
 // RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands="tma=true warp-specialize=true" | FileCheck %s --check-prefix=WS
+// RUN: hyla-opt %s -split-input-file -hyla-tile-pipeline-operands="tma=true release-rings=true" | FileCheck %s --check-prefix=REL
 
 // The GEMM k loop as Kernelize writes it once its accumulator is in wgmma
 // fragments: operands loaded one step ahead. The loads become copies into
@@ -291,6 +292,28 @@ func.func @bounded_loads(%x: memref<?x256xbf16>, %w: memref<128x256xbf16>, %y: m
 // TMA:         scf.yield
 // TMA-NEXT:    }
 // TMA-NEXT:    hyla_tile.inval_barriers 4 at 98304
+// Released rings (release-rings): the program's threads keep the copies;
+// an "empty" mbarrier a stage counts all 128 threads' arrivals at the end
+// of each step, the step's copies wait without a barrier of the program
+// (local), and only the copying thread waits for the stage's release,
+// parity ((i + 1) / 2 + 1) mod 2 for step i's copies of step i + 1 (the
+// first round passes on the fresh barrier).
+// REL-LABEL: func.func @chunk_loop
+// REL:         hyla_tile.init_barriers 4 at 98304
+// REL-NEXT:    hyla_tile.init_barriers 2 at 98336 arrivals 128
+// REL:         scf.for %[[I:.*]] = {{.*}} iter_args(%{{.*}} = %{{.*}}, %[[S:.*]] = %{{.*}}, %[[P:.*]] = %{{.*}})
+// REL-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 98304 local
+// REL-NEXT:      hyla_tile.barrier_wait %[[S]] phase %[[P]] at 98320 local
+// REL-NEXT:      %[[NEXT:.*]] = arith.addi %[[I]], %c1
+// REL-NEXT:      %[[ROUND:.*]] = arith.divui %[[NEXT]], %c2
+// REL-NEXT:      %[[R1:.*]] = arith.addi %[[ROUND]], %c1
+// REL-NEXT:      %[[PARITY:.*]] = arith.remui %[[R1]], %c2
+// REL:           scf.if
+// REL-NEXT:        hyla_tile.barrier_wait %{{.*}} phase %[[PARITY]] at 98336 leader
+// REL:             hyla_tile.async_load
+// REL:           hyla_tile.barrier_arrive %[[S]] at 98336
+// REL:         hyla_tile.inval_barriers 4 at 98304
+// REL-NEXT:    hyla_tile.inval_barriers 2 at 98336
 // Warp-specialized: the barriers at the top (the "empty" ring counts the
 // consumers' 128 arrivals), a producer warpgroup that recomputes the loop
 // bounds and the copies' offsets, waits until a stage is free (parity

@@ -348,3 +348,22 @@ func.func @shared_math(%x: memref<?x128xbf16>, %y: memref<64x64xbf16>) attribute
   %s = arith.addf %a, %a : tensor<64x64xbf16, #hyla_tile.shared>
   return
 }
+
+// -----
+
+// A leader wait (released rings): thread 0 alone polls the "empty"
+// mbarrier, and no barrier of the program follows.
+// CHECK-LABEL: gpu.func @leader_wait
+// CHECK:         %[[LEADER:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32
+// CHECK-NEXT:    scf.if %[[LEADER]] {
+// CHECK:           nvvm.mbarrier.try_wait.parity
+// CHECK-NEXT:    }
+// CHECK-NOT:     gpu.barrier
+// CHECK:         nvvm.mbarrier.arrive
+func.func @leader_wait(%x: memref<4xi32>) attributes {hyla_tile.kernel, hyla_tile.num_warps = 4 : i32, hyla_tile.reserved_shared = 1024 : i32} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  hyla_tile.barrier_wait %c0 phase %c1 at 64 leader
+  hyla_tile.barrier_arrive %c0 at 64
+  return
+}

@@ -102,10 +102,19 @@ static cl::opt<bool> tma(
     cl::init(true), cl::cat(category));
 static cl::opt<bool> warpSpecialize(
     "warp-specialize",
-    cl::desc("sm_90a with --tma: the GDN state program's copies come from a "
-             "producer warpgroup (setmaxnreg.dec 40) while its own warpgroup "
-             "computes (setmaxnreg.inc 232), each buffer released on an "
-             "mbarrier (default false)"),
+    cl::desc("sm_90a with --tma: the copies of sequential loops (the GDN "
+             "state program's, attention's key loop) come from a producer "
+             "warpgroup (setmaxnreg.dec 40) while the program's own "
+             "warpgroups compute (setmaxnreg.inc 232), each buffer released "
+             "on an mbarrier (default false)"),
+    cl::init(false), cl::cat(category));
+static cl::opt<bool> releaseRings(
+    "release-rings",
+    cl::desc("sm_90a with --tma, without --warp-specialize: sequential "
+             "loops' threads release each ring buffer on an mbarrier when "
+             "done with it and only the copying thread waits for that, "
+             "instead of a barrier of the whole program every step (its "
+             "warpgroups then need not run in step; default false)"),
     cl::init(false), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::init(false), cl::cat(category));
@@ -321,6 +330,7 @@ int main(int argc, char **argv) {
   gpuOptions.fragmentLayouts = fragmentLayouts;
   gpuOptions.tma = tma;
   gpuOptions.warpSpecialize = warpSpecialize;
+  gpuOptions.releaseRings = releaseRings;
   auto compiled = compileKernelsToPTX(
       *kernelModule, *target,
       [](size_t done, size_t total, StringRef name, double secs) {

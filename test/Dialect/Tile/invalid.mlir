@@ -697,3 +697,11 @@ func.func @produce_cp_async(%x: memref<?x96xf32>) attributes {hyla_tile.kernel, 
   }
   return
 }
+
+// -----
+
+func.func @barrier_wait_local_leader(%s: index) {
+  // expected-error @+1 {{is either local (every thread waits) or leader (one thread waits), not both}}
+  hyla_tile.barrier_wait %s phase %s at 64 local leader
+  return
+}
