@@ -270,6 +270,7 @@ constexpr int64_t kDecodeRows = 16;
 
 struct DecodeParams {
   int64_t heads, kvHeads, headDim, valueDim, blockN, splits, numWarps;
+  int64_t minSplitKeys; // a split's fewest keys (a multiple of blockN)
   float scale;
   Type elementType, cacheType;
   int64_t group() const { return heads / kvHeads; }
@@ -379,7 +380,8 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   SmallVector<Value> partBounds = {batches, tokens, headEnd, tb.index(NS)};
   auto storePartial = [&](TileBuilder &x, Value t, Value m, Value l,
                           Value acc) {
-    x.store(m, mM, {batch, t, firstHead, split}, {2}, partBounds);
+    if (m)
+      x.store(m, mM, {batch, t, firstHead, split}, {2}, partBounds);
     if (l)
       x.store(l, lM, {batch, t, firstHead, split}, {2}, partBounds);
     if (acc)
@@ -392,7 +394,13 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
         Value total = x.addi(length, tokens);
         // Whole key blocks per split, so every step but a split's last is
         // full.
+        // A split takes at least minSplitKeys: at short contexts fewer
+        // splits do the work (the others store empty partials at once)
+        // and each streams more keys after its setup.
         Value perSplit = x.muli(x.ceilDiv(x.ceilDiv(total, NS), BN), BN);
+        if (p.minSplitKeys > 0)
+          perSplit = arith::MaxUIOp::create(x.builder(), x.getLoc(), perSplit,
+                                            x.index(p.minSplitKeys));
         Value start = x.muli(split, perSplit);
         forRange(x, c0, tokens, [&](TileBuilder &y, Value t) {
           OpBuilder &b = y.builder();
@@ -433,9 +441,18 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
                 scf::YieldOp::create(nb, l, ValueRange{m, sum, acc});
               });
           // The row max in log2 units (scale log2(e) m), as the combine
-          // weighs the splits: 2^(m_s - M).
+          // weighs the splits: 2^(m_s - M). A split with no keys (past the
+          // sequence's) stores its max (-inf) and sum (0) only: the
+          // combine skips its values.
+          Value acc = loop.getResult(2);
           storePartial(y, t, y.mul(loop.getResult(0), p.scale * M_LOG2E),
-                       loop.getResult(1), loop.getResult(2));
+                       loop.getResult(1), {});
+          ifThenElse(
+              y,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, steps,
+                                    c0),
+              [&](TileBuilder &z) { storePartial(z, t, {}, {}, acc); },
+              [](TileBuilder &) {});
         });
       },
       [&](TileBuilder &x) {
@@ -463,7 +480,16 @@ void buildCombineKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   Value weights = tb.div(w, tb.broadcast(total, {0}, {1, NS}));
   Value o = tb.load(oM, {batch, t, head, c0, c0}, {3, 4}, {NS, DV});
   Value wide = tb.broadcast(tb.reshape(weights, {NS}), {0}, {NS, DV});
-  Value out = tb.reduce(ReduceKind::Sum, tb.mul(o, wide), 0);
+  // Splits without keys (row max -inf) left their values unwritten: they
+  // count 0, whatever the bytes hold. A NaN max (a bad slot or length)
+  // still reaches the output.
+  Value hasKeys = arith::CmpFOp::create(
+      tb.builder(), tb.getLoc(), arith::CmpFPredicate::UNE,
+      tb.broadcast(tb.reshape(m, {NS}), {0}, {NS, DV}),
+      tb.constant(-INFINITY, {NS, DV}));
+  Value out = tb.reduce(
+      ReduceKind::Sum,
+      tb.select(hasKeys, tb.mul(o, wide), tb.constant(0.0, {NS, DV})), 0);
   tb.store(tb.castTo(out, p.elementType), outM, {batch, t, head, c0}, {3});
 }
 
@@ -471,9 +497,11 @@ void buildCombineKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
 /// place), split (flash-decoding partials) and combine.
 struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
   AttentionCachedPattern(MLIRContext *ctx, int64_t blockN, int64_t splits,
-                         int64_t numWarps, int64_t minProgramsPerSM)
+                         int64_t numWarps, int64_t minProgramsPerSM,
+                         int64_t minSplitKeys)
       : OpRewritePattern(ctx), blockN(blockN), splits(splits),
-        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM) {}
+        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM),
+        minSplitKeys(minSplitKeys) {}
 
   LogicalResult matchAndRewrite(AttentionCachedOp op,
                                 PatternRewriter &rw) const override {
@@ -487,6 +515,8 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     p.valueDim = vT.getDimSize(3);
     p.blockN = blockN;
     p.splits = splits;
+    // Whole key blocks.
+    p.minSplitKeys = (minSplitKeys + blockN - 1) / blockN * blockN;
     p.numWarps = numWarps;
     p.scale = static_cast<float>(op.getScale().convertToDouble());
     p.elementType = qT.getElementType();
@@ -544,10 +574,13 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     llvm::append_range(splitArgs, memrefsOf({mT, mT, oT}));
     func::FuncOp splitKernel = getOrCreateKernel(
         rw, module,
-        llvm::formatv("attn_decode_split_{0}_bn{1}_ns{2}_w{3}{5}_s{4}", tag,
+        llvm::formatv("attn_decode_split_{0}_bn{1}_ns{2}{6}_w{3}{5}_s{4}", tag,
                       p.blockN, p.splits, p.numWarps, floatTag(p.scale),
                       minProgramsPerSM > 0
                           ? "_m" + std::to_string(minProgramsPerSM)
+                          : std::string(),
+                      p.minSplitKeys > 0
+                          ? "_k" + std::to_string(p.minSplitKeys)
                           : std::string())
             .str(),
         splitArgs, p.numWarps,
@@ -586,7 +619,7 @@ struct AttentionCachedPattern : OpRewritePattern<AttentionCachedOp> {
     return success();
   }
 
-  int64_t blockN, splits, numWarps, minProgramsPerSM;
+  int64_t blockN, splits, numWarps, minProgramsPerSM, minSplitKeys;
 };
 
 struct FlashAttentionPass
@@ -596,11 +629,12 @@ struct FlashAttentionPass
   void runOnOperation() override {
     if (blockM < 1 || blockN < 1 || numWarps < 1 || decodeBlockN < 1 ||
         decodeSplits < 1 || decodeNumWarps < 1 || minProgramsPerSM < 0 ||
-        minProgramsPerSM > 32) {
+        minProgramsPerSM > 32 || decodeMinSplitKeys < 0) {
       getOperation().emitError()
           << "hyla-flash-attention: block-m, block-n, num-warps, "
              "decode-block-n, decode-splits and decode-num-warps must be "
-             "positive, min-programs-per-sm 0 to 32";
+             "positive, min-programs-per-sm 0 to 32, decode-min-split-keys "
+             "not negative";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
@@ -608,7 +642,8 @@ struct FlashAttentionPass
                                         numWarps, minProgramsPerSM);
     patterns.add<AttentionCachedPattern>(&getContext(), decodeBlockN,
                                          decodeSplits, decodeNumWarps,
-                                         decodeMinProgramsPerSM);
+                                         decodeMinProgramsPerSM,
+                                         decodeMinSplitKeys);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

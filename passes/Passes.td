@@ -161,7 +161,11 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
            "hyla.attention_cached: warps per split program">,
     Option<"decodeMinProgramsPerSM", "decode-min-programs-per-sm", "int64_t",
            "0", "hyla.attention_cached: split programs each SM must fit, "
-           "capping their registers (0: no cap)">
+           "capping their registers (0: no cap)">,
+    Option<"decodeMinSplitKeys", "decode-min-split-keys", "int64_t", "0",
+           "hyla.attention_cached: the fewest cached keys a split takes "
+           "(rounded up to whole blocks; splits past the keys store empty "
+           "partials)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

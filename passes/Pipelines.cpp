@@ -23,7 +23,8 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   pm.addPass(createFlashAttention(
       {options.attnBlockM, options.attnBlockN, /*numWarps=*/8,
        options.attnMinProgramsPerSM, options.attnDecodeBlockN, options.attnDecodeSplits,
-       options.attnDecodeNumWarps, options.attnDecodeMinProgramsPerSM}));
+       options.attnDecodeNumWarps, options.attnDecodeMinProgramsPerSM,
+       options.attnDecodeMinSplitKeys}));
   KernelizeOptions kernelize;
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;

@@ -101,6 +101,11 @@ struct KernelPipelineOptions
       *this, "attn-decode-block-n",
       llvm::cl::desc("attention decode: cached keys per step"),
       llvm::cl::init(64)};
+  Option<int64_t> attnDecodeMinSplitKeys{
+      *this, "attn-decode-min-split-keys",
+      llvm::cl::desc("attention decode: the fewest cached keys a split "
+                     "takes"),
+      llvm::cl::init(0)};
   Option<int64_t> attnDecodeSplits{
       *this, "attn-decode-splits",
       llvm::cl::desc("attention decode: programs sharing a sequence's keys"),

@@ -129,6 +129,12 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           cl::desc("attention decode: split programs each SM must fit, "
                    "capping their registers (default 0: no cap)"),
           cl::init(0), cl::cat(category)),
+      attnDecodeMinSplitKeys(
+          "attn-decode-min-split-keys",
+          cl::desc("attention decode: the fewest cached keys a split takes, "
+                   "so short contexts use fewer splits (default 1024; 0: "
+                   "every split takes its share)"),
+          cl::init(1024), cl::cat(category)),
       gdnParallelChunks(
           "gdn-parallel-chunks",
           cl::desc("GDN as prep/state/output kernels, parallel over chunks "
@@ -193,6 +199,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.attnDecodeSplits = attnDecodeSplits.getValue();
   o.attnDecodeNumWarps = attnDecodeNumWarps.getValue();
   o.attnDecodeMinProgramsPerSM = attnDecodeMinProgramsPerSM.getValue();
+  o.attnDecodeMinSplitKeys = attnDecodeMinSplitKeys.getValue();
   o.gdnParallelChunks = gdnParallelChunks.getValue();
   o.gdnFuseQKL2Norm = gdnFuseQKL2Norm.getValue();
   o.gdnFusePrologue = gdnFusePrologue.getValue();

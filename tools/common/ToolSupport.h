@@ -26,7 +26,7 @@ struct PipelineFlags {
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
-      attnDecodeMinProgramsPerSM;
+      attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
   llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm, gdnFusePrologue,
       gdnFuseOutputNorm;
 };
