@@ -2569,11 +2569,11 @@ LogicalResult lowerWarpgroupDot(DotOp op, DotOp::Adaptor adaptor,
     // block; K-major, column block ks / 4, 32 bytes (one k step) into its
     // rows. (Adding these offsets to one descriptor an operand instead
     // measured more registers: the GDN state kernel spilled.)
+    int64_t block = ks / 4, kBytes = (ks % 4) * 32;
     Value bDesc = descriptor(
         e.add(bStart, e.i32(bMnMajor ? ks * kStep * 128
-                                     : ks / 4 * n * 128 + (ks % 4) * 32)),
+                                     : block * n * 128 + kBytes)),
         bMnMajor ? bT.getDimSize(0) * 128 : 16);
-    int64_t block = ks / 4, kBytes = (ks % 4) * 32;
     bool accumulate = !(zeroAcc && ks == 0);
     for (int64_t i = 0; i < blocks; ++i) {
       if (aRegisters) {

@@ -129,7 +129,6 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
     fullBlocks = tb.mini(fullBlocks, arith::DivUIOp::create(
                                          ob, oloc, fromBegin(m0),
                                          tb.index(BN)));
-  Value keyCount = seqEnd;
 
   Value rowMax0 = tb.constant(-INFINITY, {BM});
   Value rowSum0 = tb.constant(0.0, {BM});
@@ -155,7 +154,7 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
               Value keyIdx = arith::AddIOp::create(
                   mb, ml, m.iota({BM, BN}, 1), m.splatIndexAsI32(n0, {BM, BN}));
               Value valid = m.cmpi(arith::CmpIPredicate::slt, keyIdx,
-                                   m.splatIndexAsI32(keyCount, {BM, BN}));
+                                   m.splatIndexAsI32(seqEnd, {BM, BN}));
               if (p.causal) {
                 Value queryIdx =
                     arith::AddIOp::create(mb, ml, m.iota({BM, BN}, 0),

@@ -406,6 +406,21 @@ static LogicalResult verifyDeltaRuleTokens(Operation *op, Value qv, Value kv,
   return expectSameShape(op, "v", v, "o", type(ov), /*sameElement=*/true);
 }
 
+/// Packed sequences: `cu` ([N + 1] offsets) along the tokens of a batch
+/// of one, whose leading dim `tokens` carries.
+static LogicalResult verifyPackedSequences(Operation *op, RankedTensorType cu,
+                                           RankedTensorType tokens) {
+  if (failed(expectRank(op, "cu_seqlens", cu, 1, "[sequences + 1]")))
+    return failure();
+  if (!tokens.isDynamicDim(0) && tokens.getDimSize(0) != 1)
+    return op->emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
+                                "sequences are packed along tokens), got "
+                             << tokens.getDimSize(0);
+  if (!cu.isDynamicDim(0) && cu.getDimSize(0) < 1)
+    return op->emitOpError("cu_seqlens needs at least one entry");
+  return success();
+}
+
 LogicalResult GatedDeltaRuleOp::verify() {
   RankedTensorType q = getQ().getType(), v = getV().getType();
   if (failed(verifyDeltaRuleTokens(*this, getQ(), getK(), getV(), getG(),
@@ -414,14 +429,8 @@ LogicalResult GatedDeltaRuleOp::verify() {
   RankedTensorType cu;
   if (getCuSeqlens()) {
     cu = getCuSeqlens().getType();
-    if (failed(expectRank(*this, "cu_seqlens", cu, 1, "[sequences + 1]")))
+    if (failed(verifyPackedSequences(*this, cu, v)))
       return failure();
-    if (!v.isDynamicDim(0) && v.getDimSize(0) != 1)
-      return emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
-                              "sequences are packed along tokens), got "
-                           << v.getDimSize(0);
-    if (!cu.isDynamicDim(0) && cu.getDimSize(0) < 1)
-      return emitOpError("cu_seqlens needs at least one entry");
   }
   auto checkState = [&](StringRef name, RankedTensorType s) -> LogicalResult {
     if (failed(expectRank(*this, name, s, 4,
@@ -706,19 +715,12 @@ LogicalResult AttentionOp::verify() {
       failed(expectSameDim(*this, "q", q, 1, "k", k, 1,
                            "causal attention token count")))
     return failure();
-  if (Value cu = getCuSeqlens()) {
-    auto cuT = cast<RankedTensorType>(cu.getType());
-    if (failed(expectRank(*this, "cu_seqlens", cuT, 1, "[sequences + 1]")) ||
+  if (Value cu = getCuSeqlens())
+    if (failed(verifyPackedSequences(
+            *this, cast<RankedTensorType>(cu.getType()), q)) ||
         failed(expectSameDim(*this, "q", q, 1, "k", k, 1,
                              "packed token count")))
       return failure();
-    if (!q.isDynamicDim(0) && q.getDimSize(0) != 1)
-      return emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
-                              "sequences are packed along tokens), got "
-                           << q.getDimSize(0);
-    if (!cuT.isDynamicDim(0) && cuT.getDimSize(0) < 1)
-      return emitOpError("cu_seqlens needs at least one entry");
-  }
   return success();
 }
 

@@ -257,14 +257,16 @@ struct Source {
   uint64_t byteOffset = 0; // within the tensor
 };
 
+/// The three convs, in the order of their rows in a fused one.
+const char *const kConvParts[] = {"q_conv1d.weight", "k_conv1d.weight",
+                                  "v_conv1d.weight"};
+
 /// "<prefix>.q_conv1d.weight" -> ("<prefix>.", 0) (k: 1, v: 2), for the
 /// one depthwise conv over the concatenated q, k and v some checkpoints
 /// store as "<prefix>.conv1d.weight".
 bool splitConvName(const std::string &name, std::string &prefix, int &part) {
-  static const char *kParts[] = {"q_conv1d.weight", "k_conv1d.weight",
-                                 "v_conv1d.weight"};
   for (int p = 0; p < 3; ++p) {
-    std::string suffix = kParts[p];
+    std::string suffix = kConvParts[p];
     if (name.size() > suffix.size() &&
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) ==
             0) {
@@ -363,9 +365,7 @@ void loadSafetensors(hyla_module &module, const char *const *paths,
         int64_t rows[3] = {0, 0, 0};
         bool all = true;
         for (int p = 0; p < 3; ++p) {
-          static const char *kParts[] = {"q_conv1d.weight", "k_conv1d.weight",
-                                         "v_conv1d.weight"};
-          auto sibling = desc.weightByName.find(prefix + kParts[p]);
+          auto sibling = desc.weightByName.find(prefix + kConvParts[p]);
           if (sibling == desc.weightByName.end()) {
             all = false;
             break;

@@ -57,6 +57,30 @@ struct Sequence {
   int64_t b, begin, end;
 };
 
+/// The sequences of `op`'s B x T tokens: one per batch row, or with `cu`
+/// (cu_seqlens, non-decreasing from 0 to T) the ones packed in row 0.
+FailureOr<std::vector<Sequence>> sequencesOf(Operation *op, const HostTensor *cu,
+                                             int64_t B, int64_t T) {
+  std::vector<Sequence> seqs;
+  if (!cu) {
+    for (int64_t b = 0; b < B; ++b)
+      seqs.push_back({b, 0, T});
+    return seqs;
+  }
+  const std::vector<double> &c = cu->values;
+  if (c.empty() || c.front() != 0 || c.back() != static_cast<double>(T))
+    return op->emitError() << "cu_seqlens must run from 0 to the token count "
+                           << T;
+  for (size_t n = 0; n + 1 < c.size(); ++n) {
+    if (c[n + 1] < c[n])
+      return op->emitError()
+             << "cu_seqlens must not decrease (entry " << n + 1 << ")";
+    seqs.push_back(
+        {0, static_cast<int64_t>(c[n]), static_cast<int64_t>(c[n + 1])});
+  }
+  return seqs;
+}
+
 /// x ([B, T, heads, dim], channels = heads * dim) through the causal conv
 /// of weight w ([channels, W]) and SiLU, each sequence on its own (tokens
 /// before its first read as zero), as hyla.gated_delta_rule's folded conv.
@@ -310,25 +334,11 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
             HV = v->shape[2], V = v->shape[3];
     double scale = d.getScale().convertToDouble();
     // The sequences: one per batch row, or the packed ones of cu_seqlens.
-    std::vector<Sequence> seqs;
-    if (d.getCuSeqlens()) {
-      HostTensorPtr cu = tensor(d.getCuSeqlens());
-      const std::vector<double> &c = cu->values;
-      if (c.empty() || c.front() != 0 || c.back() != static_cast<double>(T))
-        return op->emitError() << "cu_seqlens must run from 0 to the token "
-                                  "count "
-                               << T;
-      for (size_t n = 0; n + 1 < c.size(); ++n) {
-        if (c[n + 1] < c[n])
-          return op->emitError()
-                 << "cu_seqlens must not decrease (entry " << n + 1 << ")";
-        seqs.push_back({0, static_cast<int64_t>(c[n]),
-                        static_cast<int64_t>(c[n + 1])});
-      }
-    } else {
-      for (int64_t b = 0; b < B; ++b)
-        seqs.push_back({b, 0, T});
-    }
+    FailureOr<std::vector<Sequence>> packed = sequencesOf(
+        op, d.getCuSeqlens() ? tensor(d.getCuSeqlens()).get() : nullptr, B, T);
+    if (failed(packed))
+      return failure();
+    std::vector<Sequence> seqs = std::move(*packed);
     if (d.hasConv()) {
       q = convSiluPerSequence(*q, *tensor(d.getQConvWeight()), seqs);
       k = convSiluPerSequence(*k, *tensor(d.getKConvWeight()), seqs);
@@ -472,20 +482,11 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     bool causal = a.getCausal();
     // The sequences: one per batch row, or the packed ones of cu_seqlens
     // (queries and keys at the same tokens).
-    std::vector<Sequence> seqs;
-    if (a.getCuSeqlens()) {
-      const std::vector<double> &c = tensor(a.getCuSeqlens())->values;
-      if (c.empty() || c.front() != 0 || c.back() != static_cast<double>(T))
-        return op->emitError()
-               << "cu_seqlens must run from 0 to the token count " << T;
-      for (size_t n = 0; n + 1 < c.size(); ++n) {
-        if (c[n + 1] < c[n])
-          return op->emitError()
-                 << "cu_seqlens must not decrease (entry " << n + 1 << ")";
-        seqs.push_back({0, static_cast<int64_t>(c[n]),
-                        static_cast<int64_t>(c[n + 1])});
-      }
-    }
+    bool packed = static_cast<bool>(a.getCuSeqlens());
+    FailureOr<std::vector<Sequence>> seqs = sequencesOf(
+        op, packed ? tensor(a.getCuSeqlens()).get() : nullptr, B, T);
+    if (failed(seqs))
+      return failure();
     HostTensorPtr out = makeLike(a, {B, T, HQ, DV});
     std::vector<double> p(S);
     // Query t of batch row b attends keys [first, end) of that row.
@@ -499,15 +500,13 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
                   &out->values[((b * T + t) * HQ + h) * DV]);
       }
     };
-    if (!seqs.empty()) {
-      for (const Sequence &sq : seqs)
-        for (int64_t t = sq.begin; t < sq.end; ++t)
-          attend(0, t, sq.begin, causal ? t + 1 : sq.end);
-    } else {
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t)
-          attend(b, t, 0, causal ? std::min(S, t + 1) : S);
-    }
+    // A packed sequence's keys are its own tokens; a batch row's are all
+    // S of that row.
+    for (const Sequence &sq : *seqs)
+      for (int64_t t = sq.begin; t < sq.end; ++t) {
+        int64_t end = packed ? sq.end : S;
+        attend(sq.b, t, sq.begin, causal ? std::min(end, t + 1) : end);
+      }
     set(a, out);
     return success();
   }
