@@ -35,6 +35,7 @@ void buildTileToNVVMPipeline(OpPassManager &pm, StringRef targetId,
   pipeline.warpSpecialize = tma && options.warpSpecialize;
   pipeline.releaseRings = tma && options.releaseRings;
   pm.addPass(createTilePipelineOperands(pipeline));
+  pm.addPass(createTileAsyncDots());
   pm.addPass(createTileGridDependency());
   pm.addPass(createTileToGPU({targetId.str()}));
   pm.addPass(createCanonicalizerPass());

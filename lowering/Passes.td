@@ -190,6 +190,26 @@ def TilePipelineOperands : Pass<"hyla-tile-pipeline-operands", "mlir::ModuleOp">
                            "::mlir::scf::SCFDialect"];
 }
 
+def TileAsyncDots : Pass<"hyla-tile-async-dots", "mlir::ModuleOp"> {
+  let summary = "Run warpgroup products under the independent work after them";
+  let description = [{
+    GPU only, after `hyla-tile-pipeline-operands`. In a kernel marked
+    `hyla_tile.overlap_products`, a `hyla_tile.dot` into
+    `#hyla_tile.mma<warpgroup>` fragments whose result is first needed some
+    ops later becomes `async`, and a `hyla_tile.dot_wait` goes just before
+    the first op that uses the result or may touch memory (the block's
+    terminator at the latest, so a loop step's products finish in the step
+    and its ring buffers can be refilled). The ops in between run while
+    the tensor cores compute: with attention's `overlap-softmax` order, the
+    softmax of key block j under block j - 1's P V product. The wait asks
+    for 1 pending product when another product was issued in between (that
+    one returned with every earlier product complete) and 0 otherwise.
+    Blocks that already hold async products (pipelined k loops) are left
+    alone.
+  }];
+  let dependentDialects = ["::hyla::tile::TileDialect"];
+}
+
 def TileGridDependency : Pass<"hyla-tile-grid-dependency", "mlir::ModuleOp"> {
   let summary = "Place each kernel's wait for the grid before it";
   let description = [{

@@ -444,6 +444,7 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
       fn->removeAttr(TileDialect::kMinProgramsPerSMAttrName);
       fn->removeAttr(TileDialect::kNumStagesAttrName);
       fn->removeAttr(TileDialect::kEarlyArgsAttrName);
+      fn->removeAttr(TileDialect::kOverlapProductsAttrName);
     }
 
     RewritePatternSet patterns(&getContext());

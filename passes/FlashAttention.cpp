@@ -35,13 +35,14 @@ struct FlashParams {
   int64_t heads, kvHeads, headDim, valueDim;
   float scale;
   bool causal;
-  bool varlen; // packed sequences (cu_seqlens)
+  bool varlen;         // packed sequences (cu_seqlens)
+  bool overlapSoftmax; // block j's softmax after block j - 1's P V product
   Type elementType;
 };
 
 std::string kernelName(const FlashParams &p) {
   return llvm::formatv("flash_attn_{0}_hq{1}_hkv{2}_d{3}_dv{4}_bm{5}_bn{6}_"
-                       "w{7}{8}_s{9:x8}{10}",
+                       "w{7}{8}{11}_s{9:x8}{10}",
                        typeTag(p.elementType), p.heads, p.kvHeads, p.headDim,
                        p.valueDim, p.blockM, p.blockN, p.numWarps,
                        p.minProgramsPerSM > 0
@@ -49,7 +50,8 @@ std::string kernelName(const FlashParams &p) {
                            : std::string(),
                        llvm::bit_cast<uint32_t>(p.scale),
                        p.causal ? (p.varlen ? "_causal_varlen" : "_causal")
-                                : (p.varlen ? "_varlen" : ""))
+                                : (p.varlen ? "_varlen" : ""),
+                       p.overlapSoftmax ? "_ov" : "")
       .str();
 }
 
@@ -130,50 +132,119 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
                                          ob, oloc, fromBegin(m0),
                                          tb.index(BN)));
 
+  // Scores of the key block at n0, masked when the block is one of those
+  // from `fullBlocks` on: keys at or past `keyLimit` and, when causal,
+  // after the query are -inf.
+  auto maskScores = [&](OpBuilder &nb, Location loc, Value s, Value block,
+                        Value n0, Value keyLimit) -> Value {
+    auto masked = scf::IfOp::create(
+        nb, loc,
+        arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::uge, block,
+                              fullBlocks),
+        [&](OpBuilder &mb, Location ml) {
+          TileBuilder m(mb, ml);
+          Value keyIdx = arith::AddIOp::create(
+              mb, ml, m.iota({BM, BN}, 1), m.splatIndexAsI32(n0, {BM, BN}));
+          Value valid = m.cmpi(arith::CmpIPredicate::slt, keyIdx,
+                               m.splatIndexAsI32(keyLimit, {BM, BN}));
+          if (p.causal) {
+            Value queryIdx =
+                arith::AddIOp::create(mb, ml, m.iota({BM, BN}, 0),
+                                      m.splatIndexAsI32(m0, {BM, BN}));
+            valid = m.andi(valid, m.cmpi(arith::CmpIPredicate::sle, keyIdx,
+                                         queryIdx));
+          }
+          scf::YieldOp::create(
+              mb, ml, m.select(valid, s, m.constant(-INFINITY, {BM, BN})));
+        },
+        [&](OpBuilder &mb, Location ml) { scf::YieldOp::create(mb, ml, s); });
+    return masked.getResult(0);
+  };
+  auto firstKey = [&](TileBuilder &t, Value block) -> Value {
+    Value n0 = t.muli(block, BN);
+    return p.varlen ? t.addi(seqBegin, n0) : n0;
+  };
+
   Value rowMax0 = tb.constant(-INFINITY, {BM});
   Value rowSum0 = tb.constant(0.0, {BM});
   Value acc0 = tb.constant(0.0, {BM, DV});
   OpBuilder &b = tb.builder();
-  auto loop = scf::ForOp::create(
-      b, tb.getLoc(), c0, numBlocks, tb.index(1),
-      ValueRange{rowMax0, rowSum0, acc0},
-      [&](OpBuilder &nb, Location loc, Value j, ValueRange it) {
-        TileBuilder t(nb, loc);
-        Value rowMax = it[0], rowSum = it[1], acc = it[2];
-        Value n0 = p.varlen ? t.addi(seqBegin, t.muli(j, BN)) : t.muli(j, BN);
-        Value k = t.load(kM, {batch, n0, kvHead, c0}, {1, 3}, {BN, D});
-        Value v = t.load(vM, {batch, n0, kvHead, c0}, {1, 3}, {BN, DV});
-        Value s = t.dot(q, k, t.constant(0.0, {BM, BN}), false, true);
-        // Mask keys past the end and, when causal, after the query: only
-        // in the blocks from `fullBlocks` on (the diagonal and the last).
-        auto masked = scf::IfOp::create(
-            nb, loc, arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::uge,
-                                           j, fullBlocks),
-            [&](OpBuilder &mb, Location ml) {
-              TileBuilder m(mb, ml);
-              Value keyIdx = arith::AddIOp::create(
-                  mb, ml, m.iota({BM, BN}, 1), m.splatIndexAsI32(n0, {BM, BN}));
-              Value valid = m.cmpi(arith::CmpIPredicate::slt, keyIdx,
-                                   m.splatIndexAsI32(seqEnd, {BM, BN}));
-              if (p.causal) {
-                Value queryIdx =
-                    arith::AddIOp::create(mb, ml, m.iota({BM, BN}, 0),
-                                          m.splatIndexAsI32(m0, {BM, BN}));
-                valid = m.andi(valid, m.cmpi(arith::CmpIPredicate::sle,
-                                             keyIdx, queryIdx));
-              }
-              scf::YieldOp::create(
-                  mb, ml, m.select(valid, s, m.constant(-INFINITY, {BM, BN})));
-            },
-            [&](OpBuilder &mb, Location ml) {
-              scf::YieldOp::create(mb, ml, s);
-            });
-
-        auto [newMax, newSum, newAcc] =
-            onlineSoftmaxStep(t, masked.getResult(0), v, rowMax, rowSum, acc,
-                              p.elementType, p.scale);
-        scf::YieldOp::create(nb, loc, ValueRange{newMax, newSum, newAcc});
-      });
+  scf::ForOp loop;
+  if (!p.overlapSoftmax) {
+    loop = scf::ForOp::create(
+        b, tb.getLoc(), c0, numBlocks, tb.index(1),
+        ValueRange{rowMax0, rowSum0, acc0},
+        [&](OpBuilder &nb, Location loc, Value j, ValueRange it) {
+          TileBuilder t(nb, loc);
+          Value rowMax = it[0], rowSum = it[1], acc = it[2];
+          Value n0 = firstKey(t, j);
+          Value k = t.load(kM, {batch, n0, kvHead, c0}, {1, 3}, {BN, D});
+          Value v = t.load(vM, {batch, n0, kvHead, c0}, {1, 3}, {BN, DV});
+          Value s = t.dot(q, k, t.constant(0.0, {BM, BN}), false, true);
+          Value masked = maskScores(nb, loc, s, j, n0, seqEnd);
+          auto [newMax, newSum, newAcc] =
+              onlineSoftmaxStep(t, masked, v, rowMax, rowSum, acc,
+                                p.elementType, p.scale);
+          scf::YieldOp::create(nb, loc, ValueRange{newMax, newSum, newAcc});
+        });
+  } else {
+    // Step j computes block j's scores, then adds block j - 1's P V (P
+    // carried from step j - 1), then runs block j's softmax: with the
+    // products asynchronous (hyla-tile-async-dots) the softmax runs while
+    // the tensor cores compute P V. Steps 0 .. n: step 0 adds 0 V_0 and
+    // step n recomputes block n - 1's scores, masked away (its softmax
+    // changes nothing: alpha = 1, no probability mass).
+    using tile::ReduceKind;
+    double c = p.scale * M_LOG2E;
+    Value steps = arith::SelectOp::create(
+        b, tb.getLoc(),
+        arith::CmpIOp::create(b, tb.getLoc(), arith::CmpIPredicate::eq,
+                              numBlocks, c0),
+        c0, tb.addi(numBlocks, tb.index(1)));
+    Value lastBlock = arith::SubIOp::create(
+        b, tb.getLoc(),
+        arith::MaxUIOp::create(b, tb.getLoc(), numBlocks, tb.index(1)),
+        tb.index(1));
+    Value p0 = tb.constant(0.0, {BM, BN}, p.elementType);
+    loop = scf::ForOp::create(
+        b, tb.getLoc(), c0, steps, tb.index(1),
+        ValueRange{rowMax0, rowSum0, acc0, p0},
+        [&](OpBuilder &nb, Location loc, Value j, ValueRange it) {
+          TileBuilder t(nb, loc);
+          Value rowMax = it[0], rowSum = it[1], acc = it[2], prev = it[3];
+          Value scoreBlock = t.mini(j, lastBlock);
+          Value valueBlock = arith::SubIOp::create(
+              nb, loc, arith::MaxUIOp::create(nb, loc, j, t.index(1)),
+              t.index(1));
+          Value nk = firstKey(t, scoreBlock), nv = firstKey(t, valueBlock);
+          Value k = t.load(kM, {batch, nk, kvHead, c0}, {1, 3}, {BN, D});
+          Value v = t.load(vM, {batch, nv, kvHead, c0}, {1, 3}, {BN, DV});
+          Value s = t.dot(q, k, t.constant(0.0, {BM, BN}), false, true);
+          Value withPrev = t.dot(prev, v, acc);
+          // The last step masks every key.
+          Value isLast =
+              arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, j,
+                                    numBlocks);
+          Value keyLimit =
+              arith::SelectOp::create(nb, loc, isLast, c0, seqEnd);
+          // (j is the score block but in the last step, which masks.)
+          Value masked = maskScores(nb, loc, s, j, nk, keyLimit);
+          auto sT = cast<RankedTensorType>(masked.getType());
+          Value newMax =
+              t.maximum(rowMax, t.reduce(ReduceKind::Max, masked, 1));
+          Value shift = t.broadcast(t.mul(newMax, -c), {0}, sT.getShape());
+          Value prob =
+              t.exp2(t.fma(masked, t.constant(c, sT.getShape()), shift));
+          Value alpha = t.exp2(t.mul(t.sub(rowMax, newMax), c));
+          Value newSum = t.add(t.mul(rowSum, alpha),
+                               t.reduce(ReduceKind::Sum, prob, 1));
+          Value newAcc =
+              t.mul(withPrev, t.broadcast(alpha, {0}, {BM, DV}));
+          scf::YieldOp::create(nb, loc,
+                               ValueRange{newMax, newSum, newAcc,
+                                          t.castTo(prob, p.elementType)});
+        });
+  }
   Value out = tb.div(loop.getResult(2),
                      tb.broadcast(loop.getResult(1), {0}, {BM, DV}));
   // Packed: rows past the sequence's end belong to the next one.
@@ -186,9 +257,11 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
 
 struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
   FlashAttentionPattern(MLIRContext *ctx, int64_t blockM, int64_t blockN,
-                        int64_t numWarps, int64_t minProgramsPerSM)
+                        int64_t numWarps, int64_t minProgramsPerSM,
+                        bool overlapSoftmax)
       : OpRewritePattern(ctx), blockM(blockM), blockN(blockN),
-        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM) {}
+        numWarps(numWarps), minProgramsPerSM(minProgramsPerSM),
+        overlapSoftmax(overlapSoftmax) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -206,6 +279,7 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     p.scale = static_cast<float>(op.getScale().convertToDouble());
     p.causal = op.getCausal();
     p.varlen = static_cast<bool>(op.getCuSeqlens());
+    p.overlapSoftmax = overlapSoftmax;
     p.elementType = qT.getElementType();
 
     Location loc = op.getLoc();
@@ -221,6 +295,9 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
     if (p.minProgramsPerSM > 0)
       kernel->setAttr(tile::TileDialect::kMinProgramsPerSMAttrName,
                       rewriter.getI32IntegerAttr(p.minProgramsPerSM));
+    if (p.overlapSoftmax)
+      kernel->setAttr(tile::TileDialect::kOverlapProductsAttrName,
+                      rewriter.getUnitAttr());
 
     auto dimOf = [&](Value v, int64_t d) -> Value {
       return tensor::DimOp::create(rewriter, loc, v, d);
@@ -256,6 +333,7 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
   }
 
   int64_t blockM, blockN, numWarps, minProgramsPerSM;
+  bool overlapSoftmax;
 };
 
 //===----------------------------------------------------------------------===//
@@ -638,7 +716,8 @@ struct FlashAttentionPass
     }
     RewritePatternSet patterns(&getContext());
     patterns.add<FlashAttentionPattern>(&getContext(), blockM, blockN,
-                                        numWarps, minProgramsPerSM);
+                                        numWarps, minProgramsPerSM,
+                                        overlapSoftmax);
     patterns.add<AttentionCachedPattern>(&getContext(), decodeBlockN,
                                          decodeSplits, decodeNumWarps,
                                          decodeMinProgramsPerSM,

@@ -136,6 +136,12 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
     sequence's first token and stores only rows before its end.
     `min-programs-per-sm` caps the registers so that many programs fit an
     SM (hylac asks for 2 for the 128-query wgmma programs).
+    `overlap-softmax` reorders each key step as FlashAttention-3 does: the
+    step computes block j's scores, then adds block j - 1's probabilities
+    times its values, then runs block j's softmax (steps 0 to n: step 0's
+    product adds zero, step n masks every score), and marks the kernel
+    `hyla_tile.overlap_products` so that on GPUs the two products run
+    asynchronously under the softmax (`hyla-tile-async-dots`).
 
     `hyla.attention_cached` (decode) becomes three dispatches: an append
     kernel writes the new tokens' keys and values into their slots (the
@@ -152,6 +158,10 @@ def FlashAttention : Pass<"hyla-flash-attention", "mlir::ModuleOp"> {
     Option<"numWarps", "num-warps", "int64_t", "8", "warps per program">,
     Option<"minProgramsPerSM", "min-programs-per-sm", "int64_t", "0",
            "programs each SM must fit, capping their registers (0: no cap)">,
+    Option<"overlapSoftmax", "overlap-softmax", "bool", "false",
+           "run block j's softmax after block j - 1's P V product, so that "
+           "asynchronous products overlap it (FlashAttention-3's "
+           "intra-warpgroup pipelining)">,
     Option<"decodeBlockN", "decode-block-n", "int64_t", "64",
            "hyla.attention_cached: cached keys per inner step">,
     Option<"decodeSplits", "decode-splits", "int64_t", "16",

@@ -20,11 +20,18 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
       {options.chunkSize, options.gdnBlockV, options.gdnOutputBlockV,
        options.gdnNumWarps, options.gdnStateNumWarps,
        options.gdnParallelChunks, options.gdnStateStages}));
-  pm.addPass(createFlashAttention(
-      {options.attnBlockM, options.attnBlockN, /*numWarps=*/8,
-       options.attnMinProgramsPerSM, options.attnDecodeBlockN, options.attnDecodeSplits,
-       options.attnDecodeNumWarps, options.attnDecodeMinProgramsPerSM,
-       options.attnDecodeMinSplitKeys}));
+  FlashAttentionOptions attention;
+  attention.blockM = options.attnBlockM;
+  attention.blockN = options.attnBlockN;
+  attention.numWarps = 8;
+  attention.minProgramsPerSM = options.attnMinProgramsPerSM;
+  attention.overlapSoftmax = options.attnOverlapSoftmax;
+  attention.decodeBlockN = options.attnDecodeBlockN;
+  attention.decodeSplits = options.attnDecodeSplits;
+  attention.decodeNumWarps = options.attnDecodeNumWarps;
+  attention.decodeMinProgramsPerSM = options.attnDecodeMinProgramsPerSM;
+  attention.decodeMinSplitKeys = options.attnDecodeMinSplitKeys;
+  pm.addPass(createFlashAttention(attention));
   KernelizeOptions kernelize;
   kernelize.decodeBlockV = options.decodeBlockV;
   kernelize.decodeNumWarps = options.decodeNumWarps;

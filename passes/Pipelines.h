@@ -97,6 +97,12 @@ struct KernelPipelineOptions
       llvm::cl::desc("attention prefill: programs each SM must fit (0: no "
                      "register cap)"),
       llvm::cl::init(0)};
+  Option<bool> attnOverlapSoftmax{
+      *this, "attn-overlap-softmax",
+      llvm::cl::desc("attention prefill: run block j's softmax while the "
+                     "tensor cores add block j - 1's P V (FlashAttention-3's "
+                     "intra-warpgroup pipelining)"),
+      llvm::cl::init(false)};
   Option<int64_t> attnDecodeBlockN{
       *this, "attn-decode-block-n",
       llvm::cl::desc("attention decode: cached keys per step"),

@@ -5,7 +5,8 @@
 # SDPA (cuDNN and flash) timed in the same call; then (PART=check)
 # compute-sanitizer memcheck and racecheck on the small shapes and an ncu
 # table of the kernels. Logs go to $OUT (or ./out); SEED fixes the inputs;
-# MODULES (names in the bundle, without .hyla) picks the variants.
+# MODULES (names in the bundle, without .hyla) picks the variants; ONLY
+# (bench_attention.py --only) the benchmarks.
 set -uo pipefail
 source "$(dirname "$0")/device_env.sh"
 seed=${SEED:-$RANDOM$RANDOM}
@@ -21,7 +22,7 @@ if [ "$part" = bench ]; then
     --no-timing --decode-rows 2:4096 --seed "$seed"
   [ $status = 0 ] || exit $status
   limit 420 python3 bench/bench_attention.py "${margs[@]}" --seed "$seed" \
-    --json "$out/attention.json"
+    --only "${ONLY:-prefill,edges,varlen,decode}" --json "$out/attention.json"
   exit $status
 fi
 if command -v compute-sanitizer >/dev/null; then
@@ -29,7 +30,7 @@ if command -v compute-sanitizer >/dev/null; then
     for tool in memcheck racecheck; do
       limit 200 compute-sanitizer --tool $tool --kernel-name kns=attn \
         --error-exitcode 9 python3 bench/bench_attention.py --module "$m=$b/$m.hyla" \
-        --only edges,decode --no-timing --decode-rows 2:1024 --seed "$seed"
+        --only "${ONLY:-edges,decode}" --no-timing --decode-rows 2:1024 --seed "$seed"
     done
   done
 fi

@@ -93,6 +93,21 @@ done
   --warp-specialize
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_rr.hyla" --quiet \
   --release-rings
+# FlashAttention-3's order (the softmax under the previous block's P V):
+# with its register need (one program an SM), 128-key steps, and a
+# producer warpgroup.
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ov.hyla" --quiet \
+  --attn-overlap-softmax
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ov_m1.hyla" --quiet \
+  --attn-overlap-softmax --attn-min-programs-per-sm=1
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ov_m1_bn128.hyla" --quiet \
+  --attn-overlap-softmax --attn-min-programs-per-sm=1 --attn-block-n=128
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ov_ws.hyla" --quiet \
+  --attn-overlap-softmax --warp-specialize
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ov_ws_bn128.hyla" --quiet \
+  --attn-overlap-softmax --warp-specialize --attn-block-n=128
+"$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_ws_bn128.hyla" --quiet \
+  --warp-specialize --attn-block-n=128
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dm4.hyla" --quiet \
   --attn-decode-min-programs-per-sm=4
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \

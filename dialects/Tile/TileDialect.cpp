@@ -127,6 +127,12 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
                              << v;
     return success();
   }
+  if (attr.getName() == kOverlapProductsAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()) || !op->hasAttr(kKernelAttrName))
+      return op->emitError() << "'" << kOverlapProductsAttrName
+                             << "' must be a unit attribute on a kernel";
+    return success();
+  }
   if (attr.getName() == kEarlyArgsAttrName) {
     auto args = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
     if (!args || !op->hasAttr(kKernelAttrName))

@@ -39,6 +39,9 @@ def Tile_Dialect : Dialect {
     the first that many bytes of shared memory for `async_load` rings and
     their mbarriers, which live across the ops that use shared memory as
     scratch (those start after it); `hyla-tile-pipeline-operands` sets it.
+    `hyla_tile.overlap_products` (unit, optional) lets
+    `hyla-tile-async-dots` run the kernel's warpgroup products
+    asynchronously, each waited for just before its result is used.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -57,6 +60,8 @@ def Tile_Dialect : Dialect {
         "hyla_tile.reserved_shared";
     static constexpr ::llvm::StringLiteral kEarlyArgsAttrName =
         "hyla_tile.early_args";
+    static constexpr ::llvm::StringLiteral kOverlapProductsAttrName =
+        "hyla_tile.overlap_products";
     /// Buffers per pipelined operand (the attribute, or the default 2).
     static int64_t getNumStages(::mlir::Operation *kernel);
     /// Bytes of shared memory kept for async copies (the attribute, or 0).

@@ -1,6 +1,7 @@
 // RUN: hyla-cpu-runner %s --entry=varlen_causal_gqa --dist=3=offsets:0:300 --tolerance=2e-5 | FileCheck %s --check-prefix=CAUSAL
 // RUN: hyla-cpu-runner %s --entry=varlen_causal_gqa --fragment-layouts --dist=3=offsets:0:300 --tolerance=2e-5 | FileCheck %s --check-prefix=CAUSAL
 // RUN: hyla-cpu-runner %s --entry=varlen_causal_gqa --attn-block-m=64 --dist=3=offsets:0:300 --tolerance=2e-5 | FileCheck %s --check-prefix=CAUSAL
+// RUN: hyla-cpu-runner %s --entry=varlen_causal_gqa --fragment-layouts --attn-overlap-softmax --dist=3=offsets:0:300 --tolerance=2e-5 | FileCheck %s --check-prefix=CAUSAL
 // RUN: hyla-cpu-runner %s --entry=varlen_full --dist=3=offsets:0:150 --tolerance=2e-5 | FileCheck %s --check-prefix=FULL
 // RUN: hyla-cpu-runner %s --entry=varlen_bf16_dynamic --input-shape=0=1x257x4x128 --input-shape=1=1x257x4x128 --input-shape=2=1x257x4x128 --input-shape=3=6 --dist=3=offsets:0:257 --tolerance=1e-2 | FileCheck %s --check-prefix=BF16
 // RUN: not hyla-cpu-runner %s --entry=varlen_full --dist=3=int:0:1 --tolerance=2e-5 2>&1 | FileCheck %s --check-prefix=BAD
@@ -8,8 +9,8 @@
 // Attention over packed variable-length sequences (cu_seqlens) against the
 // float64 softmax of each sequence on its own: random sorted offsets every
 // run (sequences from empty to longer than several key blocks, none aligned
-// to a block), causal with GQA (through the GPU layout passes too, and with
-// 64-query blocks), non-causal, and bf16 with every size dynamic. The last
+// to a block), causal with GQA (through the GPU layout passes too, with
+// 64-query blocks, and in FlashAttention-3's order), non-causal, and bf16 with every size dynamic. The last
 // RUN gives offsets that do not end at the token count: the reference
 // rejects them.
 // CAUSAL: varlen_causal_gqa: output 0 {{.*}} nonfinite 0 PASS

@@ -1,12 +1,14 @@
 // RUN: hyla-cpu-runner %s --tolerance=2e-5 | FileCheck %s
 // RUN: hyla-cpu-runner %s --fragment-layouts --tolerance=2e-5 | FileCheck %s
+// RUN: hyla-cpu-runner %s --fragment-layouts --attn-overlap-softmax --tolerance=2e-5 | FileCheck %s
 //
 // Flash attention (online softmax over key blocks, causal block skipping,
 // GQA, non-causal) against the float64 softmax, in f32 at 2e-5. T = 1, 63,
 // 64, 200; head dims 64 and 128. flash-attention-bf16.mlir has bf16 I/O.
 // With --fragment-layouts the kernels first go through the GPU layout
 // passes (scores and the accumulator in mma fragments), which must not
-// change what is computed.
+// change what is computed; with --attn-overlap-softmax in FlashAttention-3's
+// order (block j's softmax after block j - 1's P V, n + 1 steps).
 // CHECK: attn_t1_hq4_hkv4_d128: output 0 {{.*}} nonfinite 0 PASS
 // CHECK: attn_t1_hq4_hkv2_d64: output 0 {{.*}} nonfinite 0 PASS
 // CHECK: attn_t63_hq4_hkv4_d128: output 0 {{.*}} nonfinite 0 PASS

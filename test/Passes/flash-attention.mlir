@@ -1,4 +1,5 @@
 // RUN: hyla-opt %s -split-input-file -hyla-flash-attention | FileCheck %s
+// RUN: hyla-opt %s -split-input-file -hyla-flash-attention=overlap-softmax=true | FileCheck %s --check-prefix=OVERLAP
 
 // Causal GQA attention: one program per (query block, query head, batch);
 // the key loop stops at the query block (causal) and carries the running
@@ -26,6 +27,37 @@
 // CHECK:           hyla_tile.dot {{.*}} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
 // CHECK:         arith.divf
 // CHECK:         hyla_tile.store
+// With overlap-softmax (FlashAttention-3's order) the loop runs n + 1 steps
+// (none for an empty sequence) and carries the probabilities: step j
+// computes block min(j, n - 1)'s scores, then adds block max(j, 1) - 1's
+// P V, then runs the softmax, masking every key in step n; the kernel is
+// marked for hyla-tile-async-dots.
+// OVERLAP-LABEL: func.func @causal_gqa
+// OVERLAP:       hyla.dispatch @[[K:flash_attn_bf16_hq8_hkv2_d64_dv64_bm64_bn64_w8_ov_s0x3e000000_causal]]
+// OVERLAP:       func.func @[[K]](
+// OVERLAP-SAME:    hyla_tile.overlap_products
+// OVERLAP:         %[[NB:.*]] = arith.ceildivui %{{.*}}, %c64
+// OVERLAP:         %[[EMPTY:.*]] = arith.cmpi eq, %[[NB]], %c0
+// OVERLAP:         %[[NB1:.*]] = arith.addi %[[NB]], %c1
+// OVERLAP:         %[[STEPS:.*]] = arith.select %[[EMPTY]], %c0, %[[NB1]]
+// OVERLAP:         %[[ATLEAST1:.*]] = arith.maxui %[[NB]], %c1
+// OVERLAP:         %[[LAST:.*]] = arith.subi %[[ATLEAST1]], %c1
+// OVERLAP:         scf.for %[[J:.*]] = %c0 to %[[STEPS]] {{.*}} -> (tensor<64xf32>, tensor<64xf32>, tensor<64x64xf32>, tensor<64x64xbf16>)
+// OVERLAP:           %[[SB:.*]] = arith.minui %[[J]], %[[LAST]]
+// OVERLAP:           %[[J1:.*]] = arith.maxui %[[J]], %c1
+// OVERLAP:           %[[VB:.*]] = arith.subi %[[J1]], %c1
+// OVERLAP:           hyla_tile.load %arg1
+// OVERLAP:           hyla_tile.load %arg2
+// OVERLAP:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+// OVERLAP-NEXT:      hyla_tile.dot {{.*}} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+// OVERLAP:           %[[ISLAST:.*]] = arith.cmpi eq, %[[J]], %[[NB]]
+// OVERLAP:           arith.select %[[ISLAST]], %c0, %{{.*}}
+// OVERLAP:           hyla_tile.reduce max
+// OVERLAP:           math.exp2
+// OVERLAP:           hyla_tile.reduce sum
+// OVERLAP:           arith.truncf {{.*}} : tensor<64x64xf32> to tensor<64x64xbf16>
+// OVERLAP:           scf.yield
+// OVERLAP:         arith.divf
 func.func @causal_gqa(%q: tensor<?x?x8x64xbf16>, %k: tensor<?x?x2x64xbf16>, %v: tensor<?x?x2x64xbf16>) -> tensor<?x?x8x64xbf16> {
   %o = hyla.attention %q, %k, %v {scale = 0.125 : f64} : tensor<?x?x8x64xbf16>, tensor<?x?x2x64xbf16>, tensor<?x?x2x64xbf16> -> tensor<?x?x8x64xbf16>
   return %o : tensor<?x?x8x64xbf16>

@@ -135,6 +135,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "so short contexts use fewer splits (default 1024; 0: "
                    "every split takes its share)"),
           cl::init(1024), cl::cat(category)),
+      attnOverlapSoftmax(
+          "attn-overlap-softmax",
+          cl::desc("attention prefill: run block j's softmax while the "
+                   "tensor cores add block j - 1's P V, both products "
+                   "asynchronous on wgmma (FlashAttention-3's "
+                   "intra-warpgroup pipelining; default false)"),
+          cl::init(false), cl::cat(category)),
       gdnParallelChunks(
           "gdn-parallel-chunks",
           cl::desc("GDN as prep/state/output kernels, parallel over chunks "
@@ -195,6 +202,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
       attnMinProgramsPerSM.getValue() >= 0
           ? attnMinProgramsPerSM.getValue()
           : (wgmma && o.attnBlockM == 128 && o.attnBlockN == 64 ? 2 : 0);
+  o.attnOverlapSoftmax = attnOverlapSoftmax.getValue();
   o.attnDecodeBlockN = attnDecodeBlockN.getValue();
   o.attnDecodeSplits = attnDecodeSplits.getValue();
   o.attnDecodeNumWarps = attnDecodeNumWarps.getValue();

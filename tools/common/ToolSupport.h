@@ -27,8 +27,8 @@ struct PipelineFlags {
       gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
-  llvm::cl::opt<bool> gdnParallelChunks, gdnFuseQKL2Norm, gdnFusePrologue,
-      gdnFuseOutputNorm;
+  llvm::cl::opt<bool> attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,
+      gdnFusePrologue, gdnFuseOutputNorm;
 };
 
 } // namespace hyla

@@ -36,6 +36,20 @@ func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel,
 
 // -----
 
+// expected-error @+1 {{'hyla_tile.overlap_products' must be a unit attribute on a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.overlap_products} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.overlap_products' must be a unit attribute on a kernel}}
+func.func @k(%a: memref<4xf32>) attributes {hyla_tile.kernel, hyla_tile.overlap_products = 1 : i32} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{'hyla_tile.early_args' must be an array<i64> on a kernel}}
 func.func @k(%a: memref<4xf32>) attributes {hyla_tile.early_args = array<i64: 0>} {
   return
