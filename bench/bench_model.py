@@ -14,6 +14,16 @@ Frobenius error, fresh random token ids each run, hyla's output poisoned
 with NaN first. Timing: median of --iters calls after one warm-up, CUDA
 events, logits for every position (transformers with use_cache=False).
 
+Decode (the module's `decode` function, caches one slot a sequence, from
+empty caches): --decode-check-steps compares hyla's prompt-then-decode
+logits with its own forward pass over the whole sequence; --generate N
+runs N greedy tokens in hyla and in transformers (its own KV cache) from
+the same prompt and reports where they first differ, with the float32
+model's logits of the two tokens there (a tie when their gap is below the
+bf16 models' error); --decode-rows B:CTX,... times one decode step at
+those batches and context lengths beside transformers' step with its
+cache (medians, CUDA events; hyla without CUDA graphs).
+
     python3 bench/bench_model.py --module .device/olmo-hybrid-7b.hyla \\
         --tokens 512,8192 --json out/bench_model.json
 """
@@ -65,6 +75,13 @@ def main():
     p.add_argument("--bind-weights", action="store_true",
                    help="bind hyla's weights to the model's tensors instead "
                         "of loading them from a saved safetensors file")
+    p.add_argument("--decode-check-steps", type=int, default=16,
+                   help="decode steps after a --check-tokens prompt compared "
+                        "with the forward pass (0: none)")
+    p.add_argument("--generate", type=int, default=64,
+                   help="greedy tokens compared with transformers (0: none)")
+    p.add_argument("--decode-rows", default="1:512,1:8192,32:512,32:8192",
+                   help="decode steps to time, BATCH:CONTEXT,... ('': none)")
     p.add_argument("--safetensors-dir", default=None,
                    help="where to save the weights (default: a temporary "
                         "directory, removed after loading)")
@@ -154,7 +171,52 @@ def main():
         m.call("forward", ids, outputs=[out])
         return out
 
+    torch_dtypes = {"bf16": torch.bfloat16, "f16": torch.float16,
+                    "f32": torch.float32, "i32": torch.int32}
+
+    def new_caches(batch, max_tokens):
+        """Zeroed caches for `decode`, one slot a sequence."""
+        specs = m.input_shapes("decode", batch=batch, tokens=1, slots=batch,
+                               max_tokens=max_tokens)
+        return [torch.zeros(s.shape, dtype=torch_dtypes[s.dtype], device="cuda")
+                for s in specs[3:]]
+
+    def hyla_decode(ids, lengths, caches):
+        """One decode call: ids [B, T] after lengths[b] cached tokens."""
+        slots = torch.arange(ids.shape[0], dtype=torch.int32, device="cuda")
+        out = torch.full((ids.shape[0], ids.shape[1], config.vocab_size),
+                         float("nan"), dtype=torch.bfloat16, device="cuda")
+        m.call("decode", ids, slots, lengths, *caches, outputs=[out, *caches])
+        return out
+
     with torch.inference_mode():
+        if args.check_tokens > 0 and args.decode_check_steps > 0:
+            # Prompt then decode steps against one forward pass.
+            P, S = args.check_tokens, args.decode_check_steps
+            ids = ids_of(P + S)
+            full = hyla_logits(ids).float()
+            caches = new_caches(args.batch, P + S)
+            lengths = torch.zeros(args.batch, dtype=torch.int32, device="cuda")
+            prompt = hyla_decode(ids[:, :P].contiguous(), lengths, caches).float()
+            lengths += P
+            step_errs = []
+            for s in range(S):
+                got = hyla_decode(ids[:, P + s:P + s + 1].contiguous(), lengths,
+                                  caches).float()
+                lengths += 1
+                step_errs.append(rel_err(got[:, 0], full[:, P + s].double()))
+            dc = {"prompt": P, "steps": S,
+                  "prompt_err": rel_err(prompt, full[:, :P].double()),
+                  "step_err_max": max(step_errs),
+                  "nonfinite": int((~torch.isfinite(prompt)).sum().item())}
+            results["decode_check"] = dc
+            print("decode check B=%d: prompt of %d through decode vs forward %.3e;"
+                  " %d decode steps vs forward, worst %.3e; non-finite %d" % (
+                      args.batch, P, dc["prompt_err"], S, dc["step_err_max"],
+                      dc["nonfinite"]))
+            del caches, full, prompt
+            torch.cuda.empty_cache()
+
         if args.check_tokens > 0:
             ids = ids_of(args.check_tokens)
             got = hyla_logits(ids).float()
@@ -173,6 +235,112 @@ def main():
                                            check["transformers_err"], check["hyla_nonfinite"]))
             del got, peer, ref
             torch.cuda.empty_cache()
+
+        if args.generate > 0:
+            P, N = args.check_tokens or 512, args.generate
+            prompt = ids_of(P)[:1].contiguous()
+            caches = new_caches(1, P + N)
+            lengths = torch.zeros(1, dtype=torch.int32, device="cuda")
+            ids, ours = prompt, []
+            for _ in range(N):
+                logits = hyla_decode(ids, lengths, caches)
+                lengths += ids.shape[1]
+                ids = logits[:, -1].float().argmax(-1, keepdim=True).int()
+                ours.append(int(ids[0, 0]))
+            del caches
+            out = model(prompt.long(), use_cache=True)
+            past, theirs = out.past_key_values, []
+            for _ in range(N):
+                nxt = out.logits[:, -1].float().argmax(-1, keepdim=True)
+                theirs.append(int(nxt[0, 0]))
+                out = model(nxt, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+            del past, out
+            first = next((i for i in range(N) if ours[i] != theirs[i]), None)
+            gen = {"prompt": P, "tokens": N, "hyla": ours, "transformers": theirs,
+                   "identical": first is None, "first_difference": first}
+            if first is not None:
+                # Where they part: the float32 model's logits of both tokens
+                # after the common prefix.
+                ref_model = copy.deepcopy(model).float()
+                prefix = torch.cat([prompt.long(), torch.tensor(
+                    [ours[:first]], dtype=torch.long, device="cuda")], 1)
+                ref = ref_model(prefix, use_cache=False).logits[0, -1].float()
+                del ref_model
+                torch.cuda.empty_cache()
+                a, b = ref[ours[first]].item(), ref[theirs[first]].item()
+                gen.update({"f32_logit_hyla_token": a, "f32_logit_transformers_token": b,
+                            "f32_top": int(ref.argmax()),
+                            "f32_logit_rms": ref.pow(2).mean().sqrt().item()})
+            results["generate"] = gen
+            same = sum(x == y for x, y in zip(ours, theirs))
+            print("greedy %d tokens after a %d-token prompt: %s" % (
+                N, P, "identical to transformers" if first is None else
+                "first difference at token %d (%d of %d equal); float32 logits "
+                "there: hyla's token %.4f, transformers' %.4f, float32's own "
+                "choice %d (logit rms %.4f)" % (
+                    first, same, N, gen["f32_logit_hyla_token"],
+                    gen["f32_logit_transformers_token"], gen["f32_top"],
+                    gen["f32_logit_rms"])))
+            print("  hyla:         %s" % " ".join(map(str, ours)))
+            print("  transformers: %s" % " ".join(map(str, theirs)))
+
+        if args.decode_rows:
+            results["decode_timing"] = []
+            print("%6s %6s %14s %18s %8s" % ("B", "ctx", "hyla step ms",
+                                             "transformers ms", "ratio"))
+        for row_text in [r for r in args.decode_rows.split(",") if r]:
+            B, ctx = (int(x) for x in row_text.split(":"))
+            row = {"batch": B, "context": ctx}
+            # hyla: a step after ctx cached tokens (cache contents do not
+            # change the work).
+            try:
+                free0 = torch.cuda.mem_get_info()[0]
+                caches = new_caches(B, ctx + 1)
+                row["hyla_cache_bytes"] = free0 - torch.cuda.mem_get_info()[0]
+                lengths = torch.full((B,), ctx, dtype=torch.int32, device="cuda")
+                ids = torch.randint(0, config.vocab_size, (B, 1), dtype=torch.int32,
+                                    device="cuda")
+                slots = torch.arange(B, dtype=torch.int32, device="cuda")
+                out = torch.empty((B, 1, config.vocab_size), dtype=torch.bfloat16,
+                                  device="cuda")
+                row["hyla_ms"] = median_ms(lambda: m.call(
+                    "decode", ids, slots, lengths, *caches,
+                    outputs=[out, *caches]), max(args.iters, 10))
+                del caches
+            except (hyla.HylaError, torch.cuda.OutOfMemoryError) as e:
+                row["hyla_error"] = str(e)[:80]
+            torch.cuda.empty_cache()
+            # transformers: a step with its cache after a ctx-token prefill.
+            try:
+                torch.cuda.reset_peak_memory_stats()
+                prompt = ids_of(ctx)[:1].expand(B, ctx).contiguous().long()
+                out = model(prompt, use_cache=True)
+                past = out.past_key_values
+                nxt = out.logits[:, -1:].argmax(-1)
+                del out
+                times = []
+                for _ in range(max(args.iters, 5)):
+                    start = torch.cuda.Event(enable_timing=True)
+                    end = torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    step = model(nxt, past_key_values=past, use_cache=True)
+                    end.record()
+                    end.synchronize()
+                    past = step.past_key_values
+                    times.append(start.elapsed_time(end))
+                row["transformers_ms"] = statistics.median(times[1:])
+                row["transformers_peak_bytes"] = torch.cuda.max_memory_allocated()
+                del past, step
+            except torch.cuda.OutOfMemoryError:
+                row["transformers_error"] = "out of memory"
+            torch.cuda.empty_cache()
+            h, t = row.get("hyla_ms"), row.get("transformers_ms")
+            print("%6d %6d %14s %18s %8s" % (
+                B, ctx, "%.3f" % h if h else row.get("hyla_error", "-")[:40],
+                "%.2f" % t if t else row.get("transformers_error", "-"),
+                "%.1fx" % (t / h) if h and t else "-"))
+            results["decode_timing"].append(row)
 
         print("%6s %6s %12s %16s %8s" % ("B", "T", "hyla ms", "transformers ms", "ratio"))
         for tokens in [int(t) for t in args.tokens.split(",")]:
@@ -204,6 +372,13 @@ def main():
     ok = results["check"] is None or (results["check"]["hyla_nonfinite"] == 0 and
                                       results["check"]["hyla_err"] <= 2 * max(
                                           results["check"]["transformers_err"], 1e-3))
+    dc = results.get("decode_check")
+    if dc and results["check"]:
+        # The decode path computes the same function with other kernels
+        # (recurrent GDN, split-KV attention): within the bf16 error level.
+        bound = 2 * max(results["check"]["transformers_err"], 1e-3)
+        ok = ok and dc["nonfinite"] == 0 and max(dc["prompt_err"],
+                                                 dc["step_err_max"]) <= bound
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

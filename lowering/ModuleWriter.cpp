@@ -184,6 +184,15 @@ private:
         if (names && d < static_cast<int64_t>(names.size()))
           if (auto s = dyn_cast<StringAttr>(names[d]))
             name = s.str();
+        // Dims named alike are one symbol (e.g. every cache's "slots"): the
+        // runtime checks each such dim against the first.
+        auto same = llvm::find_if(plan.symbols, [&](const auto &sym) {
+          return std::get<0>(sym) == name;
+        });
+        if (same != plan.symbols.end()) {
+          b.dims.push_back(Expr::symbol(same - plan.symbols.begin()));
+          continue;
+        }
         b.dims.push_back(Expr::symbol(plan.symbols.size()));
         plan.symbols.emplace_back(name, i, d);
       }

@@ -614,21 +614,37 @@ struct RopePattern : OpRewritePattern<RopeOp> {
     double theta = op.getTheta().convertToDouble();
     const int64_t bt = 64;
     Type elt = xT.getElementType();
-    std::string name = llvm::formatv("rope_{0}_h{1}_d{2}_t{3}", typeTag(elt),
-                                     heads, dim, floatTag(theta));
+    Value offsets = op.getOffsets();
+    std::string name = llvm::formatv("rope_{0}_h{1}_d{2}_t{3}{4}", typeTag(elt),
+                                     heads, dim, floatTag(theta),
+                                     offsets ? "_offsets" : "");
+    SmallVector<Value> inputs = {op.getInput()};
+    if (offsets)
+      inputs.push_back(offsets);
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    argTypes.push_back(memrefFor(op.getType()));
     auto module = op->getParentOfType<ModuleOp>();
     func::FuncOp kernel = getOrCreateKernel(
-        rw, module, name, {memrefFor(xT), memrefFor(op.getType())}, 4,
-        [&](TileBuilder &tb, ValueRange a) {
+        rw, module, name, argTypes, 4, [&](TileBuilder &tb, ValueRange a) {
           Value t0 = tb.muli(tb.programId(0), bt);
           Value head = tb.programId(1), batch = tb.programId(2);
           Value lo = tb.toF32(
               tb.load(a[0], {batch, t0, head, tb.index(0)}, {1, 3}, {bt, half}));
           Value hi = tb.toF32(tb.load(a[0], {batch, t0, head, tb.index(half)},
                                       {1, 3}, {bt, half}));
+          // Position of the block's first token: t0, after the sequence's
+          // earlier tokens with offsets.
+          Value first = t0;
+          if (offsets)
+            first = tb.addi(first, arith::IndexCastOp::create(
+                                       tb.builder(), tb.getLoc(),
+                                       tb.builder().getIndexType(),
+                                       memref::LoadOp::create(
+                                           tb.builder(), tb.getLoc(), a[1],
+                                           batch)));
           Value pos = tb.toF32(arith::AddIOp::create(
               tb.builder(), tb.getLoc(), tb.iota({bt, half}, 0),
-              tb.splatIndexAsI32(t0, {bt, half})));
+              tb.splatIndexAsI32(first, {bt, half})));
           // inv_freq[i] = theta^(-2i/D)
           Value freqIndex = tb.toF32(tb.iota({bt, half}, 1));
           Value invFreq = tb.exp(tb.mul(freqIndex, -2.0 * std::log(theta) / dim));
@@ -636,18 +652,22 @@ struct RopePattern : OpRewritePattern<RopeOp> {
           Value c = tb.cos(angle), s = tb.sin(angle);
           Value outLo = tb.sub(tb.mul(lo, c), tb.mul(hi, s));
           Value outHi = tb.add(tb.mul(hi, c), tb.mul(lo, s));
-          tb.store(tb.castTo(outLo, elt), a[1], {batch, t0, head, tb.index(0)},
+          Value out = a.back();
+          tb.store(tb.castTo(outLo, elt), out, {batch, t0, head, tb.index(0)},
                    {1, 3});
-          tb.store(tb.castTo(outHi, elt), a[1], {batch, t0, head, tb.index(half)},
+          tb.store(tb.castTo(outHi, elt), out, {batch, t0, head, tb.index(half)},
                    {1, 3});
         });
     Value batch = tensor::DimOp::create(rw, loc, op.getInput(), 0);
     Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
     SmallVector<Value> dyn = dynamicDims(rw, loc, op.getInput());
+    SmallVector<SmallVector<Value>> inDims = {dyn};
+    if (offsets)
+      inDims.push_back(dynamicDims(rw, loc, offsets));
     DispatchOp dispatch = createDispatch(
         rw, loc, kernel,
         {ceilDivIndex(rw, loc, tokens, bt), constIndex(rw, loc, heads), batch},
-        {op.getInput()}, {dyn}, {op.getType()}, {dyn});
+        inputs, inDims, {op.getType()}, {dyn});
     rw.replaceOp(op, dispatch.getResults());
     return success();
   }

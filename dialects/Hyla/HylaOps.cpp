@@ -646,6 +646,13 @@ LogicalResult RopeOp::verify() {
   if (input.getDimSize(3) % 2 != 0)
     return emitOpError() << "head dim must be even but is "
                          << input.getDimSize(3);
+  if (Value offsets = getOffsets()) {
+    auto t = cast<RankedTensorType>(offsets.getType());
+    if (failed(expectRank(*this, "offsets", t, 1, "[batch]")) ||
+        failed(expectSameDim(*this, "offsets", t, 0, "input", input, 0,
+                             "batch")))
+      return failure();
+  }
   return expectSameShape(*this, "input", input, "result", getType(),
                          /*sameElement=*/true);
 }

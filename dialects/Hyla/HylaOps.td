@@ -304,14 +304,21 @@ def Hyla_GatedRMSNormOp : Hyla_ShapedOp<"gated_rms_norm"> {
 def Hyla_RopeOp : Hyla_ShapedOp<"rope"> {
   let summary = "Rotary position embedding (rotate-half form)";
   let description = [{
-    `input` is `[B, T, H, D]`, D even; token `t` has position `t`. With
-    `inv_freq[i] = theta^(-2i/D)` and `a = t * inv_freq[i mod D/2]`:
+    `input` is `[B, T, H, D]`, D even; token `t` of sequence `b` has
+    position `p = t`, or `p = offsets[b] + t` with `offsets` (`[B]` i32: the
+    tokens a sequence had before these, as in a decode step). With
+    `inv_freq[i] = theta^(-2i/D)` and `a = p * inv_freq[i mod D/2]`:
     `y[i] = x[i] cos(a) - x[i + D/2] sin(a)` for `i < D/2`,
     `y[i] = x[i] cos(a) + x[i - D/2] sin(a)` otherwise.
   }];
-  let arguments = (ins Hyla_FloatTensor:$input, Hyla_PositiveF64Attr:$theta);
+  let arguments = (ins Hyla_FloatTensor:$input,
+                       Optional<RankedTensorOf<[I32]>>:$offsets,
+                       Hyla_PositiveF64Attr:$theta);
   let results = (outs Hyla_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = [{
+    $input (`offsets` `(` $offsets^ `:` type($offsets) `)`)? attr-dict `:`
+    type($input) `->` type($result)
+  }];
 }
 
 def Hyla_AttentionOp : Hyla_ShapedOp<"attention"> {

@@ -456,14 +456,16 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     int64_t B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3],
             half = D / 2;
     double theta = r.getTheta().convertToDouble();
+    HostTensorPtr offsets = r.getOffsets() ? tensor(r.getOffsets()) : nullptr;
     HostTensorPtr out = makeLike(r, x->shape);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t t = 0; t < T; ++t)
         for (int64_t h = 0; h < H; ++h) {
           const double *xi = &x->values[((b * T + t) * H + h) * D];
           double *yo = &out->values[((b * T + t) * H + h) * D];
+          double position = t + (offsets ? offsets->values[b] : 0.0);
           for (int64_t i = 0; i < half; ++i) {
-            double a = t * std::pow(theta, -2.0 * i / D);
+            double a = position * std::pow(theta, -2.0 * i / D);
             yo[i] = xi[i] * std::cos(a) - xi[i + half] * std::sin(a);
             yo[i + half] = xi[i + half] * std::cos(a) + xi[i] * std::sin(a);
           }

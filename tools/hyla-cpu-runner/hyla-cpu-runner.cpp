@@ -64,6 +64,12 @@ static cl::list<std::string> inputShapes(
     cl::desc("I=AxBx... : shape of argument I (needed where its type has "
              "dynamic dims)"),
     cl::cat(category));
+static cl::list<std::string> symbolValues(
+    "sym",
+    cl::desc("NAME=VALUE : size of the dynamic dims named NAME by "
+             "hyla.dim_names (e.g. --sym slots=4), for arguments without "
+             "--input-shape"),
+    cl::cat(category));
 static cl::list<std::string> dists(
     "dist",
     cl::desc("I=SPEC : values of argument I. SPEC is normal:MEAN:STD "
@@ -171,6 +177,7 @@ double sample(const Distribution &d, std::mt19937_64 &rng) {
 struct ArgSpecs {
   std::map<unsigned, SmallVector<int64_t>> shapes;
   std::map<unsigned, Distribution> dists;
+  std::map<std::string, int64_t> symbols;
 };
 
 FailureOr<ArgSpecs> parseArgSpecs() {
@@ -191,6 +198,16 @@ FailureOr<ArgSpecs> parseArgSpecs() {
       }
       specs.shapes[i].push_back(v);
     }
+  }
+  for (const std::string &s : symbolValues) {
+    auto [name, value] = StringRef(s).split('=');
+    int64_t v;
+    if (name.empty() || value.getAsInteger(10, v) || v < 0) {
+      llvm::errs() << "hyla-cpu-runner: --sym=" << s
+                   << ": expected NAME=VALUE with a non-negative integer\n";
+      return failure();
+    }
+    specs.symbols[name.str()] = v;
   }
   for (const std::string &s : dists) {
     unsigned i;
@@ -232,13 +249,28 @@ makeInputs(func::FuncOp fn, const ArgSpecs &specs, std::mt19937_64 &rng) {
           return failure();
         }
       t->shape = shapeIt->second;
-    } else if (tt.hasStaticShape()) {
-      t->shape.assign(tt.getShape().begin(), tt.getShape().end());
     } else {
-      fn.emitError() << "argument " << i
-                     << " has dynamic dims: give --input-shape=" << i
-                     << "=AxB...";
-      return failure();
+      // Static dims, and dynamic ones from --sym by their hyla.dim_names.
+      auto names = fn.getArgAttrOfType<ArrayAttr>(i, "hyla.dim_names");
+      for (int64_t d = 0; d < tt.getRank(); ++d) {
+        if (!tt.isDynamicDim(d)) {
+          t->shape.push_back(tt.getDimSize(d));
+          continue;
+        }
+        auto name = names && d < static_cast<int64_t>(names.size())
+                        ? dyn_cast<StringAttr>(names[d])
+                        : StringAttr();
+        auto it = name ? specs.symbols.find(name.str()) : specs.symbols.end();
+        if (it == specs.symbols.end()) {
+          auto diag = fn.emitError() << "argument " << i << " dim " << d
+                                     << " is dynamic: give --input-shape="
+                                     << i << "=AxB...";
+          if (name)
+            diag << " or --sym " << name.getValue() << "=N";
+          return failure();
+        }
+        t->shape.push_back(it->second);
+      }
     }
     Distribution dist;
     if (isa<IntegerType>(t->elementType))

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 using namespace hyla_run;
 
 namespace {
@@ -87,6 +89,20 @@ Running (the default):
                          DIR/output<i>.npy; bf16 and f16 outputs are converted
                          to float32 (<f4), other dtypes keep theirs
   --device N             the CUDA device to use (default 0)
+
+Generating (a module compiled from a config.json, which has 'decode'):
+  --generate N           greedy generation of N tokens after the prompt:
+                         the prompt goes through 'decode' in one call from
+                         empty caches (one slot a sequence), then one call
+                         a token, each sequence's next token the first
+                         argmax of its last logits; prints a progress line,
+                         the tokens and tokens/s
+  --prompt IDS|FILE.npy  the prompt's token ids: comma-separated (one
+                         sequence), or a .npy of shape [T] or [B, T]
+                         (<i4 or <i8), one row a sequence
+  --max-tokens M         positions a slot's KV cache holds (default: the
+                         prompt's length + N); a prompt and N that need more
+                         are an error
   -h, --help             show this help
 
 Exit status: 0 success, 1 bad command line or input file, 2 the module cannot
@@ -114,6 +130,9 @@ struct Options {
   int64_t iters = 10;
   int64_t device = 0;
   int64_t intMax = -1; // -1: from metadata or 1000
+  int64_t generate = -1; // tokens to generate (-1: not generating)
+  std::string prompt;
+  int64_t maxTokens = -1; // -1: prompt length + generate
 };
 
 int64_t parseInt(const std::string &text, const std::string &what,
@@ -224,12 +243,22 @@ Options parseOptions(int argc, char **argv, bool &showHelp) {
       options.device = parseInt(takeValue(), "--device", 0);
     } else if (name == "--int-max") {
       options.intMax = parseInt(takeValue(), "--int-max", 1);
+    } else if (name == "--generate") {
+      options.generate = parseInt(takeValue(), "--generate", 0);
+    } else if (name == "--prompt") {
+      options.prompt = takeValue();
+    } else if (name == "--max-tokens") {
+      options.maxTokens = parseInt(takeValue(), "--max-tokens", 1);
     } else {
       throw UsageError("unknown option '" + name + "'");
     }
   }
   if (options.modulePath.empty())
     throw UsageError("no module given");
+  if (options.generate >= 0 && options.prompt.empty())
+    throw UsageError("--generate needs --prompt");
+  if (options.generate < 0 && (!options.prompt.empty() || options.maxTokens > 0))
+    throw UsageError("--prompt and --max-tokens go with --generate");
   return options;
 }
 
@@ -502,6 +531,334 @@ void printProfile(const hyla_module *m, int32_t fn,
               "all", "", total, total / static_cast<double>(calls), 100.0);
 }
 
+/// Prepares the module on the GPU and binds its weights as the options
+/// say; kExitNoGpu without a GPU.
+int prepareGpu(hyla_module *module, const Options &options) {
+  hyla_status prepared =
+      hyla_module_prepare(module, static_cast<int32_t>(options.device));
+  if (prepared == HYLA_ERROR_NO_GPU) {
+    std::fflush(stdout); // keep stdout and stderr in order when piped
+    std::fprintf(stderr,
+                 "hyla-run: no GPU available: %s. Use --info to inspect the "
+                 "module without a GPU.\n",
+                 hyla_last_error());
+    return kExitNoGpu;
+  }
+  check(prepared, "preparing the module");
+  char deviceName[256] = {};
+  int32_t major = 0, minor = 0;
+  check(
+      hyla_device_info(module, deviceName, sizeof(deviceName), &major, &minor),
+      "reading the device");
+  std::printf("device %lld: %s (compute capability %d.%d)\n",
+              static_cast<long long>(options.device), deviceName, major, minor);
+
+  if (!options.weightFiles.empty()) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<const char *> paths;
+    for (const std::string &f : options.weightFiles)
+      paths.push_back(f.c_str());
+    check(hyla_module_load_safetensors(module, paths.data(),
+                                       static_cast<int32_t>(paths.size())),
+          "loading the weights");
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::printf("weights: %d (%s), from %zu safetensors file%s, loaded in "
+                "%.2f s\n",
+                hyla_module_num_weights(module),
+                formatBytes(totalWeightBytes(module)).c_str(), paths.size(),
+                paths.size() == 1 ? "" : "s", seconds);
+  } else if (options.randomWeights) {
+    auto start = std::chrono::steady_clock::now();
+    check(hyla_module_init_random_weights(module, options.seed,
+                                          options.weightScale),
+          "initializing the weights");
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::printf("weights: %d (%s), random (seed %llu, scale %g), "
+                "initialized in %.2f s\n",
+                hyla_module_num_weights(module),
+                formatBytes(totalWeightBytes(module)).c_str(),
+                static_cast<unsigned long long>(options.seed),
+                static_cast<double>(options.weightScale), seconds);
+  } else {
+    std::printf("weights: none bound (--weights none)\n");
+  }
+
+  return kExitOk;
+}
+
+/// The prompt's token ids as rows (one a sequence, all of one length).
+std::vector<std::vector<int32_t>> readPrompt(const std::string &prompt,
+                                             int64_t vocab) {
+  std::vector<std::vector<int32_t>> rows;
+  bool isFile = prompt.size() > 4 &&
+                prompt.compare(prompt.size() - 4, 4, ".npy") == 0;
+  if (isFile) {
+    NpyArray array;
+    std::string problem = readNpy(prompt, array);
+    if (!problem.empty())
+      throw UsageError("--prompt: " + problem);
+    if (array.shape.empty() || array.shape.size() > 2)
+      throw UsageError("--prompt: " + prompt + " must be [T] or [B, T], not " +
+                       std::to_string(array.shape.size()) + "-D");
+    std::vector<uint8_t> ids;
+    problem = convertNpy(array, HYLA_I32, ids);
+    if (!problem.empty())
+      throw UsageError("--prompt: " + problem);
+    int64_t b = array.shape.size() == 2 ? array.shape[0] : 1;
+    int64_t t = array.shape.back();
+    const int32_t *p = reinterpret_cast<const int32_t *>(ids.data());
+    for (int64_t i = 0; i < b; ++i)
+      rows.emplace_back(p + i * t, p + (i + 1) * t);
+  } else {
+    rows.emplace_back();
+    for (size_t at = 0; at <= prompt.size();) {
+      size_t comma = std::min(prompt.find(',', at), prompt.size());
+      rows.back().push_back(static_cast<int32_t>(parseInt(
+          prompt.substr(at, comma - at), "--prompt token", 0)));
+      at = comma + 1;
+    }
+  }
+  if (rows.empty() || rows.front().empty())
+    throw UsageError("--prompt: no tokens");
+  for (const auto &row : rows)
+    for (int32_t id : row)
+      if (id < 0 || id >= vocab)
+        throw UsageError("--prompt: token id " + std::to_string(id) +
+                         " is outside the vocabulary [0, " +
+                         std::to_string(vocab) + ")");
+  return rows;
+}
+
+/// Greedy generation through the module's `decode` function (inputs: ids
+/// [batch, tokens], slots [batch], lengths [batch], then the caches; outputs:
+/// logits [batch, tokens, vocab], then the caches, updated in place).
+int generate(hyla_module *module, const Options &options) {
+  int32_t fn = hyla_module_find_function(module, "decode");
+  if (fn < 0)
+    throw UsageError("--generate needs a module with a 'decode' function "
+                     "(compile the model from its config.json)");
+  int32_t numInputs = hyla_function_num_inputs(module, fn);
+  int32_t numOutputs = hyla_function_num_outputs(module, fn);
+  int32_t numSymbols = hyla_function_num_symbols(module, fn);
+  const char *vocabText = hyla_module_metadata(module, "vocab_size");
+  int64_t vocab = vocabText ? std::strtoll(vocabText, nullptr, 10) : 0;
+  if (vocab <= 0 || numInputs < 3 || numOutputs < 1)
+    throw UsageError("'decode' is not a model's decode step (no vocab_size "
+                     "metadata, or too few inputs and outputs)");
+  auto rows = readPrompt(options.prompt, vocab);
+  const int64_t batch = static_cast<int64_t>(rows.size());
+  const int64_t promptTokens = static_cast<int64_t>(rows.front().size());
+  for (const auto &row : rows)
+    if (static_cast<int64_t>(row.size()) != promptTokens)
+      throw UsageError("--prompt: every sequence must have the same length");
+  const int64_t steps = options.generate;
+  const int64_t maxTokens =
+      options.maxTokens > 0 ? options.maxTokens : promptTokens + steps;
+  // The last generated token is not fed back, so the caches hold
+  // promptTokens + steps - 1 positions at the end.
+  if (promptTokens + std::max<int64_t>(steps - 1, 0) > maxTokens)
+    throw UsageError("the prompt (" + std::to_string(promptTokens) +
+                     " tokens) and " + std::to_string(steps) +
+                     " generated tokens need " +
+                     std::to_string(promptTokens + steps - 1) +
+                     " cache positions; --max-tokens is " +
+                     std::to_string(maxTokens));
+
+  // Shapes with one slot a sequence.
+  auto shapesFor = [&](int64_t tokens) {
+    std::vector<int64_t> values(numSymbols, -1);
+    for (int32_t s = 0; s < numSymbols; ++s) {
+      std::string name = hyla_function_symbol_name(module, fn, s);
+      if (name == "batch" || name == "slots")
+        values[s] = batch;
+      else if (name == "tokens")
+        values[s] = tokens;
+      else if (name == "max_tokens")
+        values[s] = maxTokens;
+      else
+        throw UsageError("'decode' has a symbol '" + name +
+                         "' that --generate cannot size");
+    }
+    std::vector<hyla_tensor> inputs(numInputs);
+    if (hyla_function_input_shapes(module, fn, values.data(), numSymbols,
+                                   inputs.data()) != HYLA_OK)
+      throw UsageError(hyla_last_error());
+    return inputs;
+  };
+  std::vector<hyla_tensor> inputs = shapesFor(promptTokens);
+  if (inputs[0].dtype != HYLA_I32 || inputs[1].dtype != HYLA_I32 ||
+      inputs[2].dtype != HYLA_I32)
+    throw UsageError("'decode' must take i32 ids, slots and lengths first");
+
+  std::printf("hyla-run: %s: greedy generation of %lld tokens after a "
+              "prompt of %lld, %lld sequence%s, %lld cache positions a slot\n",
+              options.modulePath.c_str(), static_cast<long long>(steps),
+              static_cast<long long>(promptTokens),
+              static_cast<long long>(batch), batch == 1 ? "" : "s",
+              static_cast<long long>(maxTokens));
+  if (int status = prepareGpu(module, options); status != kExitOk)
+    return status;
+
+  // Buffers sized for the prompt step (the largest); later steps take a
+  // prefix of the ids and logits.
+  DeviceAllocations memory{module, {}};
+  uint64_t cacheBytes = 0;
+  for (int32_t i = 0; i < numInputs; ++i) {
+    hyla_tensor &t = inputs[i];
+    uint64_t bytes = tensorBytes(t);
+    t.data = bytes ? memory.allocate(bytes, "input " + std::to_string(i))
+                   : nullptr;
+    if (i >= 3) {
+      // Empty caches: zero conv inputs and recurrent states (the KV
+      // positions past each length are never read).
+      std::vector<uint8_t> zeros(bytes, 0);
+      check(hyla_copy_to_device(module, t.data, zeros.data(), bytes),
+            "clearing cache " + std::to_string(i));
+      cacheBytes += bytes;
+    }
+  }
+  std::printf("caches: %d tensors, %s\n", numInputs - 3,
+              formatBytes(cacheBytes).c_str());
+  std::vector<int32_t> slots(batch), lengths(batch, 0), ids;
+  for (int64_t b = 0; b < batch; ++b)
+    slots[b] = static_cast<int32_t>(b);
+  for (const auto &row : rows)
+    ids.insert(ids.end(), row.begin(), row.end());
+  check(hyla_copy_to_device(module, inputs[1].data, slots.data(),
+                            slots.size() * 4),
+        "copying the slots");
+
+  std::vector<hyla_tensor> outputs(numOutputs);
+  DeviceAllocations logitsMemory{module, {}};
+  if (hyla_function_output_shapes(module, fn, inputs.data(), numInputs,
+                                  outputs.data(), numOutputs) != HYLA_OK)
+    throw UsageError(hyla_last_error());
+  void *logits = logitsMemory.allocate(tensorBytes(outputs[0]), "the logits");
+  int32_t logitsType = outputs[0].dtype;
+  size_t logitSize = hyla_dtype_size(logitsType);
+
+  std::vector<std::vector<int32_t>> generated(batch);
+  std::vector<double> stepMs;
+  std::vector<uint8_t> lastRows(batch * vocab * logitSize);
+  bool tty = isatty(fileno(stdout));
+  auto start = std::chrono::steady_clock::now();
+  int64_t tokens = promptTokens;
+  for (int64_t step = 0; step < steps; ++step) {
+    auto stepStart = std::chrono::steady_clock::now();
+    std::vector<hyla_tensor> in = shapesFor(tokens);
+    for (int32_t i = 0; i < numInputs; ++i)
+      in[i].data = inputs[i].data;
+    check(hyla_copy_to_device(module, in[0].data, ids.data(), ids.size() * 4),
+          "copying the token ids");
+    check(hyla_copy_to_device(module, in[2].data, lengths.data(),
+                              lengths.size() * 4),
+          "copying the lengths");
+    std::vector<hyla_tensor> out(numOutputs);
+    if (hyla_function_output_shapes(module, fn, in.data(), numInputs,
+                                    out.data(), numOutputs) != HYLA_OK)
+      throw UsageError(hyla_last_error());
+    out[0].data = logits;
+    for (int32_t i = 1; i < numOutputs; ++i)
+      out[i].data = in[hyla_function_output_tied_input(module, fn, i)].data;
+    check(hyla_function_call(module, fn, in.data(), numInputs, out.data(),
+                             numOutputs, nullptr),
+          "calling 'decode'");
+    // Each sequence's last logits row.
+    for (int64_t b = 0; b < batch; ++b)
+      check(hyla_copy_to_host(
+                module, lastRows.data() + b * vocab * logitSize,
+                static_cast<const uint8_t *>(logits) +
+                    ((b * tokens + tokens - 1) * vocab) * logitSize,
+                vocab * logitSize),
+            "copying the logits");
+    ids.assign(batch, 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      const uint8_t *row = lastRows.data() + b * vocab * logitSize;
+      auto value = [&](int64_t v) -> float {
+        const uint8_t *p = row + v * logitSize;
+        if (logitsType == HYLA_F32) {
+          float f;
+          std::memcpy(&f, p, 4);
+          return f;
+        }
+        uint16_t bits;
+        std::memcpy(&bits, p, 2);
+        return logitsType == HYLA_BF16 ? hyla::bf16ToFloat(bits)
+                                       : hyla::f16ToFloat(bits);
+      };
+      int64_t best = 0;
+      float bestValue = value(0);
+      for (int64_t v = 1; v < vocab; ++v)
+        if (float x = value(v); x > bestValue || std::isnan(bestValue)) {
+          best = v;
+          bestValue = x;
+        }
+      if (std::isnan(bestValue))
+        throw RunError(kExitRunFailed,
+                       "sequence " + std::to_string(b) + "'s logits are NaN "
+                       "at step " + std::to_string(step));
+      ids[b] = static_cast<int32_t>(best);
+      generated[b].push_back(static_cast<int32_t>(best));
+      lengths[b] += static_cast<int32_t>(tokens);
+    }
+    tokens = 1;
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - stepStart)
+                    .count();
+    stepMs.push_back(ms);
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    if (tty || step + 1 == steps || (step + 1) % 16 == 0)
+      std::printf("%sgenerated %lld/%lld tokens a sequence, last step "
+                  "%.2f ms, %.1f tokens/s%s",
+                  tty ? "\r" : "", static_cast<long long>(step + 1),
+                  static_cast<long long>(steps), ms,
+                  static_cast<double>(batch * (step + 1)) / seconds,
+                  tty ? "" : "\n");
+    std::fflush(stdout);
+  }
+  if (tty && steps > 0)
+    std::printf("\n");
+  if (!stepMs.empty()) {
+    std::vector<double> decodeMs(stepMs.begin() + 1, stepMs.end());
+    std::sort(decodeMs.begin(), decodeMs.end());
+    std::printf("prompt step %.2f ms", stepMs.front());
+    if (!decodeMs.empty())
+      std::printf(", decode steps median %.2f ms (host argmax included) = "
+                  "%.1f tokens/s over %lld sequence%s",
+                  decodeMs[decodeMs.size() / 2],
+                  1000.0 * static_cast<double>(batch) /
+                      decodeMs[decodeMs.size() / 2],
+                  static_cast<long long>(batch), batch == 1 ? "" : "s");
+    std::printf("\n");
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    std::printf("tokens %lld:", static_cast<long long>(b));
+    for (int32_t id : generated[b])
+      std::printf(" %d", id);
+    std::printf("\n");
+  }
+  if (!options.outputDir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.outputDir, error);
+    std::vector<int32_t> all;
+    for (const auto &row : generated)
+      all.insert(all.end(), row.begin(), row.end());
+    std::string path = options.outputDir + "/tokens.npy";
+    std::string problem = writeNpy(path, "<i4", {batch, steps}, all.data(),
+                                   all.size() * 4);
+    if (!problem.empty())
+      throw RunError(kExitRunFailed, problem);
+    std::printf("wrote %s\n", path.c_str());
+  }
+  return kExitOk;
+}
+
 int run(hyla_module *module, const Options &options) {
   // Everything that needs no GPU is checked first.
   int32_t fn = 0;
@@ -608,58 +965,8 @@ int run(hyla_module *module, const Options &options) {
               symbolText.c_str(), symbolText.empty() ? "" : ")");
 
   // From here on the GPU is needed.
-  hyla_status prepared =
-      hyla_module_prepare(module, static_cast<int32_t>(options.device));
-  if (prepared == HYLA_ERROR_NO_GPU) {
-    std::fflush(stdout); // keep stdout and stderr in order when piped
-    std::fprintf(stderr,
-                 "hyla-run: no GPU available: %s. Use --info to inspect the "
-                 "module without a GPU.\n",
-                 hyla_last_error());
-    return kExitNoGpu;
-  }
-  check(prepared, "preparing the module");
-  char deviceName[256] = {};
-  int32_t major = 0, minor = 0;
-  check(
-      hyla_device_info(module, deviceName, sizeof(deviceName), &major, &minor),
-      "reading the device");
-  std::printf("device %lld: %s (compute capability %d.%d)\n",
-              static_cast<long long>(options.device), deviceName, major, minor);
-
-  if (!options.weightFiles.empty()) {
-    auto start = std::chrono::steady_clock::now();
-    std::vector<const char *> paths;
-    for (const std::string &f : options.weightFiles)
-      paths.push_back(f.c_str());
-    check(hyla_module_load_safetensors(module, paths.data(),
-                                       static_cast<int32_t>(paths.size())),
-          "loading the weights");
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    std::printf("weights: %d (%s), from %zu safetensors file%s, loaded in "
-                "%.2f s\n",
-                hyla_module_num_weights(module),
-                formatBytes(totalWeightBytes(module)).c_str(), paths.size(),
-                paths.size() == 1 ? "" : "s", seconds);
-  } else if (options.randomWeights) {
-    auto start = std::chrono::steady_clock::now();
-    check(hyla_module_init_random_weights(module, options.seed,
-                                          options.weightScale),
-          "initializing the weights");
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    std::printf("weights: %d (%s), random (seed %llu, scale %g), "
-                "initialized in %.2f s\n",
-                hyla_module_num_weights(module),
-                formatBytes(totalWeightBytes(module)).c_str(),
-                static_cast<unsigned long long>(options.seed),
-                static_cast<double>(options.weightScale), seconds);
-  } else {
-    std::printf("weights: none bound (--weights none)\n");
-  }
+  if (int status = prepareGpu(module, options); status != kExitOk)
+    return status;
 
   DeviceAllocations memory{module, {}};
   for (int32_t i = 0; i < numInputs; ++i) {
@@ -803,6 +1110,8 @@ int main(int argc, char **argv) {
   try {
     if (options.info)
       printInfo(module, options);
+    else if (options.generate >= 0)
+      status = generate(module, options);
     else
       status = run(module, options);
   } catch (...) {

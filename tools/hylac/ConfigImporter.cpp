@@ -310,11 +310,21 @@ std::optional<OlmoHybridConfig> readOlmoHybridConfig(StringRef path) {
 
 namespace {
 
+/// A decode step's view of the caches: the batch's slots and the tokens
+/// each sequence had before this step, and the cache arguments of the
+/// layer being built (GDN: q, k, v conv inputs and the recurrent state;
+/// attention: keys and values), replaced by their updated values as the
+/// layer is built.
+struct DecodeCaches {
+  Value slots, lengths;
+  SmallVector<Value> layer;
+};
+
 class GraphBuilder {
 public:
   GraphBuilder(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
-               Value batch, Value tokens)
-      : b(b), loc(loc), c(c), batch(batch), tokens(tokens),
+               Value batch, Value tokens, DecodeCaches *decode = nullptr)
+      : b(b), loc(loc), c(c), batch(batch), tokens(tokens), decode(decode),
         actType(c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type())),
         f32(b.getF32Type()) {}
 
@@ -357,14 +367,23 @@ public:
         b, loc, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   }
 
-  Value conv(Value x, const std::string &w) {
+  /// The short conv with SiLU; in a decode step from and into conv cache
+  /// `cache` of the layer's caches.
+  Value conv(Value x, const std::string &w, unsigned cache = 0) {
     auto t = cast<RankedTensorType>(x.getType());
     int64_t ch = t.getShape().back();
     // Checkpoint layout [C, 1, W]; the op takes [C, W].
     Value w3 = weight(w, {ch, 1, c.convKernel});
     Value w2 = tensor::CollapseShapeOp::create(
         b, loc, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
-    return CausalConv1DOp::create(b, loc, t, x, w2, b.getStringAttr("silu"));
+    if (!decode)
+      return CausalConv1DOp::create(b, loc, t, x, w2, b.getStringAttr("silu"));
+    Value &state = decode->layer[cache];
+    auto op = CausalConv1DCachedOp::create(b, loc, t, state.getType(), x, w2,
+                                           state, decode->slots,
+                                           b.getStringAttr("silu"));
+    state = op.getNewCache();
+    return op.getResult();
   }
 
   Value mlp(Value x, const std::string &p) {
@@ -381,9 +400,9 @@ public:
                   dv = c.gdnValueDim;
     Value x = rmsNorm(h, p + "input_layernorm.weight", c.rmsNormEps);
     std::string a = p + "linear_attn.";
-    Value q = conv(linear(x, a + "q_proj.weight", hk * dk), a + "q_conv1d.weight");
-    Value k = conv(linear(x, a + "k_proj.weight", hk * dk), a + "k_conv1d.weight");
-    Value v = conv(linear(x, a + "v_proj.weight", hv * dv), a + "v_conv1d.weight");
+    Value q = conv(linear(x, a + "q_proj.weight", hk * dk), a + "q_conv1d.weight", 0);
+    Value k = conv(linear(x, a + "k_proj.weight", hk * dk), a + "k_conv1d.weight", 1);
+    Value v = conv(linear(x, a + "v_proj.weight", hv * dv), a + "v_conv1d.weight", 2);
     // L2 norm in f32 (as transformers does inside the delta rule).
     Value qn = L2NormOp::create(b, loc, act({hk, dk}, f32),
                                 splitHeads(q, hk, dk), b.getF64FloatAttr(1e-6));
@@ -398,20 +417,33 @@ public:
         WeightOp::create(b, loc, RankedTensorType::get({hv}, actType),
                          b.getStringAttr(a + "dt_bias")),
         b.getF64FloatAttr(c.allowNegEigval ? 2.0 : 1.0));
-    auto state = RankedTensorType::get({ShapedType::kDynamic, hv, dk, dv}, f32);
-    auto rule = GatedDeltaRuleOp::create(
-        b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
-        gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
-        /*cu_seqlens=*/Value(), /*q_conv_weight=*/Value(),
-        /*k_conv_weight=*/Value(), /*v_conv_weight=*/Value(),
-        /*a_log=*/Value(), /*dt_bias=*/Value(), /*output_gate=*/Value(),
-        /*output_norm_weight=*/Value(),
-        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk))),
-        /*qk_l2norm_epsilon=*/FloatAttr(), /*beta_scale=*/FloatAttr(),
-        /*output_norm_epsilon=*/FloatAttr());
+    auto scale = b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk)));
+    Value o;
+    if (decode) {
+      Value &state = decode->layer[3];
+      auto rule = GatedDeltaRuleCachedOp::create(
+          b, loc, act({hv, dv}, actType), state.getType(), qn, kn,
+          splitHeads(v, hv, dv), gates.getG(), gates.getBeta(), state,
+          decode->slots, scale, /*qk_l2norm_epsilon=*/FloatAttr());
+      state = rule.getNewCache();
+      o = rule.getO();
+    } else {
+      auto state = RankedTensorType::get({ShapedType::kDynamic, hv, dk, dv}, f32);
+      o = GatedDeltaRuleOp::create(
+              b, loc, act({hv, dv}, actType), state, qn, kn,
+              splitHeads(v, hv, dv), gates.getG(), gates.getBeta(),
+              /*initial_state=*/Value(), /*cu_seqlens=*/Value(),
+              /*q_conv_weight=*/Value(), /*k_conv_weight=*/Value(),
+              /*v_conv_weight=*/Value(), /*a_log=*/Value(),
+              /*dt_bias=*/Value(), /*output_gate=*/Value(),
+              /*output_norm_weight=*/Value(), scale,
+              /*qk_l2norm_epsilon=*/FloatAttr(), /*beta_scale=*/FloatAttr(),
+              /*output_norm_epsilon=*/FloatAttr())
+              .getO();
+    }
     Value gate = splitHeads(linear(x, a + "g_proj.weight", hv * dv), hv, dv);
     Value normed = GatedRMSNormOp::create(
-        b, loc, act({hv, dv}, actType), rule.getO(), gate,
+        b, loc, act({hv, dv}, actType), o, gate,
         weight(a + "o_norm.weight", {dv}), b.getF64FloatAttr(c.gatedNormEps));
     Value out = linear(mergeHeads(normed), a + "o_proj.weight", c.hiddenSize);
     h = add(h, out);
@@ -432,13 +464,28 @@ public:
     Value q4 = splitHeads(q, hq, d), k4 = splitHeads(k, hkv, d),
           v4 = splitHeads(v, hkv, d);
     if (c.ropeTheta) {
-      q4 = RopeOp::create(b, loc, q4.getType(), q4, b.getF64FloatAttr(*c.ropeTheta));
-      k4 = RopeOp::create(b, loc, k4.getType(), k4, b.getF64FloatAttr(*c.ropeTheta));
+      // A decode step's tokens follow the sequence's cached ones.
+      Value offsets = decode ? decode->lengths : Value();
+      q4 = RopeOp::create(b, loc, q4.getType(), q4, offsets,
+                          b.getF64FloatAttr(*c.ropeTheta));
+      k4 = RopeOp::create(b, loc, k4.getType(), k4, offsets,
+                          b.getF64FloatAttr(*c.ropeTheta));
     }
-    Value o = AttentionOp::create(
-        b, loc, act({hq, d}, actType), q4, k4, v4, /*cu_seqlens=*/Value(),
-        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(d))),
-        b.getBoolAttr(true));
+    auto scale = b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(d)));
+    Value o;
+    if (decode) {
+      Value &keys = decode->layer[0], &values = decode->layer[1];
+      auto op = AttentionCachedOp::create(
+          b, loc, act({hq, d}, actType), keys.getType(), values.getType(), q4,
+          k4, v4, keys, values, decode->slots, decode->lengths, scale);
+      keys = op.getNewKCache();
+      values = op.getNewVCache();
+      o = op.getResult();
+    } else {
+      o = AttentionOp::create(b, loc, act({hq, d}, actType), q4, k4, v4,
+                              /*cu_seqlens=*/Value(), scale,
+                              b.getBoolAttr(true));
+    }
     Value out = linear(mergeHeads(o), s + "o_proj.weight", c.hiddenSize);
     // Post-norm (OLMo 2/3): norms on the branch outputs.
     h = add(h, rmsNorm(out, p + "post_attention_layernorm.weight", c.rmsNormEps));
@@ -452,8 +499,66 @@ private:
   Location loc;
   const OlmoHybridConfig &c;
   Value batch, tokens;
+  DecodeCaches *decode; // null: the forward pass without caches
   Type actType, f32; // activation/weight type (bf16, or f32 for tests)
 };
+
+} // namespace
+
+namespace {
+
+/// The model body shared by `forward` and `decode`: embedding, the layers,
+/// the final norm and the LM head.
+Value buildModelBody(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
+                     Value ids, Value batch, Value tokens,
+                     DecodeCaches *decode,
+                     ArrayRef<SmallVector<Value>> layerCaches,
+                     SmallVector<Value> &newCaches) {
+  Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
+  GraphBuilder g(b, loc, c, batch, tokens);
+  Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
+  Value h = EmbeddingOp::create(b, loc, g.act({c.hiddenSize}, act), table, ids);
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    std::string prefix = "model.layers." + std::to_string(i) + ".";
+    Location layerLoc = NameLoc::get(
+        b.getStringAttr(prefix + (c.isAttention[i] ? "attention" : "gdn")), loc);
+    if (decode)
+      decode->layer = layerCaches[i];
+    GraphBuilder lg(b, layerLoc, c, batch, tokens, decode);
+    h = c.isAttention[i] ? lg.attentionLayer(h, prefix) : lg.gdnLayer(h, prefix);
+    if (decode)
+      llvm::append_range(newCaches, decode->layer);
+  }
+  h = g.rmsNorm(h, "model.norm.weight", c.rmsNormEps);
+  return g.linear(h, c.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                         : "lm_head.weight",
+                  c.vocabSize);
+}
+
+/// The caches one layer keeps per slot, in the order `decode` takes them:
+/// a GDN layer's q, k and v conv inputs ([slots, W - 1, C], the activation
+/// type) and recurrent state ([slots, HV, K, V], f32); an attention
+/// layer's keys and values ([slots, max_tokens, HKV, D]).
+SmallVector<std::pair<std::string, RankedTensorType>>
+layerCacheTypes(Builder &b, const OlmoHybridConfig &c, int64_t layer) {
+  Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
+  const int64_t dyn = ShapedType::kDynamic;
+  std::string p = "layer" + std::to_string(layer) + ".";
+  if (c.isAttention[layer]) {
+    auto kv = RankedTensorType::get({dyn, dyn, c.numKVHeads, c.headDim}, act);
+    return {{p + "k_cache", kv}, {p + "v_cache", kv}};
+  }
+  int64_t qk = c.gdnKeyHeads * c.gdnKeyDim, v = c.gdnValueHeads * c.gdnValueDim;
+  return {{p + "q_conv_cache",
+           RankedTensorType::get({dyn, c.convKernel - 1, qk}, act)},
+          {p + "k_conv_cache",
+           RankedTensorType::get({dyn, c.convKernel - 1, qk}, act)},
+          {p + "v_conv_cache",
+           RankedTensorType::get({dyn, c.convKernel - 1, v}, act)},
+          {p + "state", RankedTensorType::get({dyn, c.gdnValueHeads,
+                                               c.gdnKeyDim, c.gdnValueDim},
+                                              b.getF32Type())}};
+}
 
 } // namespace
 
@@ -464,37 +569,78 @@ OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
   Location loc = FileLineColLoc::get(ctx, sourceName, 1, 1);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
-  auto ids = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                   b.getI32Type());
+  const int64_t dyn = ShapedType::kDynamic;
+  auto ids = RankedTensorType::get({dyn, dyn}, b.getI32Type());
   Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
-  auto logits = RankedTensorType::get(
-      {ShapedType::kDynamic, ShapedType::kDynamic, c.vocabSize}, act);
-  auto fn = func::FuncOp::create(b, loc, "forward",
-                                 b.getFunctionType({ids}, {logits}));
-  fn.setArgAttr(0, "hyla.dim_names",
-                b.getStrArrayAttr({"batch", "tokens"}));
-  Block *entry = fn.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  Value idArg = entry->getArgument(0);
-  Value batch = tensor::DimOp::create(b, loc, idArg, 0);
-  Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
-  GraphBuilder g(b, loc, c, batch, tokens);
+  auto logits = RankedTensorType::get({dyn, dyn, c.vocabSize}, act);
 
-  Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
-  Value h = EmbeddingOp::create(b, loc, g.act({c.hiddenSize}, act), table,
-                                idArg);
-  for (int64_t i = 0; i < c.numLayers; ++i) {
-    std::string prefix = "model.layers." + std::to_string(i) + ".";
-    Location layerLoc = NameLoc::get(
-        b.getStringAttr(prefix + (c.isAttention[i] ? "attention" : "gdn")), loc);
-    GraphBuilder lg(b, layerLoc, c, batch, tokens);
-    h = c.isAttention[i] ? lg.attentionLayer(h, prefix) : lg.gdnLayer(h, prefix);
+  // forward(ids [batch, tokens]) -> logits: the whole sequence, no caches.
+  {
+    auto fn = func::FuncOp::create(b, loc, "forward",
+                                   b.getFunctionType({ids}, {logits}));
+    fn.setArgAttr(0, "hyla.dim_names", b.getStrArrayAttr({"batch", "tokens"}));
+    Block *entry = fn.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    Value idArg = entry->getArgument(0);
+    Value batch = tensor::DimOp::create(b, loc, idArg, 0);
+    Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
+    SmallVector<Value> none;
+    Value out = buildModelBody(b, loc, c, idArg, batch, tokens, nullptr, {},
+                               none);
+    func::ReturnOp::create(b, loc, out);
   }
-  h = g.rmsNorm(h, "model.norm.weight", c.rmsNormEps);
-  Value out = g.linear(h, c.tieWordEmbeddings ? "model.embed_tokens.weight"
-                                              : "lm_head.weight",
-                       c.vocabSize);
-  func::ReturnOp::create(b, loc, out);
+
+  // decode(ids [batch, tokens], slots [batch], lengths [batch], caches...)
+  // -> (logits, caches...): `tokens` new tokens of each sequence after the
+  // lengths[b] its slot holds, every cache updated in place (each result
+  // is its cache argument's buffer).
+  {
+    auto vec = RankedTensorType::get({dyn}, b.getI32Type());
+    SmallVector<Type> inputs = {ids, vec, vec}, results = {logits};
+    SmallVector<std::pair<std::string, RankedTensorType>> caches;
+    SmallVector<unsigned> perLayer;
+    for (int64_t i = 0; i < c.numLayers; ++i) {
+      auto layer = layerCacheTypes(b, c, i);
+      perLayer.push_back(layer.size());
+      for (auto &[name, type] : layer) {
+        inputs.push_back(type);
+        results.push_back(type);
+        caches.emplace_back(name, type);
+      }
+    }
+    auto fn = func::FuncOp::create(b, loc, "decode",
+                                   b.getFunctionType(inputs, results));
+    fn.setArgAttr(0, "hyla.dim_names", b.getStrArrayAttr({"batch", "tokens"}));
+    fn.setArgAttr(1, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
+    fn.setArgAttr(2, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
+    for (auto [j, cache] : llvm::enumerate(caches)) {
+      SmallVector<StringRef> names = {"slots"};
+      if (cache.second.isDynamicDim(1))
+        names.push_back("max_tokens");
+      fn.setArgAttr(3 + j, "hyla.dim_names", b.getStrArrayAttr(names));
+      fn.setArgAttr(3 + j, "hyla.name", b.getStringAttr(cache.first));
+    }
+    Block *entry = fn.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    Value idArg = entry->getArgument(0);
+    Value batch = tensor::DimOp::create(b, loc, idArg, 0);
+    Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
+    DecodeCaches decode{entry->getArgument(1), entry->getArgument(2), {}};
+    SmallVector<SmallVector<Value>> layerCaches;
+    unsigned next = 3;
+    for (unsigned n : perLayer) {
+      layerCaches.emplace_back(entry->getArguments().slice(next, n));
+      next += n;
+    }
+    SmallVector<Value> newCaches;
+    Value out = buildModelBody(b, loc, c, idArg, batch, tokens, &decode,
+                               layerCaches, newCaches);
+    SmallVector<Value> returned = {out};
+    llvm::append_range(returned, newCaches);
+    func::ReturnOp::create(b, loc, returned);
+  }
   return module;
 }
 

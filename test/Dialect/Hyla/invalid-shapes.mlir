@@ -242,6 +242,22 @@ func.func @rope_dynamic(%x: tensor<1x8x4x?xbf16>) {
 
 // -----
 
+func.func @rope_offsets_rank(%x: tensor<2x8x4x16xbf16>, %o: tensor<2x1xi32>) {
+  // expected-error @+1 {{offsets must have rank 1 ([batch]) but has rank 2}}
+  %y = hyla.rope %x offsets(%o : tensor<2x1xi32>) {theta = 10000.0 : f64} : tensor<2x8x4x16xbf16> -> tensor<2x8x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @rope_offsets_batch(%x: tensor<2x8x4x16xbf16>, %o: tensor<3xi32>) {
+  // expected-error @+1 {{batch mismatch: offsets dim 0 is 3 but input dim 0 is 2}}
+  %y = hyla.rope %x offsets(%o : tensor<3xi32>) {theta = 10000.0 : f64} : tensor<2x8x4x16xbf16> -> tensor<2x8x4x16xbf16>
+  return
+}
+
+// -----
+
 func.func @rope_result(%x: tensor<1x8x4x16xbf16>) {
   // expected-error @+1 {{result element type 'f32' must match input element type 'bf16'}}
   %y = hyla.rope %x {theta = 10000.0 : f64} : tensor<1x8x4x16xbf16> -> tensor<1x8x4x16xf32>

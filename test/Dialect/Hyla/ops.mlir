@@ -46,6 +46,11 @@ func.func @attention_block(%ids: tensor<?x?xi32>, %q: tensor<?x?x4x16xbf16>, %k:
   %r = hyla.add %s, %e : tensor<?x?x64xbf16>
   // CHECK: hyla.rope {{.*}} {theta = 5.000000e+05 : f64}
   %qr = hyla.rope %q {theta = 500000.0 : f64} : tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  // CHECK: hyla.rope %{{.*}} offsets(%{{.*}} : tensor<?xi32>) {theta = 1.000000e+04 : f64}
+  %c0 = arith.constant 0 : index
+  %nb = tensor.dim %q, %c0 : tensor<?x?x4x16xbf16>
+  %offs = tensor.empty(%nb) : tensor<?xi32>
+  %qo = hyla.rope %q offsets(%offs : tensor<?xi32>) {theta = 10000.0 : f64} : tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
   // CHECK: hyla.attention {{.*}} {scale = 2.500000e-01 : f64}
   %o = hyla.attention %qr, %k, %k {scale = 0.25 : f64} : tensor<?x?x4x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16> -> tensor<?x?x4x16xbf16>
   // CHECK: hyla.attention {{.*}} {causal = false, scale = 2.500000e-01 : f64}
