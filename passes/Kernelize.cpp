@@ -485,14 +485,125 @@ struct EmbeddingPattern : OpRewritePattern<EmbeddingOp> {
 // Linear (GEMM)
 //===----------------------------------------------------------------------===//
 
+/// Tile sizes of the few-rows linear (decode): weight rows a program, the
+/// reduction step, the pipeline's buffers, the programs to aim for.
+struct FewRowsConfig {
+  int64_t blockN, blockK, stages, programs;
+};
+
+/// Input rows a few-rows program takes: wgmma's N (8 to 256) and mma.sync's.
+constexpr int64_t kFewRowsBlockM = 16;
+
+/// `y = x W^T` for few rows of x as `y^T = W x^T`: program (row block,
+/// weight block, K slice) multiplies blockN weight rows by 16 input rows
+/// over its slice of K. One slice: the result rounded and stored
+/// transposed into y; several: f32 partials into `partial` [S, rows, N],
+/// which a second kernel sums.
+LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
+                                   const FewRowsConfig &cfg) {
+  Location loc = op.getLoc();
+  RankedTensorType wT = op.getWeight().getType();
+  int64_t n = wT.getDimSize(0), k = wT.getDimSize(1);
+  Type elt = op.getType().getElementType();
+  Value x = toRows(rw, loc, op.getInput());
+  auto xT = cast<RankedTensorType>(x.getType());
+  auto yT = rowsType(op.getType());
+  const int64_t bn = cfg.blockN, bk = cfg.blockK, bm = kFewRowsBlockM;
+  const int64_t nBlocks = (n + bn - 1) / bn, kSteps = (k + bk - 1) / bk;
+  // The fewest slices that give `programs` programs, whole steps each and
+  // none empty.
+  int64_t slices = std::clamp<int64_t>((cfg.programs + nBlocks - 1) / nBlocks,
+                                       1, kSteps);
+  int64_t stepsPerSlice = (kSteps + slices - 1) / slices;
+  slices = (kSteps + stepsPerSlice - 1) / stepsPerSlice;
+  const int64_t sliceK = stepsPerSlice * bk;
+  Type f32 = rw.getF32Type();
+  auto partialT = RankedTensorType::get({slices, ShapedType::kDynamic, n}, f32);
+  std::string name = llvm::formatv(
+      "gemm_few_rows_{0}_n{1}_k{2}_bn{3}_bk{4}_s{5}_k{6}", typeTag(elt), n, k,
+      bn, bk, cfg.stages, slices);
+  auto module = op->getParentOfType<ModuleOp>();
+  Type outMemref = slices == 1 ? memrefFor(yT) : memrefFor(partialT);
+  func::FuncOp kernel = getOrCreateKernel(
+      rw, module, name, {memrefFor(xT), memrefFor(wT), outMemref}, 4,
+      [&](TileBuilder &tb, ValueRange a) {
+        Value m0 = tb.muli(tb.programId(0), bm);
+        Value n0 = tb.muli(tb.programId(1), bn);
+        Value slice = tb.programId(2);
+        Value kBegin = tb.muli(slice, sliceK);
+        Value kEnd = tb.mini(tb.index(k), tb.addi(kBegin, tb.index(sliceK)));
+        OpBuilder &b = tb.builder();
+        auto loop = scf::ForOp::create(
+            b, tb.getLoc(), kBegin, kEnd, tb.index(bk),
+            ValueRange{tb.constant(0.0, {bn, bm})},
+            [&](OpBuilder &nb, Location l, Value kk, ValueRange it) {
+              TileBuilder t(nb, l);
+              Value w = t.load(a[1], {n0, kk}, {0, 1}, {bn, bk});
+              Value xs = t.load(a[0], {m0, kk}, {0, 1}, {bm, bk});
+              scf::YieldOp::create(
+                  nb, l, t.dot(w, xs, it[0], false, /*transposeB=*/true));
+            });
+        Value acc = loop.getResult(0);
+        if (slices == 1)
+          tb.store(tb.castTo(acc, elt), a[2], {m0, n0}, {1, 0});
+        else
+          tb.store(acc, a[2], {slice, m0, n0}, {2, 1});
+      });
+  kernel->setAttr(tile::TileDialect::kNumStagesAttrName,
+                  rw.getI32IntegerAttr(cfg.stages));
+  Value rows = tensor::DimOp::create(rw, loc, x, 0);
+  SmallVector<Value> dyn;
+  if (xT.isDynamicDim(0))
+    dyn.push_back(rows);
+  SmallVector<Value> grid = {ceilDivIndex(rw, loc, rows, bm),
+                             constIndex(rw, loc, nBlocks),
+                             constIndex(rw, loc, slices)};
+  if (slices == 1) {
+    DispatchOp dispatch = createDispatch(rw, loc, kernel, grid,
+                                         {x, op.getWeight()}, {dyn, {}}, {yT},
+                                         {dyn});
+    rw.replaceOp(op, fromRows(rw, loc, dispatch.getResult(0), op.getType(),
+                              op.getInput()));
+    return success();
+  }
+  DispatchOp partial = createDispatch(rw, loc, kernel, grid,
+                                      {x, op.getWeight()}, {dyn, {}},
+                                      {partialT}, {{rows}});
+  // The sum of the slices, rounded: one program a (row, column block).
+  const int64_t bc = 256;
+  std::string sumName = llvm::formatv("sum_slices_f32_{0}_n{1}_k{2}",
+                                      typeTag(elt), n, slices);
+  func::FuncOp sum = getOrCreateKernel(
+      rw, module, sumName, {memrefFor(partialT), memrefFor(yT)}, 4,
+      [&](TileBuilder &tb, ValueRange a) {
+        Value c0 = tb.muli(tb.programId(0), bc);
+        Value row = tb.programId(1);
+        Value total;
+        for (int64_t s = 0; s < slices; ++s) {
+          Value part = tb.load(a[0], {tb.index(s), row, c0}, {2}, {bc});
+          total = total ? tb.add(total, part) : part;
+        }
+        tb.store(tb.castTo(total, elt), a[1], {row, c0}, {1});
+      });
+  DispatchOp summed = createDispatch(
+      rw, loc, sum,
+      {constIndex(rw, loc, (n + bc - 1) / bc), rows, constIndex(rw, loc, 1)},
+      {partial.getResult(0)}, {{rows}}, {yT}, {dyn});
+  rw.replaceOp(op, fromRows(rw, loc, summed.getResult(0), op.getType(),
+                            op.getInput()));
+  return success();
+}
+
 struct LinearPattern : OpRewritePattern<LinearOp> {
   LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
-                int64_t warps, int64_t stages)
+                int64_t warps, int64_t stages, FewRowsConfig fewRows)
       : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk),
-        numWarps(warps), numStages(stages) {}
+        numWarps(warps), numStages(stages), fewRows(fewRows) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rw) const override {
+    if (op.getFewRows())
+      return rewriteFewRowsLinear(op, rw, fewRows);
     Location loc = op.getLoc();
     RankedTensorType wT = op.getWeight().getType();
     int64_t n = wT.getDimSize(0), k = wT.getDimSize(1);
@@ -553,6 +664,7 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
   }
 
   int64_t blockM, blockN, blockK, numWarps, numStages;
+  FewRowsConfig fewRows;
 };
 
 //===----------------------------------------------------------------------===//
@@ -1012,6 +1124,17 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
           << " warps and " << int64_t(gemmStages) << " stages";
       return signalPassFailure();
     }
+    if (fewRowsBlockN < 64 || fewRowsBlockN % 64 || fewRowsBlockK < 64 ||
+        fewRowsBlockK % 64 || fewRowsStages < 2 || fewRowsStages > 8 ||
+        fewRowsPrograms < 1) {
+      getOperation().emitError()
+          << "hyla-kernelize: few-rows-block-n and few-rows-block-k must be "
+             "multiples of 64 (one warpgroup's wgmma tile), few-rows-stages "
+             "from 2 to 8 and few-rows-programs positive, got "
+          << int64_t(fewRowsBlockN) << ", " << int64_t(fewRowsBlockK) << ", "
+          << int64_t(fewRowsStages) << " and " << int64_t(fewRowsPrograms);
+      return signalPassFailure();
+    }
     if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
         (decodeNumWarps & (decodeNumWarps - 1)) || decodeMinProgramsPerSM < -1 ||
         decodeMinProgramsPerSM > 32 || decodeBlocksPerProgram < 1) {
@@ -1033,8 +1156,10 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
                                               decodeMinProgramsPerSM,
                                               decodeBlocksPerProgram);
-    patterns.add<LinearPattern>(ctx, gemmBlockM, gemmBlockN, gemmBlockK,
-                                gemmNumWarps, gemmStages);
+    patterns.add<LinearPattern>(
+        ctx, gemmBlockM, gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages,
+        FewRowsConfig{fewRowsBlockN, fewRowsBlockK, fewRowsStages,
+                      fewRowsPrograms});
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

@@ -195,6 +195,15 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     collapsed to `[rows, features]`; linear becomes a tiled GEMM with f32
     accumulation. Kernels are shared between ops with equal static shapes,
     so the 24 GDN layers of a model dispatch the same kernels.
+
+    A linear marked `few_rows` (decode) computes `y^T = W x^T` instead:
+    a program takes `few-rows-block-n` weight rows (the product's M, so
+    wgmma's 64-row tile is the weight's) and 16 input rows, over one of
+    `S` slices of K, with the weight streamed through the k loop's
+    pipeline (`few-rows-stages` buffers); `S` is the fewest slices that
+    give `few-rows-programs` programs for one block of rows. With `S > 1`
+    the slices' f32 partial products go to a temporary and a second
+    kernel sums and rounds them.
   }];
   let options = [
     Option<"gemmBlockM", "gemm-block-m", "int64_t", "128", "GEMM rows per program">,
@@ -204,6 +213,15 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"gemmStages", "gemm-stages", "int64_t", "3",
            "GEMM operand buffers in shared memory where the k loop is "
            "pipelined (sm_90a wgmma): stages - 1 steps of copies in flight">,
+    Option<"fewRowsBlockN", "few-rows-block-n", "int64_t", "64",
+           "few-rows linear: weight rows per program">,
+    Option<"fewRowsBlockK", "few-rows-block-k", "int64_t", "128",
+           "few-rows linear: reduction step">,
+    Option<"fewRowsStages", "few-rows-stages", "int64_t", "3",
+           "few-rows linear: weight buffers in the pipelined k loop">,
+    Option<"fewRowsPrograms", "few-rows-programs", "int64_t", "528",
+           "few-rows linear: programs to aim for with one block of rows "
+           "(K is split until there are as many; 528 = 4 per H100 SM)">,
     Option<"decodeBlockV", "decode-block-v", "int64_t", "16",
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,

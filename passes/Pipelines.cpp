@@ -42,6 +42,8 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.gemmBlockK = options.gemmBlockK;
   kernelize.gemmNumWarps = options.gemmNumWarps;
   kernelize.gemmStages = options.gemmStages;
+  kernelize.fewRowsStages = options.fewRowsStages;
+  kernelize.fewRowsPrograms = options.fewRowsPrograms;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

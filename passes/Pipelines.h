@@ -82,6 +82,15 @@ struct KernelPipelineOptions
   Option<int64_t> gemmNumWarps{*this, "gemm-num-warps",
                                llvm::cl::desc("warps per GEMM program"),
                                llvm::cl::init(8)};
+  Option<int64_t> fewRowsStages{
+      *this, "few-rows-stages",
+      llvm::cl::desc("few-rows linear (decode): weight buffers in the k loop"),
+      llvm::cl::init(3)};
+  Option<int64_t> fewRowsPrograms{
+      *this, "few-rows-programs",
+      llvm::cl::desc("few-rows linear (decode): programs to aim for by "
+                     "splitting K"),
+      llvm::cl::init(528)};
   Option<int64_t> gemmStages{
       *this, "gemm-stages",
       llvm::cl::desc("GEMM operand buffers per pipelined k loop (2 to 8)"),

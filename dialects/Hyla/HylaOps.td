@@ -109,8 +109,15 @@ def Hyla_LinearOp : Hyla_ShapedOp<"linear"> {
   let description = [{
     `input` is `[..., K]`, `weight` is `[N, K]` (the PyTorch layout), the
     result is `[..., N]`. Products accumulate in f32.
+
+    `few_rows` says the input is expected to have few rows (up to about
+    64: a decode step's tokens), so the product is bound by reading the
+    weight: kernels then stream the weight in narrow blocks, splitting K
+    across programs, instead of tiling square blocks. Any row count stays
+    correct.
   }];
-  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight);
+  let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight,
+                       UnitAttr:$few_rows);
   let results = (outs Hyla_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)

@@ -88,6 +88,18 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
       gemmNumWarps("gemm-num-warps",
                    cl::desc("warps per GEMM program (default 8)"),
                    cl::init(8), cl::cat(category)),
+      fewRowsStages(
+          "few-rows-stages",
+          cl::desc("few-rows linear (a decode step's products, y^T = W x^T "
+                   "on 64 weight rows and 16 input rows a program): weight "
+                   "buffers in the k loop (2 to 8, default 3: measured "
+                   "fastest of 3, 4 and 6 on H100, docs/perf.md)"),
+          cl::init(3), cl::cat(category)),
+      fewRowsPrograms(
+          "few-rows-programs",
+          cl::desc("few-rows linear: programs to aim for with one block of "
+                   "rows, by splitting K (default 528, 4 per H100 SM)"),
+          cl::init(528), cl::cat(category)),
       gemmStages("gemm-stages",
                  cl::desc("GEMM operand buffers in shared memory on sm_90a: "
                           "stages - 1 k steps of copies in flight (2 to 8, "
@@ -190,6 +202,8 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.gemmBlockK = gemmBlockK.getValue();
   o.gemmNumWarps = gemmNumWarps.getValue();
   o.gemmStages = gemmStages.getValue();
+  o.fewRowsStages = fewRowsStages.getValue();
+  o.fewRowsPrograms = fewRowsPrograms.getValue();
   // 128 queries on two wgmma warpgroups measured 1.13-1.16x faster than 64
   // on mma.sync (H100, docs/perf.md, session 11).
   o.attnBlockM = attnBlockM.getValue() ? attnBlockM.getValue()

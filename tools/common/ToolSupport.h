@@ -24,7 +24,8 @@ struct PipelineFlags {
       gdnStateNumWarps, gdnStateStages, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
-      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, attnBlockM, attnBlockN,
+      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, fewRowsStages,
+      fewRowsPrograms, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
   llvm::cl::opt<bool> attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,

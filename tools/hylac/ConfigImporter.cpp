@@ -345,10 +345,13 @@ public:
                              b.getF64FloatAttr(eps));
   }
 
+  /// A decode step's products have one row a sequence and token: few.
   Value linear(Value x, const std::string &w, int64_t out) {
     auto t = cast<RankedTensorType>(x.getType());
     int64_t in = t.getShape().back();
-    return LinearOp::create(b, loc, act({out}, actType), x, weight(w, {out, in}));
+    return LinearOp::create(b, loc, act({out}, actType), x,
+                            weight(w, {out, in}),
+                            /*few_rows=*/decode != nullptr);
   }
 
   /// [B, T, H * D] -> [B, T, H, D]
@@ -515,7 +518,7 @@ Value buildModelBody(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
                      ArrayRef<SmallVector<Value>> layerCaches,
                      SmallVector<Value> &newCaches) {
   Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
-  GraphBuilder g(b, loc, c, batch, tokens);
+  GraphBuilder g(b, loc, c, batch, tokens, decode);
   Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
   Value h = EmbeddingOp::create(b, loc, g.act({c.hiddenSize}, act), table, ids);
   for (int64_t i = 0; i < c.numLayers; ++i) {

@@ -1,0 +1,36 @@
+// RUN: hyla-cpu-runner %s --entry=few_rows_f32 --input-shape=0=1x1000 --tolerance=1e-5 | FileCheck %s --check-prefix=F32
+// RUN: hyla-cpu-runner %s --entry=few_rows_f32 --input-shape=0=37x1000 --tolerance=1e-5 | FileCheck %s --check-prefix=F32
+// RUN: hyla-cpu-runner %s --entry=few_rows_f32 --input-shape=0=37x1000 --fragment-layouts --tolerance=1e-5 | FileCheck %s --check-prefix=F32
+// RUN: hyla-cpu-runner %s --entry=few_rows_bf16 --input-shape=0=5x3x384 --tolerance=1e-2 | FileCheck %s --check-prefix=BF16
+// RUN: hyla-opt %s -hyla-kernelize | FileCheck %s --check-prefix=KERNELS
+//
+// A linear marked few_rows (a decode step's products) as y^T = W x^T: each
+// program multiplies 64 weight rows by 16 input rows over a slice of K.
+// N = 100 (two weight blocks, the second partial) and K = 1000 (not a
+// multiple of the 128-wide step) give 8 slices whose f32 partials a second
+// kernel sums; 1, 37 (three row blocks) and 15 rows, against float64.
+// F32: few_rows_f32: output 0 {{.*}} nonfinite 0 PASS
+// F32: {{^}}PASS
+// BF16: few_rows_bf16: output 0 {{.*}} nonfinite 0 PASS
+// BF16: {{^}}PASS
+// KERNELS: hyla.dispatch @gemm_few_rows_f32_n100_k1000_bn64_bk128_s3_k8[%{{.*}}, %c2, %c8]
+// KERNELS-SAME: -> (tensor<8x?x100xf32>
+// KERNELS: hyla.dispatch @sum_slices_f32_f32_n100_k8
+// KERNELS: hyla.dispatch @gemm_few_rows_bf16_n96_k384_bn64_bk128_s3_k3[%{{.*}}, %c2, %c3]
+// KERNELS: hyla.dispatch @sum_slices_f32_bf16_n96_k3
+// KERNELS-LABEL: func.func @gemm_few_rows_f32_n100_k1000
+// KERNELS:         scf.for
+// KERNELS:           hyla_tile.dot {{.*}} {transpose_b = true} : tensor<64x128xf32>, tensor<16x128xf32> -> tensor<64x16xf32>
+// KERNELS:         hyla_tile.store {{.*}} dims [2, 1]
+
+func.func @few_rows_f32(%x: tensor<?x1000xf32>) -> tensor<?x100xf32> {
+  %w = hyla.weight "w" : tensor<100x1000xf32>
+  %y = hyla.linear %x, %w {few_rows} : tensor<?x1000xf32>, tensor<100x1000xf32> -> tensor<?x100xf32>
+  return %y : tensor<?x100xf32>
+}
+
+func.func @few_rows_bf16(%x: tensor<?x?x384xbf16>) -> tensor<?x?x96xbf16> {
+  %w = hyla.weight "w" : tensor<96x384xbf16>
+  %y = hyla.linear %x, %w {few_rows} : tensor<?x?x384xbf16>, tensor<96x384xbf16> -> tensor<?x?x96xbf16>
+  return %y : tensor<?x?x96xbf16>
+}
