@@ -256,9 +256,24 @@ def main():
                 out = model(nxt, past_key_values=past, use_cache=True)
                 past = out.past_key_values
             del past, out
+            # transformers' own greedy tokens in float32: where bf16 and
+            # float32 part, the model itself ties at bf16 precision.
+            ref_model = copy.deepcopy(model).float()
+            out = ref_model(prompt.long(), use_cache=True)
+            past, f32_tokens = out.past_key_values, []
+            for _ in range(N):
+                nxt = out.logits[:, -1].float().argmax(-1, keepdim=True)
+                f32_tokens.append(int(nxt[0, 0]))
+                out = ref_model(nxt, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+            del past, out, ref_model
+            torch.cuda.empty_cache()
             first = next((i for i in range(N) if ours[i] != theirs[i]), None)
+            first_f32 = next((i for i in range(N) if f32_tokens[i] != theirs[i]), None)
             gen = {"prompt": P, "tokens": N, "hyla": ours, "transformers": theirs,
-                   "identical": first is None, "first_difference": first}
+                   "transformers_f32": f32_tokens,
+                   "identical": first is None, "first_difference": first,
+                   "transformers_bf16_vs_f32_first_difference": first_f32}
             if first is not None:
                 # Where they part: the float32 model's logits of both tokens
                 # after the common prefix.
@@ -282,13 +297,18 @@ def main():
                     first, same, N, gen["f32_logit_hyla_token"],
                     gen["f32_logit_transformers_token"], gen["f32_top"],
                     gen["f32_logit_rms"])))
-            print("  hyla:         %s" % " ".join(map(str, ours)))
-            print("  transformers: %s" % " ".join(map(str, theirs)))
+            print("  transformers bf16 against its float32 model: %s" % (
+                "identical" if first_f32 is None else
+                "first difference at token %d" % first_f32))
+            print("  hyla:              %s" % " ".join(map(str, ours)))
+            print("  transformers:      %s" % " ".join(map(str, theirs)))
+            print("  transformers f32:  %s" % " ".join(map(str, f32_tokens)))
 
         if args.decode_rows:
             results["decode_timing"] = []
-            print("%6s %6s %14s %18s %8s" % ("B", "ctx", "hyla step ms",
-                                             "transformers ms", "ratio"))
+            print("%6s %6s %14s %15s %18s %8s" % ("B", "ctx", "hyla step ms",
+                                                  "hyla graph ms",
+                                                  "transformers ms", "ratio"))
         for row_text in [r for r in args.decode_rows.split(",") if r]:
             B, ctx = (int(x) for x in row_text.split(":"))
             row = {"batch": B, "context": ctx}
@@ -307,6 +327,11 @@ def main():
                 row["hyla_ms"] = median_ms(lambda: m.call(
                     "decode", ids, slots, lengths, *caches,
                     outputs=[out, *caches]), max(args.iters, 10))
+                # The same step replayed as one CUDA graph.
+                graph = m.capture("decode", ids, slots, lengths, *caches,
+                                  outputs=[out, *caches])
+                row["hyla_graph_ms"] = median_ms(graph.launch, max(args.iters, 10))
+                graph.close()
                 del caches
             except (hyla.HylaError, torch.cuda.OutOfMemoryError) as e:
                 row["hyla_error"] = str(e)[:80]
@@ -335,9 +360,11 @@ def main():
             except torch.cuda.OutOfMemoryError:
                 row["transformers_error"] = "out of memory"
             torch.cuda.empty_cache()
-            h, t = row.get("hyla_ms"), row.get("transformers_ms")
-            print("%6d %6d %14s %18s %8s" % (
-                B, ctx, "%.3f" % h if h else row.get("hyla_error", "-")[:40],
+            h, t = row.get("hyla_graph_ms"), row.get("transformers_ms")
+            print("%6d %6d %14s %15s %18s %8s" % (
+                B, ctx, "%.3f" % row["hyla_ms"] if "hyla_ms" in row else
+                row.get("hyla_error", "-")[:40],
+                "%.3f" % h if h else "-",
                 "%.2f" % t if t else row.get("transformers_error", "-"),
                 "%.1fx" % (t / h) if h and t else "-"))
             results["decode_timing"].append(row)

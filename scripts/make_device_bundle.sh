@@ -14,6 +14,10 @@ out=$root/.device
 rm -rf "$out" && mkdir -p "$out/lib" "$out/bin"
 cp "$build/lib/libhyla_runtime.so" "$out/lib/"
 cp "$build/bin/hyla-run" "$out/bin/"
+# The runtime's execution tests and their modules, to run on the GPU too.
+"$root/scripts/build.sh" hyla-execution-tests >/dev/null
+cp "$build/bin/hyla-execution-tests" "$out/bin/"
+cp -r "$build/runtime/test/modules" "$out/test_modules"
 hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench.hyla" --quiet
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench.hyla" --quiet
@@ -66,6 +70,8 @@ done
 # GEMM tile variants: rows, columns, k step, warps, stages (base: the
 # defaults, 128 128 64 8 3).
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
+# The decode step's products (few_rows), for M = 1..64.
+"$hylac" "$root/bench/graphs/gemm_7b_decode.mlir" -o "$out/gemm_7b_decode.hyla" --quiet
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_notma.hyla" --quiet --tma=false
 for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
          "k128s3 128 128 128 8 3"; do

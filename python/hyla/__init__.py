@@ -22,7 +22,8 @@ import ctypes
 import os
 import pathlib
 
-__all__ = ["HylaError", "Module", "TensorSpec", "DTYPE_NAMES", "MAX_RANK"]
+__all__ = ["HylaError", "Module", "Graph", "TensorSpec", "DTYPE_NAMES",
+           "MAX_RANK"]
 
 MAX_RANK = 8
 
@@ -126,6 +127,14 @@ def _declare(lib):
             status,
             [c_module, i32, tensor_p, i32, tensor_p, i32, ctypes.c_void_p],
         ),
+        "hyla_function_capture": (
+            status,
+            [c_module, i32, tensor_p, i32, tensor_p, i32,
+             ctypes.POINTER(ctypes.c_void_p)],
+        ),
+        "hyla_graph_launch": (status, [ctypes.c_void_p, ctypes.c_void_p]),
+        "hyla_graph_num_launches": (i32, [ctypes.c_void_p]),
+        "hyla_graph_free": (None, [ctypes.c_void_p]),
         "hyla_synchronize": (status, [c_module]),
     }
     for name, (restype, argtypes) in signatures.items():
@@ -561,3 +570,64 @@ class Module:
         _check(lib.hyla_function_call(h, f, c_inputs, n_inputs, c_outputs,
                                       n_outputs, ctypes.c_void_p(int(stream))))
         return tuple(outputs)
+
+    def capture(self, fn, *inputs, outputs):
+        """Records one call of `fn` on these CUDA tensors (outputs given, as
+        for call) as a CUDA graph without running it; Graph.launch()
+        replays it. The graph keeps the tensors' addresses: write new
+        values into the same tensors between launches."""
+        lib, h, f = self._lib, self._h(), self._function_index(fn)
+        tensors = list(inputs) + list(outputs)
+        for i, tensor in enumerate(tensors):
+            _check_cuda_tensor(tensor, "tensor %d" % i)
+        if self._device is None:
+            self.prepare(tensors[0].device.index if tensors else None)
+        c_inputs = (_Tensor * max(1, len(inputs)))()
+        for i, tensor in enumerate(inputs):
+            shape, dtype = _spec_of(tensor, "input %d" % i)
+            _fill(c_inputs[i], shape, dtype, tensor.data_ptr())
+        c_outputs = (_Tensor * max(1, len(outputs)))()
+        for i, tensor in enumerate(outputs):
+            shape, dtype = _spec_of(tensor, "output %d" % i)
+            _fill(c_outputs[i], shape, dtype, tensor.data_ptr())
+        handle = ctypes.c_void_p()
+        _check(lib.hyla_function_capture(h, f, c_inputs, len(inputs),
+                                         c_outputs, len(outputs),
+                                         ctypes.byref(handle)))
+        return Graph(self, handle, tensors)
+
+
+class Graph:
+    """A call captured as a CUDA graph (Module.capture). Keeps its module
+    and tensors alive; close() (or garbage collection) frees it."""
+
+    def __init__(self, module, handle, tensors):
+        self._module, self._handle, self._tensors = module, handle, tensors
+
+    @property
+    def num_launches(self):
+        return self._module._lib.hyla_graph_num_launches(self._handle)
+
+    def launch(self, stream=None):
+        """Enqueues the captured call on `stream` (default: torch's current
+        stream). Does not synchronize."""
+        if not self._handle:
+            raise HylaError("the graph is closed")
+        if stream is None:
+            stream = _torch().cuda.current_stream().cuda_stream
+        elif hasattr(stream, "cuda_stream"):
+            stream = stream.cuda_stream
+        _check(self._module._lib.hyla_graph_launch(
+            self._handle, ctypes.c_void_p(int(stream))))
+
+    def close(self):
+        if self._handle:
+            self._module._lib.hyla_graph_free(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+

@@ -67,6 +67,21 @@ class TorchGpuTest(unittest.TestCase):
         raw.synchronize()
         self.assertTrue(torch.equal(w, self.expected(x)))
 
+    def test_graph(self):
+        # One call captured, replayed on new values written in place.
+        x = torch.empty(300, 4, device="cuda")
+        out = torch.full((300, 4), float("nan"), device="cuda")
+        graph = self.module.capture("forward", x, outputs=[out])
+        self.assertEqual(graph.num_launches, 2)
+        for _ in range(3):
+            x.copy_(torch.randn(300, 4, device="cuda"))
+            graph.launch()
+            torch.cuda.synchronize()
+            self.assertTrue(torch.equal(out, self.expected(x)))
+        graph.close()
+        with self.assertRaises(hyla.HylaError):
+            graph.launch()
+
     def test_zero_rows(self):
         (y,) = self.module.call("forward", torch.empty(0, 4, device="cuda"))
         self.assertEqual(y.shape, (0, 4))

@@ -74,6 +74,18 @@ DriverLoad loadDriver() {
   d.occupancyMaxActiveBlocksPerMultiprocessor =
       reinterpret_cast<decltype(d.occupancyMaxActiveBlocksPerMultiprocessor)>(
           dlsym(library, "cuOccupancyMaxActiveBlocksPerMultiprocessor"));
+  auto optional = [&](auto &slot, const char *name) {
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(
+        dlsym(library, name));
+  };
+  optional(d.streamCreate, "cuStreamCreate");
+  optional(d.streamDestroy, "cuStreamDestroy_v2");
+  optional(d.streamBeginCapture, "cuStreamBeginCapture_v2");
+  optional(d.streamEndCapture, "cuStreamEndCapture");
+  optional(d.graphInstantiate, "cuGraphInstantiateWithFlags");
+  optional(d.graphLaunch, "cuGraphLaunch");
+  optional(d.graphExecDestroy, "cuGraphExecDestroy");
+  optional(d.graphDestroy, "cuGraphDestroy");
   resolve(library, d.memAlloc, "cuMemAlloc_v2", e);
   resolve(library, d.memFree, "cuMemFree_v2", e);
   resolve(library, d.memcpyHtoD, "cuMemcpyHtoD_v2", e);

@@ -56,6 +56,17 @@ struct CudaDriver {
   CUresult (*occupancyMaxActiveBlocksPerMultiprocessor)(
       int *numBlocks, CUfunction function, int blockSize,
       size_t dynamicSMemSize);
+  /// Optional (null where the driver lacks them): streams and CUDA graphs,
+  /// for hyla_function_capture.
+  CUresult (*streamCreate)(CUstream *stream, unsigned int flags);
+  CUresult (*streamDestroy)(CUstream stream);
+  CUresult (*streamBeginCapture)(CUstream stream, CUstreamCaptureMode mode);
+  CUresult (*streamEndCapture)(CUstream stream, CUgraph *graph);
+  CUresult (*graphInstantiate)(CUgraphExec *exec, CUgraph graph,
+                               unsigned long long flags);
+  CUresult (*graphLaunch)(CUgraphExec exec, CUstream stream);
+  CUresult (*graphExecDestroy)(CUgraphExec exec);
+  CUresult (*graphDestroy)(CUgraph graph);
   CUresult (*memAlloc)(CUdeviceptr *pointer, size_t bytes);
   CUresult (*memFree)(CUdeviceptr pointer);
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);

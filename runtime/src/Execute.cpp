@@ -424,42 +424,14 @@ void bindWeight(hyla_module &module, const char *name, void *data) {
       static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data));
 }
 
-void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
-                  int32_t numInputs, const hyla_tensor *outputs,
-                  int32_t numOutputs, void *stream, bool timed, float *timesMs,
-                  int32_t numTimes) {
-  const FunctionDesc &function = requireFunction(module, fn);
-  DeviceState &state = requirePrepared(
-      module, timed ? "hyla_function_call_timed" : "hyla_function_call");
-  if (timed && !timesMs && numTimes > 0)
-    fail(HYLA_ERROR_INVALID_ARGUMENT,
-         "hyla_function_call_timed: times_ms is NULL");
-  if (timed && (numTimes < 0 ||
-                static_cast<size_t>(numTimes) != function.launches.size()))
-    fail(HYLA_ERROR_INVALID_ARGUMENT, "function ", quoted(function.name),
-         " has ", function.launches.size(), " launches, but times_ms has ",
-         numTimes, " entries");
-
-  BoundShapes shapes =
-      evaluateShapes(function, bindInputs(function, inputs, numInputs));
-  checkOutputs(function, shapes, inputs, outputs, numOutputs);
-
-  std::lock_guard<std::mutex> lock(module.mutex);
-  ContextScope scope(state);
-  std::vector<CUdeviceptr> addresses =
-      resolveBuffers(module, fn, shapes, inputs, outputs);
-  LaunchPlan plan = planLaunches(*state.cu, module, function, shapes, addresses);
-
+/// Enqueues the planned launches on `cuStream`; with `events` (two a
+/// launch) records them around each launch.
+void enqueueLaunches(hyla_module &module, const FunctionDesc &function,
+                     LaunchPlan &plan, CUstream cuStream,
+                     std::vector<CUevent> *events) {
+  DeviceState &state = *module.device;
   const CudaDriver &cu = *state.cu;
-  auto cuStream = static_cast<CUstream>(stream);
-  EventPairs events{&cu, {}};
-  if (timed) {
-    std::fill(timesMs, timesMs + numTimes, 0.0f);
-    events.events.assign(2 * plan.launches.size(), nullptr);
-    for (CUevent &event : events.events)
-      checkCuda(cu, cu.eventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate");
-  }
-
+  const bool timed = events != nullptr;
   // Programmatic dependent launch needs sm_90+ and cuLaunchKernelEx.
   const bool programmatic = module.programmaticLaunch && state.ccMajor >= 9 &&
                             cu.launchKernelEx != nullptr;
@@ -472,7 +444,7 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
     for (size_t v = 0; v < planned.numParams; ++v)
       params[v] = plan.param(planned.firstParam + v);
     if (timed)
-      checkCuda(cu, cu.eventRecord(events.events[2 * p], cuStream),
+      checkCuda(cu, cu.eventRecord((*events)[2 * p], cuStream),
                 "cuEventRecord");
     void **kernelParams = params.empty() ? nullptr : params.data();
     const int64_t ctas = int64_t(planned.grid[0]) * planned.grid[1] *
@@ -523,9 +495,50 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
            ", shared memory ", kernel.sharedMemBytes,
            ") failed: ", cu.describe(result));
     if (timed)
-      checkCuda(cu, cu.eventRecord(events.events[2 * p + 1], cuStream),
+      checkCuda(cu, cu.eventRecord((*events)[2 * p + 1], cuStream),
                 "cuEventRecord");
   }
+
+}
+
+void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
+                  int32_t numInputs, const hyla_tensor *outputs,
+                  int32_t numOutputs, void *stream, bool timed, float *timesMs,
+                  int32_t numTimes) {
+  const FunctionDesc &function = requireFunction(module, fn);
+  DeviceState &state = requirePrepared(
+      module, timed ? "hyla_function_call_timed" : "hyla_function_call");
+  if (timed && !timesMs && numTimes > 0)
+    fail(HYLA_ERROR_INVALID_ARGUMENT,
+         "hyla_function_call_timed: times_ms is NULL");
+  if (timed && (numTimes < 0 ||
+                static_cast<size_t>(numTimes) != function.launches.size()))
+    fail(HYLA_ERROR_INVALID_ARGUMENT, "function ", quoted(function.name),
+         " has ", function.launches.size(), " launches, but times_ms has ",
+         numTimes, " entries");
+
+  BoundShapes shapes =
+      evaluateShapes(function, bindInputs(function, inputs, numInputs));
+  checkOutputs(function, shapes, inputs, outputs, numOutputs);
+
+  std::lock_guard<std::mutex> lock(module.mutex);
+  ContextScope scope(state);
+  std::vector<CUdeviceptr> addresses =
+      resolveBuffers(module, fn, shapes, inputs, outputs);
+  LaunchPlan plan = planLaunches(*state.cu, module, function, shapes, addresses);
+
+  const CudaDriver &cu = *state.cu;
+  auto cuStream = static_cast<CUstream>(stream);
+  EventPairs events{&cu, {}};
+  if (timed) {
+    std::fill(timesMs, timesMs + numTimes, 0.0f);
+    events.events.assign(2 * plan.launches.size(), nullptr);
+    for (CUevent &event : events.events)
+      checkCuda(cu, cu.eventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate");
+  }
+
+  enqueueLaunches(module, function, plan, cuStream,
+                  timed ? &events.events : nullptr);
 
   if (!timed)
     return;
@@ -540,6 +553,110 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
               "cuEventElapsedTime");
     timesMs[plan.launches[p].launch] = ms;
   }
+}
+
+/// Releases what a capture made (from a current context).
+void releaseGraph(const CudaDriver &cu, hyla_graph &graph);
+
+} // namespace hyla
+
+/// A captured call: the instantiated CUDA graph and the memory of its
+/// temporaries.
+struct hyla_graph {
+  hyla_module *module = nullptr;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  hyla::Workspace workspace;
+  int32_t launches = 0;
+};
+
+namespace hyla {
+
+void releaseGraph(const CudaDriver &cu, hyla_graph &graph) {
+  if (graph.exec)
+    cu.graphExecDestroy(graph.exec);
+  if (graph.graph)
+    cu.graphDestroy(graph.graph);
+  if (graph.workspace.base) {
+    // A replay still running may use the temporaries.
+    cu.ctxSynchronize();
+    cu.memFree(graph.workspace.base);
+  }
+  graph.exec = nullptr;
+  graph.graph = nullptr;
+  graph.workspace.base = 0;
+}
+
+hyla_graph *captureFunction(hyla_module &module, int32_t fn,
+                            const hyla_tensor *inputs, int32_t numInputs,
+                            const hyla_tensor *outputs, int32_t numOutputs) {
+  const FunctionDesc &function = requireFunction(module, fn);
+  DeviceState &state = requirePrepared(module, "hyla_function_capture");
+  const CudaDriver &cu = *state.cu;
+  if (!cu.streamCreate || !cu.streamDestroy || !cu.streamBeginCapture ||
+      !cu.streamEndCapture || !cu.graphInstantiate || !cu.graphLaunch ||
+      !cu.graphExecDestroy || !cu.graphDestroy)
+    fail(HYLA_ERROR_UNSUPPORTED,
+         "hyla_function_capture: this CUDA driver has no graph API "
+         "(cuStreamBeginCapture, cuGraphInstantiateWithFlags, ...)");
+  BoundShapes shapes =
+      evaluateShapes(function, bindInputs(function, inputs, numInputs));
+  checkOutputs(function, shapes, inputs, outputs, numOutputs);
+
+  std::lock_guard<std::mutex> lock(module.mutex);
+  ContextScope scope(state);
+  auto graph = std::make_unique<hyla_graph>();
+  graph->module = &module;
+  // Free what was made if anything below fails.
+  struct Release {
+    const CudaDriver &cu;
+    std::unique_ptr<hyla_graph> &graph;
+    ~Release() {
+      if (graph)
+        releaseGraph(cu, *graph);
+    }
+  } release{cu, graph};
+  // The graph's temporaries in a workspace of its own, made before the
+  // capture (no allocation may happen during one).
+  std::swap(state.workspaces[fn], graph->workspace);
+  std::vector<CUdeviceptr> addresses;
+  try {
+    addresses = resolveBuffers(module, fn, shapes, inputs, outputs);
+  } catch (...) {
+    std::swap(state.workspaces[fn], graph->workspace);
+    throw;
+  }
+  std::swap(state.workspaces[fn], graph->workspace);
+  LaunchPlan plan = planLaunches(cu, module, function, shapes, addresses);
+
+  CUstream stream = nullptr;
+  checkCuda(cu, cu.streamCreate(&stream, CU_STREAM_NON_BLOCKING),
+            "cuStreamCreate (for the capture)");
+  struct StreamGuard {
+    const CudaDriver &cu;
+    CUstream stream;
+    ~StreamGuard() { cu.streamDestroy(stream); }
+  } streamGuard{cu, stream};
+  checkCuda(cu,
+            cu.streamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+            "cuStreamBeginCapture");
+  try {
+    enqueueLaunches(module, function, plan, stream, nullptr);
+  } catch (...) {
+    CUgraph partial = nullptr;
+    cu.streamEndCapture(stream, &partial);
+    if (partial)
+      cu.graphDestroy(partial);
+    throw;
+  }
+  checkCuda(cu, cu.streamEndCapture(stream, &graph->graph),
+            strCat("function ", quoted(function.name),
+                   ": cuStreamEndCapture"));
+  checkCuda(cu, cu.graphInstantiate(&graph->exec, graph->graph, 0),
+            strCat("function ", quoted(function.name),
+                   ": cuGraphInstantiateWithFlags"));
+  graph->launches = static_cast<int32_t>(plan.launches.size());
+  return graph.release();
 }
 
 } // namespace hyla
@@ -571,6 +688,47 @@ hyla_status hyla_function_call(hyla_module *module, int32_t fn,
     callFunction(*module, fn, inputs, num_inputs, outputs, num_outputs, stream,
                  /*timed=*/false, nullptr, 0);
   });
+}
+
+hyla_status hyla_function_capture(hyla_module *module, int32_t fn,
+                                  const hyla_tensor *inputs,
+                                  int32_t num_inputs,
+                                  const hyla_tensor *outputs,
+                                  int32_t num_outputs, hyla_graph **graph) {
+  return guarded([&] {
+    if (!module || !graph)
+      fail(HYLA_ERROR_INVALID_ARGUMENT,
+           "hyla_function_capture: module or graph is NULL");
+    *graph = nullptr;
+    *graph = captureFunction(*module, fn, inputs, num_inputs, outputs,
+                             num_outputs);
+  });
+}
+
+hyla_status hyla_graph_launch(hyla_graph *graph, void *stream) {
+  return guarded([&] {
+    if (!graph || !graph->exec)
+      fail(HYLA_ERROR_INVALID_ARGUMENT, "hyla_graph_launch: graph is NULL");
+    DeviceState &state = requirePrepared(*graph->module, "hyla_graph_launch");
+    ContextScope scope(state);
+    checkCuda(*state.cu,
+              state.cu->graphLaunch(graph->exec, static_cast<CUstream>(stream)),
+              "cuGraphLaunch");
+  });
+}
+
+int32_t hyla_graph_num_launches(const hyla_graph *graph) {
+  return graph ? graph->launches : -1;
+}
+
+void hyla_graph_free(hyla_graph *graph) {
+  if (!graph)
+    return;
+  if (graph->module && graph->module->device) {
+    ContextScope scope(*graph->module->device);
+    releaseGraph(*graph->module->device->cu, *graph);
+  }
+  delete graph;
 }
 
 hyla_status hyla_function_call_timed(hyla_module *module, int32_t fn,

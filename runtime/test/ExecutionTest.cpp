@@ -956,6 +956,76 @@ void testSafetensors() {
     std::remove(f.c_str());
 }
 
+/// A call captured as a CUDA graph and replayed on new input values.
+void testGraphs() {
+  hyla_module *module = loadPrepared(elementwiseModule());
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    const int64_t n = 6;
+    DeviceBuffer x(module, n * 16), out(module, n * 16);
+    hyla_tensor in = tensor(x.data, HYLA_F32, {n, 4});
+    hyla_tensor o = tensor(out.data, HYLA_F32, {n, 4});
+    size_t launchesBefore = mock ? mock->launches.size() : 0;
+    size_t allocationsBefore = mock ? mock->liveAllocations : 0;
+    hyla_graph *graph = nullptr;
+    CHECK_OK(hyla_function_capture(module, 0, &in, 1, &o, 1, &graph));
+    CHECK(graph && hyla_graph_num_launches(graph) == 2);
+    if (mock) {
+      CHECK(mock->launches.size() == launchesBefore); // captured, not run
+      CHECK(mock->liveGraphs == 1 && mock->liveStreams == 0);
+      CHECK(mock->liveAllocations == allocationsBefore + 1); // temporaries
+    }
+    auto replayAndCheck = [&](int round) {
+      std::vector<float> xs(n * 4);
+      for (size_t i = 0; i < xs.size(); ++i)
+        xs[i] = static_cast<float>(round * 100 + static_cast<int>(i));
+      x.upload(xs);
+      CHECK_OK(hyla_graph_launch(graph, nullptr));
+      CHECK_OK(hyla_synchronize(module));
+      std::vector<float> got = out.download<float>(xs.size());
+      for (size_t i = 0; i < xs.size(); ++i)
+        CHECK(got[i] == 2.0f * (xs[i] + kBias[i % 4]));
+    };
+    replayAndCheck(1);
+    replayAndCheck(2);
+    // Calls that grow the module's own temporaries leave the graph's.
+    runForward(module, 1000);
+    replayAndCheck(3);
+    if (mock)
+      CHECK(mock->graphLaunches == 3);
+    hyla_graph_free(graph);
+    if (mock)
+      CHECK(mock->liveGraphs == 0 &&
+            mock->liveAllocations == allocationsBefore + 1); // the module's
+    hyla_graph_free(nullptr);
+
+    // Bad arguments and shapes make no graph.
+    CHECK_STATUS(hyla_function_capture(module, 0, &in, 1, &o, 1, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    graph = reinterpret_cast<hyla_graph *>(&in); // overwritten with NULL
+    hyla_tensor wrong = tensor(out.data, HYLA_F32, {n, 5});
+    CHECK_STATUS(hyla_function_capture(module, 0, &in, 1, &wrong, 1, &graph),
+                 HYLA_ERROR_SHAPE);
+    CHECK(graph == nullptr);
+    CHECK_STATUS(hyla_graph_launch(nullptr, nullptr),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    if (mock) {
+      // A driver that cannot capture: the error names the call, nothing
+      // is left behind.
+      mock->hasGraphs = false;
+      size_t live = mock->liveAllocations;
+      CHECK_STATUS(hyla_function_capture(module, 0, &in, 1, &o, 1, &graph),
+                   HYLA_ERROR_CUDA);
+      CHECK_ERROR_HAS("cuStreamBeginCapture");
+      CHECK(graph == nullptr && mock->liveGraphs == 0 &&
+            mock->liveStreams == 0 && mock->liveAllocations == live);
+      mock->hasGraphs = true;
+    }
+  }
+  hyla_module_free(module);
+}
+
 int main() {
   const char *driverPath = std::getenv("HYLA_LIBCUDA");
   void *driver = dlopen(driverPath && *driverPath ? driverPath : "libcuda.so.1",
@@ -992,6 +1062,7 @@ int main() {
       {"tensor maps", testTensorMaps},
       {"context hygiene", testContextHygiene},
       {"safetensors", testSafetensors},
+      {"graphs", testGraphs},
   };
   for (const auto &test : tests) {
     int before = failures;

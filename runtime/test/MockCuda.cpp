@@ -45,6 +45,20 @@ thread_local CUcontext current = nullptr;
 std::set<uintptr_t> allocations;
 bool initialized = false;
 
+/// A launch recorded by a stream capture: what replaying it needs (the
+/// parameters of the known kernels, by value).
+struct CapturedLaunch {
+  CUfunction function;
+  unsigned grid[3], block[3], sharedMemBytes;
+  std::vector<uint64_t> params;
+  bool programmatic;
+};
+struct MockGraph {
+  std::vector<CapturedLaunch> launches;
+};
+CUstream capturing = nullptr; // the stream being captured, if any
+std::vector<CapturedLaunch> captured;
+
 const std::map<std::string, int> kParamCounts = {
     {"add_bias", 5}, {"scale2", 4}, {"copy_u16", 4}, {"tma_probe", 5}};
 
@@ -110,6 +124,8 @@ __attribute__((visibility("default"))) void hyla_mock_reset() {
   state.callsWithoutContext = 0;
   state.failNextLaunch = 0;
   state.hasLaunchKernelEx = true;
+  state.hasGraphs = true;
+  state.capturedLaunches = state.graphLaunches = 0;
   state.computeMajor = 9;
   state.computeMinor = 0;
   state.deviceCount = 1;
@@ -272,6 +288,21 @@ static CUresult mockLaunch(CUfunction function, const unsigned grid[3],
     state.failNextLaunch = 0;
     return code;
   }
+  if (capturing && stream == capturing) {
+    CapturedLaunch c{function,
+                     {grid[0], grid[1], grid[2]},
+                     {block[0], block[1], block[2]},
+                     sharedMemBytes,
+                     {},
+                     programmatic};
+    auto count = kParamCounts.find(function->name);
+    if (count != kParamCounts.end())
+      for (int i = 0; i < count->second; ++i)
+        c.params.push_back(param<uint64_t>(params, i));
+    captured.push_back(std::move(c));
+    ++state.capturedLaunches;
+    return CUDA_SUCCESS;
+  }
   MockLaunch launch{function->name,
                     {grid[0], grid[1], grid[2]},
                     {block[0], block[1], block[2]},
@@ -423,6 +454,84 @@ CUresult cuMemFreeHost(void *pointer) {
   std::free(pointer);
   std::lock_guard<std::mutex> lock(mutex);
   --state.pinnedAllocations;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCreate(CUstream *stream, unsigned int) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::lock_guard<std::mutex> lock(mutex);
+  *stream = reinterpret_cast<CUstream>(new char);
+  ++state.liveStreams;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamDestroy_v2(CUstream stream) {
+  std::lock_guard<std::mutex> lock(mutex);
+  delete reinterpret_cast<char *>(stream);
+  --state.liveStreams;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamBeginCapture_v2(CUstream stream, CUstreamCaptureMode) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!state.hasGraphs)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  if (!stream || capturing)
+    return CUDA_ERROR_INVALID_VALUE; // the legacy stream cannot capture
+  capturing = stream;
+  captured.clear();
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (stream != capturing)
+    return CUDA_ERROR_INVALID_VALUE;
+  capturing = nullptr;
+  auto *g = new MockGraph{std::move(captured)};
+  captured.clear();
+  *graph = reinterpret_cast<CUgraph>(g);
+  ++state.liveGraphs;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph,
+                                     unsigned long long) {
+  // The executable graph is the graph itself (freed by cuGraphDestroy).
+  *exec = reinterpret_cast<CUgraphExec>(graph);
+  return graph ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGraphExecDestroy(CUgraphExec) { return CUDA_SUCCESS; }
+
+CUresult cuGraphDestroy(CUgraph graph) {
+  std::lock_guard<std::mutex> lock(mutex);
+  delete reinterpret_cast<MockGraph *>(graph);
+  --state.liveGraphs;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  if (!needContext())
+    return CUDA_ERROR_INVALID_CONTEXT;
+  const auto *g = reinterpret_cast<const MockGraph *>(exec);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++state.graphLaunches;
+  }
+  for (const CapturedLaunch &c : g->launches) {
+    std::vector<uint64_t> values = c.params;
+    std::vector<void *> pointers;
+    for (uint64_t &v : values)
+      pointers.push_back(&v);
+    CUresult r = mockLaunch(c.function, c.grid, c.block, c.sharedMemBytes,
+                            stream, pointers.data(), c.programmatic);
+    if (r != CUDA_SUCCESS)
+      return r;
+  }
   return CUDA_SUCCESS;
 }
 

@@ -59,6 +59,15 @@ struct MockState {
   bool hasLaunchKernelEx = true;
   /// If set, the next cuLaunchKernel(Ex) fails with this code.
   int failNextLaunch = 0;
+  /// If false, the mock has no graph API (cuStreamBeginCapture... fail
+  /// with CUDA_ERROR_NOT_SUPPORTED).
+  bool hasGraphs = true;
+  /// Launches recorded by stream captures (not run), graphs instantiated,
+  /// graph launches, and graphs and streams alive.
+  size_t capturedLaunches = 0;
+  size_t graphLaunches = 0;
+  size_t liveGraphs = 0;
+  size_t liveStreams = 0;
 };
 
 /// The mock's state; reset with mockReset (both exported, extern "C").

@@ -103,6 +103,9 @@ Generating (a module compiled from a config.json, which has 'decode'):
   --max-tokens M         positions a slot's KV cache holds (default: the
                          prompt's length + N); a prompt and N that need more
                          are an error
+  --no-graph             call 'decode' for every token instead of replaying
+                         one CUDA graph of the step (the default captures the
+                         first one-token step with hyla_function_capture)
   -h, --help             show this help
 
 Exit status: 0 success, 1 bad command line or input file, 2 the module cannot
@@ -133,6 +136,7 @@ struct Options {
   int64_t generate = -1; // tokens to generate (-1: not generating)
   std::string prompt;
   int64_t maxTokens = -1; // -1: prompt length + generate
+  bool graph = true;       // replay the decode step as a CUDA graph
 };
 
 int64_t parseInt(const std::string &text, const std::string &what,
@@ -249,6 +253,9 @@ Options parseOptions(int argc, char **argv, bool &showHelp) {
       options.prompt = takeValue();
     } else if (name == "--max-tokens") {
       options.maxTokens = parseInt(takeValue(), "--max-tokens", 1);
+    } else if (name == "--no-graph") {
+      noValue();
+      options.graph = false;
     } else {
       throw UsageError("unknown option '" + name + "'");
     }
@@ -741,6 +748,13 @@ int generate(hyla_module *module, const Options &options) {
   int32_t logitsType = outputs[0].dtype;
   size_t logitSize = hyla_dtype_size(logitsType);
 
+  // One-token steps replay a CUDA graph of the step, captured at the first
+  // (same buffers and shapes every step; ids and lengths are rewritten in
+  // place before each replay).
+  struct GraphHolder {
+    hyla_graph *graph = nullptr;
+    ~GraphHolder() { hyla_graph_free(graph); }
+  } stepGraph;
   std::vector<std::vector<int32_t>> generated(batch);
   std::vector<double> stepMs;
   std::vector<uint8_t> lastRows(batch * vocab * logitSize);
@@ -764,9 +778,20 @@ int generate(hyla_module *module, const Options &options) {
     out[0].data = logits;
     for (int32_t i = 1; i < numOutputs; ++i)
       out[i].data = in[hyla_function_output_tied_input(module, fn, i)].data;
-    check(hyla_function_call(module, fn, in.data(), numInputs, out.data(),
-                             numOutputs, nullptr),
-          "calling 'decode'");
+    if (options.graph && tokens == 1 && !stepGraph.graph) {
+      check(hyla_function_capture(module, fn, in.data(), numInputs, out.data(),
+                                  numOutputs, &stepGraph.graph),
+            "capturing the decode step");
+      std::printf("decode step captured as a CUDA graph of %d launches\n",
+                  hyla_graph_num_launches(stepGraph.graph));
+    }
+    if (stepGraph.graph && tokens == 1)
+      check(hyla_graph_launch(stepGraph.graph, nullptr),
+            "replaying the decode step");
+    else
+      check(hyla_function_call(module, fn, in.data(), numInputs, out.data(),
+                               numOutputs, nullptr),
+            "calling 'decode'");
     // Each sequence's last logits row.
     for (int64_t b = 0; b < batch; ++b)
       check(hyla_copy_to_host(

@@ -200,6 +200,29 @@ hyla_status hyla_function_call_timed(hyla_module *module, int32_t fn,
                                      const hyla_tensor *outputs,
                                      int32_t num_outputs, void *stream,
                                      float *times_ms, int32_t num_launches);
+/* A CUDA graph of one call (hyla_function_capture). */
+typedef struct hyla_graph hyla_graph;
+
+/* Records every launch of one call of function `fn` on these tensors as a
+ * CUDA graph, without running it: hyla_graph_launch then replays the whole
+ * call with one launch (a decode step captured once). The graph keeps the
+ * tensors' addresses and shapes: replay it only while they hold, writing
+ * new input values into the same buffers. Its temporaries get their own
+ * memory, so other calls of the module do not disturb them. Free graphs
+ * before their module. HYLA_ERROR_UNSUPPORTED if the driver has no graph
+ * API. */
+hyla_status hyla_function_capture(hyla_module *module, int32_t fn,
+                                  const hyla_tensor *inputs,
+                                  int32_t num_inputs,
+                                  const hyla_tensor *outputs,
+                                  int32_t num_outputs, hyla_graph **graph);
+/* Enqueues the captured call on `stream` (NULL: the legacy default). */
+hyla_status hyla_graph_launch(hyla_graph *graph, void *stream);
+/* The launches the graph replays. */
+int32_t hyla_graph_num_launches(const hyla_graph *graph);
+/* Waits for the device, then releases the graph and its temporaries. */
+void hyla_graph_free(hyla_graph *graph);
+
 /* The kernel index that launch i of function fn runs. */
 int32_t hyla_function_launch_kernel(const hyla_module *module, int32_t fn,
                                     int32_t launch);
