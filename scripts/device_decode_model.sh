@@ -14,7 +14,7 @@ exec > >(tee -a "$out/decode_model.log") 2>&1
 nvidia-smi --query-gpu=name,driver_version --format=csv
 # The runtime's execution tests (graphs included) and the Python wrapper's
 # GPU tests on the real driver.
-limit 60 "$b/bin/hyla-execution-tests"
+LD_LIBRARY_PATH=$b/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} limit 60 "$b/bin/hyla-execution-tests"
 HYLA_TEST_MODULES=$b/test_modules limit 60 python3 python/tests/gpu_torch_test.py
 limit 60 "$b/bin/hyla-run" "$b/olmo-hybrid-tiny.hyla" --generate 16 \
   --prompt 1,2,3,4,5,6,7,8 --seed 1
