@@ -757,27 +757,55 @@ int generate(hyla_module *module, const Options &options) {
   } stepGraph;
   std::vector<std::vector<int32_t>> generated(batch);
   std::vector<double> stepMs;
+  // Where a one-token step's time goes: enqueueing, the GPU (events around
+  // the launches), and the host after it (logits copy, argmax).
+  std::vector<double> enqueueMs, gpuMs, afterMs;
+  void *gpuStart = nullptr, *gpuEnd = nullptr;
+  check(hyla_event_create(module, &gpuStart), "creating an event");
+  check(hyla_event_create(module, &gpuEnd), "creating an event");
+  struct EventsHolder {
+    hyla_module *module;
+    void *a, *b;
+    ~EventsHolder() {
+      hyla_event_destroy(module, a);
+      hyla_event_destroy(module, b);
+    }
+  } eventsHolder{module, gpuStart, gpuEnd};
   std::vector<uint8_t> lastRows(batch * vocab * logitSize);
   bool tty = isatty(fileno(stdout));
   auto start = std::chrono::steady_clock::now();
   int64_t tokens = promptTokens;
-  for (int64_t step = 0; step < steps; ++step) {
-    auto stepStart = std::chrono::steady_clock::now();
-    std::vector<hyla_tensor> in = shapesFor(tokens);
+  // The tensors of a call with `tokens` new tokens; the one-token step's
+  // are made once (evaluating a 7B step's shapes takes milliseconds).
+  std::vector<hyla_tensor> in, out, oneIn, oneOut;
+  auto tensorsFor = [&](int64_t tokens, std::vector<hyla_tensor> &in,
+                        std::vector<hyla_tensor> &out) {
+    in = shapesFor(tokens);
     for (int32_t i = 0; i < numInputs; ++i)
       in[i].data = inputs[i].data;
-    check(hyla_copy_to_device(module, in[0].data, ids.data(), ids.size() * 4),
-          "copying the token ids");
-    check(hyla_copy_to_device(module, in[2].data, lengths.data(),
-                              lengths.size() * 4),
-          "copying the lengths");
-    std::vector<hyla_tensor> out(numOutputs);
+    out.assign(numOutputs, hyla_tensor{});
     if (hyla_function_output_shapes(module, fn, in.data(), numInputs,
                                     out.data(), numOutputs) != HYLA_OK)
       throw UsageError(hyla_last_error());
     out[0].data = logits;
     for (int32_t i = 1; i < numOutputs; ++i)
       out[i].data = in[hyla_function_output_tied_input(module, fn, i)].data;
+  };
+  for (int64_t step = 0; step < steps; ++step) {
+    auto stepStart = std::chrono::steady_clock::now();
+    if (tokens != 1) {
+      tensorsFor(tokens, in, out);
+    } else {
+      if (oneIn.empty())
+        tensorsFor(1, oneIn, oneOut);
+      in = oneIn;
+      out = oneOut;
+    }
+    check(hyla_copy_to_device(module, in[0].data, ids.data(), ids.size() * 4),
+          "copying the token ids");
+    check(hyla_copy_to_device(module, in[2].data, lengths.data(),
+                              lengths.size() * 4),
+          "copying the lengths");
     if (options.graph && tokens == 1 && !stepGraph.graph) {
       check(hyla_function_capture(module, fn, in.data(), numInputs, out.data(),
                                   numOutputs, &stepGraph.graph),
@@ -785,6 +813,8 @@ int generate(hyla_module *module, const Options &options) {
       std::printf("decode step captured as a CUDA graph of %d launches\n",
                   hyla_graph_num_launches(stepGraph.graph));
     }
+    auto enqueueStart = std::chrono::steady_clock::now();
+    check(hyla_event_record(module, gpuStart, nullptr), "recording an event");
     if (stepGraph.graph && tokens == 1)
       check(hyla_graph_launch(stepGraph.graph, nullptr),
             "replaying the decode step");
@@ -792,6 +822,8 @@ int generate(hyla_module *module, const Options &options) {
       check(hyla_function_call(module, fn, in.data(), numInputs, out.data(),
                                numOutputs, nullptr),
             "calling 'decode'");
+    check(hyla_event_record(module, gpuEnd, nullptr), "recording an event");
+    auto enqueued = std::chrono::steady_clock::now();
     // Each sequence's last logits row.
     for (int64_t b = 0; b < batch; ++b)
       check(hyla_copy_to_host(
@@ -800,6 +832,7 @@ int generate(hyla_module *module, const Options &options) {
                     ((b * tokens + tokens - 1) * vocab) * logitSize,
                 vocab * logitSize),
             "copying the logits");
+    auto copied = std::chrono::steady_clock::now();
     ids.assign(batch, 0);
     for (int64_t b = 0; b < batch; ++b) {
       const uint8_t *row = lastRows.data() + b * vocab * logitSize;
@@ -830,11 +863,20 @@ int generate(hyla_module *module, const Options &options) {
       generated[b].push_back(static_cast<int32_t>(best));
       lengths[b] += static_cast<int32_t>(tokens);
     }
-    tokens = 1;
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - stepStart)
                     .count();
+    tokens = 1;
     stepMs.push_back(ms);
+    if (step > 0) { // one-token steps
+      using Ms = std::chrono::duration<double, std::milli>;
+      float gpu = 0;
+      check(hyla_event_elapsed_ms(module, gpuStart, gpuEnd, &gpu),
+            "reading an event");
+      enqueueMs.push_back(Ms(enqueued - enqueueStart).count());
+      gpuMs.push_back(gpu);
+      afterMs.push_back(Ms(std::chrono::steady_clock::now() - copied).count());
+    }
     double seconds = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - start)
                          .count();
@@ -861,6 +903,15 @@ int generate(hyla_module *module, const Options &options) {
                       decodeMs[decodeMs.size() / 2],
                   static_cast<long long>(batch), batch == 1 ? "" : "s");
     std::printf("\n");
+  }
+  if (!gpuMs.empty()) {
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("one-token steps (medians): enqueue %.3f ms, GPU %.3f ms, "
+                "host after the logits copy %.3f ms\n",
+                median(enqueueMs), median(gpuMs), median(afterMs));
   }
   for (int64_t b = 0; b < batch; ++b) {
     std::printf("tokens %lld:", static_cast<long long>(b));
