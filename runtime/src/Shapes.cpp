@@ -35,13 +35,15 @@ std::string symbolContext(const FunctionDesc &function,
 
 namespace {
 
+/// `where()` names the size in an error; it is called only then (a 7B
+/// decode step evaluates thousands of sizes a call).
+template <typename Where>
 int64_t evaluateDim(const FunctionDesc &function, const SizeExpr &expr,
-                    const std::vector<int64_t> &symbols,
-                    const std::string &where) {
+                    const std::vector<int64_t> &symbols, Where where) {
   int64_t value = 0;
   std::string problem = evaluateSizeExpr(expr, symbols.data(), value);
   if (!problem.empty())
-    fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " ", where,
+    fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " ", where(),
          " = ", formatSizeExpr(expr, function.symbolNames), ": ", problem,
          symbolContext(function, symbols));
   return value;
@@ -87,8 +89,9 @@ std::vector<int64_t> bindInputs(const FunctionDesc &function,
     uint32_t id = function.inputs[i];
     const BufferDesc &buffer = function.buffers[id];
     for (size_t d = 0; d < buffer.dims.size(); ++d) {
-      int64_t expected = evaluateDim(function, buffer.dims[d], symbols,
-                                     strCat("input ", i, " dim ", d));
+      int64_t expected =
+          evaluateDim(function, buffer.dims[d], symbols,
+                      [&] { return strCat("input ", i, " dim ", d); });
       int64_t actual = inputs[i].dims[d];
       if (actual == expected)
         continue;
@@ -120,8 +123,9 @@ BoundShapes evaluateShapes(const FunctionDesc &function,
   // Sizes that must agree first: a mismatch there explains any odd size
   // below.
   for (const SizeCheckDesc &check : function.checks) {
-    int64_t a = evaluateDim(function, check.a, shapes.symbols, check.what);
-    int64_t b = evaluateDim(function, check.b, shapes.symbols, check.what);
+    auto what = [&] { return check.what; };
+    int64_t a = evaluateDim(function, check.a, shapes.symbols, what);
+    int64_t b = evaluateDim(function, check.b, shapes.symbols, what);
     if (a != b)
       fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), ": ",
            formatSizeExpr(check.a, function.symbolNames), " = ", a,
@@ -134,11 +138,11 @@ BoundShapes evaluateShapes(const FunctionDesc &function,
     const BufferDesc &buffer = function.buffers[id];
     uint64_t bytes = dtypeSize(buffer.dtype);
     for (size_t d = 0; d < buffer.dims.size(); ++d) {
-      std::string where = strCat("buffer ", id, " dim ", d);
+      auto where = [&] { return strCat("buffer ", id, " dim ", d); };
       int64_t value =
           evaluateDim(function, buffer.dims[d], shapes.symbols, where);
       if (value < 0)
-        fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " ", where,
+        fail(HYLA_ERROR_SHAPE, "function ", quoted(function.name), " ", where(),
              " = ", formatSizeExpr(buffer.dims[d], function.symbolNames),
              " is negative (", value, ")",
              symbolContext(function, shapes.symbols));
@@ -158,7 +162,7 @@ BoundShapes evaluateShapes(const FunctionDesc &function,
 int64_t evaluateGrid(const FunctionDesc &function, size_t launch, int axis,
                      const std::vector<int64_t> &symbols) {
   return evaluateDim(function, function.launches[launch].grid[axis], symbols,
-                     strCat("launch ", launch, " grid ", "xyz"[axis]));
+                     [&] { return strCat("launch ", launch, " grid ", "xyz"[axis]); });
 }
 
 void fillTensorShape(const FunctionDesc &function, const BoundShapes &shapes,
