@@ -369,29 +369,43 @@ def main():
                 "%.1fx" % (t / h) if h and t else "-"))
             results["decode_timing"].append(row)
 
-        print("%6s %6s %12s %16s %8s" % ("B", "T", "hyla ms", "transformers ms", "ratio"))
+        print("%6s %6s %12s %16s %8s %14s %18s" % (
+            "B", "T", "hyla ms", "transformers ms", "ratio", "hyla temps GB",
+            "transformers +GB"))
         for tokens in [int(t) for t in args.tokens.split(",")]:
             ids = ids_of(tokens)
             out = torch.empty((args.batch, tokens, config.vocab_size),
                               dtype=torch.bfloat16, device="cuda")
             row = {"batch": args.batch, "tokens": tokens}
             try:
+                # Device memory the call adds (its temporaries, cached by the
+                # runtime), beside the weights and the logits.
+                free0 = torch.cuda.mem_get_info()[0]
                 row["hyla_ms"] = median_ms(lambda: m.call("forward", ids, outputs=[out]),
                                            args.iters)
+                row["hyla_temporaries_bytes"] = max(0, free0 - torch.cuda.mem_get_info()[0])
             except hyla.HylaError as e:
                 row["hyla_error"] = str(e)
             long_ids = ids.long()
             try:
+                torch.cuda.reset_peak_memory_stats()
+                base = torch.cuda.memory_allocated()
                 row["transformers_ms"] = median_ms(
                     lambda: model(long_ids, use_cache=False).logits, args.iters)
+                row["transformers_peak_extra_bytes"] = (
+                    torch.cuda.max_memory_allocated() - base)
             except torch.cuda.OutOfMemoryError as e:
                 row["transformers_error"] = "out of memory"
             torch.cuda.empty_cache()
             h, t = row.get("hyla_ms"), row.get("transformers_ms")
-            print("%6d %6d %12s %16s %8s" % (
+            print("%6d %6d %12s %16s %8s %14s %18s" % (
                 args.batch, tokens, "%.2f" % h if h else row.get("hyla_error", "-")[:40],
                 "%.2f" % t if t else row.get("transformers_error", "-"),
-                "%.2fx" % (t / h) if h and t else "-"))
+                "%.2fx" % (t / h) if h and t else "-",
+                "%.2f" % (row["hyla_temporaries_bytes"] / 1e9)
+                if "hyla_temporaries_bytes" in row else "-",
+                "%.2f" % (row["transformers_peak_extra_bytes"] / 1e9)
+                if "transformers_peak_extra_bytes" in row else "-"))
             results["timing"].append(row)
     if args.json:
         with open(args.json, "w") as f:
