@@ -248,25 +248,24 @@ def main():
                 ids = logits[:, -1].float().argmax(-1, keepdim=True).int()
                 ours.append(int(ids[0, 0]))
             del caches
-            out = model(prompt.long(), use_cache=True)
-            past, theirs = out.past_key_values, []
-            for _ in range(N):
-                nxt = out.logits[:, -1].float().argmax(-1, keepdim=True)
-                theirs.append(int(nxt[0, 0]))
-                out = model(nxt, past_key_values=past, use_cache=True)
-                past = out.past_key_values
-            del past, out
+
+            def greedy(peer):
+                """N greedy tokens of a transformers model with its cache."""
+                out = peer(prompt.long(), use_cache=True)
+                tokens = []
+                for _ in range(N):
+                    nxt = out.logits[:, -1].float().argmax(-1, keepdim=True)
+                    tokens.append(int(nxt[0, 0]))
+                    out = peer(nxt, past_key_values=out.past_key_values,
+                               use_cache=True)
+                return tokens
+
+            theirs = greedy(model)
             # transformers' own greedy tokens in float32: where bf16 and
             # float32 part, the model itself ties at bf16 precision.
             ref_model = copy.deepcopy(model).float()
-            out = ref_model(prompt.long(), use_cache=True)
-            past, f32_tokens = out.past_key_values, []
-            for _ in range(N):
-                nxt = out.logits[:, -1].float().argmax(-1, keepdim=True)
-                f32_tokens.append(int(nxt[0, 0]))
-                out = ref_model(nxt, past_key_values=past, use_cache=True)
-                past = out.past_key_values
-            del past, out, ref_model
+            f32_tokens = greedy(ref_model)
+            del ref_model
             torch.cuda.empty_cache()
             first = next((i for i in range(N) if ours[i] != theirs[i]), None)
             first_f32 = next((i for i in range(N) if f32_tokens[i] != theirs[i]), None)
