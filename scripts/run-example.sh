@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: builds hyla, compiles the Olmo Hybrid 7B config into a
 # module and prints its kernels; on a machine with an NVIDIA GPU it also
-# runs the module (random weights and tokens) and prints timings.
+# runs the module (random weights and tokens) and prints timings, then
+# generates 32 tokens greedily through its decode step.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
@@ -19,6 +20,12 @@ set +e
 "$build/bin/hyla-run" "$out/olmo-hybrid-7b.hyla" --sym batch=1 --sym tokens=512 \
   --warmup 1 --iters 3
 rc=$?
+if [ $rc -eq 0 ]; then
+  # Greedy generation through the module's decode step (random weights).
+  "$build/bin/hyla-run" "$out/olmo-hybrid-7b.hyla" --generate 32 \
+    --prompt 11,22,33,44,55,66,77,88
+  rc=$?
+fi
 set -e
 if [ $rc -eq 3 ]; then
   echo "run-example: no GPU here; the module was compiled and inspected only"
