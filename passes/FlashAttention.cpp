@@ -55,22 +55,21 @@ std::string kernelName(const FlashParams &p) {
       .str();
 }
 
-/// One step of the online softmax: folds the masked unscaled scores `s`
-/// [M, N] (q.k, -inf where masked) and values `v` [N, DV] into the running
-/// row max (of unscaled scores), row sum and accumulator [M, DV], with
-/// probabilities exp(scale (s - max)) = 2^(s c - max c), c = scale log2(e):
-/// one fma and one ex2 a score. Column 0 of the first step must be valid
-/// for every row, so the running max is finite after it and
-/// 2^(-inf) = 0 rescales the empty initial state. Probabilities are
-/// rounded to `elementType` for the second product.
-std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
-                                                  Value v, Value rowMax,
-                                                  Value rowSum, Value acc,
-                                                  Type elementType,
-                                                  double scale) {
+/// The online softmax of one block of masked unscaled scores `s` [M, N]
+/// (q.k, -inf where masked) against the running row max (of unscaled
+/// scores) and row sum: the new max and sum, the probabilities
+/// exp(scale (s - max)) = 2^(s c - max c), c = scale log2(e) (one fma and
+/// one ex2 a score), and alpha, the factor that rescales what was summed
+/// under the old max. Column 0 of the first block must be valid for every
+/// row, so the running max is finite after it and 2^(-inf) = 0 rescales
+/// the empty initial state.
+struct BlockSoftmax {
+  Value newMax, newSum, prob, alpha;
+};
+BlockSoftmax softmaxOfBlock(TileBuilder &t, Value s, Value rowMax,
+                            Value rowSum, double scale) {
   using tile::ReduceKind;
-  auto sT = cast<RankedTensorType>(s.getType()),
-       accT = cast<RankedTensorType>(acc.getType());
+  auto sT = cast<RankedTensorType>(s.getType());
   double c = scale * M_LOG2E;
   Value newMax = t.maximum(rowMax, t.reduce(ReduceKind::Max, s, 1));
   Value shift = t.broadcast(t.mul(newMax, -c), {0}, sT.getShape());
@@ -78,9 +77,27 @@ std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
   Value alpha = t.exp2(t.mul(t.sub(rowMax, newMax), c));
   Value newSum =
       t.add(t.mul(rowSum, alpha), t.reduce(ReduceKind::Sum, prob, 1));
-  Value scaled = t.mul(acc, t.broadcast(alpha, {0}, accT.getShape()));
-  Value newAcc = t.dot(t.castTo(prob, elementType), v, scaled);
-  return {newMax, newSum, newAcc};
+  return {newMax, newSum, prob, alpha};
+}
+
+/// Rescales the accumulator [M, DV] by alpha.
+Value rescaleRows(TileBuilder &t, Value acc, Value alpha) {
+  auto accT = cast<RankedTensorType>(acc.getType());
+  return t.mul(acc, t.broadcast(alpha, {0}, accT.getShape()));
+}
+
+/// One step of the online softmax: the block's softmax, then the
+/// accumulator rescaled and the probabilities, rounded to `elementType`
+/// as FlashAttention does, times the values `v` [N, DV] added.
+std::tuple<Value, Value, Value> onlineSoftmaxStep(TileBuilder &t, Value s,
+                                                  Value v, Value rowMax,
+                                                  Value rowSum, Value acc,
+                                                  Type elementType,
+                                                  double scale) {
+  BlockSoftmax sm = softmaxOfBlock(t, s, rowMax, rowSum, scale);
+  Value scaled = rescaleRows(t, acc, sm.alpha);
+  Value newAcc = t.dot(t.castTo(sm.prob, elementType), v, scaled);
+  return {sm.newMax, sm.newSum, newAcc};
 }
 
 /// Arguments: q, k, v, [cu_seqlens], o. A program takes `blockM` queries
@@ -194,8 +211,6 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
     // the tensor cores compute P V. Steps 0 .. n: step 0 adds 0 V_0 and
     // step n recomputes block n - 1's scores, masked away (its softmax
     // changes nothing: alpha = 1, no probability mass).
-    using tile::ReduceKind;
-    double c = p.scale * M_LOG2E;
     Value steps = arith::SelectOp::create(
         b, tb.getLoc(),
         arith::CmpIOp::create(b, tb.getLoc(), arith::CmpIPredicate::eq,
@@ -229,20 +244,12 @@ void buildFlashKernel(TileBuilder &tb, const FlashParams &p, ValueRange args) {
               arith::SelectOp::create(nb, loc, isLast, c0, seqEnd);
           // (j is the score block but in the last step, which masks.)
           Value masked = maskScores(nb, loc, s, j, nk, keyLimit);
-          auto sT = cast<RankedTensorType>(masked.getType());
-          Value newMax =
-              t.maximum(rowMax, t.reduce(ReduceKind::Max, masked, 1));
-          Value shift = t.broadcast(t.mul(newMax, -c), {0}, sT.getShape());
-          Value prob =
-              t.exp2(t.fma(masked, t.constant(c, sT.getShape()), shift));
-          Value alpha = t.exp2(t.mul(t.sub(rowMax, newMax), c));
-          Value newSum = t.add(t.mul(rowSum, alpha),
-                               t.reduce(ReduceKind::Sum, prob, 1));
-          Value newAcc =
-              t.mul(withPrev, t.broadcast(alpha, {0}, {BM, DV}));
-          scf::YieldOp::create(nb, loc,
-                               ValueRange{newMax, newSum, newAcc,
-                                          t.castTo(prob, p.elementType)});
+          BlockSoftmax sm = softmaxOfBlock(t, masked, rowMax, rowSum, p.scale);
+          scf::YieldOp::create(
+              nb, loc,
+              ValueRange{sm.newMax, sm.newSum,
+                         rescaleRows(t, withPrev, sm.alpha),
+                         t.castTo(sm.prob, p.elementType)});
         });
   }
   Value out = tb.div(loop.getResult(2),

@@ -45,13 +45,11 @@ thread_local CUcontext current = nullptr;
 std::set<uintptr_t> allocations;
 bool initialized = false;
 
-/// A launch recorded by a stream capture: what replaying it needs (the
-/// parameters of the known kernels, by value).
+/// A launch recorded by a stream capture (the known kernels' parameters
+/// by value, as logged), replayed by cuGraphLaunch.
 struct CapturedLaunch {
   CUfunction function;
-  unsigned grid[3], block[3], sharedMemBytes;
-  std::vector<uint64_t> params;
-  bool programmatic;
+  MockLaunch launch;
 };
 struct MockGraph {
   std::vector<CapturedLaunch> launches;
@@ -288,21 +286,6 @@ static CUresult mockLaunch(CUfunction function, const unsigned grid[3],
     state.failNextLaunch = 0;
     return code;
   }
-  if (capturing && stream == capturing) {
-    CapturedLaunch c{function,
-                     {grid[0], grid[1], grid[2]},
-                     {block[0], block[1], block[2]},
-                     sharedMemBytes,
-                     {},
-                     programmatic};
-    auto count = kParamCounts.find(function->name);
-    if (count != kParamCounts.end())
-      for (int i = 0; i < count->second; ++i)
-        c.params.push_back(param<uint64_t>(params, i));
-    captured.push_back(std::move(c));
-    ++state.capturedLaunches;
-    return CUDA_SUCCESS;
-  }
   MockLaunch launch{function->name,
                     {grid[0], grid[1], grid[2]},
                     {block[0], block[1], block[2]},
@@ -314,6 +297,11 @@ static CUresult mockLaunch(CUfunction function, const unsigned grid[3],
   if (count != kParamCounts.end())
     for (int i = 0; i < count->second; ++i)
       launch.params.push_back(param<uint64_t>(params, i));
+  if (capturing && stream == capturing) {
+    captured.push_back({function, std::move(launch)});
+    ++state.capturedLaunches;
+    return CUDA_SUCCESS;
+  }
   state.launches.push_back(launch);
   runKernel(function->name, uint64_t(grid[0]) * block[0], params);
   return CUDA_SUCCESS;
@@ -523,12 +511,13 @@ CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
     ++state.graphLaunches;
   }
   for (const CapturedLaunch &c : g->launches) {
-    std::vector<uint64_t> values = c.params;
+    std::vector<uint64_t> values = c.launch.params;
     std::vector<void *> pointers;
     for (uint64_t &v : values)
       pointers.push_back(&v);
-    CUresult r = mockLaunch(c.function, c.grid, c.block, c.sharedMemBytes,
-                            stream, pointers.data(), c.programmatic);
+    CUresult r = mockLaunch(c.function, c.launch.grid, c.launch.block,
+                            c.launch.sharedMemBytes, stream, pointers.data(),
+                            c.launch.programmatic);
     if (r != CUDA_SUCCESS)
       return r;
   }

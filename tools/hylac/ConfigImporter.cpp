@@ -318,6 +318,7 @@ namespace {
 struct DecodeCaches {
   Value slots, lengths;
   SmallVector<Value> layer;
+  SmallVector<Value> updated; // every layer's caches after it, in order
 };
 
 class GraphBuilder {
@@ -510,13 +511,14 @@ private:
 
 namespace {
 
-/// The model body shared by `forward` and `decode`: embedding, the layers,
-/// the final norm and the LM head.
+/// The model body shared by `forward` and `decode`, at the start of the
+/// function's entry block: embedding, the layers (with `decode`, from and
+/// into `layerCaches`), the final norm and the LM head.
 Value buildModelBody(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
-                     Value ids, Value batch, Value tokens,
-                     DecodeCaches *decode,
-                     ArrayRef<SmallVector<Value>> layerCaches,
-                     SmallVector<Value> &newCaches) {
+                     Value ids, DecodeCaches *decode = nullptr,
+                     ArrayRef<SmallVector<Value>> layerCaches = {}) {
+  Value batch = tensor::DimOp::create(b, loc, ids, 0);
+  Value tokens = tensor::DimOp::create(b, loc, ids, 1);
   Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
   GraphBuilder g(b, loc, c, batch, tokens, decode);
   Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
@@ -530,7 +532,7 @@ Value buildModelBody(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
     GraphBuilder lg(b, layerLoc, c, batch, tokens, decode);
     h = c.isAttention[i] ? lg.attentionLayer(h, prefix) : lg.gdnLayer(h, prefix);
     if (decode)
-      llvm::append_range(newCaches, decode->layer);
+      llvm::append_range(decode->updated, decode->layer);
   }
   h = g.rmsNorm(h, "model.norm.weight", c.rmsNormEps);
   return g.linear(h, c.tieWordEmbeddings ? "model.embed_tokens.weight"
@@ -585,13 +587,8 @@ OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
     Block *entry = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(entry);
-    Value idArg = entry->getArgument(0);
-    Value batch = tensor::DimOp::create(b, loc, idArg, 0);
-    Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
-    SmallVector<Value> none;
-    Value out = buildModelBody(b, loc, c, idArg, batch, tokens, nullptr, {},
-                               none);
-    func::ReturnOp::create(b, loc, out);
+    func::ReturnOp::create(b, loc,
+                           buildModelBody(b, loc, c, entry->getArgument(0)));
   }
 
   // decode(ids [batch, tokens], slots [batch], lengths [batch], caches...)
@@ -627,21 +624,16 @@ OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
     Block *entry = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(entry);
-    Value idArg = entry->getArgument(0);
-    Value batch = tensor::DimOp::create(b, loc, idArg, 0);
-    Value tokens = tensor::DimOp::create(b, loc, idArg, 1);
-    DecodeCaches decode{entry->getArgument(1), entry->getArgument(2), {}};
+    DecodeCaches decode{entry->getArgument(1), entry->getArgument(2), {}, {}};
     SmallVector<SmallVector<Value>> layerCaches;
     unsigned next = 3;
     for (unsigned n : perLayer) {
       layerCaches.emplace_back(entry->getArguments().slice(next, n));
       next += n;
     }
-    SmallVector<Value> newCaches;
-    Value out = buildModelBody(b, loc, c, idArg, batch, tokens, &decode,
-                               layerCaches, newCaches);
-    SmallVector<Value> returned = {out};
-    llvm::append_range(returned, newCaches);
+    SmallVector<Value> returned = {
+        buildModelBody(b, loc, c, entry->getArgument(0), &decode, layerCaches)};
+    llvm::append_range(returned, decode.updated);
     func::ReturnOp::create(b, loc, returned);
   }
   return module;
