@@ -6,8 +6,9 @@ namespace hyla {
 
 static const GpuTarget kTargets[] = {
 #define HYLA_TARGET(id, chip, ptx, major, minor, smem, mma, wgmma, tma,        \
-                    tcgen05, griddep, desc)                                    \
-  {#id, chip, ptx, major, minor, smem, mma, wgmma, tma, tcgen05, griddep, desc},
+                    tcgen05, griddep, cluster, desc)                           \
+  {#id,  chip,    ptx,     major,   minor, smem,                               \
+   mma,  wgmma,   tma,     tcgen05, griddep, cluster, desc},
 #include "lowering/Targets.def"
 };
 

@@ -20,6 +20,8 @@ struct GpuTarget {
   bool hasMmaSync, hasWgmma, hasTma, hasTcgen05;
   /// griddepcontrol (programmatic dependent launch), PTX ISA 7.8, sm_90+.
   bool hasGridDependencyControl;
+  /// Most CTAs a thread-block cluster may hold (0: no clusters).
+  unsigned maxClusterSize;
   llvm::StringRef description;
 };
 

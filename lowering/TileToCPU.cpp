@@ -13,6 +13,8 @@
 #include "dialects/Tile/TileOps.h"
 #include "lowering/Passes.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
+#include "mlir/Analysis/TopologicalSortUtils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
@@ -413,6 +415,82 @@ struct SplatLowering : OpRewritePattern<tensor::SplatOp> {
   }
 };
 
+/// The position of program `pids` in its cluster of shape `dims`, x
+/// fastest (PTX %cluster_ctarank).
+Value clusterRank(OpBuilder &b, Location loc, ValueRange pids,
+                  ArrayRef<int64_t> dims) {
+  Value rank = cIndex(b, loc, 0);
+  for (int d = 2; d >= 0; --d) {
+    Value within = arith::RemUIOp::create(b, loc, pids[d],
+                                          cIndex(b, loc, dims[d]));
+    rank = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, rank, cIndex(b, loc, dims[d])),
+        within);
+  }
+  return rank;
+}
+
+/// `cluster_sum` where programs run one after another: the program
+/// recomputes every cluster member's input (its ops cloned with that
+/// member's program ids) and adds them in rank order, as the GPU does.
+LogicalResult lowerClusterSum(ClusterSumOp op, ValueRange pids,
+                              ArrayRef<int64_t> dims) {
+  BackwardSliceOptions options;
+  options.omitBlockArguments = true;
+  options.omitUsesFromAbove = false;
+  options.inclusive = true;
+  Operation *kernel = op->getParentOfType<func::FuncOp>();
+  options.filter = [&](Operation *o) { return kernel->isProperAncestor(o); };
+  SetVector<Operation *> slice;
+  if (failed(getBackwardSlice(op.getInput(), &slice, options)))
+    return op.emitOpError("input slice could not be computed");
+  for (Operation *o : slice) {
+    Operation *writer = nullptr;
+    o->walk([&](Operation *inner) {
+      if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+        return WalkResult::advance();
+      auto effects = dyn_cast<MemoryEffectOpInterface>(inner);
+      if (effects && !effects.hasEffect<MemoryEffects::Write>())
+        return WalkResult::advance();
+      writer = inner;
+      return WalkResult::interrupt();
+    });
+    if (writer) {
+      InFlightDiagnostic d = op.emitOpError(
+          "input depends on an op that may write memory; the CPU lowering "
+          "recomputes it per program");
+      d.attachNote(writer->getLoc()) << "this op";
+      return d;
+    }
+  }
+  slice = topologicalSort(slice);
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<Value> base;
+  for (int d = 0; d < 3; ++d)
+    base.push_back(arith::SubIOp::create(
+        b, loc, pids[d],
+        arith::RemUIOp::create(b, loc, pids[d], cIndex(b, loc, dims[d]))));
+  Value total;
+  for (int64_t z = 0; z < dims[2]; ++z)
+    for (int64_t y = 0; y < dims[1]; ++y)
+      for (int64_t x = 0; x < dims[0]; ++x) {
+        IRMapping map;
+        int64_t offset[3] = {x, y, z};
+        for (int d = 0; d < 3; ++d)
+          map.map(pids[d], arith::AddIOp::create(b, loc, base[d],
+                                                 cIndex(b, loc, offset[d])));
+        for (Operation *o : slice)
+          b.clone(*o, map);
+        Value part = map.lookupOrDefault(op.getInput());
+        total = total ? arith::AddFOp::create(b, loc, total, part).getResult()
+                      : part;
+      }
+  op.replaceAllUsesWith(total);
+  op.erase();
+  return success();
+}
+
 struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -439,12 +517,26 @@ struct TileToCPUPass : public hyla::impl::TileToCPUBase<TileToCPUPass> {
         op.replaceAllUsesWith(fn.getArgument(n + op.getDim()));
         op.erase();
       });
+      SmallVector<Value> pids = {fn.getArgument(n), fn.getArgument(n + 1),
+                                 fn.getArgument(n + 2)};
+      SmallVector<int64_t, 3> cluster = TileDialect::getClusterDims(fn);
+      SmallVector<ClusterSumOp> sums;
+      fn.walk([&](ClusterSumOp op) { sums.push_back(op); });
+      for (ClusterSumOp op : sums)
+        if (failed(lowerClusterSum(op, pids, cluster)))
+          return signalPassFailure();
+      fn.walk([&](ClusterRankOp op) {
+        OpBuilder b(op);
+        op.replaceAllUsesWith(clusterRank(b, op.getLoc(), pids, cluster));
+        op.erase();
+      });
       fn->removeAttr(TileDialect::kKernelAttrName);
       fn->removeAttr(TileDialect::kNumWarpsAttrName);
       fn->removeAttr(TileDialect::kMinProgramsPerSMAttrName);
       fn->removeAttr(TileDialect::kNumStagesAttrName);
       fn->removeAttr(TileDialect::kEarlyArgsAttrName);
       fn->removeAttr(TileDialect::kOverlapProductsAttrName);
+      fn->removeAttr(TileDialect::kClusterDimsAttrName);
     }
 
     RewritePatternSet patterns(&getContext());

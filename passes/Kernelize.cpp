@@ -489,6 +489,8 @@ struct EmbeddingPattern : OpRewritePattern<EmbeddingOp> {
 /// reduction step, the pipeline's buffers, the programs to aim for.
 struct FewRowsConfig {
   int64_t blockN, blockK, stages, programs;
+  /// Most slices a cluster adds (1: a second kernel adds them).
+  int64_t clusterSlices;
 };
 
 /// Input rows a few-rows program takes: wgmma's N (8 to 256) and mma.sync's.
@@ -497,8 +499,10 @@ constexpr int64_t kFewRowsBlockM = 16;
 /// `y = x W^T` for few rows of x as `y^T = W x^T`: program (row block,
 /// weight block, K slice) multiplies blockN weight rows by 16 input rows
 /// over its slice of K. One slice: the result rounded and stored
-/// transposed into y; several: f32 partials into `partial` [S, rows, N],
-/// which a second kernel sums.
+/// transposed into y. Several, clustered: the S programs of an output
+/// block are one cluster, which adds their partials (`cluster_sum`); rank
+/// 0 stores. Several, unclustered: f32 partials into `partial`
+/// [S, rows, N], which a second kernel sums.
 LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
                                    const FewRowsConfig &cfg) {
   Location loc = op.getLoc();
@@ -512,18 +516,23 @@ LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
   const int64_t nBlocks = (n + bn - 1) / bn, kSteps = (k + bk - 1) / bk;
   // The fewest slices that give `programs` programs, whole steps each and
   // none empty.
+  const bool clustered = cfg.clusterSlices > 1;
   int64_t slices = std::clamp<int64_t>((cfg.programs + nBlocks - 1) / nBlocks,
                                        1, kSteps);
+  if (clustered)
+    slices = std::min(slices, cfg.clusterSlices);
   int64_t stepsPerSlice = (kSteps + slices - 1) / slices;
   slices = (kSteps + stepsPerSlice - 1) / stepsPerSlice;
   const int64_t sliceK = stepsPerSlice * bk;
   Type f32 = rw.getF32Type();
   auto partialT = RankedTensorType::get({slices, ShapedType::kDynamic, n}, f32);
+  const bool inCluster = clustered && slices > 1;
   std::string name = llvm::formatv(
-      "gemm_few_rows_{0}_n{1}_k{2}_bn{3}_bk{4}_s{5}_k{6}", typeTag(elt), n, k,
-      bn, bk, cfg.stages, slices);
+      "gemm_few_rows_{0}_n{1}_k{2}_bn{3}_bk{4}_s{5}_{6}{7}", typeTag(elt), n,
+      k, bn, bk, cfg.stages, inCluster ? "c" : "k", slices);
   auto module = op->getParentOfType<ModuleOp>();
-  Type outMemref = slices == 1 ? memrefFor(yT) : memrefFor(partialT);
+  bool direct = slices == 1 || inCluster; // the kernel writes y itself
+  Type outMemref = direct ? memrefFor(yT) : memrefFor(partialT);
   func::FuncOp kernel = getOrCreateKernel(
       rw, module, name, {memrefFor(xT), memrefFor(wT), outMemref}, 4,
       [&](TileBuilder &tb, ValueRange a) {
@@ -544,13 +553,28 @@ LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
                   nb, l, t.dot(w, xs, it[0], false, /*transposeB=*/true));
             });
         Value acc = loop.getResult(0);
-        if (slices == 1)
+        if (slices == 1) {
           tb.store(tb.castTo(acc, elt), a[2], {m0, n0}, {1, 0});
-        else
+        } else if (inCluster) {
+          Location l = tb.getLoc();
+          Value total = tile::ClusterSumOp::create(b, l, acc);
+          Value first = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::eq,
+              tile::ClusterRankOp::create(b, l), tb.index(0));
+          scf::IfOp::create(b, l, first, [&](OpBuilder &ib, Location il) {
+            TileBuilder t(ib, il);
+            t.store(t.castTo(total, elt), a[2], {m0, n0}, {1, 0});
+            scf::YieldOp::create(ib, il);
+          });
+        } else {
           tb.store(acc, a[2], {slice, m0, n0}, {2, 1});
+        }
       });
   kernel->setAttr(tile::TileDialect::kNumStagesAttrName,
                   rw.getI32IntegerAttr(cfg.stages));
+  if (inCluster)
+    kernel->setAttr(tile::TileDialect::kClusterDimsAttrName,
+                    rw.getDenseI64ArrayAttr({1, 1, slices}));
   Value rows = tensor::DimOp::create(rw, loc, x, 0);
   SmallVector<Value> dyn;
   if (xT.isDynamicDim(0))
@@ -558,7 +582,7 @@ LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
   SmallVector<Value> grid = {ceilDivIndex(rw, loc, rows, bm),
                              constIndex(rw, loc, nBlocks),
                              constIndex(rw, loc, slices)};
-  if (slices == 1) {
+  if (direct) {
     DispatchOp dispatch = createDispatch(rw, loc, kernel, grid,
                                          {x, op.getWeight()}, {dyn, {}}, {yT},
                                          {dyn});
@@ -1126,13 +1150,16 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     }
     if (fewRowsBlockN < 64 || fewRowsBlockN % 64 || fewRowsBlockK < 64 ||
         fewRowsBlockK % 64 || fewRowsStages < 2 || fewRowsStages > 8 ||
-        fewRowsPrograms < 1) {
+        fewRowsPrograms < 1 || fewRowsCluster < 1 ||
+        fewRowsCluster > tile::TileDialect::kMaxClusterSize) {
       getOperation().emitError()
           << "hyla-kernelize: few-rows-block-n and few-rows-block-k must be "
              "multiples of 64 (one warpgroup's wgmma tile), few-rows-stages "
-             "from 2 to 8 and few-rows-programs positive, got "
+             "from 2 to 8, few-rows-programs positive and few-rows-cluster "
+             "from 1 to 8, got "
           << int64_t(fewRowsBlockN) << ", " << int64_t(fewRowsBlockK) << ", "
-          << int64_t(fewRowsStages) << " and " << int64_t(fewRowsPrograms);
+          << int64_t(fewRowsStages) << ", " << int64_t(fewRowsPrograms)
+          << " and " << int64_t(fewRowsCluster);
       return signalPassFailure();
     }
     if (decodeBlockV < 1 || decodeNumWarps < 1 || decodeNumWarps > 16 ||
@@ -1159,7 +1186,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     patterns.add<LinearPattern>(
         ctx, gemmBlockM, gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages,
         FewRowsConfig{fewRowsBlockN, fewRowsBlockK, fewRowsStages,
-                      fewRowsPrograms});
+                      fewRowsPrograms, fewRowsCluster});
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

@@ -355,6 +355,10 @@ struct MergeDispatchesPass
       return false;
     if (!mergeMatmuls && (hasDot(kernel) || hasDot(prevKernel)))
       return false;
+    // A clustered kernel's programs must keep their grid positions.
+    if (kernel->hasAttr(tile::TileDialect::kClusterDimsAttrName) ||
+        prevKernel->hasAttr(tile::TileDialect::kClusterDimsAttrName))
+      return false;
     // The member that stops being last must have a grid the kernel can
     // split.
     if (!canSplitGrid(group.back()) || !canEndGrid(group.back()) ||

@@ -203,7 +203,12 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     pipeline (`few-rows-stages` buffers); `S` is the fewest slices that
     give `few-rows-programs` programs for one block of rows. With `S > 1`
     the slices' f32 partial products go to a temporary and a second
-    kernel sums and rounds them.
+    kernel sums and rounds them. With `few-rows-cluster` > 1 the programs
+    of one output block form a thread-block cluster instead
+    (`hyla_tile.cluster_dims`, `S` at most `few-rows-cluster`) whose
+    `cluster_sum` adds their partials in distributed shared memory, rank 0
+    rounding and storing the sum: one kernel, but measured slower on the
+    H100 (docs/perf.md), so off by default.
   }];
   let options = [
     Option<"gemmBlockM", "gemm-block-m", "int64_t", "128", "GEMM rows per program">,
@@ -222,6 +227,9 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"fewRowsPrograms", "few-rows-programs", "int64_t", "528",
            "few-rows linear: programs to aim for with one block of rows "
            "(K is split until there are as many; 528 = 4 per H100 SM)">,
+    Option<"fewRowsCluster", "few-rows-cluster", "int64_t", "1",
+           "few-rows linear: most K slices one output block's cluster adds "
+           "(1 to 8; 1: no clusters, a second kernel adds the slices)">,
     Option<"decodeBlockV", "decode-block-v", "int64_t", "16",
            "decode delta rule: state columns per program (must divide V; "
            "V itself when it does not)">,

@@ -44,6 +44,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.gemmStages = options.gemmStages;
   kernelize.fewRowsStages = options.fewRowsStages;
   kernelize.fewRowsPrograms = options.fewRowsPrograms;
+  kernelize.fewRowsCluster = options.fewRowsCluster;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

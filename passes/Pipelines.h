@@ -91,6 +91,11 @@ struct KernelPipelineOptions
       llvm::cl::desc("few-rows linear (decode): programs to aim for by "
                      "splitting K"),
       llvm::cl::init(528)};
+  Option<int64_t> fewRowsCluster{
+      *this, "few-rows-cluster",
+      llvm::cl::desc("few-rows linear (decode): most K slices added in a "
+                     "thread-block cluster (1: a second kernel adds them)"),
+      llvm::cl::init(1)};
   Option<int64_t> gemmStages{
       *this, "gemm-stages",
       llvm::cl::desc("GEMM operand buffers per pipelined k loop (2 to 8)"),

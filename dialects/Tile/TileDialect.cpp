@@ -70,6 +70,12 @@ int64_t TileDialect::getReservedShared(Operation *kernel) {
   return 0;
 }
 
+SmallVector<int64_t, 3> TileDialect::getClusterDims(Operation *kernel) {
+  if (auto attr = kernel->getAttrOfType<DenseI64ArrayAttr>(kClusterDimsAttrName))
+    return SmallVector<int64_t, 3>(attr.asArrayRef());
+  return {1, 1, 1};
+}
+
 /// A kernel's i32 setting in [lo, hi] (and a power of two if asked).
 static LogicalResult verifyKernelInt(Operation *op, NamedAttribute attr,
                                      int64_t lo, int64_t hi, bool powerOfTwo) {
@@ -131,6 +137,25 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op,
     if (!isa<UnitAttr>(attr.getValue()) || !op->hasAttr(kKernelAttrName))
       return op->emitError() << "'" << kOverlapProductsAttrName
                              << "' must be a unit attribute on a kernel";
+    return success();
+  }
+  if (attr.getName() == kClusterDimsAttrName) {
+    auto dims = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!dims || dims.size() != 3 || !op->hasAttr(kKernelAttrName))
+      return op->emitError() << "'" << kClusterDimsAttrName
+                             << "' must be an array<i64> of 3 on a kernel";
+    int64_t size = 1;
+    for (int64_t d : dims.asArrayRef()) {
+      if (d < 1)
+        return op->emitError() << "'" << kClusterDimsAttrName
+                               << "' sizes must be positive, got " << d;
+      size *= d;
+    }
+    if (size > kMaxClusterSize)
+      return op->emitError() << "'" << kClusterDimsAttrName
+                             << "' asks for " << size
+                             << " programs a cluster; at most "
+                             << kMaxClusterSize;
     return success();
   }
   if (attr.getName() == kEarlyArgsAttrName) {

@@ -42,6 +42,10 @@ def Tile_Dialect : Dialect {
     `hyla_tile.overlap_products` (unit, optional) lets
     `hyla-tile-async-dots` run the kernel's warpgroup products
     asynchronously, each waited for just before its result is used.
+    `hyla_tile.cluster_dims` (array<i64> of 3, optional) groups the grid's
+    programs into clusters of that shape (PTX `.reqnctapercluster`; the
+    grid must be a whole number of clusters, at most 8 programs a cluster),
+    whose programs run at once and may combine tiles (`cluster_sum`).
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -62,6 +66,13 @@ def Tile_Dialect : Dialect {
         "hyla_tile.early_args";
     static constexpr ::llvm::StringLiteral kOverlapProductsAttrName =
         "hyla_tile.overlap_products";
+    static constexpr ::llvm::StringLiteral kClusterDimsAttrName =
+        "hyla_tile.cluster_dims";
+    /// Most programs a cluster may hold (CUDA's portable cluster size).
+    static constexpr int64_t kMaxClusterSize = 8;
+    /// The cluster shape of a kernel (the attribute, or {1, 1, 1}).
+    static ::llvm::SmallVector<int64_t, 3>
+    getClusterDims(::mlir::Operation *kernel);
     /// Buffers per pipelined operand (the attribute, or the default 2).
     static int64_t getNumStages(::mlir::Operation *kernel);
     /// Bytes of shared memory kept for async copies (the attribute, or 0).

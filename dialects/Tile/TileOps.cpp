@@ -2,6 +2,7 @@
 
 #include "dialects/Tile/TileOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -48,6 +49,19 @@ static LogicalResult verifyBounds(Operation *op, MemRefType memref,
                              << memref.getRank() << "), got " << numBounds;
   return success();
 }
+
+/// Cluster ops live in a kernel that declares its clusters.
+static LogicalResult verifyInClusterKernel(Operation *op) {
+  auto kernel = op->getParentOfType<func::FuncOp>();
+  if (!kernel || !kernel->hasAttr(TileDialect::kClusterDimsAttrName))
+    return op->emitOpError() << "needs a kernel with '"
+                             << TileDialect::kClusterDimsAttrName << "'";
+  return success();
+}
+
+LogicalResult ClusterRankOp::verify() { return verifyInClusterKernel(*this); }
+
+LogicalResult ClusterSumOp::verify() { return verifyInClusterKernel(*this); }
 
 LogicalResult LoadOp::verify() {
   if (failed(verifyBounds(*this, getSource().getType(), getBounds().size())))

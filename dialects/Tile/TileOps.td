@@ -301,6 +301,41 @@ def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
   let assemblyFormat = "$dim attr-dict";
 }
 
+def Tile_ClusterRankOp : Tile_Op<"cluster_rank", [Pure]> {
+  let summary = "Index of this program within its cluster";
+  let description = [{
+    The program's position in its cluster (`hyla_tile.cluster_dims`
+    `[cx, cy, cz]`), x fastest: `(p0 mod cx) + cx * ((p1 mod cy) + cy *
+    (p2 mod cz))` for program ids `p0, p1, p2` (PTX `%cluster_ctarank`).
+  }];
+  let results = (outs Index:$result);
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_ClusterSumOp : Tile_Op<"cluster_sum",
+    [SameOperandsAndResultType, MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Elementwise sum of a tile over the programs of a cluster";
+  let description = [{
+    Every program of the cluster passes its own `input`; each gets back the
+    sum of all of them, added in cluster rank order (rank 0 first), so the
+    result is the same in every program and on every run. All programs of
+    the cluster must reach it (it synchronizes the cluster). On the GPU
+    the tiles meet in distributed shared memory; the CPU lowering, whose
+    programs run one after another, recomputes the other programs' inputs
+    (which therefore must not depend on anything the kernel writes).
+    Split-K products use it to add their K slices without a second kernel.
+
+    ```mlir
+    %total = hyla_tile.cluster_sum %partial : tensor<64x16xf32, #hyla_tile.mma<warpgroup>>
+    ```
+  }];
+  let arguments = (ins Tile_F32Tile:$input);
+  let results = (outs Tile_F32Tile:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>,
                                    AttrSizedOperandSegments]> {
   let summary = "Load a tile from a memref, padding out-of-bounds elements";

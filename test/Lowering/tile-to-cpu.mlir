@@ -70,3 +70,56 @@ func.func @graph(%x: tensor<4xf32>) -> tensor<4xf32> {
 func.func @k(%a: memref<4xf32>, %b: memref<4xf32>) attributes {hyla_tile.kernel} {
   return
 }
+
+// -----
+
+// cluster_sum where programs run one after another: each program
+// recomputes its cluster's inputs (the load, with program id 2 set to each
+// member's) and adds them in rank order; cluster_rank is the program's
+// position in its cluster.
+// CHECK-LABEL: func.func @cluster_sum
+// CHECK-SAME:    (%[[IN:.*]]: memref<4x8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: index, %{{.*}}: index, %[[P2:.*]]: index)
+// CHECK-NOT:     hyla_tile
+// CHECK:         %[[WITHIN:.*]] = arith.remui %[[P2]], %c4
+// CHECK:         %[[BASE:.*]] = arith.subi %[[P2]], %[[WITHIN]]
+// CHECK:         %[[M0:.*]] = arith.addi %[[BASE]], %c0
+// CHECK:         memref.load %[[IN]][%[[M0]],
+// CHECK:         %[[M1:.*]] = arith.addi %[[BASE]], %c1
+// CHECK:         memref.load %[[IN]][%[[M1]],
+// CHECK:         %[[S1:.*]] = arith.addf %{{.*}}, %{{.*}} : tensor<8xf32>
+// CHECK:         %[[M2:.*]] = arith.addi %[[BASE]], %c2
+// CHECK:         %[[S2:.*]] = arith.addf %[[S1]], %{{.*}} : tensor<8xf32>
+// CHECK:         %[[M3:.*]] = arith.addi %[[BASE]], %c3
+// CHECK:         %[[S3:.*]] = arith.addf %[[S2]], %{{.*}} : tensor<8xf32>
+// CHECK:         %[[RANK:.*]] = arith.remui %[[P2]], %c4
+// CHECK:         scf.if
+// CHECK:           memref.store
+func.func @cluster_sum(%in: memref<4x8xf32>, %out: memref<8xf32>) attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 1, 4>} {
+  %c0 = arith.constant 0 : index
+  %p = hyla_tile.program_id 2
+  %x = hyla_tile.load %in[%p, %c0] dims [1] : memref<4x8xf32> -> tensor<8xf32>
+  %s = hyla_tile.cluster_sum %x : tensor<8xf32>
+  %r = hyla_tile.cluster_rank
+  %first = arith.cmpi eq, %r, %c0 : index
+  scf.if %first {
+    hyla_tile.store %s, %out[%c0] dims [0] : tensor<8xf32>, memref<8xf32>
+  }
+  return
+}
+
+// -----
+
+// An input that depends on the kernel's own writes cannot be recomputed.
+func.func @cluster_sum_after_store(%in: memref<4x8xf32>, %out: memref<8xf32>) attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 1, 4>} {
+  %c0 = arith.constant 0 : index
+  %p = hyla_tile.program_id 2
+  %x = hyla_tile.load %in[%p, %c0] dims [1] : memref<4x8xf32> -> tensor<8xf32>
+  %y = scf.execute_region -> tensor<8xf32> {
+    // expected-note @+1 {{this op}}
+    hyla_tile.store %x, %out[%c0] dims [0] : tensor<8xf32>, memref<8xf32>
+    scf.yield %x : tensor<8xf32>
+  }
+  // expected-error @+1 {{input depends on an op that may write memory}}
+  %s = hyla_tile.cluster_sum %y : tensor<8xf32>
+  return
+}

@@ -285,3 +285,38 @@ func.func @mma_too_small(%x: memref<16x16xbf16>, %o: memref<16x16xf32>) attribut
   hyla_tile.store %t, %o[%c0, %c0] dims [0, 1] : tensor<16x16xf32>, memref<16x16xf32>
   return
 }
+
+// -----
+
+// A cluster kernel: `.reqnctapercluster` from hyla_tile.cluster_dims;
+// cluster_sum stores each thread's slots in its CTA's scratch, meets the
+// cluster at a barrier, adds every CTA's slots in rank order through mapa
+// addresses (rank 0 first), and meets it again before anyone leaves;
+// cluster_rank is %cluster_ctarank.
+// CHECK-LABEL: gpu.func @cluster_sum
+// CHECK-SAME:      nvvm.cluster_dim = array<i32: 1, 1, 4>
+// CHECK:           gpu.barrier
+// CHECK-COUNT-2:   llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK:           nvvm.cluster.arrive {aligned}
+// CHECK-NEXT:      nvvm.cluster.wait {aligned}
+// CHECK:           %[[R0:.*]] = nvvm.mapa %{{.*}}, %c0_i32{{.*}} : !llvm.ptr<3> -> !llvm.ptr<7>
+// CHECK-NEXT:      llvm.load %[[R0]] : !llvm.ptr<7> -> f32
+// CHECK:           nvvm.mapa %{{.*}}, %c1_i32{{.*}} : !llvm.ptr<3> -> !llvm.ptr<7>
+// CHECK:           arith.addf {{.*}} : f32
+// CHECK:           nvvm.mapa %{{.*}}, %c3_i32{{.*}} : !llvm.ptr<3> -> !llvm.ptr<7>
+// CHECK:           arith.addf {{.*}} : f32
+// CHECK:           nvvm.cluster.arrive {aligned}
+// CHECK-NEXT:      nvvm.cluster.wait {aligned}
+// CHECK:           nvvm.read.ptx.sreg.cluster.ctarank : i32
+func.func @cluster_sum(%in: memref<4x1024xf32>, %out: memref<1024xf32>) attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 1, 4>} {
+  %c0 = arith.constant 0 : index
+  %p = hyla_tile.program_id 2
+  %x = hyla_tile.load %in[%p, %c0] dims [1] : memref<4x1024xf32> -> tensor<1024xf32>
+  %s = hyla_tile.cluster_sum %x : tensor<1024xf32>
+  %r = hyla_tile.cluster_rank
+  %first = arith.cmpi eq, %r, %c0 : index
+  scf.if %first {
+    hyla_tile.store %s, %out[%c0] dims [0] : tensor<1024xf32>, memref<1024xf32>
+  }
+  return
+}

@@ -100,6 +100,14 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           cl::desc("few-rows linear: programs to aim for with one block of "
                    "rows, by splitting K (default 528, 4 per H100 SM)"),
           cl::init(528), cl::cat(category)),
+      fewRowsCluster(
+          "few-rows-cluster",
+          cl::desc("few-rows linear: most K slices the programs of one "
+                   "output block add in a thread-block cluster, through "
+                   "distributed shared memory (1 to 8; default 1: a "
+                   "second kernel adds the slices, measured faster on H100, "
+                   "docs/perf.md)"),
+          cl::init(1), cl::cat(category)),
       gemmStages("gemm-stages",
                  cl::desc("GEMM operand buffers in shared memory on sm_90a: "
                           "stages - 1 k steps of copies in flight (2 to 8, "
@@ -204,6 +212,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.gemmStages = gemmStages.getValue();
   o.fewRowsStages = fewRowsStages.getValue();
   o.fewRowsPrograms = fewRowsPrograms.getValue();
+  o.fewRowsCluster = fewRowsCluster.getValue();
   // 128 queries on two wgmma warpgroups measured 1.13-1.16x faster than 64
   // on mma.sync (H100, docs/perf.md, session 11).
   o.attnBlockM = attnBlockM.getValue() ? attnBlockM.getValue()

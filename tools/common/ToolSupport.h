@@ -24,8 +24,8 @@ struct PipelineFlags {
       gdnStateNumWarps, gdnStateStages, decodeBlockV,
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
-      gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages, fewRowsStages,
-      fewRowsPrograms, attnBlockM, attnBlockN,
+      gemmBlockN, gemmBlockK, gemmNumWarps, fewRowsStages,
+      fewRowsPrograms, fewRowsCluster, gemmStages, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
   llvm::cl::opt<bool> attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,

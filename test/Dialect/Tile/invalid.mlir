@@ -719,3 +719,41 @@ func.func @barrier_wait_local_leader(%s: index) {
   hyla_tile.barrier_wait %s phase %s at 64 local leader
   return
 }
+
+// -----
+
+func.func @cluster_sum_outside_cluster() attributes {hyla_tile.kernel} {
+  %x = arith.constant dense<1.0> : tensor<64x16xf32>
+  // expected-error @+1 {{needs a kernel with 'hyla_tile.cluster_dims'}}
+  %s = hyla_tile.cluster_sum %x : tensor<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @cluster_rank_outside_cluster() attributes {hyla_tile.kernel} {
+  // expected-error @+1 {{needs a kernel with 'hyla_tile.cluster_dims'}}
+  %r = hyla_tile.cluster_rank
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.cluster_dims' asks for 16 programs a cluster; at most 8}}
+func.func @cluster_too_big() attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 2, 8>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.cluster_dims' sizes must be positive, got 0}}
+func.func @cluster_empty() attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 0, 8>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'hyla_tile.cluster_dims' must be an array<i64> of 3 on a kernel}}
+func.func @cluster_two_dims() attributes {hyla_tile.kernel, hyla_tile.cluster_dims = array<i64: 1, 8>} {
+  return
+}
