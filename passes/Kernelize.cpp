@@ -496,15 +496,26 @@ struct FewRowsConfig {
 /// Input rows a few-rows program takes: wgmma's N (8 to 256) and mma.sync's.
 constexpr int64_t kFewRowsBlockM = 16;
 
+/// The few-rows products of a linear: `y` in rows form ([rows, N]) when
+/// the kernel writes it itself, else the f32 partial products
+/// [S, rows, N] of its S slices of K, for a kernel that sums them.
+struct FewRowsProduct {
+  Value value;
+  int64_t slices = 1;
+  bool partial = false;
+  Value rows;                  // the input's rows (index)
+  SmallVector<Value> rowsDyn;  // `rows` where the rows dim is dynamic
+};
+
 /// `y = x W^T` for few rows of x as `y^T = W x^T`: program (row block,
 /// weight block, K slice) multiplies blockN weight rows by 16 input rows
 /// over its slice of K. One slice: the result rounded and stored
 /// transposed into y. Several, clustered: the S programs of an output
 /// block are one cluster, which adds their partials (`cluster_sum`); rank
-/// 0 stores. Several, unclustered: f32 partials into `partial`
-/// [S, rows, N], which a second kernel sums.
-LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
-                                   const FewRowsConfig &cfg) {
+/// 0 stores. Several, unclustered: f32 partials into [S, rows, N], for
+/// `sumSlices` to add (with whatever its consumer does to them).
+FewRowsProduct emitFewRowsProduct(LinearOp op, PatternRewriter &rw,
+                                  const FewRowsConfig &cfg) {
   Location loc = op.getLoc();
   RankedTensorType wT = op.getWeight().getType();
   int64_t n = wT.getDimSize(0), k = wT.getDimSize(1);
@@ -575,48 +586,180 @@ LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
   if (inCluster)
     kernel->setAttr(tile::TileDialect::kClusterDimsAttrName,
                     rw.getDenseI64ArrayAttr({1, 1, slices}));
-  Value rows = tensor::DimOp::create(rw, loc, x, 0);
-  SmallVector<Value> dyn;
+  FewRowsProduct product;
+  product.slices = slices;
+  product.partial = !direct;
+  product.rows = tensor::DimOp::create(rw, loc, x, 0);
   if (xT.isDynamicDim(0))
-    dyn.push_back(rows);
-  SmallVector<Value> grid = {ceilDivIndex(rw, loc, rows, bm),
+    product.rowsDyn.push_back(product.rows);
+  SmallVector<Value> grid = {ceilDivIndex(rw, loc, product.rows, bm),
                              constIndex(rw, loc, nBlocks),
                              constIndex(rw, loc, slices)};
-  if (direct) {
-    DispatchOp dispatch = createDispatch(rw, loc, kernel, grid,
-                                         {x, op.getWeight()}, {dyn, {}}, {yT},
-                                         {dyn});
-    rw.replaceOp(op, fromRows(rw, loc, dispatch.getResult(0), op.getType(),
-                              op.getInput()));
-    return success();
-  }
-  DispatchOp partial = createDispatch(rw, loc, kernel, grid,
-                                      {x, op.getWeight()}, {dyn, {}},
-                                      {partialT}, {{rows}});
-  // The sum of the slices, rounded: one program a (row, column block).
+  product.value =
+      createDispatch(rw, loc, kernel, grid, {x, op.getWeight()},
+                     {product.rowsDyn, {}}, {direct ? yT : partialT},
+                     {direct ? product.rowsDyn : SmallVector<Value>{product.rows}})
+          .getResult(0);
+  return product;
+}
+
+/// Sums the partials of few-rows products (each [S, rows, N], all alike)
+/// and rounds `epilogue(sums, extras)` to `elt`: one program a (256-column
+/// block, row). `extras` are [rows, N] inputs of the consumer the sum is
+/// fused with (a residual), read as f32; `tag` names the epilogue.
+Value sumSlices(PatternRewriter &rw, Location loc, ModuleOp module,
+                ArrayRef<FewRowsProduct> products, ValueRange extras,
+                RankedTensorType yT, StringRef tag,
+                function_ref<Value(TileBuilder &, ArrayRef<Value>,
+                                   ArrayRef<Value>)> epilogue) {
+  auto partialT = cast<RankedTensorType>(products[0].value.getType());
+  int64_t slices = partialT.getDimSize(0), n = partialT.getDimSize(2);
+  Type elt = yT.getElementType();
   const int64_t bc = 256;
-  std::string sumName = llvm::formatv("sum_slices_f32_{0}_n{1}_k{2}",
-                                      typeTag(elt), n, slices);
+  std::string name = llvm::formatv("sum_slices{0}_f32_{1}_n{2}_k{3}", tag,
+                                   typeTag(elt), n, slices);
+  SmallVector<Type> args;
+  for (size_t i = 0; i < products.size(); ++i)
+    args.push_back(memrefFor(partialT));
+  for (Value e : extras)
+    args.push_back(memrefFor(cast<RankedTensorType>(e.getType())));
+  args.push_back(memrefFor(yT));
   func::FuncOp sum = getOrCreateKernel(
-      rw, module, sumName, {memrefFor(partialT), memrefFor(yT)}, 4,
-      [&](TileBuilder &tb, ValueRange a) {
+      rw, module, name, args, 4, [&](TileBuilder &tb, ValueRange a) {
         Value c0 = tb.muli(tb.programId(0), bc);
         Value row = tb.programId(1);
-        Value total;
-        for (int64_t s = 0; s < slices; ++s) {
-          Value part = tb.load(a[0], {tb.index(s), row, c0}, {2}, {bc});
-          total = total ? tb.add(total, part) : part;
+        SmallVector<Value> totals, extraTiles;
+        for (size_t p = 0; p < products.size(); ++p) {
+          Value total;
+          for (int64_t s = 0; s < slices; ++s) {
+            Value part = tb.load(a[p], {tb.index(s), row, c0}, {2}, {bc});
+            total = total ? tb.add(total, part) : part;
+          }
+          totals.push_back(total);
         }
-        tb.store(tb.castTo(total, elt), a[1], {row, c0}, {1});
+        for (size_t e = 0; e < extras.size(); ++e)
+          extraTiles.push_back(tb.toF32(
+              tb.load(a[products.size() + e], {row, c0}, {1}, {bc})));
+        tb.store(tb.castTo(epilogue(tb, totals, extraTiles), elt),
+                 a[args.size() - 1], {row, c0}, {1});
       });
-  DispatchOp summed = createDispatch(
-      rw, loc, sum,
-      {constIndex(rw, loc, (n + bc - 1) / bc), rows, constIndex(rw, loc, 1)},
-      {partial.getResult(0)}, {{rows}}, {yT}, {dyn});
-  rw.replaceOp(op, fromRows(rw, loc, summed.getResult(0), op.getType(),
-                            op.getInput()));
+  SmallVector<Value> inputs;
+  SmallVector<SmallVector<Value>> inputDims;
+  for (const FewRowsProduct &p : products) {
+    inputs.push_back(p.value);
+    inputDims.push_back({p.rows});
+  }
+  for (Value e : extras) {
+    inputs.push_back(e);
+    inputDims.push_back(products[0].rowsDyn);
+  }
+  Value rows = products[0].rows;
+  return createDispatch(
+             rw, loc, sum,
+             {constIndex(rw, loc, (n + bc - 1) / bc), rows,
+              constIndex(rw, loc, 1)},
+             inputs, inputDims, {yT}, {products[0].rowsDyn})
+      .getResult(0);
+}
+
+LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
+                                   const FewRowsConfig &cfg) {
+  Location loc = op.getLoc();
+  FewRowsProduct product = emitFewRowsProduct(op, rw, cfg);
+  Value y = product.value;
+  if (product.partial)
+    y = sumSlices(rw, loc, op->getParentOfType<ModuleOp>(), {product}, {},
+                  rowsType(op.getType()), "",
+                  [](TileBuilder &, ArrayRef<Value> sums, ArrayRef<Value>) {
+                    return sums[0];
+                  });
+  rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), op.getInput()));
   return success();
 }
+
+/// A few-rows linear whose only use is `use`: its products can end in
+/// that consumer's kernel.
+LinearOp fewRowsProducer(Value v, Operation *use) {
+  auto linear = v.getDefiningOp<LinearOp>();
+  if (!linear || !linear.getFewRows() || !linear->hasOneUse() ||
+      *linear->getUsers().begin() != use)
+    return nullptr;
+  return linear;
+}
+
+/// `add(linear{few_rows}(x, W), r)` (either order): the kernel that sums
+/// the product's K slices adds the residual too (one launch, not two; the
+/// sum is rounded once).
+struct FewRowsAddPattern : OpRewritePattern<AddOp> {
+  FewRowsAddPattern(MLIRContext *ctx, FewRowsConfig cfg)
+      : OpRewritePattern(ctx), cfg(cfg) {}
+  FewRowsConfig cfg;
+  LogicalResult matchAndRewrite(AddOp op, PatternRewriter &rw) const override {
+    Value residual = op.getRhs();
+    LinearOp linear = fewRowsProducer(op.getLhs(), op);
+    if (!linear) {
+      linear = fewRowsProducer(op.getRhs(), op);
+      residual = op.getLhs();
+    }
+    if (!linear || linear.getType() != op.getType())
+      return failure();
+    FewRowsProduct product = emitFewRowsProduct(linear, rw, cfg);
+    if (!product.partial) {
+      // One slice: the linear's kernel wrote y; the add stays an add.
+      rw.replaceOp(linear, fromRows(rw, linear.getLoc(), product.value,
+                                    linear.getType(), linear.getInput()));
+      return success();
+    }
+    Location loc = op.getLoc();
+    Value y = sumSlices(
+        rw, loc, op->getParentOfType<ModuleOp>(), {product},
+        {toRows(rw, loc, residual)}, rowsType(op.getType()), "_add",
+        [](TileBuilder &tb, ArrayRef<Value> sums, ArrayRef<Value> extras) {
+          return tb.add(sums[0], extras[0]);
+        });
+    rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), residual));
+    rw.eraseOp(linear);
+    return success();
+  }
+};
+
+/// `silu_mul(linear{few_rows}(x, Wg), linear{few_rows}(x', Wu))`: one
+/// kernel sums both products' slices and applies SwiGLU (one launch, not
+/// three).
+struct FewRowsSiluMulPattern : OpRewritePattern<SiluMulOp> {
+  FewRowsSiluMulPattern(MLIRContext *ctx, FewRowsConfig cfg)
+      : OpRewritePattern(ctx), cfg(cfg) {}
+  FewRowsConfig cfg;
+  LogicalResult matchAndRewrite(SiluMulOp op,
+                                PatternRewriter &rw) const override {
+    LinearOp gate = fewRowsProducer(op.getGate(), op);
+    LinearOp up = fewRowsProducer(op.getUp(), op);
+    if (!gate || !up || gate == up || gate.getType() != op.getType() ||
+        up.getType() != op.getType() ||
+        gate.getWeight().getType() != up.getWeight().getType())
+      return failure();
+    FewRowsProduct g = emitFewRowsProduct(gate, rw, cfg);
+    FewRowsProduct u = emitFewRowsProduct(up, rw, cfg);
+    Location loc = op.getLoc();
+    if (!g.partial || !u.partial) {
+      rw.replaceOp(gate, fromRows(rw, loc, g.value, gate.getType(),
+                                  gate.getInput()));
+      rw.replaceOp(up, fromRows(rw, loc, u.value, up.getType(),
+                                up.getInput()));
+      return success();
+    }
+    Value y = sumSlices(
+        rw, loc, op->getParentOfType<ModuleOp>(), {g, u}, {},
+        rowsType(op.getType()), "_silu_mul",
+        [](TileBuilder &tb, ArrayRef<Value> sums, ArrayRef<Value>) {
+          return tb.mul(tb.silu(sums[0]), sums[1]);
+        });
+    rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), gate.getInput()));
+    rw.eraseOp(gate);
+    rw.eraseOp(up);
+    return success();
+  }
+};
 
 struct LinearPattern : OpRewritePattern<LinearOp> {
   LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
@@ -1175,6 +1318,15 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
           << int64_t(decodeBlocksPerProgram);
       return signalPassFailure();
     }
+    FewRowsConfig fewRows{fewRowsBlockN, fewRowsBlockK, fewRowsStages,
+                          fewRowsPrograms, fewRowsCluster};
+    // First the consumers that take in a few-rows product's slice sum
+    // (the product's kernels are emitted where the consumer is).
+    {
+      RewritePatternSet fusions(ctx);
+      fusions.add<FewRowsAddPattern, FewRowsSiluMulPattern>(ctx, fewRows);
+      walkAndApplyPatterns(getOperation(), std::move(fusions));
+    }
     RewritePatternSet patterns(ctx);
     patterns.add<RMSNormPattern, L2NormPattern, GatedRMSNormPattern,
                  GdnGatesPattern, AddPattern, SiluMulPattern, EmbeddingPattern,
@@ -1185,8 +1337,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
                                               decodeBlocksPerProgram);
     patterns.add<LinearPattern>(
         ctx, gemmBlockM, gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages,
-        FewRowsConfig{fewRowsBlockN, fewRowsBlockK, fewRowsStages,
-                      fewRowsPrograms, fewRowsCluster});
+        fewRows);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,
