@@ -1322,7 +1322,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
                           fewRowsPrograms, fewRowsCluster};
     // First the consumers that take in a few-rows product's slice sum
     // (the product's kernels are emitted where the consumer is).
-    {
+    if (fewRowsEpilogues) {
       RewritePatternSet fusions(ctx);
       fusions.add<FewRowsAddPattern, FewRowsSiluMulPattern>(ctx, fewRows);
       walkAndApplyPatterns(getOperation(), std::move(fusions));

@@ -227,6 +227,10 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"fewRowsPrograms", "few-rows-programs", "int64_t", "528",
            "few-rows linear: programs to aim for with one block of rows "
            "(K is split until there are as many; 528 = 4 per H100 SM)">,
+    Option<"fewRowsEpilogues", "few-rows-epilogues", "bool", "true",
+           "few-rows linear: the kernel that sums the K slices also adds "
+           "the residual or applies SwiGLU where that is the product's only "
+           "use">,
     Option<"fewRowsCluster", "few-rows-cluster", "int64_t", "1",
            "few-rows linear: most K slices one output block's cluster adds "
            "(1 to 8; 1: no clusters, a second kernel adds the slices)">,

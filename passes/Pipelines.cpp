@@ -45,6 +45,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.fewRowsStages = options.fewRowsStages;
   kernelize.fewRowsPrograms = options.fewRowsPrograms;
   kernelize.fewRowsCluster = options.fewRowsCluster;
+  kernelize.fewRowsEpilogues = options.fewRowsEpilogues;
   pm.addPass(createKernelize(kernelize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -91,6 +91,11 @@ struct KernelPipelineOptions
       llvm::cl::desc("few-rows linear (decode): programs to aim for by "
                      "splitting K"),
       llvm::cl::init(528)};
+  Option<bool> fewRowsEpilogues{
+      *this, "few-rows-epilogues",
+      llvm::cl::desc("few-rows linear (decode): the slice sum also adds the "
+                     "residual or applies SwiGLU"),
+      llvm::cl::init(true)};
   Option<int64_t> fewRowsCluster{
       *this, "few-rows-cluster",
       llvm::cl::desc("few-rows linear (decode): most K slices added in a "

@@ -2,7 +2,8 @@
 # On the GPU machine, from the repository root with .device/ carried: the
 # 7B decode step of every olmo-hybrid-7b*.hyla in the bundle side by side
 # (hyla-only: greedy generation through the CUDA-graph step at B=1, and
-# the step as plain calls at B=1 and 32 after 511 cached tokens), the
+# the step as plain calls at each B of $DECODE_BATCHES, default "1 32",
+# after 511 cached tokens), the
 # runtime's execution tests, compute-sanitizer memcheck and racecheck on
 # the tiny model's generation, one profiled B=1 step of the default module,
 # and the decode products of gemm_7b_decode*.hyla against cuBLAS
@@ -33,7 +34,7 @@ PY
 prompt=11,22,33,44,55,66,77,88,99,111,222,333,444,555,666,777
 for m in "$b"/olmo-hybrid-7b*.hyla; do
   limit 120 "$b/bin/hyla-run" "$m" --generate 48 --prompt $prompt --seed 1
-  for B in 1 32; do
+  for B in ${DECODE_BATCHES:-1 32}; do
     limit 120 "$b/bin/hyla-run" "$m" --function decode \
       --input 0=$d/ids$B.npy --input 1=$d/slots$B.npy --input 2=$d/lengths$B.npy \
       --sym slots=$B --sym max_tokens=512 --iters 20

@@ -2,6 +2,8 @@
 // RUN: hyla-cpu-runner %s --entry=residual_first --input-shape=0=1x2x384 --input-shape=1=1x2x96 --tolerance=1e-2 | FileCheck %s --check-prefix=FIRST
 // RUN: hyla-cpu-runner %s --entry=swiglu --input-shape=0=17x1000 --tolerance=1e-5 | FileCheck %s --check-prefix=SWIGLU
 // RUN: hyla-opt %s -hyla-kernelize | FileCheck %s --check-prefix=KERNELS
+// RUN: hyla-opt %s -hyla-kernelize=few-rows-epilogues=false | FileCheck %s --check-prefix=OFF
+// RUN: hyla-cpu-runner %s --entry=swiglu --input-shape=0=17x1000 --few-rows-epilogues=false --tolerance=1e-5 | FileCheck %s --check-prefix=SWIGLU
 //
 // A few-rows linear whose only use is a residual add, or two (gate, up)
 // whose only use is silu_mul: the kernel that sums the products' K slices
@@ -27,6 +29,8 @@
 // KERNELS-LABEL: func.func @shared
 // KERNELS:         hyla.dispatch @sum_slices_f32_f32_n100_k8
 // KERNELS:         hyla.dispatch @add_f32_f100
+// OFF-NOT: sum_slices_add
+// OFF-NOT: sum_slices_silu_mul
 
 func.func @residual(%x: tensor<?x1000xf32>, %r: tensor<?x100xf32>) -> tensor<?x100xf32> {
   %w = hyla.weight "w" : tensor<100x1000xf32>

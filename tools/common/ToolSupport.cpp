@@ -155,6 +155,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "so short contexts use fewer splits (default 1024; 0: "
                    "every split takes its share)"),
           cl::init(1024), cl::cat(category)),
+      fewRowsEpilogues(
+          "few-rows-epilogues",
+          cl::desc("few-rows linear: the kernel that sums the K slices also "
+                   "adds the residual or applies SwiGLU where that is the "
+                   "product's only use (default on: two or three launches "
+                   "become one)"),
+          cl::init(true), cl::cat(category)),
       attnOverlapSoftmax(
           "attn-overlap-softmax",
           cl::desc("attention prefill: run block j's softmax while the "
@@ -213,6 +220,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.fewRowsStages = fewRowsStages.getValue();
   o.fewRowsPrograms = fewRowsPrograms.getValue();
   o.fewRowsCluster = fewRowsCluster.getValue();
+  o.fewRowsEpilogues = fewRowsEpilogues.getValue();
   // 128 queries on two wgmma warpgroups measured 1.13-1.16x faster than 64
   // on mma.sync (H100, docs/perf.md, session 11).
   o.attnBlockM = attnBlockM.getValue() ? attnBlockM.getValue()
