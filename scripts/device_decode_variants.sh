@@ -45,6 +45,7 @@ limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" --function decode \
   --sym slots=1 --sym max_tokens=512 --iters 20 --profile
 mods=()
 for m in "$b"/gemm_7b_decode*.hyla; do
+  [ -f "$m" ] || continue
   n=$(basename "$m" .hyla); mods+=(--module "${n#gemm_7b_}=$m")
 done
 [ ${#mods[@]} -gt 0 ] && limit 200 python3 bench/bench_gemm.py "${mods[@]}" \
