@@ -501,7 +501,6 @@ constexpr int64_t kFewRowsBlockM = 16;
 /// [S, rows, N] of its S slices of K, for a kernel that sums them.
 struct FewRowsProduct {
   Value value;
-  int64_t slices = 1;
   bool partial = false;
   Value rows;                  // the input's rows (index)
   SmallVector<Value> rowsDyn;  // `rows` where the rows dim is dynamic
@@ -587,7 +586,6 @@ FewRowsProduct emitFewRowsProduct(LinearOp op, PatternRewriter &rw,
     kernel->setAttr(tile::TileDialect::kClusterDimsAttrName,
                     rw.getDenseI64ArrayAttr({1, 1, slices}));
   FewRowsProduct product;
-  product.slices = slices;
   product.partial = !direct;
   product.rows = tensor::DimOp::create(rw, loc, x, 0);
   if (xT.isDynamicDim(0))
