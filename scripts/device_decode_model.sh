@@ -25,16 +25,7 @@ done
 # One decode step of the 7B after 511 cached tokens, B=1 and 32, timed
 # and profiled by kernel (caches random, slots 0..B-1).
 d=$out/decode_inputs
-python3 - "$d" <<'PY'
-import os, sys
-import numpy as np
-d = sys.argv[1]
-os.makedirs(d, exist_ok=True)
-for b in (1, 32):
-    np.save(f"{d}/ids{b}.npy", (np.arange(b, dtype=np.int32) * 7 + 123).reshape(b, 1))
-    np.save(f"{d}/slots{b}.npy", np.arange(b, dtype=np.int32))
-    np.save(f"{d}/lengths{b}.npy", np.full(b, 511, dtype=np.int32))
-PY
+write_decode_inputs "$d"
 for B in 1 32; do
   limit 120 "$b/bin/hyla-run" "$b/olmo-hybrid-7b.hyla" --function decode \
     --input 0=$d/ids$B.npy --input 1=$d/slots$B.npy --input 2=$d/lengths$B.npy \

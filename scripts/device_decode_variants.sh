@@ -21,16 +21,7 @@ if command -v compute-sanitizer >/dev/null; then
   done
 fi
 d=$out/decode_inputs
-python3 - "$d" <<'PY'
-import os, sys
-import numpy as np
-d = sys.argv[1]
-os.makedirs(d, exist_ok=True)
-for b in (1, 32):
-    np.save(f"{d}/ids{b}.npy", (np.arange(b, dtype=np.int32) * 7 + 123).reshape(b, 1))
-    np.save(f"{d}/slots{b}.npy", np.arange(b, dtype=np.int32))
-    np.save(f"{d}/lengths{b}.npy", np.full(b, 511, dtype=np.int32))
-PY
+write_decode_inputs "$d"
 prompt=11,22,33,44,55,66,77,88,99,111,222,333,444,555,666,777
 for m in "$b"/olmo-hybrid-7b*.hyla; do
   limit 120 "$b/bin/hyla-run" "$m" --generate 48 --prompt $prompt --seed 1

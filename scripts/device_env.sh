@@ -2,8 +2,8 @@
 # the working directory, the carried bundle in $b, logs in $out, the runtime
 # library and Python wrapper on the paths, and `step`/`limit` to run a
 # command with a header, recording a failure in $status without stopping;
-# `sanitize_prefill` and `time_7b` (below) are their shared compute-sanitizer
-# check and whole-model timing.
+# `sanitize_prefill`, `time_7b` and `write_decode_inputs` (below) are their
+# shared compute-sanitizer check, whole-model timing and decode-step inputs.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 b=$PWD/.device
 out=${OUT:-$PWD/out}
@@ -36,4 +36,19 @@ sanitize_prefill() {
     limit 150 compute-sanitizer --tool $tool --error-exitcode 9 $prof \
       --shape 2,130,30,96,192
   done
+}
+# Inputs of one decode step after 511 cached tokens, for hyla-run
+# --function decode at B = 1 and 32, into directory $1: ids$B.npy,
+# slots$B.npy (slots 0..B-1) and lengths$B.npy.
+write_decode_inputs() {
+  python3 - "$1" <<'PY'
+import os, sys
+import numpy as np
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+for b in (1, 32):
+    np.save(f"{d}/ids{b}.npy", (np.arange(b, dtype=np.int32) * 7 + 123).reshape(b, 1))
+    np.save(f"{d}/slots{b}.npy", np.arange(b, dtype=np.int32))
+    np.save(f"{d}/lengths{b}.npy", np.full(b, 511, dtype=np.int32))
+PY
 }

@@ -10,14 +10,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HYLA_BUILD_DIR:-$root/build}
 out=$root/.device
-"$root/scripts/build.sh" hylac hyla-run hyla_runtime
-rm -rf "$out" && mkdir -p "$out/lib" "$out/bin"
-cp "$build/lib/libhyla_runtime.so" "$out/lib/"
-cp "$build/bin/hyla-run" "$out/bin/"
-# The runtime's execution tests and their modules, to run on the GPU too.
-"$root/scripts/build.sh" hyla-execution-tests >/dev/null
-cp "$build/bin/hyla-execution-tests" "$out/bin/"
-cp -r "$build/runtime/test/modules" "$out/test_modules"
+# The decode bundle first (it starts .device afresh): the runtime,
+# hyla-run, the execution tests and their modules, the tiny and 7B models
+# with cubins (a fresh GPU machine loads the 7B in 4.6 s instead of
+# 12.8 s of driver JIT) and the decode products' GEMM graph.
+VARIANTS= "$root/scripts/make_decode_bundle.sh" >/dev/null
 hylac="$build/bin/hylac"
 "$hylac" "$root/bench/graphs/olmo_gdn_attention.mlir" -o "$out/bench.hyla" --quiet
 "$hylac" "$root/bench/graphs/gdn_bench.mlir" -o "$out/gdn_bench.hyla" --quiet
@@ -70,8 +67,6 @@ done
 # GEMM tile variants: rows, columns, k step, warps, stages (base: the
 # defaults, 128 128 64 8 3).
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_base.hyla" --quiet
-# The decode step's products (few_rows), for M = 1..64.
-"$hylac" "$root/bench/graphs/gemm_7b_decode.mlir" -o "$out/gemm_7b_decode.hyla" --quiet
 "$hylac" "$root/bench/graphs/gemm_7b.mlir" -o "$out/gemm_7b_notma.hyla" --quiet --tma=false
 for v in "s2 128 128 64 8 2" "s4 128 128 64 8 4" "m256n128s3 256 128 64 8 3" \
          "k128s3 128 128 128 8 3"; do
@@ -118,12 +113,6 @@ done
   --attn-decode-min-programs-per-sm=4
 "$hylac" "$root/bench/graphs/attention.mlir" -o "$out/attn_dbn32w8.hyla" --quiet \
   --attn-decode-block-n=32 --attn-decode-num-warps=8
-# The models with cubins beside the PTX (hylac --cubin, ptxas here): a
-# fresh GPU machine loads the 7B in 4.6 s instead of 12.8 s of driver JIT.
-"$hylac" "$root/examples/olmo-hybrid-tiny/config.json" -o "$out/olmo-hybrid-tiny.hyla" \
-  --quiet --cubin 2> >(grep -v "^ptxas info" >&2)
-"$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b.hyla" \
-  --quiet --cubin 2> >(grep -v "^ptxas info" >&2)
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_folded.hyla" \
   --quiet --gdn-fuse-prologue --gdn-fuse-output-norm
 "$hylac" "$root/examples/olmo-hybrid-7b/config.json" -o "$out/olmo-hybrid-7b_nofrag.hyla" \
