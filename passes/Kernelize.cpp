@@ -836,10 +836,30 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
 // Causal conv1d and RoPE: kernels over (token block, channel block, batch)
 //===----------------------------------------------------------------------===//
 
+/// Runs `body` when `blk` is a block of a sequence, with the sequence's end
+/// clamped to the tokens of `tokensM` (dim 1): offsets past the tensor must
+/// not move a load or store outside it.
+void ifPackedBlock(TileBuilder &tb, const PackedBlock &blk, Value tokensM,
+                   function_ref<void(TileBuilder &, Value end)> body) {
+  OpBuilder &b = tb.builder();
+  Location loc = tb.getLoc();
+  Value end = arith::MinSIOp::create(b, loc, blk.end, tb.dim(tokensM, 1));
+  Value live = arith::AndIOp::create(
+      b, loc, blk.valid,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, blk.t0, end));
+  scf::IfOp::create(b, loc, live, [&](OpBuilder &nb, Location l) {
+    TileBuilder x(nb, l);
+    body(x, end);
+    scf::YieldOp::create(nb, l);
+  });
+}
+
 struct CausalConv1DPattern : OpRewritePattern<CausalConv1DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CausalConv1DOp op,
                                 PatternRewriter &rw) const override {
+    if (op.getCuSeqlens())
+      return rewritePacked(op, rw);
     Location loc = op.getLoc();
     RankedTensorType xT = op.getInput().getType(), wT = op.getWeight().getType();
     int64_t channels = xT.getDimSize(2), width = wT.getDimSize(1);
@@ -880,6 +900,69 @@ struct CausalConv1DPattern : OpRewritePattern<CausalConv1DOp> {
     rw.replaceOp(op, dispatch.getResults());
     return success();
   }
+
+  /// Packed sequences: one program per block of 64 tokens of one sequence
+  /// (locatePackedBlock), whose taps read zero before the sequence starts.
+  LogicalResult rewritePacked(CausalConv1DOp op, PatternRewriter &rw) const {
+    Location loc = op.getLoc();
+    RankedTensorType xT = op.getInput().getType(), wT = op.getWeight().getType();
+    int64_t channels = xT.getDimSize(2), width = wT.getDimSize(1);
+    const int64_t bt = 64, bc = 64;
+    bool silu = op.getActivation() == "silu";
+    Type elt = xT.getElementType();
+    std::string name = llvm::formatv(
+        "causal_conv1d_packed_{0}_{1}_c{2}_w{3}_{4}", typeTag(elt),
+        typeTag(wT.getElementType()), channels, width, silu ? "silu" : "none");
+    SmallVector<Value> inputs = {op.getInput(), op.getWeight(),
+                                 op.getCuSeqlens()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    argTypes.push_back(memrefFor(op.getType()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          Value xM = a[0], wM = a[1], cuM = a[2], yM = a[3];
+          Value c0 = tb.muli(tb.programId(0), bc);
+          PackedBlock blk = locatePackedBlock(tb, cuM, tb.programId(1), bt);
+          ifPackedBlock(tb, blk, xM, [&](TileBuilder &tb, Value end) {
+            Value acc = tb.constant(0.0, {bt, bc});
+            for (int64_t j = 0; j < width; ++j) {
+              // Tap j of token t reads token t - (width - 1) + j, zero
+              // before the sequence's first token.
+              Value first = tb.addi(blk.t0, tb.index(j - (width - 1)));
+              Value x = tb.toF32(tb.load(xM, {tb.index(0), first, c0}, {1, 2},
+                                         {bt, bc}));
+              Value token = arith::AddIOp::create(
+                  tb.builder(), tb.getLoc(), tb.iota({bt, bc}, 0),
+                  tb.splatIndexAsI32(first, {bt, bc}));
+              Value inside = tb.cmpi(arith::CmpIPredicate::sge, token,
+                                     tb.splatIndexAsI32(blk.begin, {bt, bc}));
+              x = tb.select(inside, x, tb.constant(0.0, {bt, bc}));
+              Value w = tb.toF32(tb.load(wM, {c0, tb.index(j)}, {0}, {bc}));
+              acc = tb.add(acc, tb.mul(x, tb.broadcast(w, {1}, {bt, bc})));
+            }
+            if (silu)
+              acc = tb.silu(acc);
+            tb.store(tb.castTo(acc, elt), yM, {tb.index(0), blk.t0, c0}, {1, 2},
+                     {tb.index(1), end, tb.index(channels)});
+          });
+        });
+    Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
+    Value sequences = arith::SubIOp::create(
+        rw, loc, tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0),
+        constIndex(rw, loc, 1));
+    SmallVector<Value> dyn = dynamicDims(rw, loc, op.getInput());
+    DispatchOp dispatch = createDispatch(
+        rw, loc, kernel,
+        {constIndex(rw, loc, (channels + bc - 1) / bc),
+         arith::AddIOp::create(rw, loc, ceilDivIndex(rw, loc, tokens, bt),
+                               sequences),
+         constIndex(rw, loc, 1)},
+        inputs,
+        {dyn, {}, dynamicDims(rw, loc, op.getCuSeqlens())}, {op.getType()},
+        {dyn});
+    rw.replaceOp(op, dispatch.getResults());
+    return success();
+  }
 };
 
 struct RopePattern : OpRewritePattern<RopeOp> {
@@ -891,24 +974,62 @@ struct RopePattern : OpRewritePattern<RopeOp> {
     double theta = op.getTheta().convertToDouble();
     const int64_t bt = 64;
     Type elt = xT.getElementType();
-    Value offsets = op.getOffsets();
+    Value offsets = op.getOffsets(), cu = op.getCuSeqlens();
     std::string name = llvm::formatv("rope_{0}_h{1}_d{2}_t{3}{4}", typeTag(elt),
                                      heads, dim, floatTag(theta),
-                                     offsets ? "_offsets" : "");
+                                     offsets ? "_offsets"
+                                     : cu    ? "_packed"
+                                             : "");
     SmallVector<Value> inputs = {op.getInput()};
     if (offsets)
       inputs.push_back(offsets);
+    if (cu)
+      inputs.push_back(cu);
     SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
     argTypes.push_back(memrefFor(op.getType()));
-    auto module = op->getParentOfType<ModuleOp>();
+    // Rotates the bt tokens from t0 of batch row `batch`, the first at
+    // position `first`; stores stop at token `end` when given.
+    auto rotate = [&](TileBuilder &tb, ValueRange a, Value batch, Value t0,
+                      Value first, Value end) {
+      Value head = tb.programId(1);
+      Value lo = tb.toF32(
+          tb.load(a[0], {batch, t0, head, tb.index(0)}, {1, 3}, {bt, half}));
+      Value hi = tb.toF32(tb.load(a[0], {batch, t0, head, tb.index(half)},
+                                  {1, 3}, {bt, half}));
+      Value pos = tb.toF32(arith::AddIOp::create(
+          tb.builder(), tb.getLoc(), tb.iota({bt, half}, 0),
+          tb.splatIndexAsI32(first, {bt, half})));
+      // inv_freq[i] = theta^(-2i/D)
+      Value freqIndex = tb.toF32(tb.iota({bt, half}, 1));
+      Value invFreq = tb.exp(tb.mul(freqIndex, -2.0 * std::log(theta) / dim));
+      Value angle = tb.mul(pos, invFreq);
+      Value c = tb.cos(angle), s = tb.sin(angle);
+      Value outLo = tb.sub(tb.mul(lo, c), tb.mul(hi, s));
+      Value outHi = tb.add(tb.mul(hi, c), tb.mul(lo, s));
+      Value out = a.back();
+      SmallVector<Value> bounds;
+      if (end)
+        bounds = {tb.index(1), end, tb.index(heads), tb.index(dim)};
+      tb.store(tb.castTo(outLo, elt), out, {batch, t0, head, tb.index(0)},
+               {1, 3}, bounds);
+      tb.store(tb.castTo(outHi, elt), out, {batch, t0, head, tb.index(half)},
+               {1, 3}, bounds);
+    };
     func::FuncOp kernel = getOrCreateKernel(
-        rw, module, name, argTypes, 4, [&](TileBuilder &tb, ValueRange a) {
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          if (cu) {
+            // Packed: a block of one sequence, positions from its start.
+            PackedBlock blk = locatePackedBlock(tb, a[1], tb.programId(0), bt);
+            ifPackedBlock(tb, blk, a[0], [&](TileBuilder &tb, Value end) {
+              Value first = arith::SubIOp::create(tb.builder(), tb.getLoc(),
+                                                  blk.t0, blk.begin);
+              rotate(tb, a, tb.index(0), blk.t0, first, end);
+            });
+            return;
+          }
           Value t0 = tb.muli(tb.programId(0), bt);
-          Value head = tb.programId(1), batch = tb.programId(2);
-          Value lo = tb.toF32(
-              tb.load(a[0], {batch, t0, head, tb.index(0)}, {1, 3}, {bt, half}));
-          Value hi = tb.toF32(tb.load(a[0], {batch, t0, head, tb.index(half)},
-                                      {1, 3}, {bt, half}));
+          Value batch = tb.programId(2);
           // Position of the block's first token: t0, after the sequence's
           // earlier tokens with offsets.
           Value first = t0;
@@ -919,32 +1040,25 @@ struct RopePattern : OpRewritePattern<RopeOp> {
                                        memref::LoadOp::create(
                                            tb.builder(), tb.getLoc(), a[1],
                                            batch)));
-          Value pos = tb.toF32(arith::AddIOp::create(
-              tb.builder(), tb.getLoc(), tb.iota({bt, half}, 0),
-              tb.splatIndexAsI32(first, {bt, half})));
-          // inv_freq[i] = theta^(-2i/D)
-          Value freqIndex = tb.toF32(tb.iota({bt, half}, 1));
-          Value invFreq = tb.exp(tb.mul(freqIndex, -2.0 * std::log(theta) / dim));
-          Value angle = tb.mul(pos, invFreq);
-          Value c = tb.cos(angle), s = tb.sin(angle);
-          Value outLo = tb.sub(tb.mul(lo, c), tb.mul(hi, s));
-          Value outHi = tb.add(tb.mul(hi, c), tb.mul(lo, s));
-          Value out = a.back();
-          tb.store(tb.castTo(outLo, elt), out, {batch, t0, head, tb.index(0)},
-                   {1, 3});
-          tb.store(tb.castTo(outHi, elt), out, {batch, t0, head, tb.index(half)},
-                   {1, 3});
+          rotate(tb, a, batch, t0, first, Value());
         });
     Value batch = tensor::DimOp::create(rw, loc, op.getInput(), 0);
     Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
     SmallVector<Value> dyn = dynamicDims(rw, loc, op.getInput());
     SmallVector<SmallVector<Value>> inDims = {dyn};
-    if (offsets)
-      inDims.push_back(dynamicDims(rw, loc, offsets));
+    for (Value v : ValueRange(inputs).drop_front())
+      inDims.push_back(dynamicDims(rw, loc, v));
+    Value blocks = ceilDivIndex(rw, loc, tokens, bt);
+    if (cu) {
+      blocks = arith::AddIOp::create(
+          rw, loc, blocks,
+          arith::SubIOp::create(rw, loc, tensor::DimOp::create(rw, loc, cu, 0),
+                                constIndex(rw, loc, 1)));
+      batch = constIndex(rw, loc, 1);
+    }
     DispatchOp dispatch = createDispatch(
-        rw, loc, kernel,
-        {ceilDivIndex(rw, loc, tokens, bt), constIndex(rw, loc, heads), batch},
-        inputs, inDims, {op.getType()}, {dyn});
+        rw, loc, kernel, {blocks, constIndex(rw, loc, heads), batch}, inputs,
+        inDims, {op.getType()}, {dyn});
     rw.replaceOp(op, dispatch.getResults());
     return success();
   }
@@ -1267,6 +1381,255 @@ struct CausalConv1DCachedPattern : OpRewritePattern<CausalConv1DCachedOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Prefill into per-slot caches: packed sequences' tails and tokens written
+// into their slots (results in place)
+//===----------------------------------------------------------------------===//
+
+/// Tiles of an entry (the static dims `entry` after a leading dim): `rows`
+/// x `cols` elements over its last two dims, each program of the grid's x
+/// one tile at one coordinate of the dims before those two.
+struct EntryTiling {
+  SmallVector<int64_t> shape; // dims 1 .. rank - 1
+  int64_t rows, cols, rowBlocks, colBlocks, programs;
+
+  /// Tiles of at most `maxCols` columns and `maxRows` rows (1: the tile is
+  /// one row of the last dim and every other dim is enumerated).
+  EntryTiling(ArrayRef<int64_t> entry, int64_t maxCols, int64_t maxRows) {
+    shape.assign(entry.begin(), entry.end());
+    int64_t last = shape.back();
+    cols = 4;
+    while (cols < last && cols < maxCols)
+      cols *= 2;
+    int64_t before = shape.size() >= 2 ? shape[shape.size() - 2] : 1;
+    rows = 1;
+    while (rows < before && rows < maxRows && rows * 2 * cols <= 4096)
+      rows *= 2;
+    rowBlocks = (before + rows - 1) / rows;
+    colBlocks = (last + cols - 1) / cols;
+    programs = rowBlocks * colBlocks;
+    for (size_t d = 0; d + 2 < shape.size(); ++d)
+      programs *= shape[d];
+  }
+
+  /// The coordinates (dims 1 ..) of program `x`'s tile's first element.
+  SmallVector<Value> origin(TileBuilder &tb, Value x) const {
+    SmallVector<Value> at(shape.size());
+    Value rest = x;
+    auto take = [&](int64_t size) {
+      Value r = arith::RemUIOp::create(tb.builder(), tb.getLoc(), rest,
+                                       tb.index(size));
+      rest = tb.divi(rest, size);
+      return r;
+    };
+    at.back() = tb.muli(take(colBlocks), cols);
+    if (shape.size() >= 2) {
+      at[shape.size() - 2] = tb.muli(take(rowBlocks), rows);
+      for (int64_t d = static_cast<int64_t>(shape.size()) - 3; d >= 0; --d)
+        at[d] = take(shape[d]);
+    }
+    return at;
+  }
+
+  /// The tile's dims in a memref of rank shape.size() + 1.
+  SmallVector<int64_t> dims() const {
+    int64_t r = static_cast<int64_t>(shape.size());
+    if (r == 1)
+      return {1};
+    return {r - 1, r};
+  }
+  SmallVector<int64_t> tileShape() const {
+    if (shape.size() == 1)
+      return {cols};
+    return {rows, cols};
+  }
+};
+
+struct SequenceTailPattern : OpRewritePattern<SequenceTailOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SequenceTailOp op,
+                                PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    RankedTensorType xT = op.getInput().getType();
+    int64_t count = static_cast<int64_t>(op.getCount());
+    const int64_t bc = 512;
+    std::string name = llvm::formatv("sequence_tail_{0}_n{1}",
+                                     typeTag(xT.getElementType()), count);
+    SmallVector<Value> inputs = {op.getInput(), op.getCuSeqlens()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    argTypes.push_back(memrefFor(op.getType()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          OpBuilder &b = tb.builder();
+          Location l = tb.getLoc();
+          Value c0 = tb.muli(tb.programId(0), bc), n = tb.programId(1);
+          auto [begin, end] = sequenceRange(tb, a[1], n);
+          end = arith::MinSIOp::create(b, l, end, tb.dim(a[0], 1));
+          for (int64_t r = 0; r < count; ++r) {
+            // Token end - count + r, or row -1 (read as zero) where it is
+            // before the sequence.
+            Value t = arith::SubIOp::create(b, l, end, tb.index(count - r));
+            Value inside =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, t, begin);
+            t = arith::SelectOp::create(b, l, inside, t, tb.index(-1));
+            Value x = tb.load(a[0], {tb.index(0), t, c0}, {2}, {bc});
+            tb.store(x, a[2], {n, tb.index(r), c0}, {2});
+          }
+        });
+    Value sequences = arith::SubIOp::create(
+        rw, loc, tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0),
+        constIndex(rw, loc, 1));
+    Value features = tensor::DimOp::create(rw, loc, op.getInput(), 2);
+    SmallVector<Value> outDims;
+    if (op.getType().isDynamicDim(0))
+      outDims.push_back(sequences);
+    if (op.getType().isDynamicDim(2))
+      outDims.push_back(features);
+    DispatchOp d = createDispatch(
+        rw, loc, kernel,
+        {ceilDivIndex(rw, loc, features, bc), sequences, constIndex(rw, loc, 1)},
+        inputs,
+        {dynamicDims(rw, loc, op.getInput()),
+         dynamicDims(rw, loc, op.getCuSeqlens())},
+        {op.getType()}, {outDims});
+    rw.replaceOp(op, d.getResults());
+    return success();
+  }
+};
+
+/// cache[slots[n]] = values[n]: program (tile, n) copies one tile of entry
+/// n when its slot is inside the cache.
+struct WriteSlotsPattern : OpRewritePattern<WriteSlotsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(WriteSlotsOp op,
+                                PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    RankedTensorType cacheT = op.getCache().getType();
+    EntryTiling tiling(cacheT.getShape().drop_front(), 512, 64);
+    std::string name = llvm::formatv("write_slots_{0}", typeTag(cacheT.getElementType()));
+    for (int64_t d : tiling.shape)
+      name += "_" + std::to_string(d);
+    SmallVector<Value> inputs = {op.getCache(), op.getSlots(), op.getValues()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    argTypes.push_back(memrefFor(op.getType()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          Value n = tb.programId(1);
+          SmallVector<Value> at = tiling.origin(tb, tb.programId(0));
+          withSlot(
+              tb, a[1], a[3], n,
+              [&](TileBuilder &tb, Value slot) {
+                SmallVector<Value> from = {n}, to = {slot};
+                llvm::append_range(from, at);
+                llvm::append_range(to, at);
+                Value x = tb.load(a[2], from, tiling.dims(), tiling.tileShape());
+                tb.store(x, a[3], to, tiling.dims());
+              },
+              [](TileBuilder &) {});
+        });
+    Value sequences = tensor::DimOp::create(rw, loc, op.getValues(), 0);
+    SmallVector<Value> valueDims = dynamicDims(rw, loc, op.getValues());
+    SmallVector<Value> slotDims;
+    if (op.getSlots().getType().isDynamicDim(0))
+      slotDims.push_back(sequences);
+    SmallVector<Value> cacheDims = dynamicDims(rw, loc, op.getCache());
+    DispatchOp d = createDispatch(
+        rw, loc, kernel,
+        {constIndex(rw, loc, tiling.programs), sequences,
+         constIndex(rw, loc, 1)},
+        inputs, {cacheDims, slotDims, valueDims}, {op.getType()}, {cacheDims},
+        {0});
+    rw.replaceOp(op, d.getResults());
+    return success();
+  }
+};
+
+/// cache[slots[n], i] = input[0, cu_seqlens[n] + i]: program (tile, block)
+/// copies one tile of a block of 32 tokens of one sequence
+/// (locatePackedBlock), stopping at the cache's positions.
+struct WriteSequencesPattern : OpRewritePattern<WriteSequencesOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(WriteSequencesOp op,
+                                PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    RankedTensorType cacheT = op.getCache().getType();
+    int64_t rank = cacheT.getRank();
+    // Tiles of bt tokens by the last dim's block, one per coordinate of the
+    // dims between.
+    const int64_t bt = 32;
+    SmallVector<int64_t> entry(cacheT.getShape().drop_front(2));
+    EntryTiling tiling(entry, 4096 / bt, 1);
+    std::string name = llvm::formatv("write_sequences_{0}",
+                                     typeTag(cacheT.getElementType()));
+    for (int64_t d : entry)
+      name += "_" + std::to_string(d);
+    SmallVector<Value> inputs = {op.getCache(), op.getSlots(), op.getInput(),
+                                 op.getCuSeqlens()};
+    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
+    argTypes.push_back(memrefFor(op.getType()));
+    func::FuncOp kernel = getOrCreateKernel(
+        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+        [&](TileBuilder &tb, ValueRange a) {
+          Value cacheM = a[4], xM = a[2];
+          PackedBlock blk = locatePackedBlock(tb, a[3], tb.programId(1), bt);
+          // The tile: bt tokens by the last dim's block (the dims between
+          // taken one coordinate a program).
+          SmallVector<Value> at = tiling.origin(tb, tb.programId(0));
+          int64_t lastDims = static_cast<int64_t>(entry.size());
+          SmallVector<int64_t> dims = {1, rank - 1};
+          SmallVector<int64_t> shape = {bt, tiling.cols};
+          ifPackedBlock(tb, blk, xM, [&](TileBuilder &tb, Value end) {
+            withSlot(
+                tb, a[1], cacheM, blk.sequence,
+                [&](TileBuilder &tb, Value slot) {
+                  OpBuilder &b = tb.builder();
+                  Location l = tb.getLoc();
+                  Value position =
+                      arith::SubIOp::create(b, l, blk.t0, blk.begin);
+                  // Positions past the cache's are not written.
+                  Value stop = arith::MinSIOp::create(
+                      b, l, arith::SubIOp::create(b, l, end, blk.begin),
+                      tb.dim(cacheM, 1));
+                  SmallVector<Value> from = {tb.index(0), blk.t0},
+                                     to = {slot, position};
+                  llvm::append_range(from, at);
+                  llvm::append_range(to, at);
+                  SmallVector<Value> xBounds = {tb.index(1), end},
+                                     cacheBounds = {tb.dim(cacheM, 0), stop};
+                  for (int64_t d = 0; d < lastDims; ++d) {
+                    xBounds.push_back(tb.index(entry[d]));
+                    cacheBounds.push_back(tb.index(entry[d]));
+                  }
+                  Value x = tb.load(xM, from, dims, shape, xBounds);
+                  tb.store(x, cacheM, to, dims, cacheBounds);
+                },
+                [](TileBuilder &) {});
+          });
+        });
+    Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
+    Value cuSize = tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0);
+    Value sequences = arith::SubIOp::create(rw, loc, cuSize, constIndex(rw, loc, 1));
+    SmallVector<Value> slotDims;
+    if (op.getSlots().getType().isDynamicDim(0))
+      slotDims.push_back(sequences);
+    SmallVector<Value> cacheDims = dynamicDims(rw, loc, op.getCache());
+    DispatchOp d = createDispatch(
+        rw, loc, kernel,
+        {constIndex(rw, loc, tiling.programs),
+         arith::AddIOp::create(rw, loc, ceilDivIndex(rw, loc, tokens, bt),
+                               sequences),
+         constIndex(rw, loc, 1)},
+        inputs,
+        {cacheDims, slotDims, dynamicDims(rw, loc, op.getInput()),
+         dynamicDims(rw, loc, op.getCuSeqlens())},
+        {op.getType()}, {cacheDims}, {0});
+    rw.replaceOp(op, d.getResults());
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
 
@@ -1328,7 +1691,8 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     RewritePatternSet patterns(ctx);
     patterns.add<RMSNormPattern, L2NormPattern, GatedRMSNormPattern,
                  GdnGatesPattern, AddPattern, SiluMulPattern, EmbeddingPattern,
-                 CausalConv1DPattern, RopePattern, CausalConv1DCachedPattern>(
+                 CausalConv1DPattern, RopePattern, CausalConv1DCachedPattern,
+                 SequenceTailPattern, WriteSlotsPattern, WriteSequencesPattern>(
         ctx);
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
                                               decodeMinProgramsPerSM,

@@ -345,7 +345,7 @@ PackedBlock locatePackedBlock(TileBuilder &tb, Value cuM, Value slot,
   Value c0 = tb.index(0);
   Value numSeqs = arith::SubIOp::create(b, loc, tb.dim(cuM, 0), tb.index(1));
   auto loop = scf::ForOp::create(
-      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0, c0},
+      b, loc, c0, numSeqs, tb.index(1), ValueRange{c0, c0, c0, c0, c0},
       [&](OpBuilder &nb, Location l, Value n, ValueRange it) {
         TileBuilder t(nb, l);
         Value first = it[0];
@@ -363,11 +363,13 @@ PackedBlock locatePackedBlock(TileBuilder &tb, Value cuM, Value slot,
             nb, l,
             ValueRange{next, arith::SelectOp::create(nb, l, inside, t0, it[1]),
                        arith::SelectOp::create(nb, l, inside, end, it[2]),
-                       arith::SelectOp::create(nb, l, inside, begin, it[3])});
+                       arith::SelectOp::create(nb, l, inside, begin, it[3]),
+                       arith::SelectOp::create(nb, l, inside, n, it[4])});
       });
   Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, slot,
                                       loop.getResult(0));
-  return {loop.getResult(1), loop.getResult(2), loop.getResult(3), valid};
+  return {loop.getResult(1), loop.getResult(2), loop.getResult(3), valid,
+          loop.getResult(4)};
 }
 
 std::string floatTag(double v) {

@@ -110,10 +110,10 @@ std::pair<mlir::Value, mlir::Value> sequenceRange(TileBuilder &tb,
 /// sequence after another (each sequence starts a block; grids are sized
 /// for the most blocks N sequences can have, ceil(T / size) + N). For
 /// block slot `slot`: its first token, its sequence's tokens
-/// [begin, end), and whether the slot is a block at all (walks the N
-/// sequences).
+/// [begin, end), its sequence's index, and whether the slot is a block at
+/// all (walks the N sequences).
 struct PackedBlock {
-  mlir::Value t0, end, begin, valid;
+  mlir::Value t0, end, begin, valid, sequence;
 };
 PackedBlock locatePackedBlock(TileBuilder &tb, mlir::Value cuM,
                               mlir::Value slot, int64_t blockSize);

@@ -111,6 +111,21 @@ SmallVector<OpFoldResult> reifyLike(OpBuilder &b, Location loc,
   return reifyDims(b, loc, resultType, sources);
 }
 
+/// Packed sequences: `cu` ([N + 1] offsets) along the tokens of a batch
+/// of one, whose leading dim `tokens` carries.
+LogicalResult verifyPackedSequences(Operation *op, RankedTensorType cu,
+                                           RankedTensorType tokens) {
+  if (failed(expectRank(op, "cu_seqlens", cu, 1, "[sequences + 1]")))
+    return failure();
+  if (!tokens.isDynamicDim(0) && tokens.getDimSize(0) != 1)
+    return op->emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
+                                "sequences are packed along tokens), got "
+                             << tokens.getDimSize(0);
+  if (!cu.isDynamicDim(0) && cu.getDimSize(0) < 1)
+    return op->emitOpError("cu_seqlens needs at least one entry");
+  return success();
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -321,6 +336,9 @@ LogicalResult CausalConv1DOp::verify() {
   if (act != "none" && act != "silu")
     return emitOpError() << "activation must be \"none\" or \"silu\" but is \""
                          << act << "\"";
+  if (getCuSeqlens() &&
+      failed(verifyPackedSequences(*this, getCuSeqlens().getType(), input)))
+    return failure();
   return expectSameShape(*this, "input", input, "result", getType(),
                          /*sameElement=*/true);
 }
@@ -404,21 +422,6 @@ static LogicalResult verifyDeltaRuleTokens(Operation *op, Value qv, Value kv,
                                d == 2 ? "value heads" : "leading shape")))
         return failure();
   return expectSameShape(op, "v", v, "o", type(ov), /*sameElement=*/true);
-}
-
-/// Packed sequences: `cu` ([N + 1] offsets) along the tokens of a batch
-/// of one, whose leading dim `tokens` carries.
-static LogicalResult verifyPackedSequences(Operation *op, RankedTensorType cu,
-                                           RankedTensorType tokens) {
-  if (failed(expectRank(op, "cu_seqlens", cu, 1, "[sequences + 1]")))
-    return failure();
-  if (!tokens.isDynamicDim(0) && tokens.getDimSize(0) != 1)
-    return op->emitOpError() << "with cu_seqlens the batch dim must be 1 (the "
-                                "sequences are packed along tokens), got "
-                             << tokens.getDimSize(0);
-  if (!cu.isDynamicDim(0) && cu.getDimSize(0) < 1)
-    return op->emitOpError("cu_seqlens needs at least one entry");
-  return success();
 }
 
 LogicalResult GatedDeltaRuleOp::verify() {
@@ -646,6 +649,12 @@ LogicalResult RopeOp::verify() {
   if (input.getDimSize(3) % 2 != 0)
     return emitOpError() << "head dim must be even but is "
                          << input.getDimSize(3);
+  if (getOffsets() && getCuSeqlens())
+    return emitOpError("takes offsets (a batch of continued sequences) or "
+                       "cu_seqlens (packed sequences), not both");
+  if (getCuSeqlens() &&
+      failed(verifyPackedSequences(*this, getCuSeqlens().getType(), input)))
+    return failure();
   if (Value offsets = getOffsets()) {
     auto t = cast<RankedTensorType>(offsets.getType());
     if (failed(expectRank(*this, "offsets", t, 1, "[batch]")) ||
@@ -993,3 +1002,139 @@ void DispatchOp::print(OpAsmPrinter &p) {
 
 #define GET_OP_CLASSES
 #include "dialects/Hyla/HylaOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Prefill into per-slot caches
+//===----------------------------------------------------------------------===//
+
+/// [N] slots against the N of a [N + 1] cu_seqlens or of a [N, ...]
+/// values tensor (`what` names it, `n` its sequence count or dynamic).
+static LogicalResult verifySlotTable(Operation *op, RankedTensorType slots,
+                                     int64_t n, StringRef what) {
+  if (failed(expectRank(op, "slots", slots, 1, "[sequences]")))
+    return failure();
+  if (!compatible(slots.getDimSize(0), n))
+    return op->emitOpError() << "slots names " << slots.getDimSize(0)
+                             << " sequences but " << what << " has "
+                             << n;
+  return success();
+}
+
+/// The sequence count a [N + 1] cu_seqlens names, or dynamic.
+static int64_t sequencesOf(RankedTensorType cu) {
+  return cu.isDynamicDim(0) ? ShapedType::kDynamic : cu.getDimSize(0) - 1;
+}
+
+/// The cache's update has the cache's type.
+static LogicalResult verifyNewCache(Operation *op, RankedTensorType cache,
+                                    RankedTensorType newCache) {
+  if (cache != newCache)
+    return op->emitOpError() << "new_cache type " << newCache
+                             << " must equal cache type " << cache;
+  return success();
+}
+
+LogicalResult SequenceTailOp::verify() {
+  RankedTensorType input = getInput().getType(), cu = getCuSeqlens().getType(),
+                   result = getType();
+  if (failed(expectRank(*this, "input", input, 3, "[1, tokens, features]")) ||
+      failed(verifyPackedSequences(*this, cu, input)) ||
+      failed(expectRank(*this, "result", result, 3,
+                        "[sequences, count, features]")) ||
+      failed(expectSameDim(*this, "input", input, 2, "result", result, 2,
+                           "feature count")))
+    return failure();
+  if (!compatible(result.getDimSize(0), sequencesOf(cu)))
+    return emitOpError() << "result has " << sizeStr(result.getDimSize(0))
+                         << " sequences but cu_seqlens names "
+                         << sequencesOf(cu);
+  if (result.getDimSize(1) != getCount())
+    return emitOpError() << "result dim 1 must be count = " << getCount()
+                         << " but is " << sizeStr(result.getDimSize(1));
+  if (result.getElementType() != input.getElementType())
+    return emitOpError() << "result element type " << result.getElementType()
+                         << " must match input element type "
+                         << input.getElementType();
+  return success();
+}
+
+LogicalResult
+SequenceTailOp::reifyResultShapes(OpBuilder &b,
+                                  ReifiedRankedShapedTypeDims &dims) {
+  SmallVector<OpFoldResult> shape =
+      reifyDims(b, getLoc(), getType(),
+                {{getCuSeqlens(), 0}, {getInput(), 1}, {getInput(), 2}});
+  if (getType().isDynamicDim(0))
+    shape[0] = arith::SubIOp::create(
+                   b, getLoc(),
+                   tensor::DimOp::create(b, getLoc(), getCuSeqlens(), 0),
+                   arith::ConstantIndexOp::create(b, getLoc(), 1))
+                   .getResult();
+  dims.push_back(shape);
+  return success();
+}
+
+LogicalResult WriteSlotsOp::verify() {
+  RankedTensorType cache = getCache().getType(),
+                   values = getValues().getType();
+  if (cache.getRank() < 2)
+    return emitOpError() << "cache must have rank 2 or more ([slots, ...]) "
+                            "but has rank "
+                         << cache.getRank();
+  if (values.getRank() != cache.getRank())
+    return emitOpError() << "values must have the rank of cache ("
+                         << cache.getRank() << ") but has rank "
+                         << values.getRank();
+  for (int64_t d = 1; d < cache.getRank(); ++d)
+    if (failed(expectSameDim(*this, "values", values, d, "cache", cache, d,
+                             "entry shape")))
+      return failure();
+  if (values.getElementType() != cache.getElementType())
+    return emitOpError() << "values element type " << values.getElementType()
+                         << " must match cache element type "
+                         << cache.getElementType();
+  if (failed(verifySlotTable(*this, getSlots().getType(),
+                             values.getDimSize(0), "values")))
+    return failure();
+  return verifyNewCache(*this, cache, getNewCache().getType());
+}
+
+LogicalResult
+WriteSlotsOp::reifyResultShapes(OpBuilder &b,
+                                ReifiedRankedShapedTypeDims &dims) {
+  dims.push_back(reifyLike(b, getLoc(), getType(), getCache()));
+  return success();
+}
+
+LogicalResult WriteSequencesOp::verify() {
+  RankedTensorType cache = getCache().getType(), input = getInput().getType(),
+                   cu = getCuSeqlens().getType();
+  if (cache.getRank() < 3)
+    return emitOpError() << "cache must have rank 3 or more ([slots, "
+                            "positions, ...]) but has rank "
+                         << cache.getRank();
+  if (input.getRank() != cache.getRank())
+    return emitOpError() << "input must have the rank of cache ("
+                         << cache.getRank() << ") but has rank "
+                         << input.getRank();
+  for (int64_t d = 2; d < cache.getRank(); ++d)
+    if (failed(expectSameDim(*this, "input", input, d, "cache", cache, d,
+                             "token shape")))
+      return failure();
+  if (input.getElementType() != cache.getElementType())
+    return emitOpError() << "input element type " << input.getElementType()
+                         << " must match cache element type "
+                         << cache.getElementType();
+  if (failed(verifyPackedSequences(*this, cu, input)) ||
+      failed(verifySlotTable(*this, getSlots().getType(), sequencesOf(cu),
+                             "cu_seqlens")))
+    return failure();
+  return verifyNewCache(*this, cache, getNewCache().getType());
+}
+
+LogicalResult
+WriteSequencesOp::reifyResultShapes(OpBuilder &b,
+                                    ReifiedRankedShapedTypeDims &dims) {
+  dims.push_back(reifyLike(b, getLoc(), getType(), getCache()));
+  return success();
+}

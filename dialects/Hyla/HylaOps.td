@@ -130,12 +130,19 @@ def Hyla_CausalConv1DOp : Hyla_ShapedOp<"causal_conv1d"> {
     `input` is `[B, T, C]`, `weight` is `[C, W]`:
     `y[b, t, c] = act(sum_j weight[c, j] * input[b, t - W + 1 + j, c])`,
     with tokens before 0 read as zero. `activation` is `"none"` or `"silu"`.
+
+    With `cu_seqlens` (`[N + 1]` i32, non-decreasing from 0 to `T`) the
+    batch dim is 1 and holds `N` sequences packed along the tokens; each
+    sequence reads the tokens before its first one as zero, not its
+    neighbour's.
   }];
   let arguments = (ins Hyla_FloatTensor:$input, Hyla_FloatTensor:$weight,
+                       Optional<RankedTensorOf<[I32]>>:$cu_seqlens,
                        DefaultValuedStrAttr<StrAttr, "silu">:$activation);
   let results = (outs Hyla_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
+    attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
 }
 
@@ -308,7 +315,7 @@ def Hyla_GatedRMSNormOp : Hyla_ShapedOp<"gated_rms_norm"> {
 // Attention
 //===----------------------------------------------------------------------===//
 
-def Hyla_RopeOp : Hyla_ShapedOp<"rope"> {
+def Hyla_RopeOp : Hyla_ShapedOp<"rope", [AttrSizedOperandSegments]> {
   let summary = "Rotary position embedding (rotate-half form)";
   let description = [{
     `input` is `[B, T, H, D]`, D even; token `t` of sequence `b` has
@@ -317,13 +324,19 @@ def Hyla_RopeOp : Hyla_ShapedOp<"rope"> {
     `inv_freq[i] = theta^(-2i/D)` and `a = p * inv_freq[i mod D/2]`:
     `y[i] = x[i] cos(a) - x[i + D/2] sin(a)` for `i < D/2`,
     `y[i] = x[i] cos(a) + x[i - D/2] sin(a)` otherwise.
+
+    With `cu_seqlens` (`[N + 1]` i32, non-decreasing from 0 to `T`; not
+    with `offsets`) the batch dim is 1 and holds `N` packed sequences:
+    token `t` of sequence `n` has position `p = t - cu_seqlens[n]`.
   }];
   let arguments = (ins Hyla_FloatTensor:$input,
                        Optional<RankedTensorOf<[I32]>>:$offsets,
+                       Optional<RankedTensorOf<[I32]>>:$cu_seqlens,
                        Hyla_PositiveF64Attr:$theta);
   let results = (outs Hyla_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`offsets` `(` $offsets^ `:` type($offsets) `)`)? attr-dict `:`
+    $input (`offsets` `(` $offsets^ `:` type($offsets) `)`)?
+    (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)? attr-dict `:`
     type($input) `->` type($result)
   }];
 }
@@ -393,6 +406,80 @@ def Hyla_AttentionCachedOp : Hyla_ShapedOp<"attention_cached"> {
     $lengths attr-dict `:` type($q) `,` type($k) `,` type($v) `,`
     type($k_cache) `,` type($v_cache) `,` type($slots) `,` type($lengths)
     `->` type($result) `,` type($new_k_cache) `,` type($new_v_cache)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Prefill into per-slot caches (packed sequences)
+//===----------------------------------------------------------------------===//
+
+def Hyla_SequenceTailOp : Hyla_ShapedOp<"sequence_tail"> {
+  let summary = "The last tokens of each packed sequence";
+  let description = [{
+    `input` is `[1, T, F]` holding `N` sequences packed along the tokens
+    (`cu_seqlens`, `[N + 1]` i32, non-decreasing from 0 to `T`); the
+    result `[N, count, F]` holds the last `count` tokens of each, oldest
+    first: `result[n, r] = input[0, cu_seqlens[n + 1] - count + r]` where
+    that token belongs to sequence `n`, zero where the sequence is shorter.
+    A prefill takes each sequence's last hidden state (count 1, for its
+    logits) and its last `W - 1` conv inputs (for the conv cache) this way.
+
+    ```mlir
+    %last = hyla.sequence_tail %h cu_seqlens(%cu : tensor<?xi32>) {count = 1}
+        : tensor<1x?x3840xbf16> -> tensor<?x1x3840xbf16>
+    ```
+  }];
+  let arguments = (ins Hyla_FloatTensor:$input, RankedTensorOf<[I32]>:$cu_seqlens,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$count);
+  let results = (outs Hyla_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `cu_seqlens` `(` $cu_seqlens `:` type($cu_seqlens) `)` attr-dict `:`
+    type($input) `->` type($result)
+  }];
+}
+
+def Hyla_WriteSlotsOp : Hyla_ShapedOp<"write_slots"> {
+  let summary = "Whole per-slot cache entries written from a batch";
+  let description = [{
+    `cache` is `[slots, ...]`, `values` is `[N, ...]` with the same trailing
+    dims, `slots` is `[N]` i32: `new_cache` is `cache` with
+    `cache[slots[n]] = values[n]`. Lowered it is the same buffer (updated in
+    place), so `cache` must not be used after this op. `slots` entries must
+    be distinct and within `[0, slots)`; the kernel writes nothing for an
+    entry outside (the float64 reference rejects both cases). A prefill
+    stores each sequence's final recurrent state and last conv inputs so.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$cache, RankedTensorOf<[I32]>:$slots,
+                       Hyla_FloatTensor:$values);
+  let results = (outs Hyla_FloatTensor:$new_cache);
+  let assemblyFormat = [{
+    $cache `[` $slots `]` `,` $values attr-dict `:` type($cache) `,`
+    type($slots) `,` type($values) `->` type($new_cache)
+  }];
+}
+
+def Hyla_WriteSequencesOp : Hyla_ShapedOp<"write_sequences"> {
+  let summary = "Packed sequences written into per-slot token caches";
+  let description = [{
+    `cache` is `[slots, L, ...]`, `input` is `[1, T, ...]` with the same
+    trailing dims holding `N` sequences packed along the tokens
+    (`cu_seqlens`, `[N + 1]` i32, non-decreasing from 0 to `T`), `slots` is
+    `[N]` i32: `new_cache` is `cache` with
+    `cache[slots[n], i] = input[0, cu_seqlens[n] + i]` for every token `i`
+    of sequence `n`. Lowered it is the same buffer (updated in place).
+    `slots` follow the rules of `hyla.write_slots`, and a sequence must fit
+    in `L` positions; the kernel writes nothing outside the cache (the
+    float64 reference rejects a longer sequence). A prefill fills the
+    attention layers' key and value caches so.
+  }];
+  let arguments = (ins Hyla_FloatTensor:$cache, RankedTensorOf<[I32]>:$slots,
+                       Hyla_FloatTensor:$input,
+                       RankedTensorOf<[I32]>:$cu_seqlens);
+  let results = (outs Hyla_FloatTensor:$new_cache);
+  let assemblyFormat = [{
+    $cache `[` $slots `]` `,` $input `cu_seqlens` `(` $cu_seqlens `:`
+    type($cu_seqlens) `)` attr-dict `:` type($cache) `,` type($slots) `,`
+    type($input) `->` type($new_cache)
   }];
 }
 

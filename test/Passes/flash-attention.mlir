@@ -93,7 +93,7 @@ func.func @full(%q: tensor<1x10x2x32xf32>, %k: tensor<1x20x2x32xf32>, %v: tensor
 // CHECK-SAME:      tensor<?xi32>{%[[CU]]}
 // CHECK:       func.func @[[K]](
 // CHECK:         %[[SLOT:.*]] = hyla_tile.program_id 0
-// CHECK:         %[[WALK:.*]]:4 = scf.for
+// CHECK:         %[[WALK:.*]]:5 = scf.for
 // CHECK:           memref.load %arg3
 // CHECK:         %[[VALID:.*]] = arith.cmpi ult, %[[SLOT]], %[[WALK]]#0
 // CHECK:         %[[END:.*]] = arith.select %[[VALID]], %[[WALK]]#2, %[[WALK]]#3

@@ -179,3 +179,49 @@ func.func @rms_norm_whole_rounds(%x: tensor<?x3840xbf16>) -> tensor<?x3840xbf16>
   %y = hyla.rms_norm %x, %w {epsilon = 1.0e-6 : f64} : tensor<?x3840xbf16>, tensor<3840xbf16> -> tensor<?x3840xbf16>
   return %y : tensor<?x3840xbf16>
 }
+
+// -----
+
+// Prefill of packed prompts: the conv's programs are blocks of one
+// sequence (taps masked before its start, stores bounded by its end); the
+// conv cache gets each sequence's last 3 inputs, in place.
+// CHECK-LABEL: func.func @prefill_conv
+// CHECK:         hyla.dispatch @[[TAIL:sequence_tail_bf16_n3]]
+// CHECK:         hyla.dispatch @[[SLOTS:write_slots_bf16_3_128]]
+// CHECK-SAME:      {tied_results = array<i64: 0>}
+// CHECK:         hyla.dispatch @[[CONV:causal_conv1d_packed_bf16_bf16_c128_w4_silu]]
+// CHECK:       func.func @[[TAIL]](
+// CHECK-COUNT-3: hyla_tile.load %arg0
+// CHECK:       func.func @[[SLOTS]](
+// CHECK:         scf.if
+// CHECK:         hyla_tile.store {{.*}}, %arg3
+// CHECK:       func.func @[[CONV]](
+// CHECK:         scf.for
+// CHECK:         scf.if
+// CHECK-COUNT-4: arith.select
+// CHECK:         hyla_tile.store {{.*}} bounds
+func.func @prefill_conv(%x: tensor<1x?x128xbf16>, %cu: tensor<?xi32>, %slots: tensor<?xi32>, %cache: tensor<?x3x128xbf16>) -> (tensor<1x?x128xbf16>, tensor<?x3x128xbf16>) {
+  %w = hyla.weight "w" : tensor<128x4xbf16>
+  %tail = hyla.sequence_tail %x cu_seqlens(%cu : tensor<?xi32>) {count = 3} : tensor<1x?x128xbf16> -> tensor<?x3x128xbf16>
+  %c = hyla.write_slots %cache[%slots], %tail : tensor<?x3x128xbf16>, tensor<?xi32>, tensor<?x3x128xbf16> -> tensor<?x3x128xbf16>
+  %y = hyla.causal_conv1d %x, %w cu_seqlens(%cu : tensor<?xi32>) : tensor<1x?x128xbf16>, tensor<128x4xbf16> -> tensor<1x?x128xbf16>
+  return %y, %c : tensor<1x?x128xbf16>, tensor<?x3x128xbf16>
+}
+
+// -----
+
+// Keys of packed prompts into their slots from position 0: blocks of 32
+// tokens of one sequence, stores bounded by the sequence and the cache.
+// CHECK-LABEL: func.func @prefill_keys
+// CHECK:         hyla.dispatch @[[K:write_sequences_bf16_2_64]]
+// CHECK-SAME:      {tied_results = array<i64: 0>}
+// CHECK:       func.func @[[K]](
+// CHECK:         scf.for
+// CHECK:         scf.if
+// CHECK:         scf.if
+// CHECK:         hyla_tile.load %arg2{{.*}} bounds
+// CHECK:         hyla_tile.store {{.*}}, %arg4{{.*}} bounds
+func.func @prefill_keys(%k: tensor<1x?x2x64xbf16>, %cu: tensor<?xi32>, %slots: tensor<?xi32>, %cache: tensor<?x?x2x64xbf16>) -> tensor<?x?x2x64xbf16> {
+  %c = hyla.write_sequences %cache[%slots], %k cu_seqlens(%cu : tensor<?xi32>) : tensor<?x?x2x64xbf16>, tensor<?xi32>, tensor<1x?x2x64xbf16> -> tensor<?x?x2x64xbf16>
+  return %c : tensor<?x?x2x64xbf16>
+}

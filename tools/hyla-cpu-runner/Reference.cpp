@@ -289,20 +289,97 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
     int64_t batch = x->shape[0], tokens = x->shape[1], ch = x->shape[2],
             width = w->shape[1];
     bool act = c.getActivation() == "silu";
+    // Each sequence (a batch row, or a packed one) reads zero before its
+    // first token.
+    FailureOr<std::vector<Sequence>> seqs = sequencesOf(
+        op, c.getCuSeqlens() ? tensor(c.getCuSeqlens()).get() : nullptr,
+        batch, tokens);
+    if (failed(seqs))
+      return failure();
     HostTensorPtr out = makeLike(c, x->shape);
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t t = 0; t < tokens; ++t)
+    for (const Sequence &sq : *seqs)
+      for (int64_t t = sq.begin; t < sq.end; ++t)
         for (int64_t q = 0; q < ch; ++q) {
           double acc = 0;
           for (int64_t j = 0; j < width; ++j) {
             int64_t s = t - width + 1 + j;
-            if (s >= 0)
+            if (s >= sq.begin)
               acc += w->values[q * width + j] *
-                     x->values[(b * tokens + s) * ch + q];
+                     x->values[(sq.b * tokens + s) * ch + q];
           }
-          out->values[(b * tokens + t) * ch + q] = act ? silu(acc) : acc;
+          out->values[(sq.b * tokens + t) * ch + q] = act ? silu(acc) : acc;
         }
     set(c, out);
+    return success();
+  }
+
+  if (auto st = dyn_cast<SequenceTailOp>(op)) {
+    HostTensorPtr x = tensor(st.getInput());
+    int64_t tokens = x->shape[1], f = x->shape[2],
+            count = static_cast<int64_t>(st.getCount());
+    FailureOr<std::vector<Sequence>> seqs =
+        sequencesOf(op, tensor(st.getCuSeqlens()).get(), 1, tokens);
+    if (failed(seqs))
+      return failure();
+    int64_t n = static_cast<int64_t>(seqs->size());
+    HostTensorPtr out = makeLike(st, {n, count, f});
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = 0; r < count; ++r) {
+        int64_t t = (*seqs)[i].end - count + r;
+        if (t < (*seqs)[i].begin)
+          continue;
+        for (int64_t j = 0; j < f; ++j)
+          out->values[(i * count + r) * f + j] = x->values[t * f + j];
+      }
+    set(st, out);
+    return success();
+  }
+
+  if (auto ws = dyn_cast<WriteSlotsOp>(op)) {
+    HostTensorPtr cache = tensor(ws.getCache()), slots = tensor(ws.getSlots()),
+                  values = tensor(ws.getValues());
+    int64_t entry = cache->numel() / cache->shape[0];
+    if (failed(checkSlots(op, *slots, cache->shape[0])))
+      return failure();
+    if (static_cast<int64_t>(slots->values.size()) != values->shape[0])
+      return op->emitError() << "slots names " << slots->values.size()
+                             << " entries but values has " << values->shape[0];
+    auto updated = std::make_shared<HostTensor>(*cache);
+    for (size_t n = 0; n < slots->values.size(); ++n) {
+      int64_t slot = static_cast<int64_t>(slots->values[n]);
+      std::copy_n(&values->values[n * entry], entry,
+                  &updated->values[slot * entry]);
+    }
+    set(ws.getNewCache(), updated);
+    return success();
+  }
+
+  if (auto ws = dyn_cast<WriteSequencesOp>(op)) {
+    HostTensorPtr cache = tensor(ws.getCache()), slots = tensor(ws.getSlots()),
+                  x = tensor(ws.getInput());
+    int64_t positions = cache->shape[1];
+    int64_t token = cache->numel() / (cache->shape[0] * positions);
+    FailureOr<std::vector<Sequence>> seqs = sequencesOf(
+        op, tensor(ws.getCuSeqlens()).get(), 1, x->shape[1]);
+    if (failed(seqs) || failed(checkSlots(op, *slots, cache->shape[0])))
+      return failure();
+    if (seqs->size() != slots->values.size())
+      return op->emitError() << "cu_seqlens names " << seqs->size()
+                             << " sequences but slots has "
+                             << slots->values.size();
+    auto updated = std::make_shared<HostTensor>(*cache);
+    for (size_t n = 0; n < seqs->size(); ++n) {
+      const Sequence &sq = (*seqs)[n];
+      if (sq.end - sq.begin > positions)
+        return op->emitError() << "sequence " << n << " has "
+                               << sq.end - sq.begin
+                               << " tokens; the cache holds " << positions;
+      int64_t slot = static_cast<int64_t>(slots->values[n]);
+      for (int64_t t = sq.begin; t < sq.end; ++t)
+        std::copy_n(&x->values[t * token], token,
+                    &updated->values[(slot * positions + t - sq.begin) * token]);
+    }
+    set(ws.getNewCache(), updated);
     return success();
   }
 
@@ -457,13 +534,20 @@ LogicalResult ReferenceInterpreter::evalHylaOp(Operation *op) {
             half = D / 2;
     double theta = r.getTheta().convertToDouble();
     HostTensorPtr offsets = r.getOffsets() ? tensor(r.getOffsets()) : nullptr;
+    // Packed sequences count positions from their own first tokens.
+    FailureOr<std::vector<Sequence>> seqs = sequencesOf(
+        op, r.getCuSeqlens() ? tensor(r.getCuSeqlens()).get() : nullptr, B, T);
+    if (failed(seqs))
+      return failure();
     HostTensorPtr out = makeLike(r, x->shape);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t t = 0; t < T; ++t)
+    for (const Sequence &sq : *seqs)
+      for (int64_t t = sq.begin; t < sq.end; ++t)
         for (int64_t h = 0; h < H; ++h) {
+          int64_t b = sq.b;
           const double *xi = &x->values[((b * T + t) * H + h) * D];
           double *yo = &out->values[((b * T + t) * H + h) * D];
-          double position = t + (offsets ? offsets->values[b] : 0.0);
+          double position =
+              t - sq.begin + (offsets ? offsets->values[b] : 0.0);
           for (int64_t i = 0; i < half; ++i) {
             double a = position * std::pow(theta, -2.0 * i / D);
             yo[i] = xi[i] * std::cos(a) - xi[i + half] * std::sin(a);

@@ -92,14 +92,16 @@ Running (the default):
 
 Generating (a module compiled from a config.json, which has 'decode'):
   --generate N           greedy generation of N tokens after the prompt:
-                         the prompt goes through 'decode' in one call from
-                         empty caches (one slot a sequence), then one call
-                         a token, each sequence's next token the first
-                         argmax of its last logits; prints a progress line,
-                         the tokens and tokens/s
-  --prompt IDS|FILE.npy  the prompt's token ids: comma-separated (one
-                         sequence), or a .npy of shape [T] or [B, T]
-                         (<i4 or <i8), one row a sequence
+                         the prompts go through 'prefill' in one call, packed
+                         (or, in a module without it, through 'decode'),
+                         into empty caches (one slot a sequence), then
+                         'decode' once a token, each sequence's next token
+                         the first argmax of its last logits; prints a
+                         progress line, the tokens and tokens/s
+  --prompt IDS|FILE.npy  the prompts' token ids: comma-separated, sequences
+                         separated by ';' (lengths may differ), or a .npy
+                         of shape [T] or [B, T] (<i4 or <i8), one row a
+                         sequence
   --max-tokens M         positions a slot's KV cache holds (default: the
                          prompt's length + N); a prompt and N that need more
                          are an error
@@ -621,16 +623,29 @@ std::vector<std::vector<int32_t>> readPrompt(const std::string &prompt,
     for (int64_t i = 0; i < b; ++i)
       rows.emplace_back(p + i * t, p + (i + 1) * t);
   } else {
-    rows.emplace_back();
-    for (size_t at = 0; at <= prompt.size();) {
-      size_t comma = std::min(prompt.find(',', at), prompt.size());
-      rows.back().push_back(static_cast<int32_t>(parseInt(
-          prompt.substr(at, comma - at), "--prompt token", 0)));
-      at = comma + 1;
+    // Sequences separated by ';', tokens by ','.
+    for (size_t start = 0; start <= prompt.size();) {
+      size_t semi = std::min(prompt.find(';', start), prompt.size());
+      std::string seq = prompt.substr(start, semi - start);
+      if (seq.empty())
+        throw UsageError("--prompt: sequence " + std::to_string(rows.size()) +
+                         " has no tokens");
+      rows.emplace_back();
+      for (size_t at = 0; at <= seq.size();) {
+        size_t comma = std::min(seq.find(',', at), seq.size());
+        rows.back().push_back(static_cast<int32_t>(parseInt(
+            seq.substr(at, comma - at), "--prompt token", 0)));
+        at = comma + 1;
+      }
+      start = semi + 1;
     }
   }
-  if (rows.empty() || rows.front().empty())
+  if (rows.empty())
     throw UsageError("--prompt: no tokens");
+  for (size_t b = 0; b < rows.size(); ++b)
+    if (rows[b].empty())
+      throw UsageError("--prompt: sequence " + std::to_string(b) +
+                       " has no tokens");
   for (const auto &row : rows)
     for (int32_t id : row)
       if (id < 0 || id >= vocab)
@@ -650,7 +665,6 @@ int generate(hyla_module *module, const Options &options) {
                      "(compile the model from its config.json)");
   int32_t numInputs = hyla_function_num_inputs(module, fn);
   int32_t numOutputs = hyla_function_num_outputs(module, fn);
-  int32_t numSymbols = hyla_function_num_symbols(module, fn);
   const char *vocabText = hyla_module_metadata(module, "vocab_size");
   int64_t vocab = vocabText ? std::strtoll(vocabText, nullptr, 10) : 0;
   if (vocab <= 0 || numInputs < 3 || numOutputs < 1)
@@ -658,10 +672,18 @@ int generate(hyla_module *module, const Options &options) {
                      "metadata, or too few inputs and outputs)");
   auto rows = readPrompt(options.prompt, vocab);
   const int64_t batch = static_cast<int64_t>(rows.size());
-  const int64_t promptTokens = static_cast<int64_t>(rows.front().size());
-  for (const auto &row : rows)
-    if (static_cast<int64_t>(row.size()) != promptTokens)
-      throw UsageError("--prompt: every sequence must have the same length");
+  // The prompts go through `prefill` (packed, any lengths) where the module
+  // has it, else through `decode` in one call (equal lengths).
+  const int32_t prefillFn = hyla_module_find_function(module, "prefill");
+  int64_t promptTokens = 0, packedTokens = 0;
+  for (const auto &row : rows) {
+    promptTokens = std::max<int64_t>(promptTokens, row.size());
+    packedTokens += static_cast<int64_t>(row.size());
+    if (prefillFn < 0 && static_cast<int64_t>(row.size()) != promptTokens)
+      throw UsageError("--prompt: every sequence must have the same length "
+                       "(the module has no 'prefill' for prompts of "
+                       "different lengths)");
+  }
   const int64_t steps = options.generate;
   const int64_t maxTokens =
       options.maxTokens > 0 ? options.maxTokens : promptTokens + steps;
@@ -675,38 +697,48 @@ int generate(hyla_module *module, const Options &options) {
                      " cache positions; --max-tokens is " +
                      std::to_string(maxTokens));
 
-  // Shapes with one slot a sequence.
-  auto shapesFor = [&](int64_t tokens) {
-    std::vector<int64_t> values(numSymbols, -1);
-    for (int32_t s = 0; s < numSymbols; ++s) {
-      std::string name = hyla_function_symbol_name(module, fn, s);
-      if (name == "batch" || name == "slots")
+  // Shapes of function `f`'s inputs with one slot a sequence.
+  auto shapesOf = [&](int32_t f, int64_t tokens) {
+    int32_t n = hyla_function_num_symbols(module, f);
+    std::vector<int64_t> values(n, -1);
+    for (int32_t s = 0; s < n; ++s) {
+      std::string name = hyla_function_symbol_name(module, f, s);
+      if (name == "batch" || name == "slots" || name == "sequences")
         values[s] = batch;
+      else if (name == "sequences_plus_1")
+        values[s] = batch + 1;
       else if (name == "tokens")
         values[s] = tokens;
       else if (name == "max_tokens")
         values[s] = maxTokens;
       else
-        throw UsageError("'decode' has a symbol '" + name +
+        throw UsageError(std::string("'") +
+                         (f == prefillFn ? "prefill" : "decode") +
+                         "' has a symbol '" + name +
                          "' that --generate cannot size");
     }
-    std::vector<hyla_tensor> inputs(numInputs);
-    if (hyla_function_input_shapes(module, fn, values.data(), numSymbols,
+    std::vector<hyla_tensor> inputs(hyla_function_num_inputs(module, f));
+    if (hyla_function_input_shapes(module, f, values.data(), n,
                                    inputs.data()) != HYLA_OK)
       throw UsageError(hyla_last_error());
     return inputs;
   };
-  std::vector<hyla_tensor> inputs = shapesFor(promptTokens);
+  auto shapesFor = [&](int64_t tokens) { return shapesOf(fn, tokens); };
+  std::vector<hyla_tensor> inputs =
+      shapesFor(prefillFn >= 0 ? 1 : promptTokens);
   if (inputs[0].dtype != HYLA_I32 || inputs[1].dtype != HYLA_I32 ||
       inputs[2].dtype != HYLA_I32)
     throw UsageError("'decode' must take i32 ids, slots and lengths first");
 
   std::printf("hyla-run: %s: greedy generation of %lld tokens after a "
-              "prompt of %lld, %lld sequence%s, %lld cache positions a slot\n",
+              "prompt of %lld%s, %lld sequence%s, %lld cache positions a "
+              "slot; the prompt through '%s'\n",
               options.modulePath.c_str(), static_cast<long long>(steps),
               static_cast<long long>(promptTokens),
+              packedTokens == promptTokens * batch ? "" : " at most",
               static_cast<long long>(batch), batch == 1 ? "" : "s",
-              static_cast<long long>(maxTokens));
+              static_cast<long long>(maxTokens),
+              prefillFn >= 0 ? "prefill" : "decode");
   if (int status = prepareGpu(module, options); status != kExitOk)
     return status;
 
@@ -738,6 +770,45 @@ int generate(hyla_module *module, const Options &options) {
   check(hyla_copy_to_device(module, inputs[1].data, slots.data(),
                             slots.size() * 4),
         "copying the slots");
+
+  // prefill's own inputs (packed ids, offsets, slots) and logits; the
+  // caches are decode's.
+  std::vector<hyla_tensor> prefillIn, prefillOut;
+  DeviceAllocations prefillMemory{module, {}};
+  if (prefillFn >= 0) {
+    prefillIn = shapesOf(prefillFn, packedTokens);
+    if (static_cast<int32_t>(prefillIn.size()) != numInputs)
+      throw UsageError("'prefill' and 'decode' must take the same caches");
+    std::vector<int32_t> cu(batch + 1, 0);
+    for (int64_t b = 0; b < batch; ++b)
+      cu[b + 1] = cu[b] + static_cast<int32_t>(rows[b].size());
+    const std::vector<int32_t> *host[3] = {&ids, &cu, &slots};
+    for (int32_t i = 0; i < 3; ++i) {
+      uint64_t bytes = tensorBytes(prefillIn[i]);
+      if (prefillIn[i].dtype != HYLA_I32 || bytes != host[i]->size() * 4)
+        throw UsageError("'prefill' must take i32 ids [1, tokens], "
+                         "cu_seqlens [sequences + 1] and slots [sequences]");
+      prefillIn[i].data =
+          prefillMemory.allocate(bytes, "prefill input " + std::to_string(i));
+      check(hyla_copy_to_device(module, prefillIn[i].data, host[i]->data(),
+                                bytes),
+            "copying prefill input " + std::to_string(i));
+    }
+    for (int32_t i = 3; i < numInputs; ++i)
+      prefillIn[i].data = inputs[i].data;
+    prefillOut.assign(hyla_function_num_outputs(module, prefillFn),
+                      hyla_tensor{});
+    if (hyla_function_output_shapes(module, prefillFn, prefillIn.data(),
+                                    numInputs, prefillOut.data(),
+                                    prefillOut.size()) != HYLA_OK)
+      throw UsageError(hyla_last_error());
+    prefillOut[0].data = prefillMemory.allocate(tensorBytes(prefillOut[0]),
+                                                "the prefill logits");
+    for (size_t i = 1; i < prefillOut.size(); ++i)
+      prefillOut[i].data =
+          prefillIn[hyla_function_output_tied_input(module, prefillFn, i)]
+              .data;
+  }
 
   std::vector<hyla_tensor> outputs(numOutputs);
   DeviceAllocations logitsMemory{module, {}};
@@ -793,7 +864,18 @@ int generate(hyla_module *module, const Options &options) {
   };
   for (int64_t step = 0; step < steps; ++step) {
     auto stepStart = std::chrono::steady_clock::now();
-    if (tokens != 1) {
+    if (step == 0 && prefillFn >= 0) {
+      // The prompts, packed, through prefill; its logits are each
+      // prompt's last token's.
+      check(hyla_event_record(module, gpuStart, nullptr), "recording an event");
+      check(hyla_function_call(module, prefillFn, prefillIn.data(), numInputs,
+                               prefillOut.data(), prefillOut.size(), nullptr),
+            "calling 'prefill'");
+      check(hyla_event_record(module, gpuEnd, nullptr), "recording an event");
+      check(hyla_copy_to_host(module, lastRows.data(), prefillOut[0].data,
+                              lastRows.size()),
+            "copying the prefill logits");
+    } else if (tokens != 1) {
       tensorsFor(tokens, in, out);
     } else {
       if (oneIn.empty())
@@ -801,6 +883,9 @@ int generate(hyla_module *module, const Options &options) {
       in = oneIn;
       out = oneOut;
     }
+    auto enqueueStart = std::chrono::steady_clock::now();
+    auto enqueued = enqueueStart;
+    if (!(step == 0 && prefillFn >= 0)) {
     check(hyla_copy_to_device(module, in[0].data, ids.data(), ids.size() * 4),
           "copying the token ids");
     check(hyla_copy_to_device(module, in[2].data, lengths.data(),
@@ -813,7 +898,7 @@ int generate(hyla_module *module, const Options &options) {
       std::printf("decode step captured as a CUDA graph of %d launches\n",
                   hyla_graph_num_launches(stepGraph.graph));
     }
-    auto enqueueStart = std::chrono::steady_clock::now();
+    enqueueStart = std::chrono::steady_clock::now();
     check(hyla_event_record(module, gpuStart, nullptr), "recording an event");
     if (stepGraph.graph && tokens == 1)
       check(hyla_graph_launch(stepGraph.graph, nullptr),
@@ -823,7 +908,7 @@ int generate(hyla_module *module, const Options &options) {
                                numOutputs, nullptr),
             "calling 'decode'");
     check(hyla_event_record(module, gpuEnd, nullptr), "recording an event");
-    auto enqueued = std::chrono::steady_clock::now();
+    enqueued = std::chrono::steady_clock::now();
     // Each sequence's last logits row.
     for (int64_t b = 0; b < batch; ++b)
       check(hyla_copy_to_host(
@@ -832,6 +917,7 @@ int generate(hyla_module *module, const Options &options) {
                     ((b * tokens + tokens - 1) * vocab) * logitSize,
                 vocab * logitSize),
             "copying the logits");
+    }
     auto copied = std::chrono::steady_clock::now();
     ids.assign(batch, 0);
     for (int64_t b = 0; b < batch; ++b) {
@@ -861,7 +947,7 @@ int generate(hyla_module *module, const Options &options) {
                        "at step " + std::to_string(step));
       ids[b] = static_cast<int32_t>(best);
       generated[b].push_back(static_cast<int32_t>(best));
-      lengths[b] += static_cast<int32_t>(tokens);
+      lengths[b] += static_cast<int32_t>(step == 0 ? rows[b].size() : 1);
     }
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - stepStart)

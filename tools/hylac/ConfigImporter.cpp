@@ -310,15 +310,18 @@ std::optional<OlmoHybridConfig> readOlmoHybridConfig(StringRef path) {
 
 namespace {
 
-/// A decode step's view of the caches: the batch's slots and the tokens
-/// each sequence had before this step, and the cache arguments of the
+/// The caches of a `decode` step or a `prefill`: the batch's slots, and
+/// for decode the tokens each sequence had before this step, for prefill
+/// the packed prompts' offsets (`cuSeqlens`); the cache arguments of the
 /// layer being built (GDN: q, k, v conv inputs and the recurrent state;
 /// attention: keys and values), replaced by their updated values as the
 /// layer is built.
 struct DecodeCaches {
   Value slots, lengths;
+  Value cuSeqlens; // set for prefill: the prompts packed in one row
   SmallVector<Value> layer;
   SmallVector<Value> updated; // every layer's caches after it, in order
+  bool prefill() const { return static_cast<bool>(cuSeqlens); }
 };
 
 class GraphBuilder {
@@ -347,12 +350,13 @@ public:
   }
 
   /// A decode step's products have one row a sequence and token: few.
-  Value linear(Value x, const std::string &w, int64_t out) {
+  Value linear(Value x, const std::string &w, int64_t out,
+               bool fewRows = false) {
     auto t = cast<RankedTensorType>(x.getType());
     int64_t in = t.getShape().back();
     return LinearOp::create(b, loc, act({out}, actType), x,
                             weight(w, {out, in}),
-                            /*few_rows=*/decode != nullptr);
+                            fewRows || (decode && !decode->prefill()));
   }
 
   /// [B, T, H * D] -> [B, T, H, D]
@@ -381,8 +385,21 @@ public:
     Value w2 = tensor::CollapseShapeOp::create(
         b, loc, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
     if (!decode)
-      return CausalConv1DOp::create(b, loc, t, x, w2, b.getStringAttr("silu"));
+      return CausalConv1DOp::create(b, loc, t, x, w2, /*cu_seqlens=*/Value(),
+                                    b.getStringAttr("silu"));
     Value &state = decode->layer[cache];
+    if (decode->prefill()) {
+      // Each prompt's last W - 1 inputs go into its slot's conv cache.
+      auto stateT = cast<RankedTensorType>(state.getType());
+      Value tail = SequenceTailOp::create(
+          b, loc,
+          RankedTensorType::get({ShapedType::kDynamic, c.convKernel - 1, ch},
+                                t.getElementType()),
+          x, decode->cuSeqlens, b.getI64IntegerAttr(c.convKernel - 1));
+      state = WriteSlotsOp::create(b, loc, stateT, state, decode->slots, tail);
+      return CausalConv1DOp::create(b, loc, t, x, w2, decode->cuSeqlens,
+                                    b.getStringAttr("silu"));
+    }
     auto op = CausalConv1DCachedOp::create(b, loc, t, state.getType(), x, w2,
                                            state, decode->slots,
                                            b.getStringAttr("silu"));
@@ -423,7 +440,23 @@ public:
         b.getF64FloatAttr(c.allowNegEigval ? 2.0 : 1.0));
     auto scale = b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(dk)));
     Value o;
-    if (decode) {
+    if (decode && decode->prefill()) {
+      // The packed prompts from zero states; each final state into its slot.
+      Value &cache = decode->layer[3];
+      auto state = RankedTensorType::get({ShapedType::kDynamic, hv, dk, dv}, f32);
+      auto rule = GatedDeltaRuleOp::create(
+          b, loc, act({hv, dv}, actType), state, qn, kn, splitHeads(v, hv, dv),
+          gates.getG(), gates.getBeta(), /*initial_state=*/Value(),
+          decode->cuSeqlens, /*q_conv_weight=*/Value(),
+          /*k_conv_weight=*/Value(), /*v_conv_weight=*/Value(),
+          /*a_log=*/Value(), /*dt_bias=*/Value(), /*output_gate=*/Value(),
+          /*output_norm_weight=*/Value(), scale,
+          /*qk_l2norm_epsilon=*/FloatAttr(), /*beta_scale=*/FloatAttr(),
+          /*output_norm_epsilon=*/FloatAttr());
+      cache = WriteSlotsOp::create(b, loc, cache.getType(), cache,
+                                   decode->slots, rule.getFinalState());
+      o = rule.getO();
+    } else if (decode) {
       Value &state = decode->layer[3];
       auto rule = GatedDeltaRuleCachedOp::create(
           b, loc, act({hv, dv}, actType), state.getType(), qn, kn,
@@ -468,16 +501,27 @@ public:
     Value q4 = splitHeads(q, hq, d), k4 = splitHeads(k, hkv, d),
           v4 = splitHeads(v, hkv, d);
     if (c.ropeTheta) {
-      // A decode step's tokens follow the sequence's cached ones.
+      // A decode step's tokens follow the sequence's cached ones; packed
+      // prompts count from their own starts.
       Value offsets = decode ? decode->lengths : Value();
-      q4 = RopeOp::create(b, loc, q4.getType(), q4, offsets,
+      Value cu = decode ? decode->cuSeqlens : Value();
+      q4 = RopeOp::create(b, loc, q4.getType(), q4, offsets, cu,
                           b.getF64FloatAttr(*c.ropeTheta));
-      k4 = RopeOp::create(b, loc, k4.getType(), k4, offsets,
+      k4 = RopeOp::create(b, loc, k4.getType(), k4, offsets, cu,
                           b.getF64FloatAttr(*c.ropeTheta));
     }
     auto scale = b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(d)));
     Value o;
-    if (decode) {
+    if (decode && decode->prefill()) {
+      // The prompts' keys and values into their slots from position 0.
+      Value &keys = decode->layer[0], &values = decode->layer[1];
+      keys = WriteSequencesOp::create(b, loc, keys.getType(), keys,
+                                      decode->slots, k4, decode->cuSeqlens);
+      values = WriteSequencesOp::create(b, loc, values.getType(), values,
+                                        decode->slots, v4, decode->cuSeqlens);
+      o = AttentionOp::create(b, loc, act({hq, d}, actType), q4, k4, v4,
+                              decode->cuSeqlens, scale, b.getBoolAttr(true));
+    } else if (decode) {
       Value &keys = decode->layer[0], &values = decode->layer[1];
       auto op = AttentionCachedOp::create(
           b, loc, act({hq, d}, actType), keys.getType(), values.getType(), q4,
@@ -534,10 +578,17 @@ Value buildModelBody(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
     if (decode)
       llvm::append_range(decode->updated, decode->layer);
   }
+  // A prefill's logits are those of each prompt's last token.
+  bool prefill = decode && decode->prefill();
+  if (prefill)
+    h = SequenceTailOp::create(
+        b, loc,
+        RankedTensorType::get({ShapedType::kDynamic, 1, c.hiddenSize}, act), h,
+        decode->cuSeqlens, b.getI64IntegerAttr(1));
   h = g.rmsNorm(h, "model.norm.weight", c.rmsNormEps);
   return g.linear(h, c.tieWordEmbeddings ? "model.embed_tokens.weight"
                                          : "lm_head.weight",
-                  c.vocabSize);
+                  c.vocabSize, /*fewRows=*/prefill);
 }
 
 /// The caches one layer keeps per slot, in the order `decode` takes them:
@@ -563,6 +614,74 @@ layerCacheTypes(Builder &b, const OlmoHybridConfig &c, int64_t layer) {
           {p + "state", RankedTensorType::get({dyn, c.gdnValueHeads,
                                                c.gdnKeyDim, c.gdnValueDim},
                                               b.getF32Type())}};
+}
+
+} // namespace
+
+namespace {
+
+/// `decode` or `prefill`: the model over the per-slot caches, each cache
+/// an argument and a result updated in place.
+void buildCachedFunction(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
+                         bool prefill) {
+  const int64_t dyn = ShapedType::kDynamic;
+  Type act = c.dtype == "float32" ? Type(b.getF32Type()) : Type(b.getBF16Type());
+  auto vec = RankedTensorType::get({dyn}, b.getI32Type());
+  auto ids = RankedTensorType::get({prefill ? 1 : dyn, dyn}, b.getI32Type());
+  auto logits = RankedTensorType::get({dyn, dyn, c.vocabSize}, act);
+  SmallVector<Type> inputs = {ids, vec, vec}, results = {logits};
+  SmallVector<std::pair<std::string, RankedTensorType>> caches;
+  SmallVector<unsigned> perLayer;
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    auto layer = layerCacheTypes(b, c, i);
+    perLayer.push_back(layer.size());
+    for (auto &[name, type] : layer) {
+      inputs.push_back(type);
+      results.push_back(type);
+      caches.emplace_back(name, type);
+    }
+  }
+  auto fn = func::FuncOp::create(b, loc, prefill ? "prefill" : "decode",
+                                 b.getFunctionType(inputs, results));
+  fn.setArgAttr(0, "hyla.dim_names", b.getStrArrayAttr({"batch", "tokens"}));
+  if (prefill) {
+    fn.setArgAttr(1, "hyla.dim_names",
+                  b.getStrArrayAttr({"sequences_plus_1"}));
+    fn.setArgAttr(1, "hyla.name", b.getStringAttr("cu_seqlens"));
+    fn.setArgAttr(2, "hyla.dim_names", b.getStrArrayAttr({"sequences"}));
+    fn.setArgAttr(2, "hyla.name", b.getStringAttr("slots"));
+  } else {
+    fn.setArgAttr(1, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
+    fn.setArgAttr(2, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
+  }
+  for (auto [j, cache] : llvm::enumerate(caches)) {
+    SmallVector<StringRef> names = {"slots"};
+    if (cache.second.isDynamicDim(1))
+      names.push_back("max_tokens");
+    fn.setArgAttr(3 + j, "hyla.dim_names", b.getStrArrayAttr(names));
+    fn.setArgAttr(3 + j, "hyla.name", b.getStringAttr(cache.first));
+  }
+  Block *entry = fn.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  DecodeCaches state;
+  if (prefill) {
+    state.cuSeqlens = entry->getArgument(1);
+    state.slots = entry->getArgument(2);
+  } else {
+    state.slots = entry->getArgument(1);
+    state.lengths = entry->getArgument(2);
+  }
+  SmallVector<SmallVector<Value>> layerCaches;
+  unsigned next = 3;
+  for (unsigned n : perLayer) {
+    layerCaches.emplace_back(entry->getArguments().slice(next, n));
+    next += n;
+  }
+  SmallVector<Value> returned = {
+      buildModelBody(b, loc, c, entry->getArgument(0), &state, layerCaches)};
+  llvm::append_range(returned, state.updated);
+  func::ReturnOp::create(b, loc, returned);
 }
 
 } // namespace
@@ -595,47 +714,13 @@ OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
   // -> (logits, caches...): `tokens` new tokens of each sequence after the
   // lengths[b] its slot holds, every cache updated in place (each result
   // is its cache argument's buffer).
-  {
-    auto vec = RankedTensorType::get({dyn}, b.getI32Type());
-    SmallVector<Type> inputs = {ids, vec, vec}, results = {logits};
-    SmallVector<std::pair<std::string, RankedTensorType>> caches;
-    SmallVector<unsigned> perLayer;
-    for (int64_t i = 0; i < c.numLayers; ++i) {
-      auto layer = layerCacheTypes(b, c, i);
-      perLayer.push_back(layer.size());
-      for (auto &[name, type] : layer) {
-        inputs.push_back(type);
-        results.push_back(type);
-        caches.emplace_back(name, type);
-      }
-    }
-    auto fn = func::FuncOp::create(b, loc, "decode",
-                                   b.getFunctionType(inputs, results));
-    fn.setArgAttr(0, "hyla.dim_names", b.getStrArrayAttr({"batch", "tokens"}));
-    fn.setArgAttr(1, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
-    fn.setArgAttr(2, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
-    for (auto [j, cache] : llvm::enumerate(caches)) {
-      SmallVector<StringRef> names = {"slots"};
-      if (cache.second.isDynamicDim(1))
-        names.push_back("max_tokens");
-      fn.setArgAttr(3 + j, "hyla.dim_names", b.getStrArrayAttr(names));
-      fn.setArgAttr(3 + j, "hyla.name", b.getStringAttr(cache.first));
-    }
-    Block *entry = fn.addEntryBlock();
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(entry);
-    DecodeCaches decode{entry->getArgument(1), entry->getArgument(2), {}, {}};
-    SmallVector<SmallVector<Value>> layerCaches;
-    unsigned next = 3;
-    for (unsigned n : perLayer) {
-      layerCaches.emplace_back(entry->getArguments().slice(next, n));
-      next += n;
-    }
-    SmallVector<Value> returned = {
-        buildModelBody(b, loc, c, entry->getArgument(0), &decode, layerCaches)};
-    llvm::append_range(returned, decode.updated);
-    func::ReturnOp::create(b, loc, returned);
-  }
+  buildCachedFunction(b, loc, c, /*prefill=*/false);
+  // prefill(ids [1, tokens], cu_seqlens [sequences + 1], slots [sequences],
+  // caches...) -> (logits [sequences, 1, vocab], caches...): prompts packed
+  // one after another (prompt n is tokens cu_seqlens[n] ..
+  // cu_seqlens[n + 1] - 1), each written into the caches of its slot from
+  // position 0; the logits of each prompt's last token.
+  buildCachedFunction(b, loc, c, /*prefill=*/true);
   return module;
 }
 

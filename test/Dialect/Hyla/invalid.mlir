@@ -563,3 +563,91 @@ func.func @gdr_varlen_rank(%q: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x32xbf16>, 
   %o, %s = hyla.gated_delta_rule %q, %q, %v, %g, %g cu_seqlens(%cu : tensor<2x2xi32>) {scale = 0.25 : f64} : tensor<1x8x4x16xf32>, tensor<1x8x4x16xf32>, tensor<1x8x4x32xbf16>, tensor<1x8x4xf32>, tensor<1x8x4xf32> -> tensor<1x8x4x32xbf16>, tensor<1x4x16x32xf32>
   return
 }
+
+// -----
+
+func.func @rope_offsets_and_packed(%x: tensor<1x8x2x16xf32>, %o: tensor<1xi32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{takes offsets (a batch of continued sequences) or cu_seqlens (packed sequences), not both}}
+  %y = hyla.rope %x offsets(%o : tensor<1xi32>) cu_seqlens(%cu : tensor<3xi32>) {theta = 10000.0 : f64} : tensor<1x8x2x16xf32> -> tensor<1x8x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @conv_packed_batch(%x: tensor<2x8x16xf32>, %w: tensor<16x4xf32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{with cu_seqlens the batch dim must be 1 (the sequences are packed along tokens), got 2}}
+  %y = hyla.causal_conv1d %x, %w cu_seqlens(%cu : tensor<3xi32>) : tensor<2x8x16xf32>, tensor<16x4xf32> -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @tail_sequences(%x: tensor<1x8x16xf32>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{result has 2 sequences but cu_seqlens names 3}}
+  %y = hyla.sequence_tail %x cu_seqlens(%cu : tensor<4xi32>) {count = 3} : tensor<1x8x16xf32> -> tensor<2x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @tail_count(%x: tensor<1x8x16xf32>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{result dim 1 must be count = 3 but is 2}}
+  %y = hyla.sequence_tail %x cu_seqlens(%cu : tensor<4xi32>) {count = 3} : tensor<1x8x16xf32> -> tensor<3x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @tail_zero(%x: tensor<1x8x16xf32>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{attribute 'count' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %y = hyla.sequence_tail %x cu_seqlens(%cu : tensor<4xi32>) {count = 0} : tensor<1x8x16xf32> -> tensor<3x0x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_slots_entry(%c: tensor<4x3x16xf32>, %s: tensor<2xi32>, %v: tensor<2x3x8xf32>) {
+  // expected-error @+1 {{entry shape mismatch: values dim 2 is 8 but cache dim 2 is 16}}
+  %n = hyla.write_slots %c[%s], %v : tensor<4x3x16xf32>, tensor<2xi32>, tensor<2x3x8xf32> -> tensor<4x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_slots_count(%c: tensor<4x3x16xf32>, %s: tensor<3xi32>, %v: tensor<2x3x16xf32>) {
+  // expected-error @+1 {{slots names 3 sequences but values has 2}}
+  %n = hyla.write_slots %c[%s], %v : tensor<4x3x16xf32>, tensor<3xi32>, tensor<2x3x16xf32> -> tensor<4x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_slots_type(%c: tensor<4x3x16xf32>, %s: tensor<2xi32>, %v: tensor<2x3x16xbf16>) {
+  // expected-error @+1 {{values element type 'bf16' must match cache element type 'f32'}}
+  %n = hyla.write_slots %c[%s], %v : tensor<4x3x16xf32>, tensor<2xi32>, tensor<2x3x16xbf16> -> tensor<4x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_sequences_token(%c: tensor<4x32x2x16xf32>, %s: tensor<2xi32>, %x: tensor<1x8x2x8xf32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{token shape mismatch: input dim 3 is 8 but cache dim 3 is 16}}
+  %n = hyla.write_sequences %c[%s], %x cu_seqlens(%cu : tensor<3xi32>) : tensor<4x32x2x16xf32>, tensor<2xi32>, tensor<1x8x2x8xf32> -> tensor<4x32x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_sequences_slots(%c: tensor<4x32x16xf32>, %s: tensor<3xi32>, %x: tensor<1x8x16xf32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{slots names 3 sequences but cu_seqlens has 2}}
+  %n = hyla.write_sequences %c[%s], %x cu_seqlens(%cu : tensor<3xi32>) : tensor<4x32x16xf32>, tensor<3xi32>, tensor<1x8x16xf32> -> tensor<4x32x16xf32>
+  return
+}
+
+// -----
+
+func.func @write_sequences_new_cache(%c: tensor<4x32x16xf32>, %s: tensor<2xi32>, %x: tensor<1x8x16xf32>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{new_cache type 'tensor<4x16x16xf32>' must equal cache type 'tensor<4x32x16xf32>'}}
+  %n = hyla.write_sequences %c[%s], %x cu_seqlens(%cu : tensor<3xi32>) : tensor<4x32x16xf32>, tensor<2xi32>, tensor<1x8x16xf32> -> tensor<4x16x16xf32>
+  return
+}
