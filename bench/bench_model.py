@@ -16,7 +16,12 @@ events, logits for every position (transformers with use_cache=False).
 
 Decode (the module's `decode` function, caches one slot a sequence, from
 empty caches): --decode-check-steps compares hyla's prompt-then-decode
-logits with its own forward pass over the whole sequence; --generate N
+logits with its own forward pass over the whole sequence, and (the
+module's `prefill`) the last logits of prompts of four different lengths
+prefilled in one call into shuffled slots, then that many decode steps of
+the whole batch, with hyla's forward of each sequence; --prefill-rows
+times prefill (caches written) beside transformers' prefill with its
+cache; --generate N
 runs N greedy tokens in hyla and in transformers (its own KV cache) from
 the same prompt and reports where they first differ, with the float32
 model's logits of the two tokens there (a tie when their gap is below the
@@ -82,6 +87,10 @@ def main():
                    help="greedy tokens compared with transformers (0: none)")
     p.add_argument("--decode-rows", default="1:512,1:8192,32:512,32:8192",
                    help="decode steps to time, BATCH:CONTEXT,... ('': none)")
+    p.add_argument("--prefill-rows", default="1:8192,4:2048",
+                   help="prefills to time (the module's 'prefill': BATCH "
+                        "prompts of TOKENS each, packed, caches written), "
+                        "BATCH:TOKENS,... ('': none)")
     p.add_argument("--safetensors-dir", default=None,
                    help="where to save the weights (default: a temporary "
                         "directory, removed after loading)")
@@ -189,7 +198,69 @@ def main():
         m.call("decode", ids, slots, lengths, *caches, outputs=[out, *caches])
         return out
 
+    has_prefill = "prefill" in m.functions
+
+    def hyla_prefill(prompts, slots, caches):
+        """One prefill call: the 1-D id tensors `prompts` packed, into
+        slots `slots`; the logits of each prompt's last token [N, vocab]."""
+        ids = torch.cat(prompts).view(1, -1).contiguous()
+        cu = torch.zeros(len(prompts) + 1, dtype=torch.int32, device="cuda")
+        cu[1:] = torch.tensor([len(p) for p in prompts], device="cuda").cumsum(0)
+        out = torch.full((len(prompts), 1, config.vocab_size), float("nan"),
+                         dtype=torch.bfloat16, device="cuda")
+        m.call("prefill", ids, cu, slots, *caches, outputs=[out, *caches])
+        return out[:, 0]
+
+    def forward_one(ids):
+        """hyla's forward of one sequence (1-D ids): logits [T, vocab]."""
+        out = torch.full((1, ids.shape[0], config.vocab_size), float("nan"),
+                         dtype=torch.bfloat16, device="cuda")
+        m.call("forward", ids.view(1, -1).contiguous(), outputs=[out])
+        return out[0]
+
     with torch.inference_mode():
+        if args.check_tokens > 0 and args.decode_check_steps > 0 and has_prefill:
+            # Prompts of different lengths through one prefill into shuffled
+            # slots, then decode steps of the whole batch (each sequence at
+            # its own length), against hyla's forward of each sequence.
+            P, S = args.check_tokens, args.decode_check_steps
+            lengths_list = [P, P // 3 + 5, 33, 2]
+            slot_list = [2, 0, 3, 1]
+            seqs = [torch.randint(0, config.vocab_size, (n + S,), dtype=torch.int32,
+                                  device="cuda") for n in lengths_list]
+            caches = new_caches(len(seqs), P + S)
+            slots = torch.tensor(slot_list, dtype=torch.int32, device="cuda")
+            first = hyla_prefill([q[:n] for q, n in zip(seqs, lengths_list)],
+                                 slots, caches).float()
+            fulls = [forward_one(q).float() for q in seqs]
+            prefill_errs = [rel_err(first[i], fulls[i][n - 1].double())
+                            for i, n in enumerate(lengths_list)]
+            lengths = torch.tensor(lengths_list, dtype=torch.int32, device="cuda")
+            step_errs, nonfinite = [], int((~torch.isfinite(first)).sum().item())
+            for s in range(S):
+                ids = torch.stack([q[n + s] for q, n in zip(seqs, lengths_list)]
+                                  ).view(-1, 1).contiguous()
+                out = torch.full((len(seqs), 1, config.vocab_size), float("nan"),
+                                 dtype=torch.bfloat16, device="cuda")
+                m.call("decode", ids, slots, lengths, *caches,
+                       outputs=[out, *caches])
+                lengths += 1
+                got = out[:, 0].float()
+                nonfinite += int((~torch.isfinite(got)).sum().item())
+                step_errs += [rel_err(got[i], fulls[i][n + s].double())
+                              for i, n in enumerate(lengths_list)]
+            pc = {"prompts": lengths_list, "slots": slot_list, "steps": S,
+                  "prefill_err_max": max(prefill_errs),
+                  "step_err_max": max(step_errs), "nonfinite": nonfinite}
+            results["prefill_check"] = pc
+            print("prefill check: prompts of %s tokens into slots %s through "
+                  "prefill vs forward, worst %.3e; %d decode steps of the batch "
+                  "vs forward, worst %.3e; non-finite %d" % (
+                      lengths_list, slot_list, pc["prefill_err_max"], S,
+                      pc["step_err_max"], nonfinite))
+            del caches, fulls, first
+            torch.cuda.empty_cache()
+
         if args.check_tokens > 0 and args.decode_check_steps > 0:
             # Prompt then decode steps against one forward pass.
             P, S = args.check_tokens, args.decode_check_steps
@@ -242,8 +313,12 @@ def main():
             caches = new_caches(1, P + N)
             lengths = torch.zeros(1, dtype=torch.int32, device="cuda")
             ids, ours = prompt, []
-            for _ in range(N):
-                logits = hyla_decode(ids, lengths, caches)
+            for i in range(N):
+                if i == 0 and has_prefill:
+                    slot0 = torch.zeros(1, dtype=torch.int32, device="cuda")
+                    logits = hyla_prefill([prompt[0]], slot0, caches)[:, None]
+                else:
+                    logits = hyla_decode(ids, lengths, caches)
                 lengths += ids.shape[1]
                 ids = logits[:, -1].float().argmax(-1, keepdim=True).int()
                 ours.append(int(ids[0, 0]))
@@ -406,6 +481,56 @@ def main():
                 "%.2f" % (row["transformers_peak_extra_bytes"] / 1e9)
                 if "transformers_peak_extra_bytes" in row else "-"))
             results["timing"].append(row)
+        if args.prefill_rows and has_prefill:
+            # prefill of B prompts of T tokens (packed, caches written) beside
+            # transformers' prefill of the same batch with its cache.
+            results["prefill_timing"] = []
+            print("%6s %6s %16s %16s %8s %14s" % ("B", "T", "hyla prefill ms",
+                                                  "transformers ms", "ratio",
+                                                  "hyla +GB"))
+            for row_text in [r for r in args.prefill_rows.split(",") if r]:
+                B, T = (int(x) for x in row_text.split(":"))
+                row = {"batch": B, "tokens": T}
+                try:
+                    free0 = torch.cuda.mem_get_info()[0]
+                    caches = new_caches(B, T + 1)
+                    prompts = [torch.randint(0, config.vocab_size, (T,),
+                                             dtype=torch.int32, device="cuda")
+                               for _ in range(B)]
+                    slots = torch.arange(B, dtype=torch.int32, device="cuda")
+                    ids = torch.cat(prompts).view(1, -1).contiguous()
+                    cu = torch.arange(0, B * T + 1, T, dtype=torch.int32,
+                                      device="cuda")
+                    out = torch.empty((B, 1, config.vocab_size),
+                                      dtype=torch.bfloat16, device="cuda")
+                    row["hyla_ms"] = median_ms(lambda: m.call(
+                        "prefill", ids, cu, slots, *caches,
+                        outputs=[out, *caches]), args.iters)
+                    # Caches plus the call's temporaries.
+                    row["hyla_extra_bytes"] = free0 - torch.cuda.mem_get_info()[0]
+                    del caches
+                except (hyla.HylaError, torch.cuda.OutOfMemoryError) as e:
+                    row["hyla_error"] = str(e)[:80]
+                torch.cuda.empty_cache()
+                try:
+                    torch.cuda.reset_peak_memory_stats()
+                    base = torch.cuda.memory_allocated()
+                    long_ids = ids_of(T)[:1].expand(B, T).contiguous().long()
+                    row["transformers_ms"] = median_ms(
+                        lambda: model(long_ids, use_cache=True).logits, args.iters)
+                    row["transformers_peak_extra_bytes"] = (
+                        torch.cuda.max_memory_allocated() - base)
+                except torch.cuda.OutOfMemoryError:
+                    row["transformers_error"] = "out of memory"
+                torch.cuda.empty_cache()
+                h, t = row.get("hyla_ms"), row.get("transformers_ms")
+                print("%6d %6d %16s %16s %8s %14s" % (
+                    B, T, "%.2f" % h if h else row.get("hyla_error", "-")[:40],
+                    "%.2f" % t if t else row.get("transformers_error", "-"),
+                    "%.2fx" % (t / h) if h and t else "-",
+                    "%.2f" % (row["hyla_extra_bytes"] / 1e9)
+                    if "hyla_extra_bytes" in row else "-"))
+                results["prefill_timing"].append(row)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -419,6 +544,11 @@ def main():
         bound = 2 * max(results["check"]["transformers_err"], 1e-3)
         ok = ok and dc["nonfinite"] == 0 and max(dc["prompt_err"],
                                                  dc["step_err_max"]) <= bound
+    pc = results.get("prefill_check")
+    if pc and results["check"]:
+        bound = 2 * max(results["check"]["transformers_err"], 1e-3)
+        ok = ok and pc["nonfinite"] == 0 and max(pc["prefill_err_max"],
+                                                 pc["step_err_max"]) <= bound
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
