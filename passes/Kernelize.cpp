@@ -1497,6 +1497,22 @@ struct SequenceTailPattern : OpRewritePattern<SequenceTailOp> {
   }
 };
 
+/// The 4-warp kernel `base`_<element type>_<entry dims> of a cache write
+/// over `inputs`, whose result is the cache (type `cacheT`), built by
+/// `body` when new.
+func::FuncOp cacheWriteKernel(PatternRewriter &rw, Operation *op,
+                              StringRef base, RankedTensorType cacheT,
+                              ArrayRef<int64_t> entry, ValueRange inputs,
+                              function_ref<void(TileBuilder &, ValueRange)> body) {
+  std::string name = (base + "_" + typeTag(cacheT.getElementType())).str();
+  for (int64_t d : entry)
+    name += "_" + std::to_string(d);
+  SmallVector<Type> argTypes = memrefsOf(inputs.getTypes());
+  argTypes.push_back(memrefFor(cacheT));
+  return getOrCreateKernel(rw, op->getParentOfType<ModuleOp>(), name, argTypes,
+                           4, body);
+}
+
 /// cache[slots[n]] = values[n]: program (tile, n) copies one tile of entry
 /// n when its slot is inside the cache.
 struct WriteSlotsPattern : OpRewritePattern<WriteSlotsOp> {
@@ -1506,14 +1522,9 @@ struct WriteSlotsPattern : OpRewritePattern<WriteSlotsOp> {
     Location loc = op.getLoc();
     RankedTensorType cacheT = op.getCache().getType();
     EntryTiling tiling(cacheT.getShape().drop_front(), 512, 64);
-    std::string name = llvm::formatv("write_slots_{0}", typeTag(cacheT.getElementType()));
-    for (int64_t d : tiling.shape)
-      name += "_" + std::to_string(d);
     SmallVector<Value> inputs = {op.getCache(), op.getSlots(), op.getValues()};
-    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
-    argTypes.push_back(memrefFor(op.getType()));
-    func::FuncOp kernel = getOrCreateKernel(
-        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+    func::FuncOp kernel = cacheWriteKernel(
+        rw, op, "write_slots", cacheT, tiling.shape, inputs,
         [&](TileBuilder &tb, ValueRange a) {
           Value n = tb.programId(1);
           SmallVector<Value> at = tiling.origin(tb, tb.programId(0));
@@ -1560,16 +1571,10 @@ struct WriteSequencesPattern : OpRewritePattern<WriteSequencesOp> {
     const int64_t bt = 32;
     SmallVector<int64_t> entry(cacheT.getShape().drop_front(2));
     EntryTiling tiling(entry, 4096 / bt, 1);
-    std::string name = llvm::formatv("write_sequences_{0}",
-                                     typeTag(cacheT.getElementType()));
-    for (int64_t d : entry)
-      name += "_" + std::to_string(d);
     SmallVector<Value> inputs = {op.getCache(), op.getSlots(), op.getInput(),
                                  op.getCuSeqlens()};
-    SmallVector<Type> argTypes = memrefsOf(ValueRange(inputs).getTypes());
-    argTypes.push_back(memrefFor(op.getType()));
-    func::FuncOp kernel = getOrCreateKernel(
-        rw, op->getParentOfType<ModuleOp>(), name, argTypes, 4,
+    func::FuncOp kernel = cacheWriteKernel(
+        rw, op, "write_sequences", cacheT, entry, inputs,
         [&](TileBuilder &tb, ValueRange a) {
           Value cacheM = a[4], xM = a[2];
           PackedBlock blk = locatePackedBlock(tb, a[3], tb.programId(1), bt);
