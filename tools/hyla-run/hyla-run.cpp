@@ -862,20 +862,12 @@ int generate(hyla_module *module, const Options &options) {
     for (int32_t i = 1; i < numOutputs; ++i)
       out[i].data = in[hyla_function_output_tied_input(module, fn, i)].data;
   };
-  for (int64_t step = 0; step < steps; ++step) {
-    auto stepStart = std::chrono::steady_clock::now();
-    if (step == 0 && prefillFn >= 0) {
-      // The prompts, packed, through prefill; its logits are each
-      // prompt's last token's.
-      check(hyla_event_record(module, gpuStart, nullptr), "recording an event");
-      check(hyla_function_call(module, prefillFn, prefillIn.data(), numInputs,
-                               prefillOut.data(), prefillOut.size(), nullptr),
-            "calling 'prefill'");
-      check(hyla_event_record(module, gpuEnd, nullptr), "recording an event");
-      check(hyla_copy_to_host(module, lastRows.data(), prefillOut[0].data,
-                              lastRows.size()),
-            "copying the prefill logits");
-    } else if (tokens != 1) {
+  // One decode call (a CUDA-graph replay for one-token steps) with `ids`
+  // after `lengths`; each sequence's last logits row into lastRows. Sets
+  // the enqueue interval.
+  std::chrono::steady_clock::time_point enqueueStart, enqueued;
+  auto decodeStep = [&](int64_t tokens) {
+    if (tokens != 1) {
       tensorsFor(tokens, in, out);
     } else {
       if (oneIn.empty())
@@ -883,9 +875,6 @@ int generate(hyla_module *module, const Options &options) {
       in = oneIn;
       out = oneOut;
     }
-    auto enqueueStart = std::chrono::steady_clock::now();
-    auto enqueued = enqueueStart;
-    if (!(step == 0 && prefillFn >= 0)) {
     check(hyla_copy_to_device(module, in[0].data, ids.data(), ids.size() * 4),
           "copying the token ids");
     check(hyla_copy_to_device(module, in[2].data, lengths.data(),
@@ -909,7 +898,6 @@ int generate(hyla_module *module, const Options &options) {
             "calling 'decode'");
     check(hyla_event_record(module, gpuEnd, nullptr), "recording an event");
     enqueued = std::chrono::steady_clock::now();
-    // Each sequence's last logits row.
     for (int64_t b = 0; b < batch; ++b)
       check(hyla_copy_to_host(
                 module, lastRows.data() + b * vocab * logitSize,
@@ -917,7 +905,23 @@ int generate(hyla_module *module, const Options &options) {
                     ((b * tokens + tokens - 1) * vocab) * logitSize,
                 vocab * logitSize),
             "copying the logits");
-    }
+  };
+  // The prompts, packed, through prefill: its logits are each prompt's
+  // last token's.
+  auto prefillStep = [&] {
+    check(hyla_function_call(module, prefillFn, prefillIn.data(), numInputs,
+                             prefillOut.data(), prefillOut.size(), nullptr),
+          "calling 'prefill'");
+    check(hyla_copy_to_host(module, lastRows.data(), prefillOut[0].data,
+                            lastRows.size()),
+          "copying the prefill logits");
+  };
+  for (int64_t step = 0; step < steps; ++step) {
+    auto stepStart = std::chrono::steady_clock::now();
+    if (step == 0 && prefillFn >= 0)
+      prefillStep();
+    else
+      decodeStep(tokens);
     auto copied = std::chrono::steady_clock::now();
     ids.assign(batch, 0);
     for (int64_t b = 0; b < batch; ++b) {
