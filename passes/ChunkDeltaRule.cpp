@@ -710,7 +710,7 @@ struct ChunkDeltaRulePattern : OpRewritePattern<GatedDeltaRuleOp> {
     Value cuSize, sequences = batch;
     if (cu) {
       cuSize = tensor::DimOp::create(rw, loc, cu, 0);
-      sequences = arith::SubIOp::create(rw, loc, cuSize, idx(1));
+      sequences = packedSequenceCount(rw, loc, cuSize);
     }
     // Dynamic sizes of a [B, T, ...] token tensor and a [B, ...] state.
     auto tokenDims = [&](Type t) {

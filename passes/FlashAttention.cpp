@@ -317,19 +317,17 @@ struct FlashAttentionPattern : OpRewritePattern<AttentionOp> {
         dynamicSizes(vT, {batch, keys, {}, {}})};
     SmallVector<SmallVector<Value>> outDims = {
         dynamicSizes(op.getType(), {batch, queries, {}, {}})};
-    Value blocks = arith::CeilDivUIOp::create(
-        rewriter, loc, queries,
-        arith::ConstantIndexOp::create(rewriter, loc, p.blockM));
+    Value blocks;
     if (p.varlen) {
       // Each of the N sequences starts a block: at most ceil(T / BM) + N.
       auto cuT = cast<RankedTensorType>(op.getCuSeqlens().getType());
       Value cuSize = dimOf(op.getCuSeqlens(), 0);
       inDims.push_back(dynamicSizes(cuT, {cuSize}));
-      blocks = arith::AddIOp::create(
-          rewriter, loc, blocks,
-          arith::SubIOp::create(
-              rewriter, loc, cuSize,
-              arith::ConstantIndexOp::create(rewriter, loc, 1)));
+      blocks = packedBlockCount(rewriter, loc, queries, cuSize, p.blockM);
+    } else {
+      blocks = arith::CeilDivUIOp::create(
+          rewriter, loc, queries,
+          arith::ConstantIndexOp::create(rewriter, loc, p.blockM));
     }
     SmallVector<Value> grid = {
         blocks, arith::ConstantIndexOp::create(rewriter, loc, p.heads), batch};

@@ -94,6 +94,11 @@ Value ceilDivIndex(OpBuilder &b, Location loc, Value v, int64_t d) {
   return arith::CeilDivUIOp::create(b, loc, v, constIndex(b, loc, d));
 }
 
+/// The size of a cu_seqlens tensor (N + 1 for N packed sequences).
+Value cuSizeOf(OpBuilder &b, Location loc, Value cu) {
+  return tensor::DimOp::create(b, loc, cu, 0);
+}
+
 /// Body of a row-wise kernel: `args` are the kernel memrefs, `row0` the
 /// first row of this program, `rows` the block's row count.
 using RowBody =
@@ -947,15 +952,12 @@ struct CausalConv1DPattern : OpRewritePattern<CausalConv1DOp> {
           });
         });
     Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
-    Value sequences = arith::SubIOp::create(
-        rw, loc, tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0),
-        constIndex(rw, loc, 1));
     SmallVector<Value> dyn = dynamicDims(rw, loc, op.getInput());
     DispatchOp dispatch = createDispatch(
         rw, loc, kernel,
         {constIndex(rw, loc, (channels + bc - 1) / bc),
-         arith::AddIOp::create(rw, loc, ceilDivIndex(rw, loc, tokens, bt),
-                               sequences),
+         packedBlockCount(rw, loc, tokens,
+                          cuSizeOf(rw, loc, op.getCuSeqlens()), bt),
          constIndex(rw, loc, 1)},
         inputs,
         {dyn, {}, dynamicDims(rw, loc, op.getCuSeqlens())}, {op.getType()},
@@ -1050,10 +1052,7 @@ struct RopePattern : OpRewritePattern<RopeOp> {
       inDims.push_back(dynamicDims(rw, loc, v));
     Value blocks = ceilDivIndex(rw, loc, tokens, bt);
     if (cu) {
-      blocks = arith::AddIOp::create(
-          rw, loc, blocks,
-          arith::SubIOp::create(rw, loc, tensor::DimOp::create(rw, loc, cu, 0),
-                                constIndex(rw, loc, 1)));
+      blocks = packedBlockCount(rw, loc, tokens, cuSizeOf(rw, loc, cu), bt);
       batch = constIndex(rw, loc, 1);
     }
     DispatchOp dispatch = createDispatch(
@@ -1476,9 +1475,8 @@ struct SequenceTailPattern : OpRewritePattern<SequenceTailOp> {
             tb.store(x, a[2], {n, tb.index(r), c0}, {2});
           }
         });
-    Value sequences = arith::SubIOp::create(
-        rw, loc, tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0),
-        constIndex(rw, loc, 1));
+    Value sequences =
+        packedSequenceCount(rw, loc, cuSizeOf(rw, loc, op.getCuSeqlens()));
     Value features = tensor::DimOp::create(rw, loc, op.getInput(), 2);
     SmallVector<Value> outDims;
     if (op.getType().isDynamicDim(0))
@@ -1613,17 +1611,15 @@ struct WriteSequencesPattern : OpRewritePattern<WriteSequencesOp> {
           });
         });
     Value tokens = tensor::DimOp::create(rw, loc, op.getInput(), 1);
-    Value cuSize = tensor::DimOp::create(rw, loc, op.getCuSeqlens(), 0);
-    Value sequences = arith::SubIOp::create(rw, loc, cuSize, constIndex(rw, loc, 1));
+    Value cuSize = cuSizeOf(rw, loc, op.getCuSeqlens());
     SmallVector<Value> slotDims;
     if (op.getSlots().getType().isDynamicDim(0))
-      slotDims.push_back(sequences);
+      slotDims.push_back(packedSequenceCount(rw, loc, cuSize));
     SmallVector<Value> cacheDims = dynamicDims(rw, loc, op.getCache());
     DispatchOp d = createDispatch(
         rw, loc, kernel,
         {constIndex(rw, loc, tiling.programs),
-         arith::AddIOp::create(rw, loc, ceilDivIndex(rw, loc, tokens, bt),
-                               sequences),
+         packedBlockCount(rw, loc, tokens, cuSize, bt),
          constIndex(rw, loc, 1)},
         inputs,
         {cacheDims, slotDims, dynamicDims(rw, loc, op.getInput()),

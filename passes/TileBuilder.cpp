@@ -372,6 +372,19 @@ PackedBlock locatePackedBlock(TileBuilder &tb, Value cuM, Value slot,
           loop.getResult(4)};
 }
 
+Value packedSequenceCount(OpBuilder &b, Location loc, Value cuSize) {
+  return arith::SubIOp::create(b, loc, cuSize,
+                               arith::ConstantIndexOp::create(b, loc, 1));
+}
+
+Value packedBlockCount(OpBuilder &b, Location loc, Value tokens, Value cuSize,
+                       int64_t blockSize) {
+  Value blocks = arith::CeilDivUIOp::create(
+      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, blockSize));
+  return arith::AddIOp::create(b, loc, blocks,
+                               packedSequenceCount(b, loc, cuSize));
+}
+
 std::string floatTag(double v) {
   return llvm::formatv("{0:x8}", llvm::bit_cast<uint32_t>(static_cast<float>(v)))
       .str();

@@ -118,6 +118,17 @@ struct PackedBlock {
 PackedBlock locatePackedBlock(TileBuilder &tb, mlir::Value cuM,
                               mlir::Value slot, int64_t blockSize);
 
+/// The sequence count N of packed sequences, from the size of their
+/// cu_seqlens ([N + 1]).
+mlir::Value packedSequenceCount(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::Value cuSize);
+
+/// The block slots locatePackedBlock numbers for `tokens` packed tokens in
+/// blocks of `blockSize`: ceil(tokens / blockSize) + N (a grid dim).
+mlir::Value packedBlockCount(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value tokens, mlir::Value cuSize,
+                             int64_t blockSize);
+
 /// The memref type a kernel takes for a tensor operand or result.
 mlir::MemRefType memrefFor(mlir::RankedTensorType t);
 
