@@ -200,6 +200,20 @@ def main():
 
     has_prefill = "prefill" in m.functions
 
+    def time_transformers(row, long_ids, use_cache):
+        """transformers' forward of long_ids into `row`: median ms and its
+        peak memory above what was allocated before (or the error)."""
+        try:
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            row["transformers_ms"] = median_ms(
+                lambda: model(long_ids, use_cache=use_cache).logits, args.iters)
+            row["transformers_peak_extra_bytes"] = (
+                torch.cuda.max_memory_allocated() - base)
+        except torch.cuda.OutOfMemoryError:
+            row["transformers_error"] = "out of memory"
+        torch.cuda.empty_cache()
+
     def hyla_prefill(prompts, slots, caches):
         """One prefill call: the 1-D id tensors `prompts` packed, into
         slots `slots`; the logits of each prompt's last token [N, vocab]."""
@@ -460,17 +474,7 @@ def main():
                 row["hyla_temporaries_bytes"] = max(0, free0 - torch.cuda.mem_get_info()[0])
             except hyla.HylaError as e:
                 row["hyla_error"] = str(e)
-            long_ids = ids.long()
-            try:
-                torch.cuda.reset_peak_memory_stats()
-                base = torch.cuda.memory_allocated()
-                row["transformers_ms"] = median_ms(
-                    lambda: model(long_ids, use_cache=False).logits, args.iters)
-                row["transformers_peak_extra_bytes"] = (
-                    torch.cuda.max_memory_allocated() - base)
-            except torch.cuda.OutOfMemoryError as e:
-                row["transformers_error"] = "out of memory"
-            torch.cuda.empty_cache()
+            time_transformers(row, ids.long(), use_cache=False)
             h, t = row.get("hyla_ms"), row.get("transformers_ms")
             print("%6d %6d %12s %16s %8s %14s %18s" % (
                 args.batch, tokens, "%.2f" % h if h else row.get("hyla_error", "-")[:40],
@@ -512,17 +516,9 @@ def main():
                 except (hyla.HylaError, torch.cuda.OutOfMemoryError) as e:
                     row["hyla_error"] = str(e)[:80]
                 torch.cuda.empty_cache()
-                try:
-                    torch.cuda.reset_peak_memory_stats()
-                    base = torch.cuda.memory_allocated()
-                    long_ids = ids_of(T)[:1].expand(B, T).contiguous().long()
-                    row["transformers_ms"] = median_ms(
-                        lambda: model(long_ids, use_cache=True).logits, args.iters)
-                    row["transformers_peak_extra_bytes"] = (
-                        torch.cuda.max_memory_allocated() - base)
-                except torch.cuda.OutOfMemoryError:
-                    row["transformers_error"] = "out of memory"
-                torch.cuda.empty_cache()
+                time_transformers(
+                    row, ids_of(T)[:1].expand(B, T).contiguous().long(),
+                    use_cache=True)
                 h, t = row.get("hyla_ms"), row.get("transformers_ms")
                 print("%6d %6d %16s %16s %8s %14s" % (
                     B, T, "%.2f" % h if h else row.get("hyla_error", "-")[:40],
