@@ -766,9 +766,10 @@ struct FewRowsSiluMulPattern : OpRewritePattern<SiluMulOp> {
 
 struct LinearPattern : OpRewritePattern<LinearOp> {
   LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
-                int64_t warps, int64_t stages, FewRowsConfig fewRows)
+                int64_t warps, int64_t stages, int64_t groupM,
+                FewRowsConfig fewRows)
       : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk),
-        numWarps(warps), numStages(stages), fewRows(fewRows) {}
+        numWarps(warps), numStages(stages), groupM(groupM), fewRows(fewRows) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rw) const override {
@@ -782,17 +783,35 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     auto xT = cast<RankedTensorType>(x.getType());
     auto yT = rowsType(op.getType());
     const int64_t bm = blockM, bn = blockN, bk = blockK;
-    std::string name =
-        llvm::formatv("gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}_s{7}",
-                      typeTag(elt), n, k, bm, bn, bk, numWarps, numStages);
+    const int64_t columnBlocks = (n + bn - 1) / bn;
+    std::string name = llvm::formatv(
+        "gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}_s{7}_g{8}", typeTag(elt), n,
+        k, bm, bn, bk, numWarps, numStages, groupM);
     auto module = op->getParentOfType<ModuleOp>();
     func::FuncOp kernel = getOrCreateKernel(
         rw, module, name, {memrefFor(xT), memrefFor(wT), memrefFor(yT)},
         numWarps,
         [&](TileBuilder &tb, ValueRange a) {
-          Value n0 = tb.muli(tb.programId(0), bn);
-          Value m0 = tb.muli(tb.programId(1), bm);
           OpBuilder &b = tb.builder();
+          Location l = tb.getLoc();
+          // Program p takes output block (row block r, column block c) in
+          // groups of `groupM` row blocks: within a group r varies fastest,
+          // so the programs running at once share a few row blocks of x and
+          // a band of W's columns, and L2 serves both (with the column
+          // block fastest, a wave of the LM head streamed a third of W from
+          // DRAM again for every row block).
+          Value rowBlocks = tb.ceilDiv(tb.dim(a[0], 0), bm);
+          Value perGroup = tb.index(groupM * columnBlocks);
+          Value p = tb.programId(0);
+          Value firstRow =
+              tb.muli(arith::DivUIOp::create(b, l, p, perGroup), groupM);
+          Value groupRows = tb.mini(
+              arith::SubIOp::create(b, l, rowBlocks, firstRow), tb.index(groupM));
+          Value inGroup = arith::RemUIOp::create(b, l, p, perGroup);
+          Value rowBlock = tb.addi(
+              firstRow, arith::RemUIOp::create(b, l, inGroup, groupRows));
+          Value n0 = tb.muli(arith::DivUIOp::create(b, l, inGroup, groupRows), bn);
+          Value m0 = tb.muli(rowBlock, bm);
           // The operands of step k + bk are loaded before the product of
           // step k, so their global loads are in flight during it (the
           // loads past K are masked off).
@@ -825,15 +844,16 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
     Value one = constIndex(rw, loc, 1);
     DispatchOp dispatch = createDispatch(
         rw, loc, kernel,
-        {constIndex(rw, loc, (n + bn - 1) / bn), ceilDivIndex(rw, loc, rows, bm),
-         one},
+        {arith::MulIOp::create(rw, loc, constIndex(rw, loc, columnBlocks),
+                               ceilDivIndex(rw, loc, rows, bm)),
+         one, one},
         {x, op.getWeight()}, {dyn, {}}, {yT}, {dyn});
     rw.replaceOp(op, fromRows(rw, loc, dispatch.getResult(0), op.getType(),
                               op.getInput()));
     return success();
   }
 
-  int64_t blockM, blockN, blockK, numWarps, numStages;
+  int64_t blockM, blockN, blockK, numWarps, numStages, groupM;
   FewRowsConfig fewRows;
 };
 
@@ -1643,14 +1663,15 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
         gemmBlockM % 16 || gemmBlockN % 8 || gemmBlockK % 16 ||
         gemmNumWarps < 1 || gemmNumWarps > 16 ||
         (gemmNumWarps & (gemmNumWarps - 1)) || gemmStages < 2 ||
-        gemmStages > 8) {
+        gemmStages > 8 || gemmGroupM < 1) {
       getOperation().emitError()
           << "hyla-kernelize: GEMM blocks must be multiples of the tensor-core "
              "tile (m 16, n 8, k 16), gemm-num-warps a power of two from 1 "
-             "to 16 and gemm-stages from 2 to 8, got "
+             "to 16, gemm-stages from 2 to 8 and gemm-group-m at least 1, got "
           << int64_t(gemmBlockM) << "x" << int64_t(gemmBlockN) << "x"
           << int64_t(gemmBlockK) << " with " << int64_t(gemmNumWarps)
-          << " warps and " << int64_t(gemmStages) << " stages";
+          << " warps, " << int64_t(gemmStages) << " stages and groups of "
+          << int64_t(gemmGroupM);
       return signalPassFailure();
     }
     if (fewRowsBlockN < 64 || fewRowsBlockN % 64 || fewRowsBlockK < 64 ||
@@ -1700,7 +1721,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
                                               decodeBlocksPerProgram);
     patterns.add<LinearPattern>(
         ctx, gemmBlockM, gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages,
-        fewRows);
+        gemmGroupM, fewRows);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

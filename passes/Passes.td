@@ -218,6 +218,10 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"gemmStages", "gemm-stages", "int64_t", "3",
            "GEMM operand buffers in shared memory where the k loop is "
            "pipelined (sm_90a wgmma): stages - 1 steps of copies in flight">,
+    Option<"gemmGroupM", "gemm-group-m", "int64_t", "16",
+           "GEMM row blocks a group of programs takes together (programs "
+           "run row block fastest within a group, so those in flight share "
+           "their operands in L2)">,
     Option<"fewRowsBlockN", "few-rows-block-n", "int64_t", "64",
            "few-rows linear: weight rows per program">,
     Option<"fewRowsBlockK", "few-rows-block-k", "int64_t", "128",

@@ -42,6 +42,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.gemmBlockK = options.gemmBlockK;
   kernelize.gemmNumWarps = options.gemmNumWarps;
   kernelize.gemmStages = options.gemmStages;
+  kernelize.gemmGroupM = options.gemmGroupM;
   kernelize.fewRowsStages = options.fewRowsStages;
   kernelize.fewRowsPrograms = options.fewRowsPrograms;
   kernelize.fewRowsCluster = options.fewRowsCluster;

@@ -101,6 +101,10 @@ struct KernelPipelineOptions
       llvm::cl::desc("few-rows linear (decode): most K slices added in a "
                      "thread-block cluster (1: a second kernel adds them)"),
       llvm::cl::init(1)};
+  Option<int64_t> gemmGroupM{
+      *this, "gemm-group-m",
+      llvm::cl::desc("GEMM row blocks whose programs run together"),
+      llvm::cl::init(16)};
   Option<int64_t> gemmStages{
       *this, "gemm-stages",
       llvm::cl::desc("GEMM operand buffers per pipelined k loop (2 to 8)"),

@@ -19,15 +19,23 @@ func.func @rms_norm(%x: tensor<?x?x96xbf16>) -> tensor<?x?x96xbf16> {
 
 // -----
 
-// Linear is a tiled GEMM: programs over (N blocks, M blocks), a K loop of
-// dots with f32 accumulation, one rounding at the store. Each step loads the
-// next step's operands before its product (the first ones before the loop).
+// Linear is a tiled GEMM: a program per output block (column blocks times
+// row blocks, in groups of gemm-group-m row blocks, row block fastest), a K
+// loop of dots with f32 accumulation, one rounding at the store. Each step
+// loads the next step's operands before its product (the first ones before
+// the loop).
 // CHECK-LABEL: func.func @linear
-// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm128_bn128_bk64_w8_s3]][%c1{{.*}}, %{{.*}}, %c1{{.*}}]
+// CHECK:         %[[ROWS:.*]] = arith.ceildivui
+// CHECK:         %[[GRID:.*]] = arith.muli %{{.*}}, %[[ROWS]]
+// CHECK:         hyla.dispatch @[[K:gemm_bf16_n80_k96_bm128_bn128_bk64_w8_s3_g16]][%[[GRID]], %c1{{.*}}, %c1{{.*}}]
 // CHECK:       func.func @[[K]](
+// CHECK:         %[[PER_GROUP:.*]] = arith.constant 16 : index
+// CHECK-NEXT:    %[[P:.*]] = hyla_tile.program_id 0
+// CHECK:         arith.divui %[[P]], %[[PER_GROUP]]
+// CHECK:         %[[IN_GROUP:.*]] = arith.remui %[[P]], %[[PER_GROUP]]
 // CHECK:         %[[A0:.*]] = hyla_tile.load %arg0{{.*}} -> tensor<128x64xbf16>
 // CHECK:         %[[B0:.*]] = hyla_tile.load %arg1{{.*}} -> tensor<128x64xbf16>
-// CHECK:         scf.for %{{.*}} = %c0 to %c96 step %c64 iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]]) -> (tensor<128x128xf32>, tensor<128x64xbf16>, tensor<128x64xbf16>)
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %c96 step %c64 iter_args(%[[ACC:.*]] = %{{.*}}, %[[A:.*]] = %[[A0]], %[[B:.*]] = %[[B0]]) -> (tensor<128x128xf32>, tensor<128x64xbf16>, tensor<128x64xbf16>)
 // CHECK:           %[[AN:.*]] = hyla_tile.load %arg0{{.*}} -> tensor<128x64xbf16>
 // CHECK:           %[[BN:.*]] = hyla_tile.load %arg1{{.*}} -> tensor<128x64xbf16>
 // CHECK:           %[[D:.*]] = hyla_tile.dot %[[A]], %[[B]], %[[ACC]] {transpose_b = true} : tensor<128x64xbf16>, tensor<128x64xbf16> -> tensor<128x128xf32>

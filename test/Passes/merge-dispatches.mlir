@@ -86,7 +86,7 @@ func.func @in_place_conflict(%x: tensor<2x1x64xbf16>, %w: tensor<64x4xbf16>, %ca
 // MATMUL-LABEL: func.func @matmuls
 // MATMUL:         hyla.dispatch @gemm_bf16_n80_{{.*}}__gemm_bf16_n80_
 // MATMUL-NOT:     hyla.dispatch @gemm
-// MATMUL:       func.func @gemm_bf16_n80_{{.*}}_s3__gemm_bf16_n80_{{.*}}_s3({{.*}}) attributes {hyla_tile.kernel, hyla_tile.num_stages = 3 : i32, hyla_tile.num_warps = 8 : i32}
+// MATMUL:       func.func @gemm_bf16_n80_{{.*}}_s3_g16__gemm_bf16_n80_{{.*}}_s3_g16({{.*}}) attributes {hyla_tile.kernel, hyla_tile.num_stages = 3 : i32, hyla_tile.num_warps = 8 : i32}
 func.func @matmuls(%x: tensor<2x7x96xbf16>, %w1: tensor<80x96xbf16>, %w2: tensor<80x96xbf16>) -> (tensor<2x7x80xbf16>, tensor<2x7x80xbf16>) {
   %a = hyla.linear %x, %w1 : tensor<2x7x96xbf16>, tensor<80x96xbf16> -> tensor<2x7x80xbf16>
   %b = hyla.linear %x, %w2 : tensor<2x7x96xbf16>, tensor<80x96xbf16> -> tensor<2x7x80xbf16>

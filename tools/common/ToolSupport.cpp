@@ -80,8 +80,10 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                  cl::desc("GEMM rows per program (default 128)"), cl::init(128),
                  cl::cat(category)),
       gemmBlockN("gemm-block-n",
-                 cl::desc("GEMM columns per program (default 128)"),
-                 cl::init(128), cl::cat(category)),
+                 cl::desc("GEMM columns per program (default 0: by target, "
+                          "256 where it has wgmma (each warpgroup a 64 x 256 "
+                          "product), else 128)"),
+                 cl::init(0), cl::cat(category)),
       gemmBlockK("gemm-block-k",
                  cl::desc("GEMM reduction step (default 64)"), cl::init(64),
                  cl::cat(category)),
@@ -110,9 +112,17 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
           cl::init(1), cl::cat(category)),
       gemmStages("gemm-stages",
                  cl::desc("GEMM operand buffers in shared memory on sm_90a: "
-                          "stages - 1 k steps of copies in flight (2 to 8, "
-                          "default 3)"),
-                 cl::init(3), cl::cat(category)),
+                          "stages - 1 k steps of copies in flight, or with "
+                          "4 or more stages - 2 and the products left "
+                          "running (2 to 8; default 0: 4 where the target "
+                          "has wgmma, else 3)"),
+                 cl::init(0), cl::cat(category)),
+      gemmGroupM("gemm-group-m",
+                 cl::desc("GEMM row blocks a group of programs takes "
+                          "together, row block fastest, so the programs in "
+                          "flight share x and W in L2 (default 16; 1: "
+                          "column block fastest)"),
+                 cl::init(16), cl::cat(category)),
       attnBlockM("attn-block-m",
                  cl::desc("attention queries per program (default 0: by "
                           "target, 128 where it has wgmma (two warpgroups, "
@@ -213,10 +223,17 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.decodeBlocksPerProgram = decodeBlocksPerProgram.getValue();
   o.mergeMaxParts = mergeMaxParts.getValue();
   o.gemmBlockM = gemmBlockM.getValue();
-  o.gemmBlockN = gemmBlockN.getValue();
+  // 128 x 256 tiles on 4 stages measured 0.86-0.90x cuBLAS at the 7B's
+  // prefill shapes against 0.64-0.84x for 128 x 128 on 3 (H100,
+  // docs/perf.md, session 16); mma.sync would hold 128 accumulators a
+  // thread at 256 columns.
+  o.gemmBlockN = gemmBlockN.getValue() ? gemmBlockN.getValue()
+                                       : (wgmma ? 256 : 128);
   o.gemmBlockK = gemmBlockK.getValue();
   o.gemmNumWarps = gemmNumWarps.getValue();
-  o.gemmStages = gemmStages.getValue();
+  o.gemmStages = gemmStages.getValue() ? gemmStages.getValue()
+                                       : (wgmma ? 4 : 3);
+  o.gemmGroupM = gemmGroupM.getValue();
   o.fewRowsStages = fewRowsStages.getValue();
   o.fewRowsPrograms = fewRowsPrograms.getValue();
   o.fewRowsCluster = fewRowsCluster.getValue();

@@ -25,7 +25,7 @@ struct PipelineFlags {
       decodeNumWarps, decodeMinProgramsPerSM, decodeBlocksPerProgram,
       mergeMaxParts, gemmBlockM,
       gemmBlockN, gemmBlockK, gemmNumWarps, fewRowsStages,
-      fewRowsPrograms, fewRowsCluster, gemmStages, attnBlockM, attnBlockN,
+      fewRowsPrograms, fewRowsCluster, gemmStages, gemmGroupM, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
   llvm::cl::opt<bool> fewRowsEpilogues, attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,
