@@ -91,51 +91,62 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       return failure();
     Block *body = loop.getBody();
     auto yield = cast<scf::YieldOp>(body->getTerminator());
-    // The one dot of the body, accumulating a carried warpgroup tile.
-    DotOp dot;
+    // The dots of the body (one, or several sharing an operand: SwiGLU's
+    // gate and up products of the same x tile), each accumulating a
+    // carried warpgroup tile.
+    SmallVector<DotOp> dots;
     for (Operation &op : body->without_terminator()) {
-      if (auto d = dyn_cast<DotOp>(op)) {
-        if (dot)
-          return failure();
-        dot = d;
-      } else if (!isa<LoadOp>(op) && op.getDialect()->getNamespace() != "arith") {
+      if (auto d = dyn_cast<DotOp>(op))
+        dots.push_back(d);
+      else if (!isa<LoadOp>(op) && op.getDialect()->getNamespace() != "arith")
         return failure(); // anything else might use shared memory
+    }
+    if (dots.empty())
+      return failure();
+    // The accumulators: carried tiles that a dot adds into and yields back.
+    SmallVector<unsigned> accIndices;
+    for (DotOp dot : dots) {
+      auto accArg = dyn_cast<BlockArgument>(dot.getAcc());
+      if (!isWarpgroupTile(dot.getType()) || dot.getA() == dot.getB() ||
+          !accArg || accArg.getOwner() != body || accArg.getArgNumber() == 0 ||
+          !accArg.hasOneUse() ||
+          yield.getOperand(accArg.getArgNumber() - 1) != dot.getResult() ||
+          !dot.getResult().hasOneUse())
+        return failure();
+      accIndices.push_back(accArg.getArgNumber() - 1);
+    }
+    // Each operand: a carried tile, used only as the dots' operands, whose
+    // next value is a copyable load of this body and whose first a load
+    // before it.
+    SmallVector<unsigned> operandArgs;
+    for (DotOp dot : dots) {
+      for (Value operand : {dot.getA(), dot.getB()}) {
+        auto arg = dyn_cast<BlockArgument>(operand);
+        if (!arg || arg.getOwner() != body || arg.getArgNumber() == 0)
+          return failure();
+        unsigned i = arg.getArgNumber() - 1;
+        if (llvm::is_contained(operandArgs, i))
+          continue;
+        if (llvm::is_contained(accIndices, i) ||
+            llvm::any_of(arg.getUsers(), [&](Operation *user) {
+              return !llvm::is_contained(dots, dyn_cast<DotOp>(user));
+            }))
+          return failure();
+        if (!loop.getResult(i).use_empty())
+          return failure(); // the loop's last prefetched tile stays unread
+        auto next = yield.getOperand(i).getDefiningOp<LoadOp>();
+        auto first = loop.getInitArgs()[i].getDefiningOp<LoadOp>();
+        if (!copyable(next) || !copyable(first) || next->getBlock() != body ||
+            !next->hasOneUse() || !first->hasOneUse() ||
+            first.getSource() != next.getSource() ||
+            first.getType() != next.getType())
+          return failure();
+        operandArgs.push_back(i);
       }
     }
-    if (!dot || !isWarpgroupTile(dot.getType()))
-      return failure();
-    // The accumulator: a carried tile that the dot adds into and yields back.
-    auto accArg = dyn_cast<BlockArgument>(dot.getAcc());
-    if (!accArg || accArg.getOwner() != body || accArg.getArgNumber() == 0 ||
-        !accArg.hasOneUse() ||
-        yield.getOperand(accArg.getArgNumber() - 1) != dot.getResult() ||
-        !dot.getResult().hasOneUse())
-      return failure();
-    unsigned accIndex = accArg.getArgNumber() - 1;
-    // Each operand: a carried tile, used only by the dot, whose next value
-    // is a copyable load of this body and whose first a load before it.
-    SmallVector<unsigned, 2> operandArgs;
-    for (Value operand : {dot.getA(), dot.getB()}) {
-      auto arg = dyn_cast<BlockArgument>(operand);
-      if (!arg || arg.getOwner() != body || arg.getArgNumber() == 0 ||
-          !arg.hasOneUse())
-        return failure();
-      unsigned i = arg.getArgNumber() - 1;
-      if (!loop.getResult(i).use_empty())
-        return failure(); // the loop's last prefetched tile stays unread
-      auto next = yield.getOperand(i).getDefiningOp<LoadOp>();
-      auto first = loop.getInitArgs()[i].getDefiningOp<LoadOp>();
-      if (!copyable(next) || !copyable(first) || next->getBlock() != body ||
-          !next->hasOneUse() || !first->hasOneUse() ||
-          first.getSource() != next.getSource() ||
-          first.getType() != next.getType())
-        return failure();
-      operandArgs.push_back(i);
-    }
-    if (operandArgs[0] == operandArgs[1])
-      return failure();
+    const int numOperands = static_cast<int>(operandArgs.size());
 
-    // Rings of S buffers: A's from 0, B's after them (1024-aligned).
+    // Rings of S buffers, one an operand, in order (1024-aligned).
     int64_t stages = TileDialect::getNumStages(kernel);
     // With four or more buffers the products run asynchronously: step k
     // returns with its wgmma still computing, so the buffers of step k - 1
@@ -150,10 +161,18 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       return t.getNumElements() * t.getElementType().getIntOrFloatBitWidth() / 8;
     };
     auto align = [](int64_t v) { return (v + 1023) / 1024 * 1024; };
-    int64_t offsets[2] = {0, align(stages * bytes(dot.getA().getType()))};
-    // With TMA: each ring's S mbarriers after both rings, A's then B's.
-    int64_t barrierRing = offsets[1] + stages * bytes(dot.getB().getType());
-    int64_t barriers[2] = {barrierRing, barrierRing + 8 * stages};
+    SmallVector<int64_t> offsets;
+    int64_t end = 0;
+    for (unsigned i : operandArgs) {
+      offsets.push_back(end);
+      end = align(end + stages * bytes(cast<RankedTensorType>(
+                                        loop.getInitArgs()[i].getType())));
+    }
+    // With TMA: each ring's S mbarriers after the rings, in the same order.
+    int64_t barrierRing = end;
+    SmallVector<int64_t> barriers;
+    for (int j = 0; j < numOperands; ++j)
+      barriers.push_back(barrierRing + 8 * stages * j);
 
     Location loc = loop.getLoc();
     auto sharedOf = [&](RankedTensorType t) {
@@ -187,17 +206,18 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     // step.
     rw.setInsertionPoint(loop);
     if (tma)
-      InitBarriersOp::create(rw, loc, 2 * stages, barrierRing, IntegerAttr());
-    LoadOp nextLoads[2], firstLoads[2];
-    for (auto [j, i] : llvm::enumerate(operandArgs)) {
-      nextLoads[j] = yield.getOperand(i).getDefiningOp<LoadOp>();
-      firstLoads[j] = loop.getInitArgs()[i].getDefiningOp<LoadOp>();
+      InitBarriersOp::create(rw, loc, numOperands * stages, barrierRing,
+                             IntegerAttr());
+    SmallVector<LoadOp> nextLoads, firstLoads;
+    for (unsigned i : operandArgs) {
+      nextLoads.push_back(yield.getOperand(i).getDefiningOp<LoadOp>());
+      firstLoads.push_back(loop.getInitArgs()[i].getDefiningOp<LoadOp>());
     }
     // ring[j][t]: operand j's buffer of step t (t = 0 .. S - 2).
-    SmallVector<Value> ring[2];
+    SmallVector<SmallVector<Value>> ring(numOperands);
     for (int64_t t = 0; t < ahead; ++t) {
       Value stage = constant(t);
-      for (int j = 0; j < 2; ++j) {
+      for (int j = 0; j < numOperands; ++j) {
         SmallVector<Value> offs;
         if (t == 0) {
           offs = llvm::to_vector(firstLoads[j].getOffsets());
@@ -218,7 +238,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     SmallVector<Value> inits(loop.getInitArgs());
     for (auto [j, i] : llvm::enumerate(operandArgs))
       inits[i] = ring[j][0];
-    for (int j = 0; j < 2; ++j)
+    for (int j = 0; j < numOperands; ++j)
       inits.append(ring[j].begin() + 1, ring[j].end());
     inits.push_back(constant(0));
     if (tma)
@@ -232,13 +252,15 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       return newBody->getArguments().slice(1 + oldCount + j * (ahead - 1),
                                            ahead - 1);
     };
-    Value stage = newBody->getArguments()[1 + oldCount + 2 * (ahead - 1)];
+    Value stage =
+        newBody->getArguments()[1 + oldCount + numOperands * (ahead - 1)];
     Value phase = tma ? newBody->getArguments().back() : Value();
-    // Wait for the copies of the step at (stage, phase) on both rings (one
-    // barrier after the second wait serves both).
+    // Wait for the copies of the step at (stage, phase) on every ring (one
+    // barrier after the last wait serves them all).
     auto waitStep = [&](Value st, Value ph) {
-      for (int j = 0; j < 2; ++j)
-        BarrierWaitOp::create(rw, loc, st, ph, barriers[j], /*local=*/j == 0);
+      for (int j = 0; j < numOperands; ++j)
+        BarrierWaitOp::create(rw, loc, st, ph, barriers[j],
+                              /*local=*/j + 1 < numOperands);
     };
     // The parity of `st`'s barrier phase one round of the ring after `ph`.
     auto flip = [&](Value ph) {
@@ -252,7 +274,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     if (tma)
       waitStep(stage, phase);
     else
-      AsyncWaitOp::create(rw, loc, 2 * (ahead - 1));
+      AsyncWaitOp::create(rw, loc, numOperands * (ahead - 1));
     Value nextStage = arith::RemUIOp::create(
         rw, loc, arith::AddIOp::create(rw, loc, stage, constant(1)),
         constant(stages));
@@ -270,7 +292,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
         rw, loc, newLoop.getInductionVar(),
         arith::MulIOp::create(rw, loc, newLoop.getStep(), constant(ahead - 1)));
     SmallVector<Value> yielded(newYield.getOperands());
-    SmallVector<Value> rotated[2];
+    SmallVector<SmallVector<Value>> rotated(numOperands);
     for (auto [j, i] : llvm::enumerate(operandArgs)) {
       LoadOp next = nextLoads[j];
       rw.setInsertionPoint(next);
@@ -283,7 +305,7 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
       yielded[i] = rotated[j].front();
       rw.eraseOp(next);
     }
-    for (int j = 0; j < 2; ++j)
+    for (int j = 0; j < numOperands; ++j)
       yielded.append(rotated[j].begin() + 1, rotated[j].end());
     yielded.push_back(nextStage);
     if (tma)
@@ -299,7 +321,8 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
     if (tma) {
       // Steps end .. end + ahead - 1 were copied into the stages after the
       // one the loop ended at; those past the ring's end are a round later.
-      Value endStage = newLoop.getResults()[oldCount + 2 * (ahead - 1)];
+      Value endStage =
+          newLoop.getResults()[oldCount + numOperands * (ahead - 1)];
       Value endPhase = newLoop.getResults().back();
       for (int64_t t = 0; t < ahead; ++t) {
         Value s = arith::AddIOp::create(rw, loc, endStage, constant(t));
@@ -310,17 +333,21 @@ struct PipelineOperands : OpRewritePattern<scf::ForOp> {
                                          endPhase));
       }
       // What follows may reuse the barriers' bytes.
-      InvalBarriersOp::create(rw, loc, 2 * stages, barrierRing);
+      InvalBarriersOp::create(rw, loc, numOperands * stages, barrierRing);
     } else {
       AsyncWaitOp::create(rw, loc, 0);
     }
     SmallVector<Value> results(newLoop.getResults().take_front(oldCount));
     if (asyncProducts) {
-      auto newDot = cast<DotOp>(
-          newBody->getTerminator()->getOperand(accIndex).getDefiningOp());
-      rw.modifyOpInPlace(newDot, [&] { newDot.setAsync(true); });
-      results[accIndex] =
-          DotWaitOp::create(rw, loc, results[accIndex], /*pending=*/0);
+      // Each async dot leaves only its own wgmma group in flight, so at the
+      // end of a step every group of the step before has completed.
+      for (unsigned accIndex : accIndices) {
+        auto newDot = cast<DotOp>(
+            newBody->getTerminator()->getOperand(accIndex).getDefiningOp());
+        rw.modifyOpInPlace(newDot, [&] { newDot.setAsync(true); });
+        results[accIndex] =
+            DotWaitOp::create(rw, loc, results[accIndex], /*pending=*/0);
+      }
     }
     rw.replaceOp(loop, results);
     for (LoadOp l : firstLoads)

@@ -764,96 +764,220 @@ struct FewRowsSiluMulPattern : OpRewritePattern<SiluMulOp> {
   }
 };
 
+/// Tiles of the square GEMM (prefill): rows, columns and reduction step
+/// a program, its warps, the pipeline's buffers, and the row blocks a
+/// group of programs takes together.
+struct GemmConfig {
+  int64_t blockM, blockN, blockK, numWarps, stages, groupM;
+};
+
+/// `epilogue(x W_0^T, ..., x W_{P-1}^T, extras)` rounded to `yT`'s element
+/// type, in rows form: the P products (one, or SwiGLU's gate and up) of
+/// the same input `x` (rows form) and equally shaped weights, each on
+/// blockN / P columns of a program, share the k loop's x tiles. `extras`
+/// are [rows, N] inputs of the consumer the GEMM is fused with (a
+/// residual), read as f32 at the end; `tag` names the epilogue.
+Value emitGemm(PatternRewriter &rw, Location loc, ModuleOp module, Value x,
+               ArrayRef<Value> weights, ValueRange extras,
+               RankedTensorType yT, StringRef tag, const GemmConfig &cfg,
+               function_ref<Value(TileBuilder &, ArrayRef<Value>,
+                                  ArrayRef<Value>)> epilogue) {
+  auto wT = cast<RankedTensorType>(weights[0].getType());
+  int64_t n = wT.getDimSize(0), k = wT.getDimSize(1);
+  Type elt = yT.getElementType();
+  auto xT = cast<RankedTensorType>(x.getType());
+  const int64_t numProducts = static_cast<int64_t>(weights.size());
+  const int64_t bm = cfg.blockM, bk = cfg.blockK;
+  const int64_t bn = cfg.blockN / numProducts; // columns of each product
+  const int64_t groupM = cfg.groupM;
+  const int64_t columnBlocks = (n + bn - 1) / bn;
+  std::string name = llvm::formatv(
+      "gemm{9}_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}_s{7}_g{8}", typeTag(elt),
+      n, k, bm, cfg.blockN, bk, cfg.numWarps, cfg.stages, groupM, tag);
+  SmallVector<Type> args = {memrefFor(xT)};
+  for (Value w : weights)
+    args.push_back(memrefFor(cast<RankedTensorType>(w.getType())));
+  for (Value e : extras)
+    args.push_back(memrefFor(cast<RankedTensorType>(e.getType())));
+  args.push_back(memrefFor(yT));
+  func::FuncOp kernel = getOrCreateKernel(
+      rw, module, name, args, cfg.numWarps, [&](TileBuilder &tb, ValueRange a) {
+        OpBuilder &b = tb.builder();
+        Location l = tb.getLoc();
+        // Program p takes output block (row block r, column block c) in
+        // groups of `groupM` row blocks: within a group r varies fastest,
+        // so the programs running at once share a few row blocks of x and
+        // a band of W's columns, and L2 serves both (with the column
+        // block fastest, a wave of the LM head streamed a third of W from
+        // DRAM again for every row block).
+        Value rowBlocks = tb.ceilDiv(tb.dim(a[0], 0), bm);
+        Value perGroup = tb.index(groupM * columnBlocks);
+        Value p = tb.programId(0);
+        Value firstRow =
+            tb.muli(arith::DivUIOp::create(b, l, p, perGroup), groupM);
+        Value groupRows = tb.mini(
+            arith::SubIOp::create(b, l, rowBlocks, firstRow), tb.index(groupM));
+        Value inGroup = arith::RemUIOp::create(b, l, p, perGroup);
+        Value rowBlock = tb.addi(
+            firstRow, arith::RemUIOp::create(b, l, inGroup, groupRows));
+        Value n0 = tb.muli(arith::DivUIOp::create(b, l, inGroup, groupRows), bn);
+        Value m0 = tb.muli(rowBlock, bm);
+        ValueRange w = a.slice(1, numProducts);
+        // The operands of step k + bk are loaded before the products of
+        // step k, so their global loads are in flight during them (the
+        // loads past K are masked off).
+        Value zero = tb.index(0);
+        SmallVector<Value> inits;
+        for (int64_t i = 0; i < numProducts; ++i)
+          inits.push_back(tb.constant(0.0, {bm, bn}));
+        inits.push_back(tb.load(a[0], {m0, zero}, {0, 1}, {bm, bk}));
+        for (Value wi : w)
+          inits.push_back(tb.load(wi, {n0, zero}, {0, 1}, {bn, bk}));
+        auto loop = scf::ForOp::create(
+            b, l, zero, tb.index(k), tb.index(bk), inits,
+            [&](OpBuilder &nb, Location bl, Value kk, ValueRange it) {
+              TileBuilder t(nb, bl);
+              Value next = t.addi(kk, t.index(bk));
+              SmallVector<Value> loads = {
+                  t.load(a[0], {m0, next}, {0, 1}, {bm, bk})};
+              for (Value wi : w)
+                loads.push_back(t.load(wi, {n0, next}, {0, 1}, {bn, bk}));
+              SmallVector<Value> yielded;
+              for (int64_t i = 0; i < numProducts; ++i)
+                yielded.push_back(t.dot(it[numProducts],
+                                        it[numProducts + 1 + i], it[i], false,
+                                        /*transposeB=*/true));
+              yielded.append(loads);
+              scf::YieldOp::create(nb, bl, yielded);
+            });
+        SmallVector<Value> products(loop.getResults().take_front(numProducts));
+        SmallVector<Value> extraTiles;
+        for (size_t e = 0; e < extras.size(); ++e)
+          extraTiles.push_back(tb.toF32(tb.load(
+              a[1 + numProducts + e], {m0, n0}, {0, 1}, {bm, bn})));
+        tb.store(tb.castTo(epilogue(tb, products, extraTiles), elt),
+                 a[args.size() - 1], {m0, n0}, {0, 1});
+      });
+  // Read by the GPU lowering where it pipelines the k loop's operands.
+  kernel->setAttr(tile::TileDialect::kNumStagesAttrName,
+                  rw.getI32IntegerAttr(cfg.stages));
+  Value rows = tensor::DimOp::create(rw, loc, x, 0);
+  SmallVector<Value> dyn;
+  if (xT.isDynamicDim(0))
+    dyn.push_back(rows);
+  SmallVector<Value> inputs = {x};
+  SmallVector<SmallVector<Value>> inputDims = {dyn};
+  for (Value wi : weights) {
+    inputs.push_back(wi);
+    inputDims.push_back({});
+  }
+  for (Value e : extras) {
+    inputs.push_back(e);
+    inputDims.push_back(dyn);
+  }
+  Value one = constIndex(rw, loc, 1);
+  return createDispatch(
+             rw, loc, kernel,
+             {arith::MulIOp::create(rw, loc, constIndex(rw, loc, columnBlocks),
+                                    ceilDivIndex(rw, loc, rows, bm)),
+              one, one},
+             inputs, inputDims, {yT}, {dyn})
+      .getResult(0);
+}
+
+/// A square-GEMM linear whose only use is `use`: its product can end in
+/// that consumer's kernel.
+LinearOp gemmProducer(Value v, Operation *use) {
+  auto linear = v.getDefiningOp<LinearOp>();
+  if (!linear || linear.getFewRows() || !linear->hasOneUse() ||
+      *linear->getUsers().begin() != use)
+    return nullptr;
+  return linear;
+}
+
+/// `add(linear(x, W), r)` (either order): the GEMM adds the residual
+/// before it rounds and stores (no second kernel, one rounding).
+struct GemmAddPattern : OpRewritePattern<AddOp> {
+  GemmAddPattern(MLIRContext *ctx, GemmConfig cfg)
+      : OpRewritePattern(ctx), cfg(cfg) {}
+  GemmConfig cfg;
+  LogicalResult matchAndRewrite(AddOp op, PatternRewriter &rw) const override {
+    Value residual = op.getRhs();
+    LinearOp linear = gemmProducer(op.getLhs(), op);
+    if (!linear) {
+      linear = gemmProducer(op.getRhs(), op);
+      residual = op.getLhs();
+    }
+    if (!linear || linear.getType() != op.getType())
+      return failure();
+    Location loc = op.getLoc();
+    Value y = emitGemm(
+        rw, loc, op->getParentOfType<ModuleOp>(),
+        toRows(rw, loc, linear.getInput()), {linear.getWeight()},
+        {toRows(rw, loc, residual)}, rowsType(op.getType()), "_add", cfg,
+        [](TileBuilder &tb, ArrayRef<Value> products, ArrayRef<Value> extras) {
+          return tb.add(products[0], extras[0]);
+        });
+    rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), residual));
+    rw.eraseOp(linear);
+    return success();
+  }
+};
+
+/// `silu_mul(linear(x, Wg), linear(x, Wu))`: one GEMM computes both
+/// products of each output block (half the program's columns each, the
+/// x tiles shared) and applies SwiGLU before it rounds: neither product
+/// goes to memory.
+struct GemmSiluMulPattern : OpRewritePattern<SiluMulOp> {
+  GemmSiluMulPattern(MLIRContext *ctx, GemmConfig cfg)
+      : OpRewritePattern(ctx), cfg(cfg) {}
+  GemmConfig cfg;
+  LogicalResult matchAndRewrite(SiluMulOp op,
+                                PatternRewriter &rw) const override {
+    LinearOp gate = gemmProducer(op.getGate(), op);
+    LinearOp up = gemmProducer(op.getUp(), op);
+    if (!gate || !up || gate == up || gate.getInput() != up.getInput() ||
+        gate.getType() != op.getType() || up.getType() != op.getType() ||
+        gate.getWeight().getType() != up.getWeight().getType() ||
+        cfg.blockN % 16)
+      return failure();
+    Location loc = op.getLoc();
+    Value y = emitGemm(
+        rw, loc, op->getParentOfType<ModuleOp>(),
+        toRows(rw, loc, gate.getInput()),
+        {gate.getWeight(), up.getWeight()}, {}, rowsType(op.getType()),
+        "_silu_mul", cfg,
+        [](TileBuilder &tb, ArrayRef<Value> products, ArrayRef<Value>) {
+          return tb.mul(tb.silu(products[0]), products[1]);
+        });
+    rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), gate.getInput()));
+    rw.eraseOp(gate);
+    rw.eraseOp(up);
+    return success();
+  }
+};
+
 struct LinearPattern : OpRewritePattern<LinearOp> {
-  LinearPattern(MLIRContext *ctx, int64_t bm, int64_t bn, int64_t bk,
-                int64_t warps, int64_t stages, int64_t groupM,
-                FewRowsConfig fewRows)
-      : OpRewritePattern(ctx), blockM(bm), blockN(bn), blockK(bk),
-        numWarps(warps), numStages(stages), groupM(groupM), fewRows(fewRows) {}
+  LinearPattern(MLIRContext *ctx, GemmConfig cfg, FewRowsConfig fewRows)
+      : OpRewritePattern(ctx), cfg(cfg), fewRows(fewRows) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rw) const override {
     if (op.getFewRows())
       return rewriteFewRowsLinear(op, rw, fewRows);
     Location loc = op.getLoc();
-    RankedTensorType wT = op.getWeight().getType();
-    int64_t n = wT.getDimSize(0), k = wT.getDimSize(1);
-    Type elt = op.getType().getElementType();
-    Value x = toRows(rw, loc, op.getInput());
-    auto xT = cast<RankedTensorType>(x.getType());
-    auto yT = rowsType(op.getType());
-    const int64_t bm = blockM, bn = blockN, bk = blockK;
-    const int64_t columnBlocks = (n + bn - 1) / bn;
-    std::string name = llvm::formatv(
-        "gemm_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_w{6}_s{7}_g{8}", typeTag(elt), n,
-        k, bm, bn, bk, numWarps, numStages, groupM);
-    auto module = op->getParentOfType<ModuleOp>();
-    func::FuncOp kernel = getOrCreateKernel(
-        rw, module, name, {memrefFor(xT), memrefFor(wT), memrefFor(yT)},
-        numWarps,
-        [&](TileBuilder &tb, ValueRange a) {
-          OpBuilder &b = tb.builder();
-          Location l = tb.getLoc();
-          // Program p takes output block (row block r, column block c) in
-          // groups of `groupM` row blocks: within a group r varies fastest,
-          // so the programs running at once share a few row blocks of x and
-          // a band of W's columns, and L2 serves both (with the column
-          // block fastest, a wave of the LM head streamed a third of W from
-          // DRAM again for every row block).
-          Value rowBlocks = tb.ceilDiv(tb.dim(a[0], 0), bm);
-          Value perGroup = tb.index(groupM * columnBlocks);
-          Value p = tb.programId(0);
-          Value firstRow =
-              tb.muli(arith::DivUIOp::create(b, l, p, perGroup), groupM);
-          Value groupRows = tb.mini(
-              arith::SubIOp::create(b, l, rowBlocks, firstRow), tb.index(groupM));
-          Value inGroup = arith::RemUIOp::create(b, l, p, perGroup);
-          Value rowBlock = tb.addi(
-              firstRow, arith::RemUIOp::create(b, l, inGroup, groupRows));
-          Value n0 = tb.muli(arith::DivUIOp::create(b, l, inGroup, groupRows), bn);
-          Value m0 = tb.muli(rowBlock, bm);
-          // The operands of step k + bk are loaded before the product of
-          // step k, so their global loads are in flight during it (the
-          // loads past K are masked off).
-          Value zero = tb.index(0);
-          auto loop = scf::ForOp::create(
-              b, tb.getLoc(), zero, tb.index(k), tb.index(bk),
-              ValueRange{tb.constant(0.0, {bm, bn}),
-                         tb.load(a[0], {m0, zero}, {0, 1}, {bm, bk}),
-                         tb.load(a[1], {n0, zero}, {0, 1}, {bn, bk})},
-              [&](OpBuilder &nb, Location l, Value kk, ValueRange it) {
-                TileBuilder t(nb, l);
-                Value next = t.addi(kk, t.index(bk));
-                Value xa = t.load(a[0], {m0, next}, {0, 1}, {bm, bk});
-                Value wb = t.load(a[1], {n0, next}, {0, 1}, {bn, bk});
-                scf::YieldOp::create(
-                    nb, l,
-                    ValueRange{t.dot(it[1], it[2], it[0], false,
-                                     /*transposeB=*/true),
-                               xa, wb});
-              });
-          tb.store(tb.castTo(loop.getResult(0), elt), a[2], {m0, n0}, {0, 1});
+    Value y = emitGemm(
+        rw, loc, op->getParentOfType<ModuleOp>(),
+        toRows(rw, loc, op.getInput()), {op.getWeight()}, {},
+        rowsType(op.getType()), "", cfg,
+        [](TileBuilder &, ArrayRef<Value> products, ArrayRef<Value>) {
+          return products[0];
         });
-    // Read by the GPU lowering where it pipelines the k loop's operands.
-    kernel->setAttr(tile::TileDialect::kNumStagesAttrName,
-                    rw.getI32IntegerAttr(numStages));
-    Value rows = tensor::DimOp::create(rw, loc, x, 0);
-    SmallVector<Value> dyn;
-    if (xT.isDynamicDim(0))
-      dyn.push_back(rows);
-    Value one = constIndex(rw, loc, 1);
-    DispatchOp dispatch = createDispatch(
-        rw, loc, kernel,
-        {arith::MulIOp::create(rw, loc, constIndex(rw, loc, columnBlocks),
-                               ceilDivIndex(rw, loc, rows, bm)),
-         one, one},
-        {x, op.getWeight()}, {dyn, {}}, {yT}, {dyn});
-    rw.replaceOp(op, fromRows(rw, loc, dispatch.getResult(0), op.getType(),
-                              op.getInput()));
+    rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), op.getInput()));
     return success();
   }
 
-  int64_t blockM, blockN, blockK, numWarps, numStages, groupM;
+  GemmConfig cfg;
   FewRowsConfig fewRows;
 };
 
@@ -1703,11 +1827,17 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     }
     FewRowsConfig fewRows{fewRowsBlockN, fewRowsBlockK, fewRowsStages,
                           fewRowsPrograms, fewRowsCluster};
-    // First the consumers that take in a few-rows product's slice sum
-    // (the product's kernels are emitted where the consumer is).
-    if (fewRowsEpilogues) {
+    GemmConfig gemm{gemmBlockM,   gemmBlockN, gemmBlockK,
+                    gemmNumWarps, gemmStages, gemmGroupM};
+    // First the consumers that take in a product in their kernel: a
+    // few-rows product's slice sum, a GEMM's epilogue (the products'
+    // kernels are emitted where the consumer is).
+    if (fewRowsEpilogues || gemmEpilogues) {
       RewritePatternSet fusions(ctx);
-      fusions.add<FewRowsAddPattern, FewRowsSiluMulPattern>(ctx, fewRows);
+      if (fewRowsEpilogues)
+        fusions.add<FewRowsAddPattern, FewRowsSiluMulPattern>(ctx, fewRows);
+      if (gemmEpilogues)
+        fusions.add<GemmAddPattern, GemmSiluMulPattern>(ctx, gemm);
       walkAndApplyPatterns(getOperation(), std::move(fusions));
     }
     RewritePatternSet patterns(ctx);
@@ -1719,9 +1849,7 @@ struct KernelizePass : public hyla::impl::KernelizeBase<KernelizePass> {
     patterns.add<GatedDeltaRuleCachedPattern>(ctx, decodeBlockV, decodeNumWarps,
                                               decodeMinProgramsPerSM,
                                               decodeBlocksPerProgram);
-    patterns.add<LinearPattern>(
-        ctx, gemmBlockM, gemmBlockN, gemmBlockK, gemmNumWarps, gemmStages,
-        gemmGroupM, fewRows);
+    patterns.add<LinearPattern>(ctx, gemm, fewRows);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
 
     // The delta rule and attention have passes of their own; if one is left,

@@ -218,6 +218,10 @@ def Kernelize : Pass<"hyla-kernelize", "mlir::ModuleOp"> {
     Option<"gemmStages", "gemm-stages", "int64_t", "3",
            "GEMM operand buffers in shared memory where the k loop is "
            "pipelined (sm_90a wgmma): stages - 1 steps of copies in flight">,
+    Option<"gemmEpilogues", "gemm-epilogues", "bool", "true",
+           "GEMM: add the residual, or apply SwiGLU to two products of "
+           "the same input, before the store, where that is the products' "
+           "only use">,
     Option<"gemmGroupM", "gemm-group-m", "int64_t", "16",
            "GEMM row blocks a group of programs takes together (programs "
            "run row block fastest within a group, so those in flight share "

@@ -43,6 +43,7 @@ void hyla::buildKernelPipeline(OpPassManager &pm,
   kernelize.gemmNumWarps = options.gemmNumWarps;
   kernelize.gemmStages = options.gemmStages;
   kernelize.gemmGroupM = options.gemmGroupM;
+  kernelize.gemmEpilogues = options.gemmEpilogues;
   kernelize.fewRowsStages = options.fewRowsStages;
   kernelize.fewRowsPrograms = options.fewRowsPrograms;
   kernelize.fewRowsCluster = options.fewRowsCluster;

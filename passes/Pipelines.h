@@ -101,6 +101,11 @@ struct KernelPipelineOptions
       llvm::cl::desc("few-rows linear (decode): most K slices added in a "
                      "thread-block cluster (1: a second kernel adds them)"),
       llvm::cl::init(1)};
+  Option<bool> gemmEpilogues{
+      *this, "gemm-epilogues",
+      llvm::cl::desc("GEMM: the residual add or SwiGLU in the GEMM's "
+                     "epilogue"),
+      llvm::cl::init(true)};
   Option<int64_t> gemmGroupM{
       *this, "gemm-group-m",
       llvm::cl::desc("GEMM row blocks whose programs run together"),

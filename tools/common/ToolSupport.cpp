@@ -172,6 +172,13 @@ PipelineFlags::PipelineFlags(cl::OptionCategory &category)
                    "product's only use (default on: two or three launches "
                    "become one)"),
           cl::init(true), cl::cat(category)),
+      gemmEpilogues(
+          "gemm-epilogues",
+          cl::desc("GEMM (prefill): add the residual, or apply SwiGLU to "
+                   "the gate and up products of one input (one program "
+                   "computing both), before the store, where that is the "
+                   "products' only use (default on)"),
+          cl::init(true), cl::cat(category)),
       attnOverlapSoftmax(
           "attn-overlap-softmax",
           cl::desc("attention prefill: run block j's softmax while the "
@@ -234,6 +241,7 @@ void PipelineFlags::addPipeline(mlir::OpPassManager &pm, bool wgmma) const {
   o.gemmStages = gemmStages.getValue() ? gemmStages.getValue()
                                        : (wgmma ? 4 : 3);
   o.gemmGroupM = gemmGroupM.getValue();
+  o.gemmEpilogues = gemmEpilogues.getValue();
   o.fewRowsStages = fewRowsStages.getValue();
   o.fewRowsPrograms = fewRowsPrograms.getValue();
   o.fewRowsCluster = fewRowsCluster.getValue();

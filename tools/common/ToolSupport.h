@@ -28,7 +28,7 @@ struct PipelineFlags {
       fewRowsPrograms, fewRowsCluster, gemmStages, gemmGroupM, attnBlockM, attnBlockN,
       attnMinProgramsPerSM, attnDecodeBlockN, attnDecodeSplits, attnDecodeNumWarps,
       attnDecodeMinProgramsPerSM, attnDecodeMinSplitKeys;
-  llvm::cl::opt<bool> fewRowsEpilogues, attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,
+  llvm::cl::opt<bool> fewRowsEpilogues, gemmEpilogues, attnOverlapSoftmax, gdnParallelChunks, gdnFuseQKL2Norm,
       gdnFusePrologue, gdnFuseOutputNorm;
 };
 
