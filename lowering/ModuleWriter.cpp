@@ -122,6 +122,16 @@ struct PlanCheck {
   std::string what;
 };
 
+/// hyla.fb.ValueCheck, from an entry argument's `hyla.values`.
+struct PlanValueCheck {
+  uint32_t input;
+  fb::ValueCheckKind kind;
+  Expr bound;
+  std::optional<Expr> step;
+  bool distinct;
+  std::string what;
+};
+
 struct Plan {
   std::string name;
   std::vector<std::tuple<std::string, uint32_t, uint32_t>> symbols;
@@ -129,6 +139,7 @@ struct Plan {
   std::vector<uint32_t> inputs, outputs;
   std::vector<PlanLaunch> launches;
   std::vector<PlanCheck> checks;
+  std::vector<PlanValueCheck> valueChecks;
 };
 
 struct WeightInfo {
@@ -151,7 +162,7 @@ public:
 
   FailureOr<Plan> build() {
     plan.name = fn.getSymName().str();
-    if (failed(addInputs()))
+    if (failed(addInputs()) || failed(addValueChecks()))
       return failure();
     for (Operation &op : fn.getBody().front()) {
       if (failed(visit(&op)))
@@ -199,6 +210,88 @@ private:
       bufferOf[arg] = addBuffer(std::move(b));
       plan.inputs.push_back(bufferOf[arg]);
       firstUseSeen.push_back(false);
+    }
+    return success();
+  }
+
+  /// An entry argument's `hyla.values = {kind = "below" | "offsets",
+  /// bound = [terms], step = [terms], distinct, what = "..."}`: the values
+  /// the runtime checks before a call (hyla.fb.ValueCheck). A bound or step
+  /// is the sum of its terms: integers, and dim names of the function's
+  /// arguments (`hyla.dim_names`), "-name" subtracting.
+  LogicalResult addValueChecks() {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      Value arg = fn.getArgument(i);
+      auto spec = fn.getArgAttrOfType<DictionaryAttr>(i, "hyla.values");
+      if (!spec)
+        continue;
+      auto bad = [&](const Twine &why) {
+        return fn.emitError() << "argument " << i << ": hyla.values " << why;
+      };
+      auto t = cast<RankedTensorType>(arg.getType());
+      if (!t.getElementType().isInteger(32) && !t.getElementType().isInteger(64))
+        return bad("needs i32 or i64 values");
+      auto sumOf = [&](Attribute attr, StringRef key) -> FailureOr<Expr> {
+        auto terms = dyn_cast_or_null<ArrayAttr>(attr);
+        if (!terms || terms.empty())
+          return bad("'" + key + "' must be a non-empty array of integers "
+                     "and dim names");
+        std::optional<Expr> sum;
+        for (Attribute term : terms) {
+          Expr e;
+          bool negative = false;
+          if (auto n = dyn_cast<IntegerAttr>(term)) {
+            e = Expr::constant(n.getInt());
+          } else if (auto s = dyn_cast<StringAttr>(term)) {
+            StringRef name = s.getValue();
+            negative = name.consume_front("-");
+            auto sym = llvm::find_if(plan.symbols, [&](const auto &x) {
+              return std::get<0>(x) == name;
+            });
+            if (sym == plan.symbols.end())
+              return bad("'" + key + "' names '" + name +
+                         "', which is no dim of the function's arguments");
+            e = Expr::symbol(sym - plan.symbols.begin());
+          } else {
+            return bad("'" + key + "' terms must be integers or dim names");
+          }
+          if (!sum)
+            sum = negative ? Expr::binary(fb::ExprOp::Sub, Expr::constant(0), e)
+                           : e;
+          else
+            sum = Expr::binary(negative ? fb::ExprOp::Sub : fb::ExprOp::Add,
+                               *sum, e);
+        }
+        return *sum;
+      };
+      PlanValueCheck check{static_cast<uint32_t>(i), fb::ValueCheckKind::Below,
+                           Expr{}, std::nullopt, false, ""};
+      auto kind = spec.getAs<StringAttr>("kind");
+      if (!kind || (kind.getValue() != "below" && kind.getValue() != "offsets"))
+        return bad("needs kind = \"below\" or \"offsets\"");
+      if (kind.getValue() == "offsets")
+        check.kind = fb::ValueCheckKind::Offsets;
+      FailureOr<Expr> bound = sumOf(spec.get("bound"), "bound");
+      if (failed(bound))
+        return failure();
+      check.bound = *bound;
+      if (Attribute step = spec.get("step")) {
+        if (check.kind != fb::ValueCheckKind::Offsets)
+          return bad("has a 'step', which only offsets take");
+        FailureOr<Expr> e = sumOf(step, "step");
+        if (failed(e))
+          return failure();
+        check.step = *e;
+      }
+      check.distinct = static_cast<bool>(spec.get("distinct"));
+      if (auto what = spec.getAs<StringAttr>("what"))
+        check.what = what.str();
+      for (NamedAttribute entry : spec)
+        if (!llvm::is_contained({"kind", "bound", "step", "distinct", "what"},
+                                entry.getName().getValue()))
+          return bad("has an unknown entry '" + entry.getName().getValue() +
+                     "'");
+      plan.valueChecks.push_back(std::move(check));
     }
     return success();
   }
@@ -542,6 +635,11 @@ private:
       mark(c.a);
       mark(c.b);
     }
+    for (const PlanValueCheck &c : plan.valueChecks) {
+      mark(c.bound);
+      if (c.step)
+        mark(*c.step);
+    }
     std::vector<int64_t> newIndex(plan.symbols.size(), -1);
     decltype(plan.symbols) kept;
     for (size_t i = 0; i < plan.symbols.size(); ++i)
@@ -561,6 +659,11 @@ private:
     for (PlanCheck &c : plan.checks) {
       rename(c.a);
       rename(c.b);
+    }
+    for (PlanValueCheck &c : plan.valueChecks) {
+      rename(c.bound);
+      if (c.step)
+        rename(*c.step);
     }
     plan.symbols = std::move(kept);
   }
@@ -710,10 +813,14 @@ FailureOr<std::string> writeHylaModule(ModuleOp module,
     for (const PlanCheck &c : p.checks)
       checks.push_back(fb::CreateSizeCheckDirect(
           b, writeExpr(b, c.a), writeExpr(b, c.b), c.what.c_str()));
-    functions.push_back(fb::CreateFunctionDirect(b, p.name.c_str(), &symbols,
-                                                 &buffers, &p.inputs,
-                                                 &p.outputs, &launches,
-                                                 &checks));
+    std::vector<flatbuffers::Offset<fb::ValueCheck>> valueChecks;
+    for (const PlanValueCheck &c : p.valueChecks)
+      valueChecks.push_back(fb::CreateValueCheckDirect(
+          b, c.input, c.kind, writeExpr(b, c.bound),
+          c.step ? writeExpr(b, *c.step) : 0, c.distinct, c.what.c_str()));
+    functions.push_back(fb::CreateFunctionDirect(
+        b, p.name.c_str(), &symbols, &buffers, &p.inputs, &p.outputs,
+        &launches, &checks, &valueChecks));
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto &[k, v] : options.metadata)

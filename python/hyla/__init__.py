@@ -39,6 +39,7 @@ _STATUS_NAMES = {
     5: "HYLA_ERROR_CUDA",
     6: "HYLA_ERROR_SHAPE",
     7: "HYLA_ERROR_UNSUPPORTED",
+    8: "HYLA_ERROR_VALUE",
 }
 
 #: A tensor's shape and hyla dtype name, e.g. TensorSpec((2, 128), "i32").
@@ -104,6 +105,10 @@ def _declare(lib):
         "hyla_function_num_outputs": (i32, [c_module, i32]),
         "hyla_function_output_tied_input": (i32, [c_module, i32, i32]),
         "hyla_function_num_checks": (i32, [c_module, i32]),
+        "hyla_function_num_value_checks": (i32, [c_module, i32]),
+        "hyla_function_describe_value_check": (
+            status, [c_module, i32, i32, ctypes.c_char_p, size_t]),
+        "hyla_module_set_value_checks": (status, [c_module, i32]),
         "hyla_function_describe_check": (
             status, [c_module, i32, i32, ctypes.c_char_p, size_t]),
         "hyla_function_num_launches": (i32, [c_module, i32]),
@@ -379,6 +384,10 @@ class Module:
                 buf = ctypes.create_string_buffer(1024)
                 _check(lib.hyla_function_describe_check(h, f, i, buf, len(buf)))
                 lines.append("    check %d:  %s" % (i, buf.value.decode()))
+            for i in range(lib.hyla_function_num_value_checks(h, f)):
+                buf = ctypes.create_string_buffer(1024)
+                _check(lib.hyla_function_describe_value_check(h, f, i, buf, len(buf)))
+                lines.append("    values %d: %s" % (i, buf.value.decode()))
         return "\n".join(lines)
 
     def __repr__(self):
@@ -454,6 +463,15 @@ class Module:
         environment variable HYLA_PROGRAMMATIC_LAUNCH says). Kernels then
         start while the grid before them drains."""
         _check(self._lib.hyla_module_set_programmatic_launch(
+            self._h(), 1 if enable else 0))
+
+    def set_value_checks(self, enable):
+        """Whether later calls read back and check the integer inputs the
+        kernels index memory with (token ids, slots, lengths, offsets)
+        before they enqueue anything: a bad value raises HylaError
+        (HYLA_ERROR_VALUE). On by default (HYLA_VALUE_CHECKS=0 turns the
+        default off); a checked call waits for its stream first."""
+        _check(self._lib.hyla_module_set_value_checks(
             self._h(), 1 if enable else 0))
 
     def bind_weight(self, name, tensor):

@@ -114,6 +114,8 @@ const char *hyla_status_string(hyla_status status) {
     return "shape mismatch";
   case HYLA_ERROR_UNSUPPORTED:
     return "unsupported";
+  case HYLA_ERROR_VALUE:
+    return "value out of range";
   }
   return "unknown status";
 }
@@ -363,6 +365,32 @@ hyla_status hyla_function_describe_check(const hyla_module *module,
                    formatSizeExpr(check.b, function.symbolNames), " (",
                    check.what, ")"),
             buf, size);
+  });
+}
+
+int32_t hyla_function_num_value_checks(const hyla_module *module, int32_t fn) {
+  return guardedValue<int32_t>(-1, [&] {
+    return static_cast<int32_t>(functionOf(module, fn).valueChecks.size());
+  });
+}
+
+hyla_status hyla_function_describe_value_check(const hyla_module *module,
+                                               int32_t fn, int32_t i,
+                                               char *buf, size_t size) {
+  return guarded([&] {
+    const FunctionDesc &function = functionOf(module, fn);
+    checkIndex(i, function.valueChecks, "value check");
+    copyOut(describeValueCheck(function, static_cast<size_t>(i)), buf, size);
+  });
+}
+
+hyla_status hyla_module_set_value_checks(hyla_module *module, int32_t enable) {
+  return guarded([&] {
+    if (!module)
+      fail(HYLA_ERROR_INVALID_ARGUMENT,
+           "hyla_module_set_value_checks: module is NULL");
+    std::lock_guard<std::mutex> lock(module->mutex);
+    module->valueChecks = enable != 0;
   });
 }
 

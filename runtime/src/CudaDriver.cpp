@@ -86,6 +86,7 @@ DriverLoad loadDriver() {
   optional(d.graphLaunch, "cuGraphLaunch");
   optional(d.graphExecDestroy, "cuGraphExecDestroy");
   optional(d.graphDestroy, "cuGraphDestroy");
+  optional(d.streamIsCapturing, "cuStreamIsCapturing");
   resolve(library, d.memAlloc, "cuMemAlloc_v2", e);
   resolve(library, d.memFree, "cuMemFree_v2", e);
   resolve(library, d.memcpyHtoD, "cuMemcpyHtoD_v2", e);

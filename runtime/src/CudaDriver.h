@@ -74,6 +74,9 @@ struct CudaDriver {
   CUresult (*memAllocHost)(void **pointer, size_t bytes);
   CUresult (*memFreeHost)(void *pointer);
   CUresult (*streamSynchronize)(CUstream stream);
+  /// Optional: value checks are skipped on a stream being captured.
+  CUresult (*streamIsCapturing)(CUstream stream,
+                                CUstreamCaptureStatus *status);
   CUresult (*eventCreate)(CUevent *event, unsigned int flags);
   CUresult (*eventRecord)(CUevent event, CUstream stream);
   CUresult (*eventSynchronize)(CUevent event);

@@ -286,6 +286,8 @@ void prepareModule(hyla_module &module, int32_t ordinal) {
 hyla_module::hyla_module() {
   const char *env = std::getenv("HYLA_PROGRAMMATIC_LAUNCH");
   programmaticLaunch = !(env && std::string(env) == "0");
+  const char *checks = std::getenv("HYLA_VALUE_CHECKS");
+  valueChecks = !(checks && std::string(checks) == "0");
 }
 
 hyla_module::~hyla_module() = default; // DeviceState releases GPU resources

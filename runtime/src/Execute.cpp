@@ -501,6 +501,49 @@ void enqueueLaunches(hyla_module &module, const FunctionDesc &function,
 
 }
 
+/// The function's value checks (token ids, slots, lengths, offsets) on the
+/// inputs' values, read back once `stream` has run what came before (the
+/// caller may have queued the writes of those inputs on it). Skipped on a
+/// stream being captured into a graph, whose replays get new values.
+void checkValues(const hyla_module &module, const FunctionDesc &function,
+                 const BoundShapes &shapes, const hyla_tensor *inputs,
+                 CUstream stream) {
+  if (function.valueChecks.empty() || !module.valueChecks)
+    return;
+  const CudaDriver &cu = *module.device->cu;
+  if (cu.streamIsCapturing) {
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    if (cu.streamIsCapturing(stream, &status) == CUDA_SUCCESS &&
+        status != CU_STREAM_CAPTURE_STATUS_NONE)
+      return;
+  }
+  checkCuda(cu, cu.streamSynchronize(stream),
+            strCat("function ", quoted(function.name),
+                   ": cuStreamSynchronize before reading inputs back for "
+                   "their value checks"));
+  for (size_t c = 0; c < function.valueChecks.size(); ++c) {
+    uint32_t input = function.valueChecks[c].input;
+    uint32_t id = function.inputs[input];
+    int32_t dtype = function.buffers[id].dtype;
+    uint64_t bytes = shapes.bytes[id];
+    std::vector<int64_t> values(bytes / dtypeSize(dtype));
+    if (bytes > 0) {
+      std::vector<int32_t> narrow(dtype == HYLA_I32 ? values.size() : 0);
+      void *host = dtype == HYLA_I32 ? static_cast<void *>(narrow.data())
+                                     : static_cast<void *>(values.data());
+      checkCuda(cu,
+                cu.memcpyDtoH(host,
+                              static_cast<CUdeviceptr>(
+                                  reinterpret_cast<uintptr_t>(inputs[input].data)),
+                              bytes),
+                strCat("function ", quoted(function.name), " input ", input,
+                       ": cuMemcpyDtoH of its values"));
+      std::copy(narrow.begin(), narrow.end(), values.begin());
+    }
+    checkInputValues(function, shapes, c, values);
+  }
+}
+
 void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
                   int32_t numInputs, const hyla_tensor *outputs,
                   int32_t numOutputs, void *stream, bool timed, float *timesMs,
@@ -523,12 +566,13 @@ void callFunction(hyla_module &module, int32_t fn, const hyla_tensor *inputs,
 
   std::lock_guard<std::mutex> lock(module.mutex);
   ContextScope scope(state);
+  auto cuStream = static_cast<CUstream>(stream);
+  checkValues(module, function, shapes, inputs, cuStream);
   std::vector<CUdeviceptr> addresses =
       resolveBuffers(module, fn, shapes, inputs, outputs);
   LaunchPlan plan = planLaunches(*state.cu, module, function, shapes, addresses);
 
   const CudaDriver &cu = *state.cu;
-  auto cuStream = static_cast<CUstream>(stream);
   EventPairs events{&cu, {}};
   if (timed) {
     std::fill(timesMs, timesMs + numTimes, 0.0f);

@@ -140,6 +140,20 @@ FunctionDesc convertFunction(const fb::Function &function) {
       desc.checks.push_back(std::move(c));
     }
   }
+  if (function.value_checks()) {
+    for (const fb::ValueCheck *check : *function.value_checks()) {
+      ValueCheckDesc c;
+      c.input = check->input();
+      c.kind = static_cast<ValueCheckDesc::Kind>(check->kind());
+      c.bound = convertExpr(check->bound());
+      c.hasStep = check->step() != nullptr;
+      if (c.hasStep)
+        c.step = convertExpr(check->step());
+      c.distinct = check->distinct();
+      c.what = stringOrEmpty(check->what());
+      desc.valueChecks.push_back(std::move(c));
+    }
+  }
   return desc;
 }
 

@@ -87,6 +87,19 @@ struct SizeCheckDesc {
   std::string what;
 };
 
+/// hyla.fb.ValueCheck: the values of an integer input, checked on the
+/// host before a call.
+struct ValueCheckDesc {
+  enum Kind : uint8_t { Below = 0, Offsets = 1 };
+  uint32_t input = 0;
+  Kind kind = Below;
+  SizeExpr bound;
+  bool hasStep = false; // without a step: no limit
+  SizeExpr step;
+  bool distinct = false;
+  std::string what;
+};
+
 struct FunctionDesc {
   std::string name;
   std::vector<SymbolDesc> symbols;
@@ -95,6 +108,7 @@ struct FunctionDesc {
   std::vector<uint32_t> outputs; // buffer ids
   std::vector<LaunchDesc> launches;
   std::vector<SizeCheckDesc> checks;
+  std::vector<ValueCheckDesc> valueChecks;
   std::vector<std::string> symbolNames; // for printing expressions
   /// Per buffer, the first and last launch that touches its storage (set by
   /// validation for temporaries; a temporary no launch touches spans the
@@ -143,6 +157,10 @@ struct hyla_module {
   /// (hyla_module_set_programmatic_launch; HYLA_PROGRAMMATIC_LAUNCH=0 turns
   /// the default off).
   bool programmaticLaunch = true;
+  /// Read back and check the inputs that have value checks before a call
+  /// (hyla_module_set_value_checks; HYLA_VALUE_CHECKS=0 turns the default
+  /// off).
+  bool valueChecks = true;
   /// Serializes calls that touch device state (caches, allocations).
   std::mutex mutex;
 

@@ -4,6 +4,10 @@
 
 #include "DTypes.h"
 #include "Errors.h"
+#include "SizeExpr.h"
+
+#include <algorithm>
+#include <utility>
 
 namespace hyla {
 
@@ -163,6 +167,93 @@ int64_t evaluateGrid(const FunctionDesc &function, size_t launch, int axis,
                      const std::vector<int64_t> &symbols) {
   return evaluateDim(function, function.launches[launch].grid[axis], symbols,
                      [&] { return strCat("launch ", launch, " grid ", "xyz"[axis]); });
+}
+
+std::string describeValueCheck(const FunctionDesc &function, size_t c) {
+  const ValueCheckDesc &check = function.valueChecks[c];
+  std::string text = strCat("input ", check.input, ": ");
+  if (check.kind == ValueCheckDesc::Offsets) {
+    text += strCat("offsets from 0 to ",
+                   formatSizeExpr(check.bound, function.symbolNames));
+    if (check.hasStep)
+      text += strCat(", steps at most ",
+                     formatSizeExpr(check.step, function.symbolNames));
+  } else {
+    text += strCat("values in [0, ",
+                   formatSizeExpr(check.bound, function.symbolNames), ")");
+  }
+  if (check.distinct)
+    text += ", distinct";
+  if (!check.what.empty())
+    text += strCat(" (", check.what, ")");
+  return text;
+}
+
+void checkInputValues(const FunctionDesc &function, const BoundShapes &shapes,
+                      size_t c, const std::vector<int64_t> &values) {
+  const ValueCheckDesc &check = function.valueChecks[c];
+  auto where = [&] { return strCat("value check ", c, " bound"); };
+  int64_t bound = evaluateDim(function, check.bound, shapes.symbols, where);
+  std::string input = strCat("function ", quoted(function.name), " input ",
+                             check.input);
+  // "max_tokens - tokens + 1 = 8", and " (with max_tokens=9, tokens=2;
+  // what the values are)" for the end of the message.
+  auto valueOf = [&](const SizeExpr &expr, int64_t value) {
+    std::string formula = formatSizeExpr(expr, function.symbolNames);
+    return formula == std::to_string(value) ? formula
+                                            : strCat(formula, " = ", value);
+  };
+  std::string notes;
+  if (!function.symbols.empty())
+    notes = "with " + describeSymbols(function, shapes.symbols);
+  if (!check.what.empty())
+    notes += (notes.empty() ? "" : "; ") + check.what;
+  if (!notes.empty())
+    notes = " (" + notes + ")";
+  if (check.kind == ValueCheckDesc::Below) {
+    for (size_t i = 0; i < values.size(); ++i)
+      if (values[i] < 0 || values[i] >= bound)
+        fail(HYLA_ERROR_VALUE, input, " element ", i, " is ", values[i],
+             ", outside [0, ", valueOf(check.bound, bound), ")", notes);
+  } else {
+    if (values.empty())
+      fail(HYLA_ERROR_VALUE, input, " holds no offsets (it needs at least "
+           "one, 0; ", check.what, ")");
+    if (values.front() != 0)
+      fail(HYLA_ERROR_VALUE, input, " element 0 is ", values.front(),
+           ", but offsets start at 0 (", check.what, ")");
+    int64_t step = 0;
+    if (check.hasStep)
+      step = evaluateDim(function, check.step, shapes.symbols,
+                         [&] { return strCat("value check ", c, " step"); });
+    for (size_t i = 0; i + 1 < values.size(); ++i) {
+      int64_t size = values[i + 1] - values[i];
+      if (size < 0)
+        fail(HYLA_ERROR_VALUE, input, " element ", i + 1, " is ",
+             values[i + 1], ", below element ", i, " (", values[i],
+             "): offsets never decrease (", check.what, ")");
+      if (check.hasStep && size > step)
+        fail(HYLA_ERROR_VALUE, input, " elements ", i, " and ", i + 1,
+             " span ", size, " (", values[i], " to ", values[i + 1],
+             "), more than ", valueOf(check.step, step), notes);
+    }
+    if (values.back() != bound)
+      fail(HYLA_ERROR_VALUE, input, " ends at ", values.back(),
+           ", but the offsets must end at ", valueOf(check.bound, bound),
+           notes);
+  }
+  if (check.distinct) {
+    std::vector<std::pair<int64_t, size_t>> sorted;
+    for (size_t i = 0; i < values.size(); ++i)
+      sorted.emplace_back(values[i], i);
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i + 1 < sorted.size(); ++i)
+      if (sorted[i].first == sorted[i + 1].first)
+        fail(HYLA_ERROR_VALUE, input, " holds ", sorted[i].first,
+             " twice (elements ", sorted[i].second, " and ",
+             sorted[i + 1].second, "); its values must be distinct",
+             check.what.empty() ? "" : strCat(" (", check.what, ")"));
+  }
 }
 
 void fillTensorShape(const FunctionDesc &function, const BoundShapes &shapes,

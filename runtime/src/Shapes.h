@@ -47,6 +47,17 @@ BoundShapes evaluateShapes(const FunctionDesc &function,
 int64_t evaluateGrid(const FunctionDesc &function, size_t launch, int axis,
                      const std::vector<int64_t> &symbols);
 
+/// Checks value check `c` of `function` (the values of an integer input:
+/// below a bound, distinct, or offsets) against `values`, the input's
+/// elements read back from the device. Throws hyla::Error(HYLA_ERROR_VALUE)
+/// naming the first value that breaks it, its index and the bound.
+void checkInputValues(const FunctionDesc &function, const BoundShapes &shapes,
+                      size_t c, const std::vector<int64_t> &values);
+
+/// "input 2: values below slots = 4, distinct (cache slots)" for value
+/// check `c` (for listings).
+std::string describeValueCheck(const FunctionDesc &function, size_t c);
+
 /// Fills dtype/rank/dims of `tensor` from buffer `id` of `shapes`.
 void fillTensorShape(const FunctionDesc &function, const BoundShapes &shapes,
                      uint32_t id, hyla_tensor &tensor);

@@ -359,6 +359,35 @@ void validateFunction(ModuleDesc &module, size_t f) {
         check.what.find('\0') != std::string::npos)
       reject(checkWhere, "description is longer than 4096 bytes or holds NUL");
   }
+
+  checkCount(where, "value checks", function.valueChecks.size());
+  for (size_t c = 0; c < function.valueChecks.size(); ++c) {
+    const ValueCheckDesc &check = function.valueChecks[c];
+    std::string checkWhere = strCat(where, " value check ", c);
+    if (check.kind != ValueCheckDesc::Below &&
+        check.kind != ValueCheckDesc::Offsets)
+      reject(checkWhere, strCat("has unknown kind ", int(check.kind)));
+    if (check.input >= function.inputs.size())
+      reject(checkWhere, strCat("reads input ", check.input, ", but the ",
+                                "function has ", function.inputs.size(),
+                                " inputs"));
+    int32_t dtype = function.buffers[function.inputs[check.input]].dtype;
+    if (dtype != HYLA_I32 && dtype != HYLA_I64)
+      reject(checkWhere, strCat("reads input ", check.input, " of dtype ",
+                                dtypeName(dtype), "; values are checked in ",
+                                "i32 or i64 inputs"));
+    checkExpr(strCat(checkWhere, " bound"), check.bound,
+              function.symbols.size());
+    if (check.hasStep) {
+      if (check.kind != ValueCheckDesc::Offsets)
+        reject(checkWhere, "has a step but is not an Offsets check");
+      checkExpr(strCat(checkWhere, " step"), check.step,
+                function.symbols.size());
+    }
+    if (check.what.size() > 4096 ||
+        check.what.find('\0') != std::string::npos)
+      reject(checkWhere, "description is longer than 4096 bytes or holds NUL");
+  }
 }
 
 } // namespace

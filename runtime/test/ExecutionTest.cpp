@@ -1026,6 +1026,59 @@ void testGraphs() {
   hyla_module_free(module);
 }
 
+/// Value checks: the runtime reads the slots and offsets back and refuses
+/// a call whose values break them before it launches anything; checks can
+/// be turned off, and a capture does not check (its replays get new values).
+void testValueChecks() {
+  hyla_module *module = loadPrepared(valueCheckModule());
+  {
+    DeviceBuffer bias(module, 16);
+    bindBias(module, bias);
+    const int64_t n = 3;
+    DeviceBuffer x(module, n * 16), out(module, n * 16), slots(module, n * 4),
+        offsets(module, (n + 1) * 8);
+    x.upload(std::vector<float>(n * 4, 1.0f));
+    hyla_tensor in[3] = {tensor(x.data, HYLA_F32, {n, 4}),
+                         tensor(slots.data, HYLA_I32, {n}),
+                         tensor(offsets.data, HYLA_I64, {n + 1})};
+    hyla_tensor o = tensor(out.data, HYLA_F32, {n, 4});
+    auto call = [&](std::vector<int32_t> s, std::vector<int64_t> off) {
+      slots.upload(s);
+      offsets.upload(off);
+      return hyla_function_call(module, 0, in, 3, &o, 1, nullptr);
+    };
+    size_t before = mock ? mock->launches.size() : 0;
+    CHECK_OK(call({2, 0, 3}, {0, 3, 3, 6}));
+    CHECK_OK(hyla_synchronize(module));
+    CHECK(out.download<float>(4) == std::vector<float>({3.0f, 0.0f, 6.0f, 22.0f}));
+    if (mock)
+      CHECK(mock->launches.size() == before + 2);
+    before = mock ? mock->launches.size() : 0;
+    CHECK_STATUS(call({2, 4, 1}, {0, 3, 3, 6}), HYLA_ERROR_VALUE);
+    CHECK_ERROR_HAS("input 1 element 1 is 4, outside [0, 4) (with n=3; slots)");
+    CHECK_STATUS(call({2, 1, 2}, {0, 3, 3, 6}), HYLA_ERROR_VALUE);
+    CHECK_ERROR_HAS("holds 2 twice");
+    CHECK_STATUS(call({0, 1, 2}, {0, 4, 4, 6}), HYLA_ERROR_VALUE);
+    CHECK_ERROR_HAS("input 2 elements 0 and 1 span 4 (0 to 4), more than 3");
+    CHECK_STATUS(call({0, 1, 2}, {0, 1, 2, 5}), HYLA_ERROR_VALUE);
+    CHECK_ERROR_HAS("ends at 5, but the offsets must end at n * 2 = 6");
+    if (mock)
+      CHECK(mock->launches.size() == before); // nothing ran
+    // Off: the same values are not read.
+    CHECK_OK(hyla_module_set_value_checks(module, 0));
+    CHECK_OK(call({2, 4, 1}, {0, 4, 4, 6}));
+    CHECK_OK(hyla_synchronize(module));
+    CHECK_OK(hyla_module_set_value_checks(module, 1));
+    CHECK_STATUS(hyla_module_set_value_checks(nullptr, 1),
+                 HYLA_ERROR_INVALID_ARGUMENT);
+    // A capture does not read the values.
+    hyla_graph *graph = nullptr;
+    CHECK_OK(hyla_function_capture(module, 0, in, 3, &o, 1, &graph));
+    hyla_graph_free(graph);
+  }
+  hyla_module_free(module);
+}
+
 int main() {
   const char *driverPath = std::getenv("HYLA_LIBCUDA");
   void *driver = dlopen(driverPath && *driverPath ? driverPath : "libcuda.so.1",
@@ -1063,6 +1116,7 @@ int main() {
       {"context hygiene", testContextHygiene},
       {"safetensors", testSafetensors},
       {"graphs", testGraphs},
+      {"value checks", testValueChecks},
   };
   for (const auto &test : tests) {
     int before = failures;

@@ -470,6 +470,38 @@ TEST(Validate, SizeChecks) {
       {"function 'prefill' check 0 b"});
 }
 
+TEST(Validate, ValueChecks) {
+  auto add = [](ValueCheckSpec check) {
+    return [check](ModuleSpec &m) {
+      m.functions[0].valueChecks.push_back(check);
+    };
+  };
+  using fb::ValueCheckKind;
+  rejectEdit(add({5, ValueCheckKind::Below, Expr(4), {}, false, "x"}),
+             {"function 'prefill' value check 0", "reads input 5",
+              "2 inputs"});
+  rejectEdit(add({1, ValueCheckKind::Below, Expr(4), {}, false, "x"}),
+             {"value check 0", "input 1 of dtype bf16", "i32 or i64"});
+  rejectEdit(add({0, ValueCheckKind::Below, Expr::sym(7), {}, false, "x"}),
+             {"value check 0 bound", "symbol"});
+  rejectEdit(add({0, ValueCheckKind::Below, Expr(4), Expr(2), false, "x"}),
+             {"value check 0", "step but is not an Offsets check"});
+  rejectEdit(add({0, ValueCheckKind::Offsets, Expr(4), Expr(), false, "x"}),
+             {"value check 0 step"});
+  rejectEdit(add({0, static_cast<ValueCheckKind>(7), Expr(4), {}, false, "x"}),
+             {"value check 0", "unknown kind 7"});
+  // A valid one loads.
+  ModuleSpec spec = languageModelModule();
+  add({0, ValueCheckKind::Below, Expr(100), {}, false, "ids"})(spec);
+  std::vector<uint8_t> bytes = spec.build();
+  hyla_module *module = nullptr;
+  ASSERT_EQ(hyla_module_load_memory(bytes.data(), bytes.size(), &module),
+            HYLA_OK)
+      << hyla_last_error();
+  EXPECT_EQ(hyla_function_num_value_checks(module, 0), 1);
+  hyla_module_free(module);
+}
+
 TEST(Validate, WeightBuffers) {
   rejectEdit([](ModuleSpec &m) { m.functions[0].buffers[2].index = 7; },
              {"buffer 2 (weight)", "is weight 7", "3 weights"});

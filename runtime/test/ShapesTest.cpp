@@ -1,5 +1,8 @@
 //===- ShapesTest.cpp - size expressions, symbol binding, shape checks ----===//
 
+#include "Errors.h"
+#include "ModuleDesc.h"
+#include "Shapes.h"
 #include "SizeExpr.h"
 #include "TestModules.h"
 #include "hyla/runtime.h"
@@ -368,3 +371,81 @@ TEST_F(ModuleFixture, UnreachableSymbolValue) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Value checks (the values of integer inputs, read back before a call)
+//===----------------------------------------------------------------------===//
+
+/// Runs value check `c` of valueCheckModule()'s function with n rows;
+/// returns the error text ("" if the values pass).
+std::string valueCheck(hyla_module *module, size_t c, int64_t n,
+                       const std::vector<int64_t> &values) {
+  const hyla::FunctionDesc &function = module->desc.functions[0];
+  hyla::BoundShapes shapes = hyla::evaluateShapes(function, {n});
+  try {
+    hyla::checkInputValues(function, shapes, c, values);
+  } catch (const hyla::Error &e) {
+    EXPECT_EQ(e.status(), HYLA_ERROR_VALUE);
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(ModuleFixture, ValueChecksBelowAndDistinct) {
+  loadSpec(valueCheckModule());
+  EXPECT_EQ(hyla_function_num_value_checks(module, 0), 2);
+  char text[256];
+  ASSERT_EQ(hyla_function_describe_value_check(module, 0, 0, text,
+                                               sizeof(text)),
+            HYLA_OK);
+  EXPECT_STREQ(text, "input 1: values in [0, 4), distinct (slots)");
+  ASSERT_EQ(hyla_function_describe_value_check(module, 0, 1, text,
+                                               sizeof(text)),
+            HYLA_OK);
+  EXPECT_STREQ(text,
+               "input 2: offsets from 0 to n * 2, steps at most 3 (offsets)");
+  EXPECT_EQ(hyla_function_describe_value_check(module, 0, 2, text,
+                                               sizeof(text)),
+            HYLA_ERROR_INVALID_ARGUMENT);
+
+  EXPECT_EQ(valueCheck(module, 0, 3, {2, 0, 3}), "");
+  EXPECT_EQ(valueCheck(module, 0, 0, {}), "");
+  std::string e = valueCheck(module, 0, 3, {2, 4, 1});
+  EXPECT_NE(e.find("function 'checked' input 1 element 1 is 4, outside "
+                   "[0, 4) (with n=3; slots)"),
+            std::string::npos)
+      << e;
+  e = valueCheck(module, 0, 2, {-1, 0});
+  EXPECT_NE(e.find("element 0 is -1, outside"), std::string::npos) << e;
+  e = valueCheck(module, 0, 3, {1, 3, 1});
+  EXPECT_NE(e.find("input 1 holds 1 twice (elements 0 and 2); its values "
+                   "must be distinct (slots)"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(ModuleFixture, ValueChecksOffsets) {
+  loadSpec(valueCheckModule());
+  EXPECT_EQ(valueCheck(module, 1, 3, {0, 3, 3, 6}), ""); // an empty one
+  EXPECT_EQ(valueCheck(module, 1, 0, {0}), "");
+  std::string e = valueCheck(module, 1, 3, {1, 2, 4, 6});
+  EXPECT_NE(e.find("input 2 element 0 is 1, but offsets start at 0"),
+            std::string::npos)
+      << e;
+  e = valueCheck(module, 1, 3, {0, 3, 2, 6});
+  EXPECT_NE(e.find("element 2 is 2, below element 1 (3): offsets never "
+                   "decrease"),
+            std::string::npos)
+      << e;
+  e = valueCheck(module, 1, 3, {0, 1, 5, 6});
+  EXPECT_NE(e.find("elements 1 and 2 span 4 (1 to 5), more than 3 "
+                   "(with n=3; offsets)"),
+            std::string::npos)
+      << e;
+  e = valueCheck(module, 1, 3, {0, 1, 2, 5});
+  EXPECT_NE(e.find("ends at 5, but the offsets must end at n * 2 = 6"),
+            std::string::npos)
+      << e;
+  e = valueCheck(module, 1, 3, {});
+  EXPECT_NE(e.find("holds no offsets"), std::string::npos) << e;
+}

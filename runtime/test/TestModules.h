@@ -12,6 +12,7 @@
 #include "hyla_module_generated.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -115,6 +116,15 @@ struct CheckSpec {
   std::string what;
 };
 
+struct ValueCheckSpec {
+  uint32_t input = 0;
+  fb::ValueCheckKind kind = fb::ValueCheckKind::Below;
+  Expr bound;
+  std::optional<Expr> step;
+  bool distinct = false;
+  std::string what;
+};
+
 struct FunctionSpec {
   std::string name;
   std::vector<SymbolSpec> symbols;
@@ -123,6 +133,7 @@ struct FunctionSpec {
   std::vector<uint32_t> outputs;
   std::vector<LaunchSpec> launches;
   std::vector<CheckSpec> checks;
+  std::vector<ValueCheckSpec> valueChecks;
 };
 
 struct WeightSpec {
@@ -190,11 +201,19 @@ struct ModuleSpec {
         checks.push_back(
             fb::CreateSizeCheck(b, a, bb, b.CreateString(c.what)));
       }
+      std::vector<flatbuffers::Offset<fb::ValueCheck>> valueChecks;
+      for (const ValueCheckSpec &c : f.valueChecks) {
+        auto bound = fb::CreateSizeExprDirect(b, &c.bound.code);
+        auto step = c.step ? fb::CreateSizeExprDirect(b, &c.step->code) : 0;
+        valueChecks.push_back(fb::CreateValueCheck(
+            b, c.input, c.kind, bound, step, c.distinct,
+            b.CreateString(c.what)));
+      }
       functionOffsets.push_back(fb::CreateFunction(
           b, b.CreateString(f.name), b.CreateVector(symbols),
           b.CreateVector(buffers), b.CreateVector(f.inputs),
           b.CreateVector(f.outputs), b.CreateVector(launches),
-          b.CreateVector(checks)));
+          b.CreateVector(checks), b.CreateVector(valueChecks)));
     }
     std::vector<flatbuffers::Offset<fb::KeyValue>> metadataOffsets;
     for (const auto &kv : metadata)
@@ -411,6 +430,26 @@ inline ModuleSpec elementwiseModule() {
   readWeights.launches = {{2, {8, 1, 1}, {1, 2}}, {2, {1, 1, 1}, {3, 4}}};
 
   m.functions = {forward, readWeights};
+  return m;
+}
+
+/// The elementwise module's `forward` with integer inputs whose values the
+/// runtime checks, as a model's ids, slots and offsets are:
+///   checked(x: f32[n, 4], slots: i32[n], offsets: i64[n + 1]) -> x + bias
+/// slots: values in [0, 4), distinct; offsets: from 0 to 2n, steps at
+/// most 3. The kernels do not read the integer inputs.
+inline ModuleSpec valueCheckModule() {
+  ModuleSpec m = elementwiseModule();
+  FunctionSpec f = m.functions[0];
+  f.name = "checked";
+  Expr n = Expr::sym(0);
+  f.buffers.push_back({fb::BufferKind::Input, 1, fb::DType::I32, {n}});
+  f.buffers.push_back({fb::BufferKind::Input, 2, fb::DType::I64, {n + 1}});
+  f.inputs = {0, 6, 7};
+  f.valueChecks = {
+      {1, fb::ValueCheckKind::Below, Expr(4), std::nullopt, true, "slots"},
+      {2, fb::ValueCheckKind::Offsets, n * 2, Expr(3), false, "offsets"}};
+  m.functions = {f};
   return m;
 }
 

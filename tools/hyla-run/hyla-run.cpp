@@ -408,6 +408,12 @@ void printInfo(const hyla_module *m, const Options &options) {
       if (hyla_function_describe_check(m, f, i, buf, sizeof(buf)) == HYLA_OK)
         std::printf("    check  %d: %s\n", i, buf);
     }
+    for (int32_t i = 0; i < hyla_function_num_value_checks(m, f); ++i) {
+      char buf[1024];
+      if (hyla_function_describe_value_check(m, f, i, buf, sizeof(buf)) ==
+          HYLA_OK)
+        std::printf("    values %d: %s\n", i, buf);
+    }
   }
 }
 

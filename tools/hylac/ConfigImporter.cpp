@@ -620,6 +620,29 @@ layerCacheTypes(Builder &b, const OlmoHybridConfig &c, int64_t layer) {
 
 namespace {
 
+/// Entry argument `i`'s `hyla.values`: what its integer values must be,
+/// which the runtime checks before a call (the module's value checks). A
+/// bound or step is a sum of integers and dim names ("-name" subtracts).
+void setValueCheck(OpBuilder &b, func::FuncOp fn, unsigned i, StringRef kind,
+                   ArrayRef<Attribute> bound, ArrayRef<Attribute> step,
+                   bool distinct, StringRef what) {
+  SmallVector<NamedAttribute> entries = {
+      b.getNamedAttr("kind", b.getStringAttr(kind)),
+      b.getNamedAttr("bound", b.getArrayAttr(bound)),
+      b.getNamedAttr("what", b.getStringAttr(what))};
+  if (!step.empty())
+    entries.push_back(b.getNamedAttr("step", b.getArrayAttr(step)));
+  if (distinct)
+    entries.push_back(b.getNamedAttr("distinct", b.getUnitAttr()));
+  fn.setArgAttr(i, "hyla.values", b.getDictionaryAttr(entries));
+}
+
+/// Token ids index the embedding table.
+void checkTokenIds(OpBuilder &b, func::FuncOp fn, const OlmoHybridConfig &c) {
+  setValueCheck(b, fn, 0, "below", {b.getI64IntegerAttr(c.vocabSize)}, {},
+                false, "token ids index the embedding table");
+}
+
 /// `decode` or `prefill`: the model over the per-slot caches, each cache
 /// an argument and a result updated in place.
 void buildCachedFunction(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
@@ -654,13 +677,36 @@ void buildCachedFunction(OpBuilder &b, Location loc, const OlmoHybridConfig &c,
     fn.setArgAttr(1, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
     fn.setArgAttr(2, "hyla.dim_names", b.getStrArrayAttr({"batch"}));
   }
+  bool hasPositions = false; // a KV cache: positions up to max_tokens
   for (auto [j, cache] : llvm::enumerate(caches)) {
     SmallVector<StringRef> names = {"slots"};
-    if (cache.second.isDynamicDim(1))
+    if (cache.second.isDynamicDim(1)) {
       names.push_back("max_tokens");
+      hasPositions = true;
+    }
     fn.setArgAttr(3 + j, "hyla.dim_names", b.getStrArrayAttr(names));
     fn.setArgAttr(3 + j, "hyla.name", b.getStringAttr(cache.first));
   }
+  // What the runtime checks before a call: every write stays in its slot
+  // and in the cache's positions.
+  checkTokenIds(b, fn, c);
+  setValueCheck(b, fn, prefill ? 2 : 1, "below", {b.getStringAttr("slots")},
+                {}, true, "cache slots, one sequence each");
+  auto maxTokens = b.getStringAttr("max_tokens");
+  if (prefill)
+    setValueCheck(b, fn, 1, "offsets", {b.getStringAttr("tokens")},
+                  hasPositions ? ArrayRef<Attribute>{maxTokens}
+                               : ArrayRef<Attribute>{},
+                  false,
+                  "prompt offsets into the packed ids; a prompt may have "
+                  "at most max_tokens tokens, its cache's positions");
+  else if (hasPositions)
+    setValueCheck(b, fn, 2, "below",
+                  {maxTokens, b.getStringAttr("-tokens"),
+                   b.getI64IntegerAttr(1)},
+                  {}, false,
+                  "cached lengths: each sequence's length + tokens must be "
+                  "at most max_tokens, its cache's positions");
   Block *entry = fn.addEntryBlock();
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);
@@ -703,6 +749,7 @@ OwningOpRef<ModuleOp> buildOlmoHybridGraph(MLIRContext *ctx,
     auto fn = func::FuncOp::create(b, loc, "forward",
                                    b.getFunctionType({ids}, {logits}));
     fn.setArgAttr(0, "hyla.dim_names", b.getStrArrayAttr({"batch", "tokens"}));
+    checkTokenIds(b, fn, c);
     Block *entry = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(entry);

@@ -31,7 +31,8 @@ typedef enum hyla_status {
   HYLA_ERROR_NO_GPU = 4,           /* no CUDA driver or no device */
   HYLA_ERROR_CUDA = 5,             /* a CUDA driver call failed */
   HYLA_ERROR_SHAPE = 6,            /* inputs do not fit the function */
-  HYLA_ERROR_UNSUPPORTED = 7       /* e.g. module target != device arch */
+  HYLA_ERROR_UNSUPPORTED = 7,      /* e.g. module target != device arch */
+  HYLA_ERROR_VALUE = 8             /* an input's values are out of range */
 } hyla_status;
 
 /* Element types, same numbering as hyla.fb.DType. */
@@ -126,6 +127,15 @@ hyla_status hyla_function_describe_check(const hyla_module *module,
                                          int32_t fn, int32_t i, char *buf,
                                          size_t size);
 
+/* Values of integer inputs that the kernels index memory with (token ids,
+ * cache slots, lengths, sequence offsets), which hyla_function_call reads
+ * back and checks before it enqueues anything (HYLA_ERROR_VALUE naming the
+ * first bad value): how many, and check i as text, e.g. "input 2: values
+ * in [0, slots), distinct (cache slots, one sequence each)". */
+int32_t hyla_function_num_value_checks(const hyla_module *module, int32_t fn);
+hyla_status hyla_function_describe_value_check(const hyla_module *module,
+                                               int32_t fn, int32_t i,
+                                               char *buf, size_t size);
 /* Shapes of all inputs for given symbol values (in symbol order). `inputs`
  * has room for num_inputs tensors; data pointers are left NULL. */
 hyla_status hyla_function_input_shapes(const hyla_module *module, int32_t fn,
@@ -157,6 +167,16 @@ hyla_status hyla_module_prepare(hyla_module *module, int32_t device);
 hyla_status hyla_module_set_programmatic_launch(hyla_module *module,
                                                 int32_t enable);
 
+/* Whether hyla_function_call checks the values of the inputs that have
+ * value checks (hyla_function_num_value_checks) before it enqueues: it
+ * waits for the stream (the inputs may be written by work queued on it)
+ * and copies those inputs to the host, so a call with checks does not
+ * overlap the work queued before it. On by default; the environment
+ * variable HYLA_VALUE_CHECKS=0 makes it off by default. Calls on a stream
+ * being captured and replays of hyla_function_capture's graphs are not
+ * checked (there the kernels' own bounds keep every write inside its
+ * buffer). */
+hyla_status hyla_module_set_value_checks(hyla_module *module, int32_t enable);
 /* Uses device memory at `data` for weight `name` (not copied; must stay
  * valid and hold the weight's full size). */
 hyla_status hyla_module_bind_weight(hyla_module *module, const char *name,
@@ -185,7 +205,8 @@ hyla_status hyla_module_init_random_weights(hyla_module *module,
  * stream): checks the inputs, allocates temporaries (cached across calls),
  * and enqueues every launch. Outputs are caller-provided tensors whose
  * shapes must match hyla_function_output_shapes. Returns after enqueuing;
- * it does not synchronize. */
+ * it does not synchronize, except to read back the inputs that have value
+ * checks (hyla_module_set_value_checks). */
 hyla_status hyla_function_call(hyla_module *module, int32_t fn,
                                const hyla_tensor *inputs, int32_t num_inputs,
                                const hyla_tensor *outputs, int32_t num_outputs,
