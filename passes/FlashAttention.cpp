@@ -420,7 +420,9 @@ void buildAppendKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   Value kM = a[0], vM = a[1], kcM = a[4], vcM = a[5], slotsM = a[2],
         lengthsM = a[3];
   Value t = tb.programId(0), head = tb.programId(1), batch = tb.programId(2);
-  auto [ok, slot, length] =
+  // Named values, not a structured binding: the lambdas below capture them.
+  Value ok, slot, length;
+  std::tie(ok, slot, length) =
       cacheEntry(tb, slotsM, lengthsM, kcM, batch, tb.dim(kM, 1));
   Value c0 = tb.index(0);
   ifThenElse(
@@ -457,7 +459,9 @@ void buildSplitKernel(TileBuilder &tb, const DecodeParams &p, ValueRange a) {
   Value headEnd = tb.muli(tb.addi(kvHead, tb.index(1)), G);
   Value c0 = tb.index(0), batches = tb.dim(qM, 0), tokens = tb.dim(qM, 1);
   Value slotCount = tb.dim(kcM, 0);
-  auto [ok, slot, length] =
+  // Named values, not a structured binding: the lambdas below capture them.
+  Value ok, slot, length;
+  std::tie(ok, slot, length) =
       cacheEntry(tb, slotsM, lengthsM, kcM, batch, tokens);
   SmallVector<Value> partBounds = {batches, tokens, headEnd, tb.index(NS)};
   auto storePartial = [&](TileBuilder &x, Value t, Value m, Value l,
