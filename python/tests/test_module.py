@@ -124,5 +124,21 @@ class InPlaceTest(unittest.TestCase):
             self.assertEqual(m.tied_inputs("prefill"), [-1, -1])
 
 
+class ValueCheckTest(unittest.TestCase):
+    """The integer inputs the runtime reads back and checks before a call."""
+
+    def test_value_checks(self):
+        with hyla.Module(module_path("value_checks.hyla")) as m:
+            text = m.describe()
+            self.assertIn("values 0: input 1: values in [0, 4), distinct "
+                          "(slots)", text)
+            self.assertIn("values 1: input 2: offsets from 0 to n * 2, "
+                          "steps at most 3 (offsets)", text)
+            m.set_value_checks(False)  # needs no GPU
+            m.set_value_checks(True)
+        with hyla.Module(module_path("lm.hyla")) as m:
+            self.assertNotIn("values 0", m.describe())
+
+
 if __name__ == "__main__":
     unittest.main()

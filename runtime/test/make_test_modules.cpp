@@ -99,7 +99,8 @@ int main(int argc, char **argv) {
             writeModule(dir, "lm.hyla", languageModelModule()) &&
             writeModule(dir, "lm_cubin.hyla", withCubin) &&
             writeModule(dir, "minimal.hyla", minimal) &&
-            writeModule(dir, "in_place.hyla", inPlaceModule());
+            writeModule(dir, "in_place.hyla", inPlaceModule()) &&
+            writeModule(dir, "value_checks.hyla", valueCheckModule());
 
   // 8 GiB of bf16 weights (the file is small: weights are only declared),
   // for timing hyla_module_init_random_weights on a GPU machine.
