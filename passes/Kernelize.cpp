@@ -680,14 +680,52 @@ LogicalResult rewriteFewRowsLinear(LinearOp op, PatternRewriter &rw,
   return success();
 }
 
-/// A few-rows linear whose only use is `use`: its products can end in
-/// that consumer's kernel.
-LinearOp fewRowsProducer(Value v, Operation *use) {
+/// A linear (few-rows or square, as `fewRows` says) whose only use is
+/// `use`: its products can end in that consumer's kernel.
+LinearOp epilogueProducer(Value v, Operation *use, bool fewRows) {
   auto linear = v.getDefiningOp<LinearOp>();
-  if (!linear || !linear.getFewRows() || !linear->hasOneUse() ||
+  if (!linear || linear.getFewRows() != fewRows || !linear->hasOneUse() ||
       *linear->getUsers().begin() != use)
     return nullptr;
   return linear;
+}
+
+/// `add(linear(x, W), r)` in either order, the linear used only there:
+/// the linear and the residual r.
+std::optional<std::pair<LinearOp, Value>> matchResidualAdd(AddOp op,
+                                                           bool fewRows) {
+  Value residual = op.getRhs();
+  LinearOp linear = epilogueProducer(op.getLhs(), op, fewRows);
+  if (!linear) {
+    linear = epilogueProducer(op.getRhs(), op, fewRows);
+    residual = op.getLhs();
+  }
+  if (!linear || linear.getType() != op.getType())
+    return std::nullopt;
+  return std::make_pair(linear, residual);
+}
+
+/// `silu_mul(linear(x, Wg), linear(x', Wu))`, two distinct linears of
+/// equally shaped weights used only there: the gate and up linears.
+std::optional<std::pair<LinearOp, LinearOp>> matchSwiGLU(SiluMulOp op,
+                                                         bool fewRows) {
+  LinearOp gate = epilogueProducer(op.getGate(), op, fewRows);
+  LinearOp up = epilogueProducer(op.getUp(), op, fewRows);
+  if (!gate || !up || gate == up || gate.getType() != op.getType() ||
+      up.getType() != op.getType() ||
+      gate.getWeight().getType() != up.getWeight().getType())
+    return std::nullopt;
+  return std::make_pair(gate, up);
+}
+
+/// The epilogues both product kinds fuse (on f32 products and extras).
+Value residualEpilogue(TileBuilder &tb, ArrayRef<Value> products,
+                       ArrayRef<Value> extras) {
+  return tb.add(products[0], extras[0]);
+}
+Value swigluEpilogue(TileBuilder &tb, ArrayRef<Value> products,
+                     ArrayRef<Value>) {
+  return tb.mul(tb.silu(products[0]), products[1]);
 }
 
 /// `add(linear{few_rows}(x, W), r)` (either order): the kernel that sums
@@ -698,14 +736,10 @@ struct FewRowsAddPattern : OpRewritePattern<AddOp> {
       : OpRewritePattern(ctx), cfg(cfg) {}
   FewRowsConfig cfg;
   LogicalResult matchAndRewrite(AddOp op, PatternRewriter &rw) const override {
-    Value residual = op.getRhs();
-    LinearOp linear = fewRowsProducer(op.getLhs(), op);
-    if (!linear) {
-      linear = fewRowsProducer(op.getRhs(), op);
-      residual = op.getLhs();
-    }
-    if (!linear || linear.getType() != op.getType())
+    auto match = matchResidualAdd(op, /*fewRows=*/true);
+    if (!match)
       return failure();
+    auto [linear, residual] = *match;
     FewRowsProduct product = emitFewRowsProduct(linear, rw, cfg);
     if (!product.partial) {
       // One slice: the linear's kernel wrote y; the add stays an add.
@@ -717,9 +751,7 @@ struct FewRowsAddPattern : OpRewritePattern<AddOp> {
     Value y = sumSlices(
         rw, loc, op->getParentOfType<ModuleOp>(), {product},
         {toRows(rw, loc, residual)}, rowsType(op.getType()), "_add",
-        [](TileBuilder &tb, ArrayRef<Value> sums, ArrayRef<Value> extras) {
-          return tb.add(sums[0], extras[0]);
-        });
+        residualEpilogue);
     rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), residual));
     rw.eraseOp(linear);
     return success();
@@ -735,12 +767,10 @@ struct FewRowsSiluMulPattern : OpRewritePattern<SiluMulOp> {
   FewRowsConfig cfg;
   LogicalResult matchAndRewrite(SiluMulOp op,
                                 PatternRewriter &rw) const override {
-    LinearOp gate = fewRowsProducer(op.getGate(), op);
-    LinearOp up = fewRowsProducer(op.getUp(), op);
-    if (!gate || !up || gate == up || gate.getType() != op.getType() ||
-        up.getType() != op.getType() ||
-        gate.getWeight().getType() != up.getWeight().getType())
+    auto match = matchSwiGLU(op, /*fewRows=*/true);
+    if (!match)
       return failure();
+    auto [gate, up] = *match;
     FewRowsProduct g = emitFewRowsProduct(gate, rw, cfg);
     FewRowsProduct u = emitFewRowsProduct(up, rw, cfg);
     Location loc = op.getLoc();
@@ -753,10 +783,7 @@ struct FewRowsSiluMulPattern : OpRewritePattern<SiluMulOp> {
     }
     Value y = sumSlices(
         rw, loc, op->getParentOfType<ModuleOp>(), {g, u}, {},
-        rowsType(op.getType()), "_silu_mul",
-        [](TileBuilder &tb, ArrayRef<Value> sums, ArrayRef<Value>) {
-          return tb.mul(tb.silu(sums[0]), sums[1]);
-        });
+        rowsType(op.getType()), "_silu_mul", swigluEpilogue);
     rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), gate.getInput()));
     rw.eraseOp(gate);
     rw.eraseOp(up);
@@ -885,16 +912,6 @@ Value emitGemm(PatternRewriter &rw, Location loc, ModuleOp module, Value x,
       .getResult(0);
 }
 
-/// A square-GEMM linear whose only use is `use`: its product can end in
-/// that consumer's kernel.
-LinearOp gemmProducer(Value v, Operation *use) {
-  auto linear = v.getDefiningOp<LinearOp>();
-  if (!linear || linear.getFewRows() || !linear->hasOneUse() ||
-      *linear->getUsers().begin() != use)
-    return nullptr;
-  return linear;
-}
-
 /// `add(linear(x, W), r)` (either order): the GEMM adds the residual
 /// before it rounds and stores (no second kernel, one rounding).
 struct GemmAddPattern : OpRewritePattern<AddOp> {
@@ -902,22 +919,16 @@ struct GemmAddPattern : OpRewritePattern<AddOp> {
       : OpRewritePattern(ctx), cfg(cfg) {}
   GemmConfig cfg;
   LogicalResult matchAndRewrite(AddOp op, PatternRewriter &rw) const override {
-    Value residual = op.getRhs();
-    LinearOp linear = gemmProducer(op.getLhs(), op);
-    if (!linear) {
-      linear = gemmProducer(op.getRhs(), op);
-      residual = op.getLhs();
-    }
-    if (!linear || linear.getType() != op.getType())
+    auto match = matchResidualAdd(op, /*fewRows=*/false);
+    if (!match)
       return failure();
+    auto [linear, residual] = *match;
     Location loc = op.getLoc();
     Value y = emitGemm(
         rw, loc, op->getParentOfType<ModuleOp>(),
         toRows(rw, loc, linear.getInput()), {linear.getWeight()},
         {toRows(rw, loc, residual)}, rowsType(op.getType()), "_add", cfg,
-        [](TileBuilder &tb, ArrayRef<Value> products, ArrayRef<Value> extras) {
-          return tb.add(products[0], extras[0]);
-        });
+        residualEpilogue);
     rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), residual));
     rw.eraseOp(linear);
     return success();
@@ -934,22 +945,19 @@ struct GemmSiluMulPattern : OpRewritePattern<SiluMulOp> {
   GemmConfig cfg;
   LogicalResult matchAndRewrite(SiluMulOp op,
                                 PatternRewriter &rw) const override {
-    LinearOp gate = gemmProducer(op.getGate(), op);
-    LinearOp up = gemmProducer(op.getUp(), op);
-    if (!gate || !up || gate == up || gate.getInput() != up.getInput() ||
-        gate.getType() != op.getType() || up.getType() != op.getType() ||
-        gate.getWeight().getType() != up.getWeight().getType() ||
+    // One program computes both products on the same x tiles, each on
+    // half its columns.
+    auto match = matchSwiGLU(op, /*fewRows=*/false);
+    if (!match || match->first.getInput() != match->second.getInput() ||
         cfg.blockN % 16)
       return failure();
+    auto [gate, up] = *match;
     Location loc = op.getLoc();
     Value y = emitGemm(
         rw, loc, op->getParentOfType<ModuleOp>(),
         toRows(rw, loc, gate.getInput()),
         {gate.getWeight(), up.getWeight()}, {}, rowsType(op.getType()),
-        "_silu_mul", cfg,
-        [](TileBuilder &tb, ArrayRef<Value> products, ArrayRef<Value>) {
-          return tb.mul(tb.silu(products[0]), products[1]);
-        });
+        "_silu_mul", cfg, swigluEpilogue);
     rw.replaceOp(op, fromRows(rw, loc, y, op.getType(), gate.getInput()));
     rw.eraseOp(gate);
     rw.eraseOp(up);
