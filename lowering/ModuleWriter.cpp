@@ -197,11 +197,8 @@ private:
             name = s.str();
         // Dims named alike are one symbol (e.g. every cache's "slots"): the
         // runtime checks each such dim against the first.
-        auto same = llvm::find_if(plan.symbols, [&](const auto &sym) {
-          return std::get<0>(sym) == name;
-        });
-        if (same != plan.symbols.end()) {
-          b.dims.push_back(Expr::symbol(same - plan.symbols.begin()));
+        if (std::optional<int64_t> same = symbolNamed(name)) {
+          b.dims.push_back(Expr::symbol(*same));
           continue;
         }
         b.dims.push_back(Expr::symbol(plan.symbols.size()));
@@ -245,13 +242,11 @@ private:
           } else if (auto s = dyn_cast<StringAttr>(term)) {
             StringRef name = s.getValue();
             negative = name.consume_front("-");
-            auto sym = llvm::find_if(plan.symbols, [&](const auto &x) {
-              return std::get<0>(x) == name;
-            });
-            if (sym == plan.symbols.end())
+            std::optional<int64_t> sym = symbolNamed(name);
+            if (!sym)
               return bad("'" + key + "' names '" + name +
                          "', which is no dim of the function's arguments");
-            e = Expr::symbol(sym - plan.symbols.begin());
+            e = Expr::symbol(*sym);
           } else {
             return bad("'" + key + "' terms must be integers or dim names");
           }
@@ -294,6 +289,16 @@ private:
       plan.valueChecks.push_back(std::move(check));
     }
     return success();
+  }
+
+  /// The index of the symbol called `name`, if the function has one.
+  std::optional<int64_t> symbolNamed(StringRef name) const {
+    auto it = llvm::find_if(plan.symbols, [&](const auto &sym) {
+      return std::get<0>(sym) == name;
+    });
+    if (it == plan.symbols.end())
+      return std::nullopt;
+    return it - plan.symbols.begin();
   }
 
   uint32_t addBuffer(PlanBuffer b) {
